@@ -1,0 +1,32 @@
+// Package assets holds the data embedded in the jetup binary: the board
+// profiles and the udev rule that doctor --fix installs.
+package assets
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed profiles/*.yaml udev/*.rules
+var files embed.FS
+
+// Profiles is the embedded profile directory (*.yaml at its root).
+func Profiles() fs.FS {
+	sub, err := fs.Sub(files, "profiles")
+	if err != nil {
+		panic(err) // the directory is embedded at build time
+	}
+	return sub
+}
+
+// UdevRuleName is the file name the udev rule is installed under.
+const UdevRuleName = "70-jetup.rules"
+
+// UdevRule is the content of the udev rule.
+func UdevRule() []byte {
+	b, err := files.ReadFile("udev/" + UdevRuleName)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,29 @@
+// Package bench names the hardware edges jetup touches: the things a test or
+// the demo must be able to put a simulated part in place of. cmd/jetup is the
+// only place that decides whether a Bench holds the real machine (Real) or
+// the simulated bench (sim.Bench); the TUI and the headless commands only
+// take what they need from it.
+//
+// Each edge is a small interface owned by the domain package that uses it;
+// a step issue adds its field here and fills it in Real and in sim.
+package bench
+
+import (
+	"github.com/jetup/jetup/doctor"
+	"github.com/jetup/jetup/proc"
+)
+
+// Bench is every hardware edge.
+type Bench struct {
+	// Sim is true when every part is simulated (--sim).
+	Sim bool
+	// Runner starts external programs (nix, ssh, the flash script, xz).
+	Runner proc.Runner
+	// Host is what doctor checks and fixes.
+	Host doctor.Host
+}
+
+// Real is this machine.
+func Real() Bench {
+	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}}
+}

@@ -1,0 +1,125 @@
+// Command jetup brings up NVIDIA Jetson boards and Raspberry Pis with NixOS:
+// the wizard with no arguments, one subcommand per step for scripts.
+//
+// This package is the wiring: flags, subcommands, and the one place that
+// picks the real machine or the simulated bench.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+
+	"charm.land/fang/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/jetup/jetup/step"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func jetupVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func main() {
+	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	err := fang.Execute(context.Background(), a.rootCommand(),
+		fang.WithVersion(jetupVersion()),
+		fang.WithErrorHandler(printError),
+		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
+	)
+	os.Exit(step.ExitCodeOf(err))
+}
+
+// printError prints what happened and, when the error carries one, what to
+// do next. Errors with no message (a verdict already printed) print nothing.
+func printError(w io.Writer, _ fang.Styles, err error) {
+	if err.Error() == "" {
+		return
+	}
+	fmt.Fprintf(w, "jetup: %s\n", err)
+	if next := step.NextOf(err); next != "" {
+		fmt.Fprintf(w, "next: %s\n", next)
+	}
+}
+
+// app holds the global flags and what they resolve to.
+type app struct {
+	stdout, stderr io.Writer
+
+	profileName string
+	sim         bool
+	stateDir    string
+	json        bool
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "jetup",
+		Short: "Bring up NVIDIA Jetson boards and Raspberry Pis with NixOS",
+		Long: `jetup walks you through bringing up a board with NixOS: check the host, put the
+board in USB recovery mode, flash its firmware (jetpack-nixos), watch the serial
+console, write the installer to a stick, and push the first system over SSH.
+
+Run it with no arguments for the wizard; every step is also a subcommand.`,
+		Args: cobra.NoArgs,
+		RunE: a.runWizard,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.profileName, "profile", "", "board profile (see `jetup profiles`)")
+	pf.BoolVar(&a.sim, "sim", false, "use the simulated bench instead of real hardware")
+	pf.StringVar(&a.stateDir, "state-dir", defaultStateDir(), "where run records and logs are kept")
+	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON (headless subcommands)")
+	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
+	})
+	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand())
+	return root
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print jetup's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if a.json {
+				return writeJSON(a.stdout, map[string]string{"version": jetupVersion()})
+			}
+			_, err := fmt.Fprintln(a.stdout, "jetup", jetupVersion())
+			return err
+		},
+	}
+}
+
+// defaultStateDir is $XDG_STATE_HOME/jetup, or ~/.local/state/jetup.
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "jetup")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "jetup-state")
+	}
+	return filepath.Join(home, ".local", "state", "jetup")
+}
+
+// silent is an error that only sets the exit code: the command has already
+// printed its verdict.
+func silent(code int) error { return &step.Error{Code: code} }
+
+var errNoTerminal = errors.New("the wizard needs a terminal")

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/jetup/jetup/assets"
+	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
+	"github.com/jetup/jetup/step"
+)
+
+// bench picks the hardware: the only place that chooses real or simulated.
+func (a *app) bench() bench.Bench {
+	if a.sim {
+		return sim.Bench()
+	}
+	return bench.Real()
+}
+
+// loadProfiles reads the embedded and user profiles; problems in user files
+// are printed as warnings and the rest is used.
+func (a *app) loadProfiles() (*profiles.Set, []error) {
+	set, errs := profiles.Load(assets.Profiles(), profiles.UserDir())
+	return set, errs
+}
+
+func (a *app) warnProfiles(errs []error) {
+	for _, err := range errs {
+		fmt.Fprintf(a.stderr, "jetup: ignoring profile: %v\n", err)
+	}
+}
+
+// profile resolves --profile. required makes a missing flag an error.
+func (a *app) profile(required bool) (*profiles.Profile, error) {
+	set, errs := a.loadProfiles()
+	a.warnProfiles(errs)
+	if a.profileName == "" {
+		if required {
+			return nil, step.Refuse("no-profile", "pass --profile NAME; `jetup profiles` lists them", "this command needs to know the board")
+		}
+		return nil, nil
+	}
+	p, ok := set.Get(a.profileName)
+	if !ok {
+		return nil, step.Refuse("unknown-profile", "`jetup profiles` lists the boards jetup knows: "+strings.Join(set.Names(), ", "),
+			"unknown profile %q", a.profileName)
+	}
+	return p, nil
+}
+
+func (a *app) completeProfiles(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	set, _ := a.loadProfiles()
+	var out []string
+	for _, p := range set.All() {
+		out = append(out, p.Name+"\t"+p.Title)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// hostInfo describes this machine for run records.
+func hostInfo() runrec.Host {
+	h := runrec.Host{OS: osName()}
+	h.Hostname, _ = os.Hostname()
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.Arch = unix.ByteSliceToString(u.Machine[:])
+		h.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	if cu, err := user.Current(); err == nil {
+		h.User = cu.Username
+	}
+	return h
+}
+
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return "linux"
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return "linux"
+}
+
+// startRun opens a run record for a headless command or the wizard.
+func (a *app) startRun(kind, profile string) (*runrec.Run, error) {
+	run, err := runrec.Create(a.stateDir, runrec.Options{
+		Kind: kind, Profile: profile, Version: jetupVersion(), Command: os.Args, Host: hostInfo(), Sim: a.sim,
+	})
+	if err != nil {
+		return nil, step.Refuse("state-dir", "pass --state-dir with a writable directory", "%v", err)
+	}
+	return run, nil
+}
+
+// stepFunc is a headless step's body. It returns a one-line summary for the
+// run record; outcome may be left empty to derive it from err.
+type stepFunc func(rs *runrec.Step) (outcome runrec.Outcome, summary string, err error)
+
+// recordStep runs one headless step inside its own run record: the record is
+// written before the step starts and again when it ends, however it ends.
+func (a *app) recordStep(id step.ID, profile string, fn stepFunc) error {
+	run, err := a.startRun(string(id), profile)
+	if err != nil {
+		return err
+	}
+	rs := run.Begin(id)
+	outcome, summary, err := fn(rs)
+	if outcome == "" {
+		outcome = runrec.OutcomeOf(err)
+	}
+	_ = rs.Finish(outcome, summary, err)
+	_ = run.Close(outcome)
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

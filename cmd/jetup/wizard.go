@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/jetup/jetup/step"
+	"github.com/jetup/jetup/tui"
+)
+
+// runWizard starts the TUI.
+func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
+	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		return &step.Error{Cause: "no-terminal", Code: step.ExitRefused, Err: errNoTerminal,
+			Next: "run jetup in a terminal, or use the subcommands from scripts (jetup --help lists them)"}
+	}
+	set, errs := a.loadProfiles()
+	a.warnProfiles(errs)
+	if a.profileName != "" {
+		if _, err := a.profile(true); err != nil {
+			return err
+		}
+	}
+	m := tui.New(tui.Options{
+		Profiles: set, Profile: a.profileName, StateDir: a.stateDir, Version: jetupVersion(),
+		Host: hostInfo(), Bench: a.bench(), Sim: a.sim,
+	})
+	_, err := tea.NewProgram(m, tea.WithContext(cmd.Context())).Run()
+	// However the program ended (quit, SIGTERM, a panic recovered by Bubble
+	// Tea), stop every running step before exiting.
+	m.Close()
+	return err
+}

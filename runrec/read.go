@@ -1,0 +1,54 @@
+package runrec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+func isCancel(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Load reads the run.json in dir.
+func Load(dir string) (*Record, error) {
+	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, err
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a valid run record: %w", filepath.Join(dir, FileName), err)
+	}
+	return &r, nil
+}
+
+// List loads every run under stateDir/runs, oldest first. Directories that
+// hold no readable run.json are skipped and reported in bad.
+func List(stateDir string) (runs []Record, bad []error, err error) {
+	base := filepath.Join(stateDir, "runs")
+	entries, err := os.ReadDir(base)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		r, lerr := Load(filepath.Join(base, e.Name()))
+		if lerr != nil {
+			bad = append(bad, lerr)
+			continue
+		}
+		runs = append(runs, *r)
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Started.Before(runs[j].Started) })
+	return runs, bad, nil
+}

@@ -1,0 +1,40 @@
+// Package sim is the simulated bench: parts that stand in for the hardware a
+// build machine or a demo does not have (a board in recovery mode, its serial
+// console, a USB stick, an SSH target). Each part is honest: it behaves like
+// the real one as research/ and testdata/ describe it, with realistic pacing,
+// so the demo and the tests exercise the same code as a real bring-up.
+package sim
+
+import (
+	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/doctor"
+	"github.com/jetup/jetup/proc"
+)
+
+// Bench returns a simulated bench.
+func Bench() bench.Bench {
+	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host()}
+}
+
+// Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,
+// libusb, the udev rule, autosuspend off, a user in dialout, plenty of space.
+func Host() *doctor.MemHost {
+	return &doctor.MemHost{
+		Arch: "x86_64",
+		Files: map[string]string{
+			"/etc/nix/nix.conf":                          "experimental-features = nix-command flakes\n",
+			"/usr/lib/x86_64-linux-gnu/libusb-1.0.so.0":  "",
+			"/etc/udev/rules.d/70-jetup.rules":           `SUBSYSTEM=="usb", ATTR{idVendor}=="0955", TAG+="uaccess"` + "\n",
+			"/sys/module/usbcore/parameters/autosuspend": "2\n",
+			"/etc/group": "dialout:x:20:tech\n",
+		},
+		Commands: map[string]string{"/nix/var/nix/profiles/default/bin/nix --version": "nix (Nix) 2.24.9\n"},
+		Paths: map[string]string{
+			"nix":  "/nix/var/nix/profiles/default/bin/nix",
+			"sudo": "/usr/bin/sudo",
+		},
+		Free:  map[string]uint64{"/nix": 212 << 30},
+		Usr:   doctor.User{Name: "tech", UID: 1000, Home: "/home/tech", Groups: []string{"tech", "dialout"}},
+		Procs: []string{"systemd", "ModemManager"},
+	}
+}

@@ -1,0 +1,152 @@
+// Package step is the contract every bring-up step shares: the typed events a
+// step emits while it runs, the sinks that carry them to a face (TUI,
+// headless text, JSON lines, run record), and the error that tells the person
+// what happened and what to do next.
+//
+// A step is a function with a context, its options and a Sink; it returns a
+// result or an *Error. The same events feed every face, so a bug fixed in a
+// step is fixed in all of them.
+package step
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// ID names a step. The ids are part of the interface: run.json, --json
+// output and bench scripts use them.
+type ID string
+
+const (
+	Doctor  ID = "doctor"
+	Detect  ID = "detect"
+	Flash   ID = "flash"
+	Console ID = "console"
+	Write   ID = "write"
+	Push    ID = "push"
+)
+
+// Event is one thing a step reports while it runs. Concrete event types live
+// in the step's own package and carry JSON tags: their JSON encoding is the
+// --json line format for that step, so keep field names stable.
+type Event interface {
+	// Text is the one-line human form printed by headless commands.
+	Text() string
+}
+
+// Sink receives events. Emit may be called from any goroutine and must not
+// block for long: a slow sink slows the step.
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Event)
+
+// Emit calls f.
+func (f SinkFunc) Emit(e Event) { f(e) }
+
+// Discard drops every event.
+var Discard Sink = SinkFunc(func(Event) {})
+
+// Tee sends each event to every sink in order.
+func Tee(sinks ...Sink) Sink {
+	return SinkFunc(func(e Event) {
+		for _, s := range sinks {
+			if s != nil {
+				s.Emit(e)
+			}
+		}
+	})
+}
+
+// Printer is the headless face: one line per event, as text or as JSON.
+// It serialises writes so events from several goroutines never interleave.
+type Printer struct {
+	mu   sync.Mutex
+	w    io.Writer
+	json bool
+}
+
+// NewPrinter prints events to w; with asJSON each event is one JSON object
+// per line (the event's own encoding), otherwise its Text.
+func NewPrinter(w io.Writer, asJSON bool) *Printer {
+	return &Printer{w: w, json: asJSON}
+}
+
+// Emit prints one event.
+func (p *Printer) Emit(e Event) {
+	var line []byte
+	if p.json {
+		b, err := json.Marshal(e)
+		if err != nil {
+			b, _ = json.Marshal(map[string]string{"error": err.Error()})
+		}
+		line = append(b, '\n')
+	} else {
+		t := e.Text()
+		if t == "" {
+			return
+		}
+		line = []byte(t + "\n")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, _ = p.w.Write(line)
+}
+
+// Log is a line of a tool's output, passed through as it came.
+type Log struct {
+	At   time.Time `json:"at"`
+	Line string    `json:"line"`
+}
+
+// Text returns the line.
+func (l Log) Text() string { return l.Line }
+
+// Warning is something the person should know, with what to do about it.
+type Warning struct {
+	At      time.Time `json:"at"`
+	Warning string    `json:"warning"`
+	Next    string    `json:"next,omitempty"`
+}
+
+// Text renders the warning and its next step.
+func (w Warning) Text() string {
+	if w.Next == "" {
+		return "warning: " + w.Warning
+	}
+	return fmt.Sprintf("warning: %s (%s)", w.Warning, w.Next)
+}
+
+// Progress reports how far a long step has come. Total is 0 when unknown.
+type Progress struct {
+	At    time.Time `json:"at"`
+	Phase string    `json:"phase"`
+	Done  int64     `json:"done"`
+	Total int64     `json:"total,omitempty"`
+	Unit  string    `json:"unit,omitempty"` // "bytes", "paths", "steps"
+}
+
+// Fraction is Done/Total in [0,1], or -1 when the total is unknown.
+func (p Progress) Fraction() float64 {
+	if p.Total <= 0 {
+		return -1
+	}
+	f := float64(p.Done) / float64(p.Total)
+	if f > 1 {
+		f = 1
+	}
+	return f
+}
+
+// Text renders "phase: done/total unit".
+func (p Progress) Text() string {
+	if p.Total > 0 {
+		return fmt.Sprintf("%s: %d/%d %s", p.Phase, p.Done, p.Total, p.Unit)
+	}
+	return fmt.Sprintf("%s: %d %s", p.Phase, p.Done, p.Unit)
+}

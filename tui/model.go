@@ -1,0 +1,371 @@
+// Package tui is the wizard: a Bubble Tea v2 program whose root model shows
+// the step list, the active step's screen and the key help, and routes
+// messages to one screen per step. Screens run domain steps as Tasks and
+// turn their events into views; the TUI itself never runs a process, opens a
+// device or parses a log.
+package tui
+
+import (
+	"os"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+// Options start the wizard.
+type Options struct {
+	Profiles *profiles.Set
+	// Profile, when set, skips the picker.
+	Profile  string
+	StateDir string
+	Version  string
+	Host     runrec.Host
+	Bench    bench.Bench
+	// Sim marks the run record as a run against the simulated bench.
+	Sim bool
+}
+
+type entryState int
+
+const (
+	pending entryState = iota
+	done
+	failed
+	skipped
+)
+
+// entry is one line of the step list.
+type entry struct {
+	id     step.ID // "" for the profile picker and the summary
+	title  string
+	state  entryState
+	screen Screen
+	make   func() Screen
+	open   *runrec.Step // the attempt in progress, if any
+}
+
+// Model is the root model.
+type Model struct {
+	opt     Options
+	sess    *Session
+	st      *Styles
+	entries []*entry
+	cur     int
+	w, h    int
+
+	showHelp    bool
+	confirmQuit bool
+	quitting    bool
+	help        help.Model
+	err         string // a problem of the wizard itself (run record unwritable)
+}
+
+// New makes the wizard.
+func New(o Options) *Model {
+	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Bench, o.StateDir, o.Version), help: help.New(), w: 80, h: 24}
+	last := loadRemembered(o.StateDir).LastProfile
+	m.entries = []*entry{{title: "Profile", make: func() Screen { return newPicker(o.Profiles, last) }}}
+	return m
+}
+
+// Init starts the picker, or skips it when a profile was given.
+func (m *Model) Init() tea.Cmd {
+	if p, ok := m.opt.Profiles.Get(m.opt.Profile); ok {
+		return func() tea.Msg { return profileChosenMsg{profile: p} }
+	}
+	return m.activate(0)
+}
+
+// activate makes entry i the active one and starts its screen.
+func (m *Model) activate(i int) tea.Cmd {
+	m.cur = i
+	e := m.entries[i]
+	if e.screen == nil {
+		e.screen = e.make()
+	}
+	if e.id != "" && e.open == nil && m.sess.Run != nil {
+		e.open = m.sess.Run.Begin(e.id)
+	}
+	m.sess.current = e.open
+	w, h := m.contentSize()
+	e.screen.SetSize(w, h)
+	return e.screen.Init()
+}
+
+func (m *Model) active() *entry { return m.entries[m.cur] }
+
+// choose builds the flow for the picked board and starts the run record.
+func (m *Model) choose(p *profiles.Profile) tea.Cmd {
+	m.sess.Profile = p
+	_ = saveRemembered(m.opt.StateDir, remembered{LastProfile: p.Name})
+	run, err := runrec.Create(m.opt.StateDir, runrec.Options{
+		Kind: "wizard", Profile: p.Name, Version: m.opt.Version, Host: m.opt.Host, Command: os.Args, Sim: m.opt.Sim,
+	})
+	if err != nil {
+		m.err = err.Error()
+	}
+	m.sess.Run = run
+	m.entries[0].state = done
+	m.entries = m.entries[:1]
+	ids := append([]step.ID{step.Doctor}, p.Steps...)
+	for _, id := range ids {
+		id := id
+		factory, ok := screens[id]
+		if id == step.Doctor {
+			factory, ok = newDoctorScreen, true
+		}
+		mk := func() Screen { return newNotBuilt(id, m.st) }
+		if ok {
+			mk = func() Screen { return factory(m.sess, m.st) }
+		}
+		m.entries = append(m.entries, &entry{id: id, title: stepTitle[id], make: mk})
+	}
+	m.entries = append(m.entries, &entry{title: "Summary", make: func() Screen { return newSummary(m.sess, m.st) }})
+	return m.activate(1)
+}
+
+// finishStep records the active step's outcome and moves on when it went well.
+func (m *Model) finishStep(d DoneMsg) tea.Cmd {
+	e := m.active()
+	if e.open != nil {
+		if d.Details != nil {
+			_ = e.open.SetDetails(d.Details)
+		}
+		_ = e.open.Finish(d.Outcome, d.Summary, d.Err)
+		e.open = nil
+		m.sess.current = nil
+	}
+	switch d.Outcome {
+	case runrec.Success:
+		e.state = done
+	case runrec.Skipped:
+		e.state = skipped
+	default:
+		e.state = failed
+		return nil // stay: the screen offers retry
+	}
+	if m.cur+1 < len(m.entries) {
+		return m.activate(m.cur + 1)
+	}
+	return nil
+}
+
+// back leaves the active step for the previous one; an attempt left open is
+// recorded as skipped so the record never shows a phantom running step.
+func (m *Model) back() tea.Cmd {
+	if m.cur <= 1 {
+		return nil // the profile is chosen once per run
+	}
+	if e := m.active(); e.open != nil {
+		_ = e.open.Finish(runrec.Skipped, "left before it finished", nil)
+		e.open = nil
+	}
+	return m.activate(m.cur - 1)
+}
+
+type quitDoneMsg struct{}
+
+// quit ends every running task (and with it child processes and devices),
+// closes the run record and leaves.
+func (m *Model) quit(outcome runrec.Outcome) tea.Cmd {
+	m.quitting = true
+	sess := m.sess
+	return func() tea.Msg {
+		sess.end(outcome)
+		return quitDoneMsg{}
+	}
+}
+
+// Close stops whatever still runs and closes the run record. The program
+// calls it after Bubble Tea returns, however the program ended.
+func (m *Model) Close() { m.sess.end(m.overall(false)) }
+
+// overall is the run's outcome when the person quits now.
+func (m *Model) overall(finished bool) runrec.Outcome {
+	for _, e := range m.entries {
+		if e.state == failed {
+			return runrec.Failed
+		}
+	}
+	if finished {
+		return runrec.Success
+	}
+	return runrec.Cancelled
+}
+
+// Update routes messages.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		if s := m.active().screen; s != nil {
+			s.SetSize(m.contentSize())
+		}
+		return m, nil
+	case quitDoneMsg:
+		return m, tea.Quit
+	case profileChosenMsg:
+		return m, m.choose(msg.profile)
+	case DoneMsg:
+		return m, m.finishStep(msg)
+	case RetryMsg:
+		if e := m.active(); e.id != "" && e.open == nil && m.sess.Run != nil {
+			e.open = m.sess.Run.Begin(e.id)
+			m.sess.current = e.open
+			e.state = pending
+		}
+		return m, nil
+	case finishMsg:
+		return m, m.quit(m.overall(true))
+	case tea.KeyPressMsg:
+		if cmd, handled := m.handleKey(msg); handled {
+			return m, cmd
+		}
+	}
+	if m.quitting || m.active().screen == nil {
+		return m, nil
+	}
+	s, cmd := m.active().screen.Update(msg)
+	m.active().screen = s
+	return m, cmd
+}
+
+// handleKey applies the keys that mean the same on every screen.
+func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	if m.quitting {
+		return nil, true
+	}
+	if m.confirmQuit {
+		switch k.String() {
+		case "y", "Y", "ctrl+c":
+			return m.quit(m.overall(false)), true
+		default:
+			m.confirmQuit = false
+			return nil, true
+		}
+	}
+	capturing := m.active().screen != nil && m.active().screen.CapturesKeys()
+	switch {
+	case key.Matches(k, keys.ForceQuit), !capturing && key.Matches(k, keys.Quit):
+		if m.sess.Busy() {
+			m.confirmQuit = true
+			return nil, true
+		}
+		return m.quit(m.overall(false)), true
+	case capturing:
+		return nil, false
+	case key.Matches(k, keys.Help):
+		m.showHelp = !m.showHelp
+		return nil, true
+	case key.Matches(k, keys.Back) && !m.sess.Busy():
+		return m.back(), true
+	}
+	return nil, false
+}
+
+const sidebarWidth = 16
+
+// contentSize is the active screen's area: the window minus the header,
+// the step list and the help bar.
+func (m *Model) contentSize() (int, int) {
+	w := m.w - sidebarWidth - 3
+	h := m.h - 4
+	if m.showHelp {
+		h -= 3
+	}
+	return max(w, 20), max(h, 5)
+}
+
+// View draws the frame around the active screen.
+func (m *Model) View() tea.View {
+	var b strings.Builder
+	title := "jetup"
+	if m.sess.Profile != nil {
+		title += " · " + m.sess.Profile.Title
+	}
+	right := ""
+	if m.sess.Run != nil {
+		right = "run " + m.sess.Run.ID()
+	}
+	gap := m.w - lipgloss.Width(title) - lipgloss.Width(right)
+	if gap < 1 {
+		right, gap = "", 1
+	}
+	b.WriteString(m.st.Accent.Render(title) + strings.Repeat(" ", gap) + m.st.Subtle.Render(right) + "\n\n")
+
+	cw, ch := m.contentSize()
+	side := m.sidebar(ch)
+	content := ""
+	if s := m.active().screen; s != nil {
+		content = s.View()
+	}
+	content = lipgloss.NewStyle().Width(cw).MaxWidth(cw).Height(ch).MaxHeight(ch).Render(content)
+	sep := m.st.Subtle.Render(strings.TrimRight(strings.Repeat(" │ \n", ch), "\n"))
+	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, side, sep, content) + "\n")
+	b.WriteString(m.footer())
+
+	v := tea.NewView(b.String())
+	v.AltScreen = true
+	v.WindowTitle = title
+	return v
+}
+
+func (m *Model) sidebar(h int) string {
+	var b strings.Builder
+	for i, e := range m.entries {
+		mark := m.st.Subtle.Render("·")
+		switch {
+		case i == m.cur:
+			mark = m.st.Accent.Render("▸")
+		case e.state == done:
+			mark = m.st.Good.Render("✓")
+		case e.state == failed:
+			mark = m.st.Bad.Render("✗")
+		case e.state == skipped:
+			mark = m.st.Subtle.Render("–")
+		}
+		name := e.title
+		if i == m.cur {
+			name = m.st.Bold.Render(name)
+		}
+		b.WriteString(mark + " " + name + "\n")
+	}
+	return lipgloss.NewStyle().Width(sidebarWidth).Height(h).MaxHeight(h).Render(b.String())
+}
+
+func (m *Model) footer() string {
+	if m.err != "" {
+		return m.st.Bad.Render(truncate(m.err, m.w))
+	}
+	if m.quitting {
+		return m.st.Warn.Render("Stopping running work and closing the run record…")
+	}
+	if m.confirmQuit {
+		return m.st.Warn.Render("A step is still running. Quit and stop it? y to quit, any other key to stay")
+	}
+	var screenKeys []key.Binding
+	if s := m.active().screen; s != nil {
+		screenKeys = s.Keys()
+	}
+	global := []key.Binding{keys.Back, keys.Quit, keys.Help}
+	if m.showHelp {
+		return m.help.FullHelpView([][]key.Binding{screenKeys, global, {keys.ForceQuit}})
+	}
+	return m.help.ShortHelpView(append(screenKeys, global...))
+}
+
+// RetryMsg tells the root that the active screen starts its step again: a
+// new attempt is recorded.
+type RetryMsg struct{}
+
+// Retry returns the command a screen sends when it starts over.
+func Retry() tea.Cmd { return func() tea.Msg { return RetryMsg{} } }

@@ -1,0 +1,61 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+// Screen is one page of the wizard. The root model owns the frame (step
+// list, header, key help) and routes messages to the active screen.
+type Screen interface {
+	// Init starts the screen when it becomes active.
+	Init() tea.Cmd
+	Update(msg tea.Msg) (Screen, tea.Cmd)
+	// View renders the screen into the content area.
+	View() string
+	// SetSize gives the content area's size; it is called before the
+	// first View and on every resize.
+	SetSize(width, height int)
+	// Keys are the screen's own keys, shown in the help bar.
+	Keys() []key.Binding
+	// CapturesKeys is true while the screen wants every key (a filter or
+	// text field has focus, the console is in focus mode): the root then
+	// only keeps ctrl+c.
+	CapturesKeys() bool
+}
+
+// DoneMsg is sent by a screen when its step has ended. The root records the
+// outcome in the run record; on success or skip it moves to the next step.
+type DoneMsg struct {
+	Outcome runrec.Outcome
+	Summary string
+	Err     error
+	// Details is stored in run.json as the step's details (a verdict, a
+	// receipt); nil for none.
+	Details any
+}
+
+// Done returns a command that ends the active step.
+func Done(outcome runrec.Outcome, summary string, err error) tea.Cmd {
+	return func() tea.Msg { return DoneMsg{Outcome: outcome, Summary: summary, Err: err} }
+}
+
+// ScreenFactory makes the screen for a step of the chosen profile.
+type ScreenFactory func(s *Session, st *Styles) Screen
+
+// screens maps each step to its screen; steps missing here get a screen
+// that says plainly that the step is not built yet.
+var screens = map[step.ID]ScreenFactory{}
+
+// stepTitle is what the step list shows for each step.
+var stepTitle = map[step.ID]string{
+	step.Doctor:  "Check host",
+	step.Detect:  "Recover",
+	step.Flash:   "Flash",
+	step.Console: "Watch",
+	step.Write:   "Write",
+	step.Push:    "Push",
+}

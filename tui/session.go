@@ -1,0 +1,144 @@
+package tui
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+// Session is what every screen shares: the chosen profile, the run record,
+// the hardware, and the facts that flow forward from step to step
+// (usb_instance from detect to flash, ip and hostname from console to push).
+type Session struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	tasks  sync.WaitGroup
+	ended  sync.Once
+	busy   atomic.Int32
+	// current is the run-record attempt of the active step (nil between
+	// steps): screens create their logs in it.
+	current *runrec.Step
+
+	Profile  *profiles.Profile
+	Run      *runrec.Run
+	Bench    bench.Bench
+	StateDir string
+	Version  string
+	Facts    map[string]string
+}
+
+func newSession(b bench.Bench, stateDir, version string) *Session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Session{ctx: ctx, cancel: cancel, Bench: b, StateDir: stateDir, Version: version, Facts: map[string]string{}}
+}
+
+// Step is the active step's attempt in the run record, for its logs; nil
+// when no run record could be written.
+func (s *Session) Step() *runrec.Step { return s.current }
+
+// SetFact records a fact for later steps and in the run record.
+func (s *Session) SetFact(key, value string) {
+	if value == "" {
+		delete(s.Facts, key)
+	} else {
+		s.Facts[key] = value
+	}
+	if s.Run != nil {
+		_ = s.Run.SetFact(key, value)
+	}
+}
+
+// TaskFunc is a domain step run from the TUI: it reports through sink and
+// must return when ctx ends.
+type TaskFunc func(ctx context.Context, sink step.Sink) (any, error)
+
+// Task is a domain step running in the background. Its events arrive as
+// TaskEventMsg, its end as TaskDoneMsg; a screen keeps listening by
+// returning task.Next() after each event.
+type Task struct {
+	events chan step.Event
+	done   chan TaskDoneMsg
+	cancel context.CancelFunc
+}
+
+// TaskEventMsg carries one event of a task.
+type TaskEventMsg struct {
+	Task  *Task
+	Event step.Event
+}
+
+// TaskDoneMsg says a task ended, with its result or error.
+type TaskDoneMsg struct {
+	Task   *Task
+	Result any
+	Err    error
+}
+
+// Start runs fn in the background and returns the task and the command that
+// delivers its first message. Quitting the wizard cancels every task's
+// context and waits for it to return, so child processes are ended and
+// devices released before jetup exits.
+func (s *Session) Start(fn TaskFunc) (*Task, tea.Cmd) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	t := &Task{events: make(chan step.Event, 256), done: make(chan TaskDoneMsg, 1), cancel: cancel}
+	s.tasks.Add(1)
+	s.busy.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		defer s.busy.Add(-1)
+		defer cancel()
+		res, err := fn(ctx, step.SinkFunc(func(e step.Event) {
+			select {
+			case t.events <- e:
+			case <-ctx.Done():
+			}
+		}))
+		t.done <- TaskDoneMsg{Task: t, Result: res, Err: err}
+	}()
+	return t, t.Next()
+}
+
+// Next waits for the task's next event, or its end once all events are read.
+func (t *Task) Next() tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case e := <-t.events:
+			return TaskEventMsg{Task: t, Event: e}
+		case d := <-t.done:
+			// Deliver events sent before the end first.
+			select {
+			case e := <-t.events:
+				t.done <- d
+				return TaskEventMsg{Task: t, Event: e}
+			default:
+			}
+			return d
+		}
+	}
+}
+
+// Cancel asks the task to stop; its TaskDoneMsg still arrives.
+func (t *Task) Cancel() { t.cancel() }
+
+// Busy reports whether any task is running.
+func (s *Session) Busy() bool { return s.busy.Load() > 0 }
+
+// end cancels every task, waits for them to return (so their child
+// processes are gone and their devices closed) and closes the run record
+// with outcome. Only the first call counts.
+func (s *Session) end(outcome runrec.Outcome) {
+	s.ended.Do(func() {
+		s.cancel()
+		s.tasks.Wait()
+		if s.Run != nil {
+			_ = s.Run.Close(outcome)
+		}
+	})
+}

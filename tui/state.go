@@ -1,0 +1,37 @@
+package tui
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+)
+
+// remembered is what the wizard keeps between runs (<state-dir>/tui.json).
+type remembered struct {
+	LastProfile string `json:"last_profile"`
+}
+
+func stateFile(dir string) string { return filepath.Join(dir, "tui.json") }
+
+func loadRemembered(dir string) remembered {
+	var r remembered
+	if b, err := os.ReadFile(stateFile(dir)); err == nil {
+		_ = json.Unmarshal(b, &r) // a damaged file only loses the preselection
+	}
+	return r
+}
+
+func saveRemembered(dir string, r remembered) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := stateFile(dir) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, stateFile(dir))
+}
