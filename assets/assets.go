@@ -1,5 +1,5 @@
 // Package assets holds the data embedded in the jetup binary: the board
-// profiles and the udev rule that doctor --fix installs.
+// profiles, the udev rule that doctor --fix installs, and real transcripts.
 package assets
 
 import (
@@ -7,7 +7,7 @@ import (
 	"io/fs"
 )
 
-//go:embed profiles/*.yaml udev/*.rules
+//go:embed profiles/*.yaml udev/*.rules transcripts
 var files embed.FS
 
 // Profiles is the embedded profile directory (*.yaml at its root).
@@ -15,6 +15,18 @@ func Profiles() fs.FS {
 	sub, err := fs.Sub(files, "profiles")
 	if err != nil {
 		panic(err) // the directory is embedded at build time
+	}
+	return sub
+}
+
+// Transcripts are real logs (flash/*.txt, serial/*.txt) from the tools and
+// boards jetup drives, each naming its source on top; "#" lines are
+// annotations, not output. Tests check the classifiers against them and the
+// simulated bench replays them.
+func Transcripts() fs.FS {
+	sub, err := fs.Sub(files, "transcripts")
+	if err != nil {
+		panic(err)
 	}
 	return sub
 }

@@ -29,6 +29,19 @@ const (
 	Push    ID = "push"
 )
 
+// Facts flow forward from step to step and are kept in run.json (run-level
+// "facts"). The keys are an interface.
+const (
+	FactUSBInstance     = "usb_instance"     // "1-8.4", from detect, for flash --usb-instance
+	FactModule          = "module"           // "Orin Nano 8GB (P3767-0003)", from detect
+	FactFirmwareVersion = "firmware_version" // UEFI firmware version seen on the console
+	FactNixOSVersion    = "nixos_version"    // from the console
+	FactHostname        = "hostname"         // from the console, for push
+	FactIP              = "ip"               // IPv4 address printed on the console, for push
+	FactHostKey         = "host_key"         // SSH host key fingerprint (SHA256:...) printed by the board
+	FactInstaller       = "installer"        // path of the installer image built or chosen, for write
+)
+
 // Event is one thing a step reports while it runs. Concrete event types live
 // in the step's own package and carry JSON tags: their JSON encoding is the
 // --json line format for that step, so keep field names stable.
