@@ -104,6 +104,9 @@ func (m *Model) active() *entry { return m.entries[m.cur] }
 
 // choose builds the flow for the picked board and starts the run record.
 func (m *Model) choose(p *profiles.Profile) tea.Cmd {
+	if m.sess.Profile != nil {
+		return nil // one board per run: a late duplicate choice is ignored
+	}
 	m.sess.Profile = p
 	_ = saveRemembered(m.opt.StateDir, remembered{LastProfile: p.Name})
 	run, err := runrec.Create(m.opt.StateDir, runrec.Options{

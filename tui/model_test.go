@@ -204,3 +204,20 @@ func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 		t.Errorf("the running step must be recorded as interrupted: %+v", last)
 	}
 }
+
+// huh keeps reporting completion after the choice: a burst of messages
+// right after enter must still give one run, not two.
+func TestOneChoiceOneRun(t *testing.T) {
+	dir := t.TempDir()
+	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir})
+	scr.WaitFor(t, wait, "orin-agx-devkit")
+	press(tm, tea.KeyEnter, tea.KeyEnter, tea.KeyEnter)
+	for i := 0; i < 20; i++ {
+		tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	}
+	scr.WaitFor(t, wait, "11 checks:")
+	runs, _, err := runrec.List(dir)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("%d run records (%v), want 1", len(runs), err)
+	}
+}

@@ -19,6 +19,7 @@ type pickerScreen struct {
 	choice string
 	sel    *huh.Select[string]
 	form   *huh.Form
+	chosen bool // the choice has been sent: huh keeps reporting completion
 	w, h   int
 }
 
@@ -71,11 +72,12 @@ func (p *pickerScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	if f, ok := m.(*huh.Form); ok {
 		p.form = f
 	}
-	if p.form.State == huh.StateCompleted {
+	if p.form.State == huh.StateCompleted && !p.chosen {
 		pr, ok := p.set.Get(p.choice)
 		if !ok {
 			return p, nil
 		}
+		p.chosen = true
 		return p, func() tea.Msg { return profileChosenMsg{profile: pr} }
 	}
 	return p, cmd

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/internal/testkit"
+)
+
+// tmuxTerm runs the real jetup binary in a real terminal (tmux) and drives
+// it the way a person does: keys in, screen out.
+type tmuxTerm struct {
+	t      *testing.T
+	socket string
+}
+
+func newTmux(t *testing.T, w, h int, env []string, args ...string) *tmuxTerm {
+	t.Helper()
+	testkit.NeedCommands(t, "tmux")
+	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("jetup-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	shell := strings.Join(append(env, append([]string{binary}, args...)...), " ") + "; echo JETUP-EXIT=$?; sleep 60"
+	tm.run("new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), shell)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	return tm
+}
+
+func (tm *tmuxTerm) run(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// keys sends tmux key names ("Enter", "Down", "q", "/").
+func (tm *tmuxTerm) keys(k ...string) { tm.run(append([]string{"send-keys", "-t", "e2e"}, k...)...) }
+
+func (tm *tmuxTerm) screen() string { return tm.run("capture-pane", "-p", "-t", "e2e") }
+
+// waitFor waits until the screen shows every string, or fails showing it.
+func (tm *tmuxTerm) waitFor(timeout time.Duration, want ...string) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s := tm.screen()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("screen never showed %q within %v:\n%s", missing, timeout, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

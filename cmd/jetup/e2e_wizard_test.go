@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/runrec"
+)
+
+// The whole wizard against the simulated bench, from the profile picker to
+// the summary, in a real terminal; then the run record.
+func TestWizardEndToEndInTmux(t *testing.T) {
+	state := t.TempDir()
+	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color"}, "--sim", "--state-dir", state)
+	tm.waitFor(10*time.Second, "Which board is on the bench?")
+	tm.keys("/")
+	tm.keys("-l", "rpi4")
+	tm.waitFor(5*time.Second, "rpi4")
+	tm.keys("Enter", "Enter")
+	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.keys("Enter")
+	for !strings.Contains(tm.screen(), "▸ Summary") {
+		tm.keys("Enter")
+		time.Sleep(300 * time.Millisecond)
+	}
+	tm.waitFor(5*time.Second, "Run record:")
+	tm.keys("Enter")
+	tm.waitFor(10*time.Second, "JETUP-EXIT=0")
+
+	runs, _, err := runrec.List(state)
+	if err != nil || len(runs) != 1 {
+		for _, r := range runs {
+			t.Logf("run %s outcome %s steps %d", r.ID, r.Outcome, len(r.Steps))
+		}
+		t.Fatalf("want exactly one run record, got %d (%v)", len(runs), err)
+	}
+	r := runs[0]
+	if r.Kind != "wizard" || r.Profile != "rpi4" || !r.Sim || r.Outcome != runrec.Success || r.Ended == nil {
+		t.Errorf("run record %+v", r)
+	}
+	var steps []string
+	for _, s := range r.Steps {
+		steps = append(steps, string(s.Step))
+	}
+	if got := strings.Join(steps, ","); got != "doctor,write,console,push" {
+		t.Errorf("steps %s", got)
+	}
+}
