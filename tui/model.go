@@ -126,7 +126,7 @@ func (m *Model) choose(p *profiles.Profile) tea.Cmd {
 			factory, ok = newDoctorScreen, true
 		}
 		mk := func() Screen { return newNotBuilt(id, m.st) }
-		if ok {
+		if ok && factory != nil {
 			mk = func() Screen { return factory(m.sess, m.st) }
 		}
 		m.entries = append(m.entries, &entry{id: id, title: stepTitle[id], make: mk})
@@ -167,10 +167,7 @@ func (m *Model) back() tea.Cmd {
 	if m.cur <= 1 {
 		return nil // the profile is chosen once per run
 	}
-	if e := m.active(); e.open != nil {
-		_ = e.open.Finish(runrec.Skipped, "left before it finished", nil)
-		e.open = nil
-	}
+	m.leave("left before it finished")
 	return m.activate(m.cur - 1)
 }
 
@@ -227,6 +224,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			e.state = pending
 		}
 		return m, nil
+	case GoToMsg:
+		return m, m.goTo(msg.Step, msg.Fresh)
 	case finishMsg:
 		return m, m.quit(m.overall(true))
 	case tea.KeyPressMsg:
@@ -271,6 +270,8 @@ func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	case key.Matches(k, keys.Back) && !m.sess.Busy():
 		return m.back(), true
+	case key.Matches(k, keys.Skip) && !m.sess.Busy():
+		return m.skip(), true
 	}
 	return nil, false
 }
@@ -360,10 +361,63 @@ func (m *Model) footer() string {
 		screenKeys = s.Keys()
 	}
 	global := []key.Binding{keys.Back, keys.Quit, keys.Help}
+	if e := m.active(); e.id != "" && e.id != step.Doctor {
+		global = append([]key.Binding{keys.Skip}, global...)
+	}
 	if m.showHelp {
 		return m.help.FullHelpView([][]key.Binding{screenKeys, global, {keys.ForceQuit}})
 	}
 	return m.help.ShortHelpView(append(screenKeys, global...))
+}
+
+// GoToMsg makes another step of the flow the active one. Fresh discards
+// that step's screen so it starts over (a flash retry goes back to
+// recovery detection: the board must re-enter recovery mode).
+type GoToMsg struct {
+	Step  step.ID
+	Fresh bool
+}
+
+// GoTo returns the command that moves the wizard to step id.
+func GoTo(id step.ID, fresh bool) tea.Cmd {
+	return func() tea.Msg { return GoToMsg{Step: id, Fresh: fresh} }
+}
+
+// goTo leaves the active step (an open attempt is recorded as skipped) and
+// activates the step id.
+func (m *Model) goTo(id step.ID, fresh bool) tea.Cmd {
+	for i, e := range m.entries {
+		if e.id != id {
+			continue
+		}
+		m.leave("left for " + stepTitle[id])
+		if fresh {
+			e.screen = nil
+			e.state = pending
+		}
+		return m.activate(i)
+	}
+	return nil
+}
+
+// leave records an attempt of the active step that is still open as
+// skipped, so the record never shows a phantom running step.
+func (m *Model) leave(why string) {
+	if e := m.active(); e.open != nil {
+		_ = e.open.Finish(runrec.Skipped, why, nil)
+		e.open = nil
+		m.sess.current = nil
+	}
+}
+
+// skip ends the active step as skipped by the person (a board already
+// flashed, a stick written elsewhere) and moves on.
+func (m *Model) skip() tea.Cmd {
+	e := m.active()
+	if e.id == "" || e.id == step.Doctor {
+		return nil
+	}
+	return m.finishStep(DoneMsg{Outcome: runrec.Skipped, Summary: "skipped by the person"})
 }
 
 // RetryMsg tells the root that the active screen starts its step again: a

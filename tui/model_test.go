@@ -165,9 +165,15 @@ func (b *blockingScreen) CapturesKeys() bool               { return false }
 func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 	testkit.NeedCommands(t, "sleep")
 	pids := make(chan int, 1)
-	old := screens[step.Detect]
+	old, had := screens[step.Detect]
 	screens[step.Detect] = func(s *Session, _ *Styles) Screen { return &blockingScreen{sess: s, pid: pids} }
-	defer func() { screens[step.Detect] = old }()
+	defer func() {
+		if had {
+			screens[step.Detect] = old
+		} else {
+			delete(screens, step.Detect)
+		}
+	}()
 
 	dir := t.TempDir()
 	tm, scr, m := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "orin-nano-devkit"})
@@ -219,5 +225,31 @@ func TestOneChoiceOneRun(t *testing.T) {
 	runs, _, err := runrec.List(dir)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("%d run records (%v), want 1", len(runs), err)
+	}
+}
+
+func TestSkipAndGoTo(t *testing.T) {
+	dir := t.TempDir()
+	tm, scr, m := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "orin-nano-devkit"})
+	scr.WaitFor(t, wait, "11 checks:")
+	press(tm, tea.KeyEnter)
+	scr.WaitFor(t, wait, "▸ Recover", "s skip step")
+	tm.Type("s")
+	scr.WaitFor(t, wait, "– Recover", "▸ Flash")
+	tm.Send(GoToMsg{Step: step.Detect, Fresh: true})
+	scr.WaitFor(t, wait, "▸ Recover")
+	rec := m.sess.Run.Snapshot()
+	var got []string
+	for _, s := range rec.Steps {
+		got = append(got, string(s.Step)+":"+string(s.Outcome)+":"+s.Summary)
+	}
+	want := []string{
+		"doctor:success:11 checks: 0 to fix, 2 warnings",
+		"detect:skipped:skipped by the person",
+		"flash:skipped:left for Recover",
+		"detect:running:",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -28,12 +28,13 @@ func DefaultStyles() *Styles {
 
 // Keys the same on every screen.
 type globalKeys struct {
-	Continue, Back, Quit, Help, ForceQuit key.Binding
+	Continue, Back, Skip, Quit, Help, ForceQuit key.Binding
 }
 
 var keys = globalKeys{
 	Continue:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue")),
 	Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+	Skip:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip step")),
 	Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 	Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 	ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
