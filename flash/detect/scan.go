@@ -63,7 +63,7 @@ func Scan(ctx context.Context, l Lister, opt Options, sink step.Sink) ([]Device,
 // table and adds the warnings. access checks a device node (Lister.Access);
 // nil skips the check.
 func Classify(recs []Record, access func(Record) error, opt Options) []Device {
-	var devs []Device
+	devs := []Device{} // never null in JSON
 	for _, r := range recs {
 		m, ok := Lookup(r)
 		if !ok {
