@@ -86,7 +86,7 @@ func TestDetectJSONFromASysfsTree(t *testing.T) {
 		}
 		return strings.Join(s, ",")
 	}
-	if got := ids(nx); got != "full-speed,module-mismatch,several-boards" {
+	if got := ids(nx); got != "module-mismatch,full-speed,several-boards" {
 		t.Errorf("nx warnings %s", got)
 	}
 	if got := ids(nano); got != "several-boards" {

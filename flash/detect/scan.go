@@ -93,26 +93,28 @@ func Classify(recs []Record, access func(Record) error, opt Options) []Device {
 	return devs
 }
 
-// deviceWarnings are the warnings a device earns on its own.
+// deviceWarnings are the warnings a device earns on its own, the most
+// important first: the wrong board, then one jetup cannot flash, then the
+// link and the permissions.
 func deviceWarnings(d Device, r Record, m Module, access func(Record) error, opt Options) []Warning {
 	var ws []Warning
-	if (d.Mode == Recovery || d.Mode == FlashGadget) && d.Speed > 0 && d.Speed < 480 {
-		ws = append(ws, Warning{ID: WarnSlowLink,
-			Warning: fmt.Sprintf("linked at %s, not high speed (480 Mb/s): the cable or a hub is limiting it", d.SpeedText()),
-			Next:    "connect the board straight to a port of this computer with a known-good data cable (USB-C to USB-C if you can), then put it in recovery mode again; at full speed the flash is slow and often times out"})
-	}
-	if access != nil && (d.Mode == Recovery || d.Mode == DebugMCU) {
-		if err := access(r); err != nil {
-			ws = append(ws, accessWarning(d.Node, err))
+	if p := opt.Profile; d.Mode == Recovery && p != nil && p.Recovery != nil {
+		if _, ok := p.RecoveryModule(d.ProductID); !ok {
+			ws = append(ws, mismatchWarning(d, p))
 		}
 	}
 	if d.Mode == Recovery && m.SoM == "" {
 		ws = append(ws, Warning{ID: WarnUnsupported, Warning: d.Module + ": " + m.Note,
 			Next: "flash it with NVIDIA's SDK Manager or an L4T release for JetPack 4"})
 	}
-	if p := opt.Profile; d.Mode == Recovery && p != nil && p.Recovery != nil {
-		if _, ok := p.RecoveryModule(d.ProductID); !ok {
-			ws = append(ws, mismatchWarning(d, p))
+	if (d.Mode == Recovery || d.Mode == FlashGadget) && d.Speed > 0 && d.Speed < 480 {
+		ws = append(ws, Warning{ID: WarnSlowLink,
+			Warning: fmt.Sprintf("linked at %s, not high speed (480 Mb/s): the cable or a hub is limiting it", d.SpeedText()),
+			Next:    "connect the board straight to this computer with a known-good data cable (USB-C to USB-C if you can), then enter recovery mode again: at full speed the flash is slow and often times out"})
+	}
+	if access != nil && (d.Mode == Recovery || d.Mode == DebugMCU) {
+		if err := access(r); err != nil {
+			ws = append(ws, accessWarning(d.Node, err))
 		}
 	}
 	return ws
