@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"sync"
 	"time"
@@ -59,6 +60,18 @@ func NewUSB(cfg USBConfig) *USB {
 // seconds after the Recover screen starts looking, and stays.
 func DemoUSB() *USB {
 	return NewUSB(USBConfig{Board: RecoveryBoard, AppearAfter: 4 * time.Second})
+}
+
+// DemoUSBFor is the demo bus with a board showing the recovery id
+// ("0955:7023") instead of the Orin Nano, so `jetup --sim --profile X`
+// finds the board X is for. An id it cannot parse keeps the Orin Nano.
+func DemoUSBFor(id string) *USB {
+	u := DemoUSB()
+	var vendor, product uint16
+	if n, err := fmt.Sscanf(id, "%04x:%04x", &vendor, &product); err == nil && n == 2 {
+		u.cfg.Board.Vendor, u.cfg.Board.Product = vendor, product
+	}
+	return u
 }
 
 // List returns the devices present now.

@@ -63,3 +63,16 @@ func TestSimBusPlugUnplugAndAccess(t *testing.T) {
 		t.Errorf("non-Jetson devices listed: %+v", devs)
 	}
 }
+
+func TestDemoUSBForShowsTheProfilesBoard(t *testing.T) {
+	u := DemoUSBFor("0955:7023")
+	u.now = (&clock{t: time.Now().Add(-time.Hour)}).now
+	_, _ = u.List(context.Background(), nil)
+	u.now = time.Now
+	if b := boards(t, u); len(b) != 1 || b[0].SoM != "orin-agx" {
+		t.Errorf("%+v", b)
+	}
+	if DemoUSBFor("garbage").cfg.Board != RecoveryBoard {
+		t.Error("a bad id keeps the Orin Nano")
+	}
+}
