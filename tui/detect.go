@@ -95,6 +95,13 @@ func logLines(w io.Writer) step.Sink {
 	})
 }
 
+// Leave stops the watch when the wizard moves to another step.
+func (r *recoverScreen) Leave() {
+	if r.task != nil {
+		r.task.Cancel()
+	}
+}
+
 func (r *recoverScreen) SetSize(w, h int)   { r.w, r.h = w, h }
 func (r *recoverScreen) CapturesKeys() bool { return false }
 

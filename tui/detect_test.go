@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,5 +184,38 @@ func TestRecoverOtherModuleCanBeUsedAnyway(t *testing.T) {
 	scr.WaitFor(t, wait, "✓ Recover")
 	if m.sess.Facts[step.FactUSBInstance] != "1-2" {
 		t.Errorf("facts %v", m.sess.Facts)
+	}
+}
+
+// countingUSB counts the polls of the bus.
+type countingUSB struct {
+	detect.Lister
+	n atomic.Int64
+}
+
+func (c *countingUSB) List(ctx context.Context, note detect.Notef) ([]detect.Record, error) {
+	c.n.Add(1)
+	return c.Lister.List(ctx, note)
+}
+
+// Leaving the screen (s skips it) stops the watch: nothing polls the bus
+// behind another step.
+func TestRecoverStopsWatchingWhenLeft(t *testing.T) {
+	b, usb := simBench(sim.USBConfig{Board: sim.RecoveryBoard, AppearAfter: time.Hour})
+	c := &countingUSB{Lister: usb}
+	b.USB = c
+	tm, scr, _ := toRecover(t, 80, 24, "orin-nano-devkit", b)
+	scr.WaitFor(t, wait, "Waiting for the board")
+	time.Sleep(600 * time.Millisecond)
+	if c.n.Load() < 2 {
+		t.Fatalf("the screen is not polling: %d lists", c.n.Load())
+	}
+	tm.Type("s")
+	scr.WaitFor(t, wait, "– Recover", "▸ Flash")
+	time.Sleep(100 * time.Millisecond)
+	before := c.n.Load()
+	time.Sleep(700 * time.Millisecond)
+	if after := c.n.Load(); after != before {
+		t.Errorf("the bus is still polled after leaving the screen: %d -> %d", before, after)
 	}
 }

@@ -87,6 +87,11 @@ func (m *Model) Init() tea.Cmd {
 
 // activate makes entry i the active one and starts its screen.
 func (m *Model) activate(i int) tea.Cmd {
+	if m.cur != i && m.cur < len(m.entries) {
+		if l, ok := m.entries[m.cur].screen.(Leaver); ok {
+			l.Leave()
+		}
+	}
 	m.cur = i
 	e := m.entries[i]
 	if e.screen == nil {
