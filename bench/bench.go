@@ -10,6 +10,7 @@ package bench
 
 import (
 	"github.com/jetup/jetup/doctor"
+	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/proc"
 )
 
@@ -21,9 +22,11 @@ type Bench struct {
 	Runner proc.Runner
 	// Host is what doctor checks and fixes.
 	Host doctor.Host
+	// USB lists the host's USB devices, to find boards in recovery mode.
+	USB detect.Lister
 }
 
 // Real is this machine.
 func Real() Bench {
-	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}}
+	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System()}
 }

@@ -71,6 +71,7 @@ type Model struct {
 // New makes the wizard.
 func New(o Options) *Model {
 	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Bench, o.StateDir, o.Version), help: help.New(), w: 80, h: 24}
+	m.sess.Profiles = o.Profiles
 	last := loadRemembered(o.StateDir).LastProfile
 	m.entries = []*entry{{title: "Profile", make: func() Screen { return newPicker(o.Profiles, last) }}}
 	return m
@@ -86,6 +87,11 @@ func (m *Model) Init() tea.Cmd {
 
 // activate makes entry i the active one and starts its screen.
 func (m *Model) activate(i int) tea.Cmd {
+	if m.cur != i && m.cur < len(m.entries) {
+		if l, ok := m.entries[m.cur].screen.(Leaver); ok {
+			l.Leave()
+		}
+	}
 	m.cur = i
 	e := m.entries[i]
 	if e.screen == nil {
@@ -215,6 +221,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case profileChosenMsg:
 		return m, m.choose(msg.profile)
+	case ChangeProfileMsg:
+		return m, m.changeProfile(msg)
 	case DoneMsg:
 		return m, m.finishStep(msg)
 	case RetryMsg:
@@ -418,6 +426,31 @@ func (m *Model) skip() tea.Cmd {
 		return nil
 	}
 	return m.finishStep(DoneMsg{Outcome: runrec.Skipped, Summary: "skipped by the person"})
+}
+
+// ChangeProfileMsg asks the root to go back to the board picker: the board
+// on the bench is not the one the profile is for (detect found another
+// module). The run so far is closed as cancelled and the picker opens with
+// Suggest preselected; picking starts a new run.
+type ChangeProfileMsg struct {
+	Suggest string
+	// Why is recorded as the summary of the step that asked.
+	Why string
+}
+
+func (m *Model) changeProfile(msg ChangeProfileMsg) tea.Cmd {
+	m.leave(msg.Why)
+	if m.sess.Run != nil {
+		_ = m.sess.Run.Close(runrec.Cancelled)
+		m.sess.Run = nil
+	}
+	m.sess.Facts = map[string]string{}
+	m.sess.Profile = nil // choose takes the next pick
+	picker := m.entries[0]
+	picker.state, picker.screen = pending, nil
+	picker.make = func() Screen { return newPicker(m.opt.Profiles, msg.Suggest) }
+	m.entries = m.entries[:1]
+	return m.activate(0)
 }
 
 // RetryMsg tells the root that the active screen starts its step again: a

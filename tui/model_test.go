@@ -35,7 +35,9 @@ func startWizard(t *testing.T, w, h int, o Options) (*teatest.TestModel, *testki
 	if o.StateDir == "" {
 		o.StateDir = t.TempDir()
 	}
-	o.Bench = sim.Bench()
+	if o.Bench.Host == nil {
+		o.Bench = sim.Bench()
+	}
 	m := New(o)
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))

@@ -27,6 +27,13 @@ type Screen interface {
 	CapturesKeys() bool
 }
 
+// Leaver is a Screen that wants to know when the wizard leaves it for
+// another step (continue, esc, s, GoTo), to stop what only matters while it
+// is shown (the Recover screen's watch of the USB bus). Optional.
+type Leaver interface {
+	Leave()
+}
+
 // DoneMsg is sent by a screen when its step has ended. The root records the
 // outcome in the run record; on success or skip it moves to the next step.
 type DoneMsg struct {

@@ -26,7 +26,10 @@ type Session struct {
 	// steps): screens create their logs in it.
 	current *runrec.Step
 
-	Profile  *profiles.Profile
+	Profile *profiles.Profile
+	// Profiles are all the boards jetup knows (to name the ones that fit
+	// the board on the bench).
+	Profiles *profiles.Set
 	Run      *runrec.Run
 	Bench    bench.Bench
 	StateDir string
@@ -85,14 +88,26 @@ type TaskDoneMsg struct {
 // delivers its first message. Quitting the wizard cancels every task's
 // context and waits for it to return, so child processes are ended and
 // devices released before jetup exits.
-func (s *Session) Start(fn TaskFunc) (*Task, tea.Cmd) {
+func (s *Session) Start(fn TaskFunc) (*Task, tea.Cmd) { return s.start(fn, true) }
+
+// StartWatch runs fn like Start, for a task that only waits for hardware
+// (detect watching the USB bus): it is no work in progress, so esc and q
+// leave without asking to stop it. It is still cancelled and waited for
+// when the wizard ends.
+func (s *Session) StartWatch(fn TaskFunc) (*Task, tea.Cmd) { return s.start(fn, false) }
+
+func (s *Session) start(fn TaskFunc, busy bool) (*Task, tea.Cmd) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	t := &Task{events: make(chan step.Event, 256), done: make(chan TaskDoneMsg, 1), cancel: cancel}
 	s.tasks.Add(1)
-	s.busy.Add(1)
+	if busy {
+		s.busy.Add(1)
+	}
 	go func() {
 		defer s.tasks.Done()
-		defer s.busy.Add(-1)
+		if busy {
+			defer s.busy.Add(-1)
+		}
 		defer cancel()
 		res, err := fn(ctx, step.SinkFunc(func(e step.Event) {
 			select {

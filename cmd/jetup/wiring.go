@@ -24,7 +24,14 @@ import (
 // bench picks the hardware: the only place that chooses real or simulated.
 func (a *app) bench() bench.Bench {
 	if a.sim {
-		return sim.Bench()
+		b := sim.Bench()
+		// The simulated board is the one the chosen profile is for.
+		if set, _ := a.loadProfiles(); set != nil {
+			if p, ok := set.Get(a.profileName); ok && p.Recovery != nil && len(p.Recovery.USBIDs) > 0 {
+				b.USB = sim.DemoUSBFor(p.Recovery.USBIDs[0].ID)
+			}
+		}
+		return b
 	}
 	return bench.Real()
 }

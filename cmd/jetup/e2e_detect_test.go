@@ -1,0 +1,34 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+// The Recover step end to end in a real terminal: the simulated Orin Nano
+// enters recovery mode a few seconds after the screen starts looking, the
+// card shows it, and enter hands its usb_instance to the flash step.
+func TestE2ERecoverFindsTheSimulatedBoard(t *testing.T) {
+	state := t.TempDir()
+	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color"}, "--sim", "--state-dir", state, "--profile", "orin-nano-devkit")
+	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.keys("Enter")
+	tm.waitFor(5*time.Second, "▸ Recover", "1. Power the board off", "Waiting for the board on USB")
+	tm.waitFor(10*time.Second, "✓ Board in recovery mode", "USB instance 1-2", "480 Mb/s (high speed)")
+	tm.keys("Enter")
+	tm.waitFor(5*time.Second, "✓ Recover")
+	tm.keys("q")
+	tm.waitFor(10*time.Second, "JETUP-EXIT=0")
+
+	runs, _, err := runrec.List(state)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v %v", runs, err)
+	}
+	r := runs[0]
+	if r.Facts[step.FactUSBInstance] != "1-2" || r.Facts[step.FactModule] != "Orin Nano 8GB (P3767-0003/-0005)" {
+		t.Errorf("facts %v", r.Facts)
+	}
+}
