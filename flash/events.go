@@ -80,13 +80,13 @@ type BuildEvent struct {
 	Event      string    `json:"event"` // "build"
 	At         time.Time `json:"at"`
 	Ref        string    `json:"ref"`
-	Built      int       `json:"built"`       // derivations built
-	Total      int       `json:"total"`       // derivations to build
-	Running    int       `json:"running"`     // derivations building now
-	Downloaded int       `json:"downloaded"`  // store paths fetched from caches
-	Downloads  int       `json:"downloads"`   // store paths to fetch
-	Bytes      int64     `json:"bytes"`       // bytes downloaded
-	Activity   string    `json:"activity"`    // what nix does now
+	Built      int       `json:"built"`      // derivations built
+	Total      int       `json:"total"`      // derivations to build
+	Running    int       `json:"running"`    // derivations building now
+	Downloaded int       `json:"downloaded"` // store paths fetched from caches
+	Downloads  int       `json:"downloads"`  // store paths to fetch
+	Bytes      int64     `json:"bytes"`      // bytes downloaded
+	Activity   string    `json:"activity"`   // what nix does now
 	Done       bool      `json:"done,omitempty"`
 }
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 )
 

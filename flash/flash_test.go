@@ -11,8 +11,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 )
 
@@ -47,8 +47,8 @@ func (r *recorder) ran(name string) bool {
 type testEdge struct{ script string }
 
 func (e testEdge) Script(context.Context, *profiles.Profile) (string, error) { return e.script, nil }
-func (testEdge) NeedsRoot() bool                                           { return false }
-func (testEdge) Autosuspend() string                                       { return "" }
+func (testEdge) NeedsRoot() bool                                             { return false }
+func (testEdge) Autosuspend() string                                         { return "" }
 
 // echoArgs is a flash script that shows its arguments and succeeds.
 const echoArgs = "#!/bin/sh\necho \"args: $*\"\necho 'Flashing platform firmware successful. Rebooting now.'\necho 'Device reported flashing succeeded. Device should be rebooting.'\n"

@@ -48,9 +48,9 @@ var rules = []rule{
 	{pat: "*** Flashing target device started. ***", effect: effect{stage: StageRCMBoot}},
 	{pat: "Sending bootloader and pre-requisite binaries", effect: effect{stage: StageRCMBoot}},
 	{pat: "RCM-boot started", effect: effect{stage: StageRCMBoot, rcmMode: true}},
-	{pat: "Entering RCM boot", effect: effect{stage: StageRCMBoot, rcmMode: true}},                          // NVIDIA
+	{pat: "Entering RCM boot", effect: effect{stage: StageRCMBoot, rcmMode: true}},                               // NVIDIA
 	{pat: "Step 2: Boot the device with flash initrd image", effect: effect{stage: StageRCMBoot, rcmMode: true}}, // NVIDIA
-	{pat: "Boot Jetson via RCM", effect: effect{stage: StageRCMBoot, rcmMode: true}},                         // OE4T
+	{pat: "Boot Jetson via RCM", effect: effect{stage: StageRCMBoot, rcmMode: true}},                             // OE4T
 	{pat: "has been flashed successfully", effect: effect{stage: StageRCMBoot, legacyDone: true}},
 
 	// Legacy flash.sh writes over USB itself.
@@ -60,11 +60,11 @@ var rules = []rule{
 	// Waiting for the flasher on the device.
 	{pat: "Jetson device should now be flashing", effect: effect{stage: StageWaitDevice}},
 	{pat: "for Jetson device to appear via USB", effect: effect{stage: StageWaitDevice}},
-	{pat: "Waiting for target to boot-up", effect: effect{stage: StageWaitDevice}},         // NVIDIA
-	{pat: "Waiting for device to expose ssh", effect: effect{stage: StageWaitDevice}},      // NVIDIA
-	{pat: "Step 3: Start the flashing process", effect: effect{stage: StageWaitDevice}},    // NVIDIA
-	{pat: "Sending flash sequence commands", effect: effect{stage: StageWaitDevice}},       // OE4T
-	{pat: "Waiting for USB storage device", effect: effect{stage: StageWaitDevice}},        // OE4T
+	{pat: "Waiting for target to boot-up", effect: effect{stage: StageWaitDevice}},      // NVIDIA
+	{pat: "Waiting for device to expose ssh", effect: effect{stage: StageWaitDevice}},   // NVIDIA
+	{pat: "Step 3: Start the flashing process", effect: effect{stage: StageWaitDevice}}, // NVIDIA
+	{pat: "Sending flash sequence commands", effect: effect{stage: StageWaitDevice}},    // OE4T
+	{pat: "Waiting for USB storage device", effect: effect{stage: StageWaitDevice}},     // OE4T
 
 	// The device writes.
 	{pat: "connecting to /dev/serial/by-id/", effect: effect{stage: StageFlashing}},
@@ -122,13 +122,13 @@ var rules = []rule{
 		hint: "The flash gadget's serial port appeared but could not be used: stop ModemManager (it grabs new ttyACM ports; `jetup doctor --fix` adds a udev rule), check the cable, then power-cycle into recovery and flash again."}},
 	{pat: "connection to device timed out", effect: effect{stage: StageFlashing, cause: CauseDeviceTimeout, strength: 3}},
 	{pat: "ERR: failed to retrieve device status at", effect: effect{stage: StageFlashing, cause: CauseDeviceTimeout, strength: 2}}, // OE4T
-	{pat: "Error: Timeout", effect: effect{stage: StageWaitDevice, cause: CauseDeviceTimeout, strength: 2}},                       // NVIDIA
+	{pat: "Error: Timeout", effect: effect{stage: StageWaitDevice, cause: CauseDeviceTimeout, strength: 2}},                         // NVIDIA
 
 	{pat: "Flashing platform firmware unsuccessful", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2}},
 	{pat: "Entering console", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2, console: true}},
 	{pat: "Flashing may have failed", effect: effect{cause: CauseDeviceWriteFailed, strength: 1}},
 	{pat: "Flash complete (WITH FAILURES)", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2}}, // NVIDIA
-	{pat: "ERR: write failure to", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3}},           // OE4T
+	{pat: "ERR: write failure to", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3}},          // OE4T
 	{pat: "ERR: could not find ", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2,
 		hint: "The flasher on the board did not find the storage it should write (NVMe, SD card or eMMC): check the drive is seated and matches the profile, then power-cycle into recovery and flash again."}},
 	{pat: "ERR: SPI boot device, but mtd0 device does not exist", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3,
