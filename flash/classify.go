@@ -31,6 +31,7 @@ const (
 	EndConsole   End = "console"   // jetup ended it after the device entered its console
 	EndTimeout   End = "timeout"   // jetup ended it after --timeout
 	EndCancelled End = "cancelled" // the person cancelled
+	EndStuck     End = "stuck"     // jetup ended it: the host polled a board that never answered
 )
 
 // Exit is how a live run ended, for Classifier.Finish.
@@ -76,6 +77,7 @@ const (
 	SignalStep                      // a device "Step N/M..." line
 	SignalConsole                   // the device entered its interactive console
 	SignalAttempt                   // a new run starts in the same stream
+	SignalStuck                     // the host polls a board that never answers: the run cannot succeed
 )
 
 // maxLine bounds how much of one line is held: longer lines (a wall of
@@ -269,6 +271,9 @@ func (c *Classifier) apply(id int, l []byte) {
 		if a.loops == loopLimit {
 			c.fail(CauseAppletLoop, 2, "", l)
 		}
+		if a.loops == stuckLimit {
+			c.emit(Signal{Kind: SignalStuck, Text: evidenceText(l), LineNo: c.lineNo})
+		}
 	}
 	if e.console && !a.console {
 		a.console = true
@@ -393,6 +398,11 @@ func (c *Classifier) Finish(x Exit) Verdict {
 		v.Outcome = Failed
 		if v.Cause != CauseBoardspecMismatch && v.Cause != CauseDeviceWriteFailed {
 			v.Cause, v.Hint = CauseDeviceWriteFailed, ""
+		}
+	case EndStuck:
+		v.Outcome = Failed
+		if !strong {
+			v.Cause, v.Hint = CauseAppletLoop, ""
 		}
 	case EndTimeout:
 		v.Outcome = Incomplete

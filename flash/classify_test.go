@@ -294,6 +294,7 @@ func TestFinish(t *testing.T) {
 		{"timeout while flashing", flashing, Exit{End: EndTimeout, Code: 143}, Incomplete, CauseDeviceTimeout},
 		{"timeout in a loop", strings.Repeat("tegrarcm_v2 --isapplet\n", 20), Exit{End: EndTimeout, Code: 143}, Incomplete, CauseAppletLoop},
 		{"cancelled", flashing, Exit{End: EndCancelled, Code: 143}, Incomplete, CauseUnknown},
+		{"stuck in the applet loop", strings.Repeat("tegrarcm_v2 --isapplet\n", 60), Exit{End: EndStuck, Code: 143}, Failed, CauseAppletLoop},
 		{"success then killed", "Flashing platform firmware successful\n", Exit{End: EndCancelled, Code: 143}, Success, ""},
 	}
 	for _, c := range cases {

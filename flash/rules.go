@@ -27,6 +27,10 @@ type rule struct {
 // asks once or twice, a board that never answers is asked for ever.
 const loopLimit = 12
 
+// stuckLimit is when a live run is ended: the loop polls about twice a
+// second, so this is half a minute of a board that does not answer.
+const stuckLimit = 60
+
 // rules are the markers of jetpack-nixos's initrd and legacy scripts (both
 // start with NVIDIA flash.sh), NVIDIA's l4t_initrd_flash and OE4T's
 // initrd-flash, from research/jetpack.md sections 1.3 and 3 and the scripts'

@@ -50,6 +50,7 @@ type RunOptions struct {
 var (
 	errConsole = errors.New("the device entered its console")
 	errTimeout = errors.New("flash timed out")
+	errStuck   = errors.New("the board never answers")
 )
 
 // Run runs the script under the helper and judges it. It returns when the
@@ -102,6 +103,9 @@ func Run(ctx context.Context, o RunOptions, sink step.Sink) (Verdict, error) {
 	var atConsole atomic.Bool // jetup has begun to end the run at the console
 	c.OnSignal = func(s Signal) {
 		emitSignal(sink, s)
+		if s.Kind == SignalStuck {
+			stop(errStuck)
+		}
 		if s.Kind == SignalConsole {
 			consoleOnce.Do(func() { go endAtConsole(runCtx, stdin, o.ConsoleGrace, &atConsole, stop) })
 		}
@@ -140,6 +144,8 @@ func Run(ctx context.Context, o RunOptions, sink step.Sink) (Verdict, error) {
 		x.End = EndConsole
 	case errors.Is(cause, errTimeout):
 		x.End = EndTimeout
+	case errors.Is(cause, errStuck):
+		x.End = EndStuck
 	case ctx.Err() != nil:
 		x.End = EndCancelled
 	}
@@ -226,6 +232,8 @@ func emitSignal(sink step.Sink, s Signal) {
 		sink.Emit(StepEvent{Event: "step", At: now(), Step: s.Step, Steps: s.Steps, Action: stepAction(s.Text)})
 	case SignalConsole:
 		sink.Emit(NoticeEvent{Event: "warning", At: now(), Message: "the device failed and entered its console; jetup reads what it says, then ends the run"})
+	case SignalStuck:
+		sink.Emit(NoticeEvent{Event: "warning", At: now(), Message: "the host keeps polling a board that never answers; jetup ends the run"})
 	}
 }
 
