@@ -53,9 +53,12 @@ type Verdict struct {
 	Step     int        `json:"step,omitempty"` // the last "Step N/M" seen
 	Steps    int        `json:"steps,omitempty"`
 	Attempts int        `json:"attempts"` // runs found in the log; the verdict is about the last
-	Lines    int        `json:"lines"`
+	Lines    int        `json:"lines"` // lines in the log, as an editor counts them
 	Ended    End        `json:"ended,omitempty"`
 	ExitCode *int       `json:"exit_code,omitempty"`
+	// ErrorCause is jetup's own reason when the flash stopped before the
+	// script ran ("build-failed", "no-script", ...).
+	ErrorCause string `json:"error_cause,omitempty"`
 }
 
 // Signal is something a live view shows as it happens.
@@ -103,7 +106,7 @@ type Classifier struct {
 	clean   []byte // scratch for the cleaned line
 	seen    []bool
 	lineNo  int // \n-counted line of the text being read
-	lines   int
+	tail    bool // bytes after the last \n
 	cur     attempt
 	count   int // attempts seen
 	lastCR  bool
@@ -136,6 +139,9 @@ func NewClassifier() *Classifier {
 // depend on how the log is cut into writes.
 func (c *Classifier) Write(p []byte) (int, error) {
 	n := len(p)
+	if n > 0 {
+		c.tail = p[n-1] != '\n'
+	}
 	for len(p) > 0 {
 		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {
@@ -194,7 +200,6 @@ func (c *Classifier) line(raw []byte) {
 	if len(l) == 0 {
 		return
 	}
-	c.lines++
 	text := ""
 	if c.OnSignal != nil {
 		text = evidenceText(l)
@@ -329,6 +334,13 @@ func (c *Classifier) setStage(s Stage, l []byte) {
 	c.emit(Signal{Kind: SignalStage, Stage: s, Text: c.cur.stageLine.Text, LineNo: c.lineNo})
 }
 
+func (c *Classifier) lineCount() int {
+	if c.tail {
+		return c.lineNo
+	}
+	return c.lineNo - 1
+}
+
 // Stage is the stage reached so far.
 func (c *Classifier) Stage() Stage { return c.cur.stage }
 
@@ -337,7 +349,7 @@ func (c *Classifier) Stage() Stage { return c.cur.stage }
 func (c *Classifier) Verdict() Verdict {
 	a := c.cur
 	v := Verdict{Outcome: a.outcome, Stage: a.stage, Cause: a.cause, Hint: a.hint, Step: a.step, Steps: a.steps,
-		Attempts: c.count, Lines: c.lines, Evidence: append([]Evidence(nil), a.evidence...)}
+		Attempts: c.count, Lines: c.lineCount(), Evidence: append([]Evidence(nil), a.evidence...)}
 	if v.Outcome == "" && a.legacyDone != nil && !a.rcmMode && a.stage == a.legacyAt {
 		// The legacy flash.sh wrote the board over USB and said so, and
 		// no initrd flasher phase followed.

@@ -235,6 +235,9 @@ func TestHostileInput(t *testing.T) {
 			t.Errorf("marker at %d lost: %+v", at, v)
 		}
 	}
+	if a, b := classifyString("a\nb\n").Lines, classifyString("a\r\nb").Lines; a != 2 || b != 2 {
+		t.Errorf("lines %d %d, want 2", a, b)
+	}
 	// Line numbers count \n only, as an editor does.
 	v := classifyString("a\r\nb\rc\n\nJetson device not detected\n")
 	if v.Evidence[0].Line != 4 {

@@ -108,6 +108,37 @@ func Flash(ctx context.Context, o Options, sink step.Sink) (Result, error) {
 		sink = step.Discard
 	}
 	res := Result{USBInstance: o.USBInstance}
+	res, err := doFlash(ctx, o, sink, res)
+	if err != nil && res.Outcome == "" {
+		res.Verdict = preRunVerdict(ctx, err)
+	}
+	res.Seconds = int(time.Since(start).Seconds())
+	return res, err
+}
+
+// preRunVerdict describes a flash that stopped before the script ran, with
+// the nearest cause id; ErrorCause keeps the step's own.
+func preRunVerdict(ctx context.Context, err error) Verdict {
+	v := Verdict{Outcome: Failed, Cause: CauseUnknown, Evidence: []Evidence{}}
+	var se *step.Error
+	if errors.As(err, &se) {
+		v.ErrorCause, v.What, v.Hint = se.Cause, se.What, se.Next
+		if c := Cause(se.Cause); c.Known() {
+			v.Cause = c
+		}
+	} else {
+		v.What = err.Error()
+	}
+	if ctx.Err() != nil {
+		v.Outcome, v.Ended = Incomplete, EndCancelled
+	}
+	if v.Hint == "" {
+		v.Hint = v.Cause.Hint()
+	}
+	return v
+}
+
+func doFlash(ctx context.Context, o Options, sink step.Sink, res Result) (Result, error) {
 	board, err := findBoard(ctx, &o, sink)
 	if err != nil {
 		return res, err
@@ -139,7 +170,6 @@ func Flash(ctx context.Context, o Options, sink step.Sink) (Result, error) {
 		Script: script, Args: o.Args, USBInstance: o.USBInstance, Timeout: o.Timeout, ConsoleGrace: o.ConsoleGrace,
 		Helper: o.Helper, Sudo: sudo, Autosuspend: o.Edge.Autosuspend(), Runner: o.Runner, Log: o.Log,
 	}, sink)
-	res.Seconds = int(time.Since(start).Seconds())
 	if err != nil {
 		return res, step.Errorf("helper", "check that jetup's own binary can be run (it starts itself as the flash helper)", "%v", err)
 	}
