@@ -53,7 +53,7 @@ type Verdict struct {
 	Step     int        `json:"step,omitempty"` // the last "Step N/M" seen
 	Steps    int        `json:"steps,omitempty"`
 	Attempts int        `json:"attempts"` // runs found in the log; the verdict is about the last
-	Lines    int        `json:"lines"` // lines in the log, as an editor counts them
+	Lines    int        `json:"lines"`    // lines in the log, as an editor counts them
 	Ended    End        `json:"ended,omitempty"`
 	ExitCode *int       `json:"exit_code,omitempty"`
 	// ErrorCause is jetup's own reason when the flash stopped before the
@@ -105,7 +105,7 @@ type Classifier struct {
 	partial []byte // an unfinished line
 	clean   []byte // scratch for the cleaned line
 	seen    []bool
-	lineNo  int // \n-counted line of the text being read
+	lineNo  int  // \n-counted line of the text being read
 	tail    bool // bytes after the last \n
 	cur     attempt
 	count   int // attempts seen
