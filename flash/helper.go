@@ -36,6 +36,16 @@ type Helper struct {
 	Args []string
 }
 
+// SelfHelper is this program as the helper: the jetup binary handles
+// HelperArg first thing in main (tests do it in TestMain).
+func SelfHelper() (Helper, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return Helper{}, fmt.Errorf("cannot find jetup's own binary to start the flash helper: %w", err)
+	}
+	return Helper{Path: exe, Args: []string{HelperArg}}, nil
+}
+
 type helperOptions struct {
 	autosuspend string
 	grace       time.Duration

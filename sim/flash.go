@@ -22,10 +22,13 @@ import (
 // JETUP_SIM_FLASH picks what the board does: "success" (the default) or a
 // cause id (FlashOutcomes); "no-recovery-device" also hides the board from
 // FindBoards. JETUP_SIM_FLASH_SPEED scales the pacing (1 is a realistic
-// half-minute run, 0.05 a quick demo).
+// half-minute run, 0.05 a quick demo). JETUP_SIM_FLASH_SUDO=1 makes the
+// script need root as the real one does, so a person who is not root sees
+// jetup's sudo prompt.
 type FlashEdge struct {
 	Outcome string
 	Speed   float64
+	Root    bool
 
 	once sync.Once
 	dir  string
@@ -34,7 +37,7 @@ type FlashEdge struct {
 
 // NewFlashEdge reads JETUP_SIM_FLASH and JETUP_SIM_FLASH_SPEED.
 func NewFlashEdge() *FlashEdge {
-	e := &FlashEdge{Outcome: os.Getenv("JETUP_SIM_FLASH"), Speed: 1}
+	e := &FlashEdge{Outcome: os.Getenv("JETUP_SIM_FLASH"), Speed: 1, Root: os.Getenv("JETUP_SIM_FLASH_SUDO") == "1"}
 	if s, err := strconv.ParseFloat(os.Getenv("JETUP_SIM_FLASH_SPEED"), 64); err == nil && s >= 0 {
 		e.Speed = s
 	}
@@ -48,8 +51,8 @@ func (e *FlashEdge) outcome() string {
 	return e.Outcome
 }
 
-// NeedsRoot: the simulated script needs no root.
-func (e *FlashEdge) NeedsRoot() bool { return false }
+// NeedsRoot: the simulated script needs no root unless asked to.
+func (e *FlashEdge) NeedsRoot() bool { return e.Root }
 
 // Autosuspend: the host's USB settings are left alone.
 func (e *FlashEdge) Autosuspend() string { return "" }

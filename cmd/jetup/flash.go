@@ -90,14 +90,14 @@ func (a *app) runFlash(ctx context.Context, rs *runrec.Step, p *profiles.Profile
 		return runrec.Failed, "", step.Errorf("state-dir", "pass --state-dir with a writable directory", "%v", err)
 	}
 	defer logFile.Close()
-	buildLog := &lazyLog{rs: rs, suffix: "build.log"}
+	buildLog := rs.LazyLog("build.log")
 	defer buildLog.Close()
-	exe, err := os.Executable()
+	helper, err := flash.SelfHelper()
 	if err != nil {
 		return runrec.Failed, "", err
 	}
 	o.Profile, o.Edge, o.Runner, o.Log, o.BuildLog = p, b.Flash, b.Runner, logFile, buildLog
-	o.Helper = flash.Helper{Path: exe, Args: []string{flash.HelperArg}}
+	o.Helper = helper
 	o.Finder = recoveryFinder(b)
 	o.Authorize = a.sudoOnTerminal
 	if p != nil && p.Flash != nil {
@@ -229,37 +229,6 @@ func (a *app) sudoOnTerminal(ctx context.Context) error {
 func recoveryFinder(b bench.Bench) flash.BoardFinder {
 	if f, ok := b.Flash.(flash.BoardFinder); ok {
 		return f
-	}
-	return nil
-}
-
-// lazyLog creates its run-record log on the first write, so a flash that
-// builds nothing has no empty build log.
-type lazyLog struct {
-	rs     *runrec.Step
-	suffix string
-	mu     sync.Mutex
-	f      *os.File
-	err    error
-}
-
-func (l *lazyLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil && l.err == nil {
-		l.f, l.err = l.rs.CreateLog(l.suffix)
-	}
-	if l.err != nil {
-		return len(p), nil // a lost build log must not stop the build
-	}
-	return l.f.Write(p)
-}
-
-func (l *lazyLog) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f != nil {
-		return l.f.Close()
 	}
 	return nil
 }
