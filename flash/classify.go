@@ -226,7 +226,7 @@ func (c *Classifier) line(raw []byte) {
 	} else if tegraflashStep(l) && c.cur.stage.Index() < StageProbe.Index() {
 		c.setStage(StageProbe, l)
 	}
-	ruleMatcher.each(l, c.seen, func(id, at int) {
+	ruleMatcher().each(l, c.seen, func(id, at int) {
 		if rules[id].prefix && at != 0 {
 			return
 		}

@@ -1,5 +1,7 @@
 package flash
 
+import "sync"
+
 // effect is what one marker line tells about a run.
 type effect struct {
 	stage    Stage // the run has reached at least this stage
@@ -156,7 +158,9 @@ var rules = []rule{
 }
 
 var (
-	ruleMatcher  = newMatcher(rulePatterns())
+	// ruleMatcher is built on first use, not at start-up: `jetup version`
+	// does not pay for the 64 KiB table.
+	ruleMatcher  = sync.OnceValue(func() *matcher { return newMatcher(rulePatterns()) })
 	bannerRuleID = ruleIndex("L4T BSP Information:")
 	boardRuleID  = ruleIndex("Target Board Information:")
 )

@@ -172,9 +172,9 @@ func (f *flashScreen) finish(res *flash.Result, err error) {
 	}
 }
 
-// done tells the root how the attempt ended. A success moves on to the
-// console after a moment (the board is booting: its first lines matter),
-// a failure stays here with the card.
+// done tells the root how the attempt ended. A success moves on after a
+// moment (the board is booting, no time to lose), a failure stays here
+// with the card.
 func (f *flashScreen) done() tea.Cmd {
 	outcome, summary := runrec.Failed, "flash failed"
 	var details any

@@ -71,8 +71,8 @@ func TestFlashScreenSuccessAtBothSizes(t *testing.T) {
 			if size[0] == 200 && !strings.Contains(text, "│ Device reported flashing succeeded") {
 				t.Errorf("no output tail at 200x60:\n%s", text)
 			}
-			// It moves on to the console by itself: the board is booting.
-			waitFor("✓ Flash", "▸ Watch")
+			// It moves on by itself: the board is booting.
+			waitFor("✓ Flash", "▸ Write")
 			rec := m.sess.Run.Snapshot()
 			var fl *runrec.StepRecord
 			for i := range rec.Steps {

@@ -150,7 +150,7 @@ func (f *flashScreen) card(evidence int) string {
 	case r != nil && r.Outcome == flash.Success:
 		b.WriteString(f.st.Good.Render("✓ Flashed") + fmt.Sprintf(" in %s.", f.elapsed()) + "\n")
 		b.WriteString(wrapIndent(r.Hint, width, "") + "\n")
-		b.WriteString(f.st.Subtle.Render("Moving on to the console…"))
+		b.WriteString(f.st.Subtle.Render("Moving on to the next step…"))
 	case r != nil && r.Ended == flash.EndCancelled:
 		b.WriteString(f.st.Warn.Render("– Cancelled") + truncate(fmt.Sprintf(" at %q.", r.Stage.Title()), width-11) + "\n")
 		b.WriteString(wrapIndent(r.Hint, width, ""))
