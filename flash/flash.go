@@ -19,9 +19,18 @@ const ExitCancelled = 3
 
 // Board is a board in USB recovery mode, as the detect step finds it.
 type Board struct {
-	USBInstance string `json:"usb_instance"` // "1-8.4": --usb-instance for the script
-	ID          string `json:"id,omitempty"` // "0955:7523"
-	Module      string `json:"module,omitempty"`
+	USBInstance string         `json:"usb_instance"` // "1-8.4": --usb-instance for the script
+	ID          string         `json:"id,omitempty"` // "0955:7523"
+	Module      string         `json:"module,omitempty"`
+	Warnings    []BoardWarning `json:"warnings,omitempty"`
+}
+
+// BoardWarning is something wrong with the board's link or identity
+// (detect's warning ids: full-speed, no-access, module-mismatch, ...).
+type BoardWarning struct {
+	ID      string `json:"id"`
+	Warning string `json:"warning"`
+	Next    string `json:"next,omitempty"`
 }
 
 // BoardFinder finds boards in USB recovery mode (flash/detect provides the
@@ -223,6 +232,9 @@ func findBoard(ctx context.Context, o *Options, sink step.Sink) (*Board, error) 
 		msg += ": " + pick.Module
 	}
 	sink.Emit(NoticeEvent{Event: "notice", At: now(), Message: msg})
+	for _, w := range pick.Warnings {
+		sink.Emit(NoticeEvent{Event: "warning", At: now(), Message: w.Warning, Next: w.Next})
+	}
 	return pick, nil
 }
 

@@ -20,8 +20,8 @@ import (
 // real flash. It needs no root and leaves USB autosuspend alone.
 //
 // JETUP_SIM_FLASH picks what the board does: "success" (the default) or a
-// cause id (FlashOutcomes); "no-recovery-device" also hides the board from
-// FindBoards. JETUP_SIM_FLASH_SPEED scales the pacing (1 is a realistic
+// cause id (FlashOutcomes); "no-recovery-device" also keeps the board off
+// the bus FlashUSB simulates. JETUP_SIM_FLASH_SPEED scales the pacing (1 is a realistic
 // half-minute run, 0.05 a quick demo). JETUP_SIM_FLASH_SUDO=1 makes the
 // script need root as the real one does, so a person who is not root sees
 // jetup's sudo prompt.
@@ -57,13 +57,16 @@ func (e *FlashEdge) NeedsRoot() bool { return e.Root }
 // Autosuspend: the host's USB settings are left alone.
 func (e *FlashEdge) Autosuspend() string { return "" }
 
-// FindBoards finds the simulated board in recovery mode, unless it is
-// simulating a board that is not there.
-func (e *FlashEdge) FindBoards(context.Context) ([]flash.Board, error) {
-	if e.outcome() == string(flash.CauseNoRecoveryDevice) {
-		return nil, nil
+// FlashUSB is the simulated bus for a headless `jetup --sim flash`: the
+// board of recovery id ("0955:7523") is in recovery mode already, unless
+// JETUP_SIM_FLASH=no-recovery-device says it is not there at all.
+func FlashUSB(id string) *USB {
+	u := DemoUSBFor(id)
+	u.cfg.AppearAfter = 0
+	if os.Getenv("JETUP_SIM_FLASH") == string(flash.CauseNoRecoveryDevice) {
+		u.cfg.AppearAfter = 1 << 62
 	}
-	return []flash.Board{{USBInstance: "1-8.4", ID: "0955:7523", Module: "Orin Nano 8GB (P3767-0003), simulated"}}, nil
+	return u
 }
 
 // Script writes the replay script for the profile and returns its path.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
@@ -138,15 +139,20 @@ func noneLeft(t *testing.T, mark string) {
 }
 
 func TestSimBoardAndOutcomeChoice(t *testing.T) {
+	find := func() []flash.Board {
+		b, err := flash.USBFinder(FlashUSB("0955:7523"), detect.Options{}).FindBoards(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if b := find(); len(b) != 1 || b[0].USBInstance != "1-2" || b[0].ID != "0955:7523" {
+		t.Errorf("boards %+v", b)
+	}
 	t.Setenv("JETUP_SIM_FLASH", "no-recovery-device")
 	t.Setenv("JETUP_SIM_FLASH_SPEED", "0.5")
-	e := NewFlashEdge()
-	if b, _ := e.FindBoards(context.Background()); len(b) != 0 || e.Speed != 0.5 {
-		t.Errorf("boards %v speed %v", b, e.Speed)
-	}
-	e = &FlashEdge{}
-	if b, _ := e.FindBoards(context.Background()); len(b) != 1 || b[0].USBInstance != "1-8.4" {
-		t.Errorf("boards %v", b)
+	if b := find(); len(b) != 0 || NewFlashEdge().Speed != 0.5 {
+		t.Errorf("boards %+v", b)
 	}
 	if _, err := (&FlashEdge{Outcome: "bogus"}).Script(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "device-write-failed") {
 		t.Errorf("unknown outcome: %v", err)

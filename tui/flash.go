@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 )
@@ -138,8 +139,9 @@ func (f *flashScreen) options() (flash.Options, error) {
 	b := f.sess.Bench
 	o := flash.Options{Profile: f.sess.Profile, USBInstance: f.sess.Facts[step.FactUSBInstance], Edge: b.Flash,
 		Runner: b.Runner, Helper: helper}
-	if finder, ok := b.Flash.(flash.BoardFinder); ok {
-		o.Finder = finder
+	if b.USB != nil {
+		// The Recover step has seen the board: check it is still there.
+		o.Finder = flash.USBFinder(b.USB, detect.Options{Profile: f.sess.Profile})
 	}
 	if p := f.sess.Profile; p != nil && p.Flash != nil {
 		o.OutLink = filepath.Join(f.sess.StateDir, "gcroots", p.Flash.Attribute)

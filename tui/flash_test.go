@@ -16,6 +16,7 @@ import (
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
 
@@ -29,35 +30,21 @@ func TestMain(m *testing.M) {
 
 const flashWait = 20 * time.Second
 
-// toFlash starts the wizard on the simulated Orin Nano and walks to the
-// flash step (the host check, then recovery).
+// toFlash starts the wizard on the simulated Orin Nano, passes the host
+// check, takes the board the Recover screen finds and so reaches the flash.
 func toFlash(t *testing.T, w, h int, outcome, speed string) (*Model, *teatest.TestModel, func(...string) string, func(string)) {
 	t.Helper()
 	testkit.NeedCommands(t, "sh", "sleep")
 	t.Setenv("JETUP_SIM_FLASH", outcome)
 	t.Setenv("JETUP_SIM_FLASH_SPEED", speed)
-	tm, scr, m := startWizard(t, w, h, Options{Profile: "orin-nano-super-devkit"})
+	b, _ := simBench(sim.USBConfig{Board: sim.RecoveryBoard})
+	tm, scr, m := toRecover(t, w, h, "orin-nano-super-devkit", b)
 	waitFor := func(want ...string) string { t.Helper(); return scr.WaitFor(t, flashWait, want...) }
 	typ := func(s string) { tm.Type(s) }
-	waitFor("11 checks:")
+	waitFor("enter: use this board for the flash step")
 	press(tm, tea.KeyEnter)
-	waitFor("▸ Recover")
-	if _, built := screens[step.Detect]; !built {
-		waitFor("enter skip")
-		press(tm, tea.KeyEnter)
-	} else {
-		m.sess.SetFact(step.FactUSBInstance, "1-8.4")
-	}
+	waitFor("▸ Flash")
 	return m, tm, waitFor, typ
-}
-
-func checkWidth(t *testing.T, text string, w int) {
-	t.Helper()
-	for i, l := range strings.Split(text, "\n") {
-		if n := len([]rune(l)); n > w {
-			t.Errorf("line %d is %d columns wide (window %d): %q", i, n, w, l)
-		}
-	}
 }
 
 func TestFlashScreenSuccessAtBothSizes(t *testing.T) {
@@ -99,10 +86,8 @@ func TestFlashScreenFailureCardAndRetryFromRecovery(t *testing.T) {
 		t.Error("cancel offered after the end")
 	}
 	typ("r")
-	waitFor("▸ Recover")
-	if _, built := screens[step.Detect]; !built {
-		press(tm, tea.KeyEnter)
-	}
+	waitFor("▸ Recover", "enter: use this board for the flash step")
+	press(tm, tea.KeyEnter)
 	waitFor("▸ Flash", "rcm-rejected: the board rejected")
 	// Two attempts, each with its own log.
 	deadline := time.Now().Add(flashWait)

@@ -57,11 +57,11 @@ func TestWizardFlashInTmux(t *testing.T) {
 		"--sim", "--state-dir", state, "--profile", "orin-nano-super-devkit")
 	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
 	tm.keys("Enter")
-	tm.waitFor(5*time.Second, "▸ Recover")
-	tm.keys("s") // recovery detection: skipped by the person
+	tm.waitFor(15*time.Second, "▸ Recover", "enter: use this board")
+	tm.keys("Enter")
 	tm.waitFor(20*time.Second, "✗ Failed", "usb-transport:", "Next: USB trouble", "r retry from recovery")
 	tm.keys("r")
-	tm.waitFor(5*time.Second, "▸ Recover")
+	tm.waitFor(5*time.Second, "▸ Recover", "enter: use this board")
 	tm.keys("q")
 	tm.waitFor(10*time.Second, "JETUP-EXIT=")
 

@@ -16,8 +16,10 @@ import (
 
 	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
 
@@ -98,7 +100,7 @@ func (a *app) runFlash(ctx context.Context, rs *runrec.Step, p *profiles.Profile
 	}
 	o.Profile, o.Edge, o.Runner, o.Log, o.BuildLog = p, b.Flash, b.Runner, logFile, buildLog
 	o.Helper = helper
-	o.Finder = recoveryFinder(b)
+	o.Finder = a.recoveryFinder(b, p)
 	o.Authorize = a.sudoOnTerminal
 	if p != nil && p.Flash != nil {
 		o.OutLink = filepath.Join(a.stateDir, "gcroots", p.Flash.Attribute)
@@ -222,13 +224,22 @@ func (a *app) sudoOnTerminal(ctx context.Context) error {
 	return c.Run()
 }
 
-// recoveryFinder looks for boards in USB recovery mode. The simulated bench
-// brings its own board. INTEGRATOR: when flash/detect (issue 3) lands, return
-// a flash.FinderFunc here that lists its boards as []flash.Board (usb
-// instance, vendor:product id, module name) for the real bench.
-func recoveryFinder(b bench.Bench) flash.BoardFinder {
-	if f, ok := b.Flash.(flash.BoardFinder); ok {
-		return f
+// recoveryFinder looks for boards in recovery mode with the detect step's
+// scan of the bench's USB bus. The simulated bench's board is already in
+// recovery mode for a headless flash (in the wizard it enters recovery on
+// the Recover screen).
+func (a *app) recoveryFinder(b bench.Bench, p *profiles.Profile) flash.BoardFinder {
+	usb := b.USB
+	if a.sim {
+		id := ""
+		if p != nil && p.Recovery != nil && len(p.Recovery.USBIDs) > 0 {
+			id = p.Recovery.USBIDs[0].ID
+		}
+		usb = sim.FlashUSB(id)
 	}
-	return nil
+	if usb == nil {
+		return nil
+	}
+	set, _ := a.loadProfiles()
+	return flash.USBFinder(usb, detect.Options{Profile: p, Profiles: set.All()})
 }

@@ -33,7 +33,7 @@ func TestFlashSimSuccessJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
-	if res.Outcome != flash.Success || res.USBInstance != "1-8.4" || res.Steps != 14 || res.Board == nil {
+	if res.Outcome != flash.Success || res.USBInstance != "1-2" || res.Steps != 14 || res.Board == nil {
 		t.Errorf("result %+v", res)
 	}
 	// stderr: one JSON object per line, every line with its "event".
