@@ -10,6 +10,7 @@ package bench
 
 import (
 	"github.com/jetup/jetup/doctor"
+	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/proc"
 )
@@ -24,9 +25,12 @@ type Bench struct {
 	Host doctor.Host
 	// USB lists the host's USB devices, to find boards in recovery mode.
 	USB detect.Lister
+	// Flash is where the flash script comes from and what it needs (root,
+	// USB autosuspend off); the simulated one also finds its board.
+	Flash flash.Edge
 }
 
 // Real is this machine.
 func Real() Bench {
-	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System()}
+	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{}}
 }

@@ -137,3 +137,26 @@ func TestUnwritableStateDirSaysWhatToDo(t *testing.T) {
 		t.Errorf("error %v does not point to --state-dir", err)
 	}
 }
+
+func TestLazyLogAppearsOnFirstWrite(t *testing.T) {
+	run, err := Create(t.TempDir(), Options{Kind: "flash", Now: fixedClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := run.Begin(step.Flash)
+	l := s.LazyLog("build.log")
+	if got := run.Snapshot().Steps[0].Logs; len(got) != 0 {
+		t.Fatalf("logs before any write: %v", got)
+	}
+	if _, err := l.Write([]byte("building\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = l.Close()
+	if got := run.Snapshot().Steps[0].Logs; len(got) != 1 || got[0] != "flash.build.log" {
+		t.Fatalf("logs %v", got)
+	}
+	b, _ := os.ReadFile(filepath.Join(run.Dir(), "flash.build.log"))
+	if string(b) != "building\n" {
+		t.Errorf("content %q", b)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/jetup/jetup/step"
 )
@@ -98,4 +100,41 @@ func OutcomeOf(err error) Outcome {
 	default:
 		return Failed
 	}
+}
+
+// LazyLog is a log of this step that is created on its first write, so a
+// step that has nothing to say there (a flash that builds nothing) lists
+// no empty file. A log that cannot be created swallows what is written: a
+// lost side log must not stop the step.
+func (s *Step) LazyLog(suffix string) io.WriteCloser {
+	return &lazyLog{s: s, suffix: suffix}
+}
+
+type lazyLog struct {
+	s      *Step
+	suffix string
+	mu     sync.Mutex
+	f      *os.File
+	err    error
+}
+
+func (l *lazyLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil && l.err == nil {
+		l.f, l.err = l.s.CreateLog(l.suffix)
+	}
+	if l.err != nil {
+		return len(p), nil
+	}
+	return l.f.Write(p)
+}
+
+func (l *lazyLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
 }

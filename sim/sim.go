@@ -13,7 +13,7 @@ import (
 
 // Bench returns a simulated bench.
 func Bench() bench.Bench {
-	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB()}
+	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge()}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

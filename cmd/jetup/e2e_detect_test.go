@@ -19,9 +19,12 @@ func TestE2ERecoverFindsTheSimulatedBoard(t *testing.T) {
 	tm.waitFor(5*time.Second, "▸ Recover", "1. Power the board off", "Waiting for the board on USB")
 	tm.waitFor(10*time.Second, "✓ Board in recovery mode", "USB instance 1-2", "480 Mb/s (high speed)")
 	tm.keys("Enter")
-	tm.waitFor(5*time.Second, "✓ Recover")
+	tm.waitFor(5*time.Second, "✓ Recover", "▸ Flash")
+	// The flash has started with the board: quitting asks first.
 	tm.keys("q")
-	tm.waitFor(10*time.Second, "JETUP-EXIT=0")
+	tm.waitFor(5*time.Second, "Quit and stop it?")
+	tm.keys("y")
+	tm.waitFor(10*time.Second, "JETUP-EXIT=")
 
 	runs, _, err := runrec.List(state)
 	if err != nil || len(runs) != 1 {

@@ -47,3 +47,35 @@ func TestWizardEndToEndInTmux(t *testing.T) {
 		t.Errorf("steps %s", got)
 	}
 }
+
+// A Jetson through the flash step in a real terminal: the real binary is
+// its own flash helper, the simulated board fails (the card with the next
+// step), retry goes back to recovery; the failed attempt is in the record.
+func TestWizardFlashInTmux(t *testing.T) {
+	state := t.TempDir()
+	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "JETUP_SIM_FLASH=usb-transport", "JETUP_SIM_FLASH_SPEED=0.05"},
+		"--sim", "--state-dir", state, "--profile", "orin-nano-super-devkit")
+	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.keys("Enter")
+	tm.waitFor(15*time.Second, "▸ Recover", "enter: use this board")
+	tm.keys("Enter")
+	tm.waitFor(20*time.Second, "✗ Failed", "usb-transport:", "Next: USB trouble", "r retry from recovery")
+	tm.keys("r")
+	tm.waitFor(5*time.Second, "▸ Recover", "enter: use this board")
+	tm.keys("q")
+	tm.waitFor(10*time.Second, "JETUP-EXIT=")
+
+	runs, _, _ := runrec.List(state)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	var flashes []runrec.StepRecord
+	for _, s := range runs[0].Steps {
+		if s.Step == "flash" {
+			flashes = append(flashes, s)
+		}
+	}
+	if len(flashes) != 1 || flashes[0].Outcome != runrec.Failed || flashes[0].Cause != "usb-transport" || len(flashes[0].Logs) != 1 {
+		t.Errorf("flash attempts %+v", flashes)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"charm.land/fang/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/step"
 )
 
@@ -35,6 +36,11 @@ func jetupVersion() string {
 }
 
 func main() {
+	// jetup started as its own root helper for the flash (through sudo):
+	// no CLI, no styling, just the pty and the script.
+	if len(os.Args) > 1 && os.Args[1] == flash.HelperArg {
+		os.Exit(flash.HelperMain(os.Args[2:]))
+	}
 	a := &app{stdout: os.Stdout, stderr: os.Stderr}
 	err := fang.Execute(context.Background(), a.rootCommand(),
 		fang.WithVersion(jetupVersion()),
@@ -87,7 +93,7 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
-	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand())
+	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand())
 	return root
 }
 

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/flash/detect"
+	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
+	"github.com/jetup/jetup/step"
+)
+
+func (a *app) flashCommand() *cobra.Command {
+	var o struct {
+		script, flake, usbInstance string
+		timeout                    time.Duration
+		verbose                    bool
+	}
+	cmd := &cobra.Command{
+		Use:   "flash",
+		Short: "Flash the board's UEFI firmware with the jetpack-nixos script",
+		Long: `Flash the board's boot firmware with the jetpack-nixos flash script: build it
+(nix build <flake>#<attribute> from the profile, or --flake), or take a built one
+with --script (a result link or the executable in result/bin). The script runs
+as root (through sudo when you are not root: jetup asks for the password once)
+on a pty, with USB autosuspend off. Stages and the device's Step N/M progress
+go to stderr (JSON lines with --json); the verdict, its cause and the next step
+go to stdout. The whole output is kept in the run record.
+
+Without --script, jetup first checks that a board is in USB recovery mode and
+stops (exit 2) before building anything if there is none. With --script it
+warns and runs the script anyway: the script talks to the board itself.
+
+A device that fails drops into an interactive console and the script waits for
+ever: jetup reads what the device says, then ends the run. --timeout (default
+20m, the build not included) and Ctrl-C end it too; no process is left behind.
+
+Exit status: 0 flashed, 1 failed, 2 no board in recovery mode (or bad input),
+3 cancelled or timed out.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			needProfile := o.script == "" && !strings.Contains(o.flake, "#")
+			p, err := a.profile(needProfile)
+			if err != nil {
+				return err
+			}
+			if o.script != "" && o.flake != "" {
+				return step.Refuse("usage", "give either --script or --flake", "--script and --flake exclude each other")
+			}
+			name := ""
+			if p != nil {
+				name = p.Name
+				if p.Family != profiles.Jetson && o.script == "" {
+					return step.Refuse("no-flash-script", "`jetup profiles` lists the Jetson boards", "%s is not a Jetson: it has no flash step", p.Title)
+				}
+			}
+			return a.recordStep(step.Flash, name, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+				return a.runFlash(cmd.Context(), rs, p, flash.Options{
+					Script: o.script, Flake: o.flake, USBInstance: o.usbInstance, Timeout: o.timeout,
+				}, o.verbose)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.script, "script", "", "a built flash script: a `result` link or the executable in result/bin")
+	f.StringVar(&o.flake, "flake", "", "build from this flake instead of the profile's (REF, or REF#ATTRIBUTE)")
+	f.StringVar(&o.usbInstance, "usb-instance", "", "the board's USB instance (1-8.4), when several are in recovery mode")
+	f.DurationVar(&o.timeout, "timeout", flash.DefaultTimeout, "end the flash after this long (the build is not counted)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "print the script's output lines too")
+	return cmd
+}
+
+// runFlash runs the flash step with the headless face: live events on
+// stderr, the result on stdout, everything in the run record.
+func (a *app) runFlash(ctx context.Context, rs *runrec.Step, p *profiles.Profile, o flash.Options, verbose bool) (runrec.Outcome, string, error) {
+	b := a.bench()
+	logFile, err := rs.CreateLog("log")
+	if err != nil {
+		return runrec.Failed, "", step.Errorf("state-dir", "pass --state-dir with a writable directory", "%v", err)
+	}
+	defer logFile.Close()
+	buildLog := rs.LazyLog("build.log")
+	defer buildLog.Close()
+	helper, err := flash.SelfHelper()
+	if err != nil {
+		return runrec.Failed, "", err
+	}
+	o.Profile, o.Edge, o.Runner, o.Log, o.BuildLog = p, b.Flash, b.Runner, logFile, buildLog
+	o.Helper = helper
+	o.Finder = a.recoveryFinder(b, p)
+	o.Authorize = a.sudoOnTerminal
+	if p != nil && p.Flash != nil {
+		o.OutLink = filepath.Join(a.stateDir, "gcroots", p.Flash.Attribute)
+	}
+
+	sink := &flashPrinter{p: step.NewPrinter(a.stderr, a.json), json: a.json, verbose: verbose}
+	res, ferr := flash.Flash(ctx, o, sink)
+	_ = rs.SetDetails(res)
+	if a.json {
+		if err := writeJSON(a.stdout, res); err != nil {
+			return runrec.Failed, "", err
+		}
+	} else if res.Ended != "" || res.Outcome == flash.Success {
+		printVerdict(a.stdout, res.Verdict, logFile.Name())
+	}
+
+	summary := flashSummary(res)
+	var se *step.Error
+	switch {
+	case ferr == nil:
+		return runrec.Success, summary, nil
+	case res.Ended == flash.EndCancelled:
+		return runrec.Cancelled, summary, quiet(ferr, a.json || res.Ended != "")
+	case res.Ended == "" && errors.As(ferr, &se) && se.Code == step.ExitRefused:
+		return runrec.Refused, summary, quiet(ferr, a.json)
+	}
+	return runrec.Failed, summary, quiet(ferr, a.json || res.Ended != "")
+}
+
+// quiet keeps the error's cause, next step and exit code for the run record
+// but prints nothing more when the verdict is already on stdout.
+func quiet(err error, printed bool) error {
+	var se *step.Error
+	if !printed || !errors.As(err, &se) {
+		return err
+	}
+	return &step.Error{Cause: se.Cause, Next: se.Next, Code: se.ExitCode()}
+}
+
+func flashSummary(r flash.Result) string {
+	took := (time.Duration(r.Seconds) * time.Second).String()
+	switch r.Outcome {
+	case flash.Success:
+		return "flashed in " + took
+	case flash.Incomplete:
+		return fmt.Sprintf("stopped at %q after %s (%s)", r.Stage.Title(), took, r.Ended)
+	}
+	if r.Ended == "" {
+		return r.What
+	}
+	return fmt.Sprintf("failed at %q: %s (%s)", r.Stage.Title(), r.What, r.Cause)
+}
+
+// printVerdict is the human form of a verdict.
+func printVerdict(w io.Writer, v flash.Verdict, logPath string) {
+	switch v.Outcome {
+	case flash.Success:
+		fmt.Fprintf(w, "✓ Flashed.\n  %s\n", v.Hint)
+	case flash.Failed:
+		fmt.Fprintf(w, "✗ Flash failed at %q: %s (%s).\n", v.Stage.Title(), v.What, v.Cause)
+	default:
+		fmt.Fprintf(w, "… Flash incomplete at %q: %s (%s).\n", v.Stage.Title(), v.What, v.Cause)
+	}
+	if v.Outcome != flash.Success && len(v.Evidence) > 0 {
+		fmt.Fprintln(w, "  evidence:")
+		for _, e := range v.Evidence {
+			fmt.Fprintf(w, "    line %d: %s\n", e.Line, e.Text)
+		}
+	}
+	if v.Outcome != flash.Success {
+		fmt.Fprintf(w, "  next: %s\n", v.Hint)
+	}
+	if logPath != "" {
+		fmt.Fprintf(w, "  log: %s\n", logPath)
+	}
+}
+
+// flashPrinter is the headless face of the flash events: output lines only
+// with --verbose, build progress every few seconds in text, the verdict
+// only in JSON (the text verdict goes to stdout).
+type flashPrinter struct {
+	p             *step.Printer
+	json, verbose bool
+	mu            sync.Mutex
+	lastBuild     time.Time
+}
+
+func (f *flashPrinter) Emit(e step.Event) {
+	switch ev := e.(type) {
+	case flash.OutputEvent:
+		if !f.verbose {
+			return
+		}
+	case flash.VerdictEvent:
+		if !f.json {
+			return
+		}
+	case flash.BuildEvent:
+		if !f.json && !ev.Done {
+			f.mu.Lock()
+			early := time.Since(f.lastBuild) < 5*time.Second
+			if !early {
+				f.lastBuild = time.Now()
+			}
+			f.mu.Unlock()
+			if early {
+				return
+			}
+		}
+	}
+	f.p.Emit(e)
+}
+
+// sudoOnTerminal lets sudo ask for the password on the terminal.
+func (a *app) sudoOnTerminal(ctx context.Context) error {
+	if !term.IsTerminal(os.Stdin.Fd()) {
+		return errors.New("sudo needs a password and there is no terminal to ask on")
+	}
+	c := flash.SudoPrompt()
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, a.stderr, a.stderr
+	return c.Run()
+}
+
+// recoveryFinder looks for boards in recovery mode with the detect step's
+// scan of the bench's USB bus. The simulated bench's board is already in
+// recovery mode for a headless flash (in the wizard it enters recovery on
+// the Recover screen).
+func (a *app) recoveryFinder(b bench.Bench, p *profiles.Profile) flash.BoardFinder {
+	usb := b.USB
+	if a.sim {
+		id := ""
+		if p != nil && p.Recovery != nil && len(p.Recovery.USBIDs) > 0 {
+			id = p.Recovery.USBIDs[0].ID
+		}
+		usb = sim.FlashUSB(id)
+	}
+	if usb == nil {
+		return nil
+	}
+	set, _ := a.loadProfiles()
+	return flash.USBFinder(usb, detect.Options{Profile: p, Profiles: set.All()})
+}

@@ -1,0 +1,136 @@
+package flash
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The flash step's events. Their JSON encoding is the `jetup flash --json`
+// line format: every line has "event" saying which kind it is. Keep the
+// field names stable.
+
+// StageEvent says the run reached a stage.
+type StageEvent struct {
+	Event string    `json:"event"` // "stage"
+	At    time.Time `json:"at"`
+	Stage Stage     `json:"stage"`
+	Title string    `json:"title"`
+	Line  string    `json:"line,omitempty"` // the line that showed it
+}
+
+// Text renders "▸ RCM boot over USB".
+func (e StageEvent) Text() string { return "▸ " + e.Title }
+
+// StepEvent is the device's "Step N/M... action" progress.
+type StepEvent struct {
+	Event  string    `json:"event"` // "step"
+	At     time.Time `json:"at"`
+	Step   int       `json:"step"`
+	Steps  int       `json:"steps"`
+	Action string    `json:"action"`
+}
+
+// Fraction is the share of the device's steps finished, in [0,1].
+func (e StepEvent) Fraction() float64 {
+	if e.Steps <= 0 {
+		return 0
+	}
+	return float64(e.Step-1) / float64(e.Steps)
+}
+
+// Text renders "  step 3/13: Writing ...".
+func (e StepEvent) Text() string {
+	return fmt.Sprintf("  step %d/%d: %s", e.Step, e.Steps, e.Action)
+}
+
+// OutputEvent is one line of the script's output, cleaned of escape codes.
+type OutputEvent struct {
+	Event string    `json:"event"` // "output"
+	At    time.Time `json:"at"`
+	Line  string    `json:"line"`
+}
+
+// Text is the line, indented.
+func (e OutputEvent) Text() string { return "  | " + e.Line }
+
+// NoticeEvent is something the person should know (a warning) or a plain
+// note (which script runs, the board found).
+type NoticeEvent struct {
+	Event   string    `json:"event"` // "notice" or "warning"
+	At      time.Time `json:"at"`
+	Message string    `json:"message"`
+	Next    string    `json:"next,omitempty"`
+}
+
+// Text renders the notice.
+func (e NoticeEvent) Text() string {
+	s := e.Message
+	if e.Event == "warning" {
+		s = "warning: " + s
+	}
+	if e.Next != "" {
+		s += " (" + e.Next + ")"
+	}
+	return s
+}
+
+// BuildEvent is the progress of `nix build` for the flash script.
+type BuildEvent struct {
+	Event      string    `json:"event"` // "build"
+	At         time.Time `json:"at"`
+	Ref        string    `json:"ref"`
+	Built      int       `json:"built"`      // derivations built
+	Total      int       `json:"total"`      // derivations to build
+	Running    int       `json:"running"`    // derivations building now
+	Downloaded int       `json:"downloaded"` // store paths fetched from caches
+	Downloads  int       `json:"downloads"`  // store paths to fetch
+	Bytes      int64     `json:"bytes"`      // bytes downloaded
+	Activity   string    `json:"activity"`   // what nix does now
+	Done       bool      `json:"done,omitempty"`
+}
+
+// Text renders "build: 3/10 derivations, 12/40 paths fetched (120 MiB)".
+func (e BuildEvent) Text() string {
+	var parts []string
+	if e.Total > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d built", e.Built, e.Total))
+	}
+	if e.Downloads > 0 || e.Downloaded > 0 {
+		parts = append(parts, fmt.Sprintf("%d/%d fetched", e.Downloaded, max(e.Downloads, e.Downloaded)))
+	}
+	if e.Bytes > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f MiB downloaded", float64(e.Bytes)/(1<<20)))
+	}
+	s := "build " + e.Ref
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, ", ")
+	}
+	if e.Done {
+		return s + " (done)"
+	}
+	if e.Activity != "" {
+		s += " · " + e.Activity
+	}
+	return s
+}
+
+// VerdictEvent is the end of a run: the classifier's judgement.
+type VerdictEvent struct {
+	Event string    `json:"event"` // "verdict"
+	At    time.Time `json:"at"`
+	Verdict
+}
+
+// Text renders the outcome, the cause and the next step.
+func (e VerdictEvent) Text() string {
+	switch e.Outcome {
+	case Success:
+		return "✓ flashed: " + e.Hint
+	case Failed:
+		return fmt.Sprintf("✗ flash failed at %q: %s (%s)\nnext: %s", e.Stage.Title(), e.What, e.Cause, e.Hint)
+	}
+	return fmt.Sprintf("… flash incomplete at %q (%s)\nnext: %s", e.Stage.Title(), e.Cause, e.Hint)
+}
+
+func now() time.Time { return time.Now().UTC() }
