@@ -20,7 +20,7 @@ func scan(root string) ([]Disk, error) {
 		return nil, err
 	}
 	// Every block device by name and by number, for holders, mounts, swap.
-	byName := map[string]string{} // name -> maj:min
+	byName := map[string]string{}  // name -> maj:min
 	dmNames := map[string]string{} // /dev/mapper name -> dm-N
 	holdersOf := map[string][]string{}
 	var disks []Disk
