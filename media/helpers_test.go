@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,4 +190,17 @@ func causeOf(err error) string {
 		return se.Cause
 	}
 	return ""
+}
+
+func regexpFind(s, expr string) string {
+	m := regexp.MustCompile(expr).FindStringSubmatch(s)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

@@ -157,16 +157,3 @@ func uvarint(b []byte, p *int) (uint64, bool) {
 	}
 	return 0, false
 }
-
-// gzipMinSize is the last member's ISIZE: the size modulo 2^32, so only a
-// lower bound of the uncompressed size.
-func gzipMinSize(r io.ReaderAt, size int64) int64 {
-	if size < 18 {
-		return 0
-	}
-	var b [4]byte
-	if _, err := r.ReadAt(b[:], size-4); err != nil {
-		return 0
-	}
-	return int64(binary.LittleEndian.Uint32(b[:]))
-}
