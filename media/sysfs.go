@@ -126,8 +126,8 @@ func readDisk(root, dir, name string) Disk {
 	if d.Model == "" {
 		d.Model = readString(filepath.Join(dir, "device", "name")) // mmc
 	}
-	if d.Transport == MMC && strings.HasPrefix(d.Vendor, "0x") {
-		d.Vendor = "" // mmc has no vendor file; a manfid is not a name
+	if strings.HasPrefix(d.Vendor, "0x") {
+		d.Vendor = "" // a PCI or MMC manufacturer id is not a name
 	}
 	d.Serial = readString(filepath.Join(dir, "device", "serial"))
 	if d.Transport == USB {

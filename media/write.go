@@ -406,3 +406,60 @@ func (p *Plan) writeError(ctx context.Context, err error, rc *Receipt) error {
 	}
 	return &step.Error{Cause: "write-failed", Code: step.ExitFailed, Err: err, What: "the write failed; " + part, Next: "write it again"}
 }
+
+// Summary is the confirmation text: the disk, what it holds now (all of
+// which will be erased), and what will be written.
+func (p *Plan) Summary() []string {
+	d := p.Disk
+	out := []string{fmt.Sprintf("Erase %s: %s, serial %s, port %s", d.Path, d.Description(), orDash(d.Serial), orDash(d.ByPath))}
+	mounts := map[string]string{}
+	for _, m := range d.Mounts {
+		mounts[m.Device] = m.Point
+	}
+	out = append(out, "It holds now (all of it will be erased):")
+	for i, l := range p.Contents.Lines() {
+		if p.Contents != nil && p.Contents.Table != "" && i < len(p.Contents.Partitions) {
+			name := partName(d, p.Contents.Partitions[i].Number)
+			if mp, ok := mounts[name]; ok {
+				l += ", mounted on " + mp
+			}
+		}
+		out = append(out, "  "+l)
+	}
+	what := fmt.Sprintf("Write %s (%s", p.Image.Name, p.Image.Format)
+	if p.Image.Size > 0 {
+		what += ", " + HumanIEC(p.Image.Size)
+	}
+	what += ")"
+	if p.Bmap != nil {
+		what += "; bmap: " + p.Bmap.String()
+	}
+	out = append(out, what)
+	if c := p.Checksum; c != nil {
+		out = append(out, "Checksum from "+c.Source+", checked before writing")
+	}
+	for _, r := range p.Consent {
+		out = append(out, r.What+": they will be unmounted")
+	}
+	return out
+}
+
+// partName is the kernel name of partition n of d ("sdb1", "mmcblk0p1").
+func partName(d Disk, n int) string {
+	last := d.Name[len(d.Name)-1]
+	if last >= '0' && last <= '9' {
+		return fmt.Sprintf("%sp%d", d.Name, n)
+	}
+	return fmt.Sprintf("%s%d", d.Name, n)
+}
+
+// PowerOff offers the stick to be pulled: udisks power-off, or a USB
+// disk removed from the system.
+func PowerOff(ctx context.Context, edge Edge, d Disk, sink step.Sink) (string, error) {
+	how, err := edge.PowerOff(ctx, d)
+	if err != nil {
+		return "", step.Errorf("power-off", "the data is synced: unmount nothing, just pull it", "%v", err)
+	}
+	sink.Emit(Stage{At: time.Now(), Stage: "power-off", Message: fmt.Sprintf("%s %s: it can be pulled now", d.Path, how)})
+	return how, nil
+}
