@@ -28,23 +28,25 @@ type Disks struct {
 	changes chan struct{}
 	// WriteRate and ReadRate pace the stick in bytes per second.
 	WriteRate, ReadRate float64
+	// Size is the stick's capacity.
+	Size int64
 }
 
 // NewDisks makes the simulated disks; the stick's file is made on first
 // open under TMPDIR/jetup-sim-<pid>.
 func NewDisks() *Disks {
-	return &Disks{mounted: true, present: true, changes: make(chan struct{}, 1), WriteRate: 40 << 20, ReadRate: 90 << 20}
+	return &Disks{mounted: true, present: true, changes: make(chan struct{}, 1), WriteRate: 40 << 20, ReadRate: 90 << 20, Size: stickSize}
 }
 
 const stickSize = 30_752_636_928 // what a "32 GB" stick really holds
 
 func (s *Disks) stick() media.Disk {
-	d := media.Disk{Name: "sda", Path: "/dev/sda", MajMin: "8:0", Size: stickSize, Vendor: "SanDisk", Model: "Ultra Fit",
+	d := media.Disk{Name: "sda", Path: "/dev/sda", MajMin: "8:0", Size: s.Size, Vendor: "SanDisk", Model: "Ultra Fit",
 		Serial: "4C530001230518117373", Transport: media.USB, Removable: true,
 		ByPath:       "pci-0000:00:14.0-usb-0:2:1.0-scsi-0:0:0:0",
 		SysPath:      "/devices/pci0000:00/0000:00:14.0/usb2/2-2/2-2:1.0/host6/target6:0:0/6:0:0:0/block/sda",
 		LogicalBlock: 512, PhysicalBlock: 512, NrRequests: 2,
-		Partitions: []media.Partition{{Name: "sda1", Path: "/dev/sda1", MajMin: "8:1", Number: 1, Start: 1 << 20, Size: stickSize - 1<<20}},
+		Partitions: []media.Partition{{Name: "sda1", Path: "/dev/sda1", MajMin: "8:1", Number: 1, Start: 1 << 20, Size: s.Size - 1<<20}},
 	}
 	if s.mounted {
 		d.Mounts = []media.Mount{{Device: "sda1", Point: "/media/tech/SANDISK", FSType: "exfat"}}
@@ -98,7 +100,7 @@ func (s *Disks) Open(_ context.Context, d media.Disk, o media.OpenOptions) (medi
 	if err != nil {
 		return nil, err
 	}
-	return &pacedDevice{Device: dev, size: stickSize, write: s.WriteRate, read: s.ReadRate}, nil
+	return &pacedDevice{Device: dev, size: s.Size, write: s.WriteRate, read: s.ReadRate}, nil
 }
 
 // file is the stick's sparse backing file.
@@ -123,7 +125,7 @@ func (s *Disks) file() (string, error) {
 		e := head[446:]
 		e[4] = 0x07
 		binary.LittleEndian.PutUint32(e[8:], 2048)
-		binary.LittleEndian.PutUint32(e[12:], uint32((stickSize-1<<20)/512))
+		binary.LittleEndian.PutUint32(e[12:], uint32((s.Size-1<<20)/512))
 		head[510], head[511] = 0x55, 0xaa
 		boot := make([]byte, 512)
 		copy(boot[3:], "EXFAT   ")
@@ -135,7 +137,7 @@ func (s *Disks) file() (string, error) {
 			return "", err
 		}
 	}
-	return p, f.Truncate(stickSize)
+	return p, f.Truncate(s.Size)
 }
 
 // cleanStale removes the sticks of simulated benches whose process is gone.
