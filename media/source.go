@@ -180,12 +180,20 @@ type Stream struct {
 	out   io.Reader
 	pos   int64
 	close func() error
+	// inPos reads the file offset an external decompressor has reached
+	// (it shares our open file description).
+	inPos func() int64
 	// Decoder names what decompresses ("xz -dc -T0", "klauspost/zstd").
 	Decoder string
 }
 
 // InDone is how much of the file has been consumed.
-func (s *Stream) InDone() int64 { return s.in.n.Load() }
+func (s *Stream) InDone() int64 {
+	if s.inPos != nil {
+		return s.inPos()
+	}
+	return s.in.n.Load()
+}
 
 // Read returns uncompressed bytes; a broken or short file gives a
 // *DecodeError saying where.
@@ -209,7 +217,7 @@ func (s *Stream) decodeError(err error) error {
 	msg := err.Error()
 	trunc := errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "nexpected end") ||
 		strings.Contains(msg, "ends unexpectedly") || strings.Contains(msg, "unexpected EOF")
-	return &DecodeError{Format: s.im.Format, Offset: s.pos, InOffset: s.in.n.Load(), InSize: s.im.FileSize, Truncated: trunc, Err: err}
+	return &DecodeError{Format: s.im.Format, Offset: s.pos, InOffset: s.InDone(), InSize: s.im.FileSize, Truncated: trunc, Err: err}
 }
 
 // Close stops decompression (ending a decompressor process) and closes the
@@ -287,7 +295,20 @@ func (s *Stream) external(ctx context.Context, runner proc.Runner, f *os.File, n
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cmd := runner.Command(cctx, path, args...)
-	cmd.Stdin = s.in
+	// The file itself is the tool's stdin: no copy through this process,
+	// and its offset (shared with the tool) says how far it has read.
+	cmd.Stdin = f
+	if s.in.tee != nil {
+		cmd.Stdin = s.in
+	} else {
+		s.inPos = func() int64 {
+			off, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return 0
+			}
+			return off
+		}
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
