@@ -71,7 +71,7 @@ var (
 	wkErase    = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "erase and write"))
 	wkPowerOff = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "power off the stick"))
 	wkRetry    = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "start over"))
-	wkStop     = key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop writing"))
+	wkStop     = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop writing"))
 )
 
 func newWriteScreen(s *Session, st *Styles) Screen {
