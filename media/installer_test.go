@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/proc"
@@ -24,7 +26,7 @@ func TestNixBuildsTheInstaller(t *testing.T) {
     packages.x86_64-linux.installer = derivation {
       name = "jetup-test-installer"; system = "x86_64-linux"; builder = "/bin/sh";
       args = [ "-c" "/bin/mkdir -p $out/sd-image && /bin/dd if=/dev/urandom of=$out/sd-image/nixos.img bs=64k count=16 2>/dev/null && /bin/echo built" ];
-      nonce = "`+filepath.Base(flake)+`";
+      nonce = "`+strconv.FormatInt(time.Now().UnixNano(), 10)+`"; # a fresh build every run
     };
   };
 }

@@ -138,11 +138,11 @@ func (w *writeScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		return w, w.onDone(msg)
 	case disksMsg:
+		w.cursor = pickCursor(w.disks, w.cursor, msg.disks, msg.reasons)
 		w.disks, w.reasons = msg.disks, msg.reasons
 		if msg.err != nil {
 			w.err = msg.err
 		}
-		w.cursor = min(w.cursor, max(len(w.disks)-1, 0))
 		return w, nil
 	case disksChangedMsg:
 		if w.state != wsDisks {
@@ -419,4 +419,22 @@ func (w *writeScreen) onDone(d TaskDoneMsg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// pickCursor keeps the selected disk across a refresh (hotplug) and
+// otherwise starts on the first disk that may be written.
+func pickCursor(old []media.Disk, cur int, ds []media.Disk, rs [][]media.Reason) int {
+	if cur < len(old) {
+		for i, d := range ds {
+			if d.Name == old[cur].Name {
+				return i
+			}
+		}
+	}
+	for i := range ds {
+		if len(media.Blocking(rs[i])) == 0 {
+			return i
+		}
+	}
+	return 0
 }
