@@ -41,7 +41,7 @@ func startWrite(t *testing.T, w, h int, rate float64, size int64) (*teatest.Test
 	return tm, scr, m, disks
 }
 
-func checkWidth(t *testing.T, text string, w int) {
+func checkWriteWidth(t *testing.T, text string, w int) {
 	t.Helper()
 	for i, l := range strings.Split(text, "\n") {
 		if n := len([]rune(l)); n > w {
@@ -53,19 +53,19 @@ func checkWidth(t *testing.T, text string, w int) {
 func TestWriteScreenBuildsWritesVerifiesAt80x24(t *testing.T) {
 	tm, scr, m, _ := startWrite(t, 80, 24, 1<<30, 30_752_636_928)
 	text := scr.WaitFor(t, wait, "Which image goes on the stick?", "Build the profile's installer", "An image file")
-	checkWidth(t, text, 80)
+	checkWriteWidth(t, text, 80)
 	press(tm, tea.KeyEnter)
 	text = scr.WaitFor(t, wait, "sda", "usb", "SanDisk Ultra Fit", "nvme0n1", "✗ system-disk", "! mounted", "they are unmounted when you confirm")
-	checkWidth(t, text, 80)
+	checkWriteWidth(t, text, 80)
 	press(tm, tea.KeyUp)
 	scr.WaitFor(t, wait, "is this computer's system disk") // the excluded disk under the cursor says why
 	press(tm, tea.KeyDown)
 	press(tm, tea.KeyEnter) // the first writable disk is preselected
 	text = scr.WaitFor(t, wait, "Erase /dev/sda", "exfat", "they will be unmounted", "Press y")
-	checkWidth(t, text, 80)
+	checkWriteWidth(t, text, 80)
 	tm.Type("y")
 	text = scr.WaitFor(t, 20*time.Second, "✓ written and verified", "result:  verified", "p powers the stick off")
-	checkWidth(t, text, 80)
+	checkWriteWidth(t, text, 80)
 	tm.Type("p")
 	scr.WaitFor(t, wait, "pull it out now")
 	press(tm, tea.KeyEnter)
@@ -120,7 +120,7 @@ func TestWriteScreenTypedNameHotplugAndGraphAt200x60(t *testing.T) {
 	tm.Type("sda")
 	press(tm, tea.KeyEnter)
 	text = scr.WaitFor(t, 20*time.Second, "device ", "peak ", "bottleneck")
-	checkWidth(t, text, 200)
+	checkWriteWidth(t, text, 200)
 	text = scr.WaitFor(t, 20*time.Second, "✓ written and verified")
-	checkWidth(t, text, 200)
+	checkWriteWidth(t, text, 200)
 }
