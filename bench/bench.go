@@ -12,6 +12,7 @@ import (
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
+	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/proc"
 )
 
@@ -28,9 +29,14 @@ type Bench struct {
 	// Flash is where the flash script comes from and what it needs (root,
 	// USB autosuspend off); the simulated one also finds its board.
 	Flash flash.Edge
+	// Disks are the block devices installers are written to.
+	Disks media.Edge
+	// Installer builds the profile's installer image.
+	Installer media.Builder
 }
 
 // Real is this machine.
 func Real() Bench {
-	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{}}
+	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
+		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}}
 }

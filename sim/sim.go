@@ -6,6 +6,8 @@
 package sim
 
 import (
+	"time"
+
 	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/proc"
@@ -13,7 +15,8 @@ import (
 
 // Bench returns a simulated bench.
 func Bench() bench.Bench {
-	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge()}
+	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
+		Disks: NewDisks(), Installer: &Installer{Pace: 400 * time.Millisecond}}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

@@ -20,7 +20,22 @@ func TestWizardEndToEndInTmux(t *testing.T) {
 	tm.keys("Enter", "Enter")
 	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
 	tm.keys("Enter")
+	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(tm.screen(), "▸ Summary") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached the summary:\n%s", tm.screen())
+		}
+		// The write step: build the installer, take the preselected
+		// stick, erase it, wait for the verify.
+		switch scr := tm.screen(); {
+		case strings.Contains(scr, "building the installer"), strings.Contains(scr, "checking the disk"),
+			strings.Contains(scr, "Writing "), strings.Contains(scr, "Verifying"):
+			time.Sleep(300 * time.Millisecond)
+			continue
+		case strings.Contains(scr, "Press y"):
+			tm.keys("y")
+			tm.waitFor(30*time.Second, "written and verified")
+		}
 		tm.keys("Enter")
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -41,7 +41,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == flash.HelperArg {
 		os.Exit(flash.HelperMain(os.Args[2:]))
 	}
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	err := fang.Execute(context.Background(), a.rootCommand(),
 		fang.WithVersion(jetupVersion()),
 		fang.WithErrorHandler(printError),
@@ -64,6 +64,7 @@ func printError(w io.Writer, _ fang.Styles, err error) {
 
 // app holds the global flags and what they resolve to.
 type app struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 
 	profileName string
@@ -93,7 +94,7 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
-	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand())
+	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand())
 	return root
 }
 

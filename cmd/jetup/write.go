@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/media"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+type writeFlags struct {
+	req      media.Request
+	yes      bool
+	list     bool
+	powerOff bool
+}
+
+func (a *app) writeCommand() *cobra.Command {
+	var f writeFlags
+	cmd := &cobra.Command{
+		Use:   "write",
+		Short: "Write the installer to a USB stick or SD card, verified",
+		Long: `Write an installer image to a USB stick or SD card: never to the system disk, the
+disk holding the image, or (without --allow-fixed) a disk that is not a USB stick
+or SD card. Raw, zstd, xz, gzip and bzip2 images are told apart by their first
+bytes. A checksum (--sha256, IMAGE.sha256 or SHA256SUMS beside the image) is
+checked before the disk is touched; a .bmap beside the image (or --bmap) limits
+the write to the mapped blocks. Everything written is read back and compared.
+
+Without --image the profile's installer is built with nix (--profile).
+Without --yes you are shown what will be erased and asked to type the device's
+name.
+
+Exit status: 0 written and verified, 1 failed, 2 refused before writing.`,
+		Example: `  jetup write --list
+  jetup write --image nixos-sd-image.img.zst --target /dev/sdb
+  jetup --profile orin-nano-devkit write --target sdb --yes --unmount --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.list {
+				return a.writeList(cmd.Context(), f)
+			}
+			return a.write(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.req.Image, "image", "", "image file to write (default: build the profile's installer)")
+	fl.StringVar(&f.req.Target, "target", "", "disk to erase: /dev/sdb, sdb or a /dev/disk/by-id link")
+	fl.StringVar(&f.req.SHA256, "sha256", "", "SHA-256 the image (file or uncompressed) must have")
+	fl.StringVar(&f.req.Bmap, "bmap", "", "bmaptool block map (default: IMAGE.bmap beside the image)")
+	fl.BoolVar(&f.req.NoBmap, "no-bmap", false, "write the whole image even when a .bmap is beside it")
+	fl.BoolVar(&f.req.NoVerify, "no-verify", false, "do not read the disk back after writing")
+	fl.BoolVar(&f.req.AllowFixed, "allow-fixed", false, "allow disks that are not USB sticks or SD cards (loop devices, internal disks)")
+	fl.BoolVar(&f.req.Unmount, "unmount", false, "unmount the target's mounted partitions without asking")
+	fl.BoolVar(&f.yes, "yes", false, "do not ask: erase the target")
+	fl.BoolVar(&f.powerOff, "power-off", false, "power the stick off when done (asked without --yes)")
+	fl.BoolVar(&f.list, "list", false, "list the disks: candidates, and why every other one is excluded")
+	return cmd
+}
+
+func (a *app) writeSink(rs *runrec.Step) (step.Sink, func()) {
+	var sinks []step.Sink
+	if a.json {
+		sinks = append(sinks, step.NewPrinter(a.stdout, true))
+	} else {
+		sinks = append(sinks, step.SinkFunc(func(e step.Event) {
+			if _, ok := e.(step.Log); ok {
+				return // build logs go to the log file; the stages say enough
+			}
+			step.NewPrinter(a.stdout, false).Emit(e)
+		}))
+	}
+	closeLog := func() {}
+	if rs != nil {
+		if f, err := rs.CreateLog("log"); err == nil {
+			sinks = append(sinks, step.NewPrinter(f, false))
+			closeLog = func() { f.Close() }
+		}
+	}
+	// Progress four times a second is for screens; the text face prints
+	// it once a second.
+	return throttleProgress(step.Tee(sinks...), a.json), closeLog
+}
+
+// throttleProgress keeps every event but Progress, which it passes at most
+// once a second per phase (and always at the phase's end) in text mode.
+func throttleProgress(s step.Sink, asJSON bool) step.Sink {
+	if asJSON {
+		return s
+	}
+	last := map[string]int64{}
+	return step.SinkFunc(func(e step.Event) {
+		if p, ok := e.(media.Progress); ok {
+			sec := p.At.Unix()
+			if last[p.Phase] == sec && p.Done != p.Total {
+				return
+			}
+			last[p.Phase] = sec
+		}
+		s.Emit(e)
+	})
+}
+
+func (a *app) write(ctx context.Context, f writeFlags) error {
+	prof, err := a.profile(false)
+	if err != nil {
+		return err
+	}
+	b := a.bench()
+	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+		sink, closeLog := a.writeSink(rs)
+		defer closeLog()
+		if f.req.Image == "" {
+			if prof == nil {
+				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
+			}
+			path, err := b.Installer.Build(ctx, prof.Installer, sink)
+			if err != nil {
+				return "", "", err
+			}
+			f.req.Image = path
+		}
+		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
+		env := media.Env{Edge: b.Disks, Runner: b.Runner}
+		plan, err := media.Prepare(ctx, env, f.req, sink)
+		if err != nil {
+			return "", "", err
+		}
+		if err := a.confirmWrite(plan, f); err != nil {
+			return "", "", err
+		}
+		rc, err := plan.Execute(ctx, sink)
+		if rc != nil {
+			if err == nil {
+				a.offerPowerOff(ctx, b, plan, rc, f, sink)
+			}
+			_ = rs.SetDetails(rc)
+			sink.Emit(rc)
+		}
+		if err != nil {
+			return "", "", err
+		}
+		return runrec.Success, fmt.Sprintf("%s written to %s (%s), verify %s", plan.Image.Name, plan.Disk.Path, plan.Disk.Description(), rc.Verify.Result), nil
+	})
+}
+
+// confirmWrite shows what will be erased and, without --yes, asks for the
+// device's name to be typed (and for consent to unmount).
+func (a *app) confirmWrite(p *media.Plan, f writeFlags) error {
+	out := a.stderr
+	if !a.json {
+		out = a.stdout
+	}
+	for _, l := range p.Summary() {
+		fmt.Fprintln(out, l)
+	}
+	if f.yes {
+		if len(p.Consent) > 0 && !f.req.Unmount {
+			return step.Refuse(media.CauseMounted, "pass --unmount as well to let jetup unmount them, or unmount them yourself", "%s", p.Consent[0].What)
+		}
+		return nil
+	}
+	in := bufio.NewReader(a.stdin)
+	if len(p.Consent) > 0 && !f.req.Unmount {
+		fmt.Fprintf(a.stderr, "Unmount them? [y/N] ")
+		if !yes(readLine(in)) {
+			return step.Refuse(media.CauseMounted, "unmount them yourself, or answer y", "%s; nothing was written", p.Consent[0].What)
+		}
+		p.Req.Unmount = true
+	}
+	fmt.Fprintf(a.stderr, "Type %s to erase %s (%s): ", p.Confirmation(), p.Disk.Path, p.Disk.Description())
+	if got := readLine(in); got != p.Confirmation() && got != p.Disk.Path {
+		return step.Refuse("not-confirmed", "run it again and type the device name exactly, or pass --yes", "not confirmed (typed %q); nothing was written", got)
+	}
+	return nil
+}
+
+func (a *app) offerPowerOff(ctx context.Context, b bench.Bench, p *media.Plan, rc *media.Receipt, f writeFlags, sink step.Sink) {
+	if p.Disk.Transport != media.USB && p.Disk.Transport != media.MMC {
+		return
+	}
+	if !f.powerOff {
+		if f.yes {
+			return
+		}
+		fmt.Fprintf(a.stderr, "Power off %s now so it can be pulled? [Y/n] ", p.Disk.Path)
+		if ans := readLine(bufio.NewReader(a.stdin)); ans != "" && !yes(ans) {
+			return
+		}
+	}
+	how, err := media.PowerOff(ctx, b.Disks, p.Disk, sink)
+	if err != nil {
+		sink.Emit(step.Warning{Warning: err.Error(), Next: step.NextOf(err)})
+		return
+	}
+	rc.PowerOff = how
+}
+
+func readLine(r *bufio.Reader) string {
+	s, err := r.ReadString('\n')
+	if err != nil && err != io.EOF {
+		return ""
+	}
+	return strings.TrimSpace(s)
+}
+
+func yes(s string) bool { return strings.EqualFold(s, "y") || strings.EqualFold(s, "yes") }
+
+// listEntry is one disk in `jetup write --list --json`.
+type listEntry struct {
+	media.Disk
+	Reasons []media.Reason `json:"reasons,omitempty"`
+}
+
+func (a *app) writeList(ctx context.Context, f writeFlags) error {
+	var im *media.Image
+	if f.req.Image != "" {
+		var err error
+		if im, err = media.Inspect(f.req.Image); err != nil {
+			return err
+		}
+	}
+	ds, reasons, err := media.ListDisks(ctx, a.bench().Disks, im, media.Constraints{AllowFixed: f.req.AllowFixed})
+	if err != nil {
+		return err
+	}
+	var cands, excl []listEntry
+	for i, d := range ds {
+		e := listEntry{Disk: d, Reasons: reasons[i]}
+		if len(media.Blocking(reasons[i])) == 0 {
+			cands = append(cands, e)
+		} else {
+			excl = append(excl, e)
+		}
+	}
+	if a.json {
+		return writeJSON(a.stdout, map[string][]listEntry{"candidates": nonNil(cands), "excluded": nonNil(excl)})
+	}
+	w := a.stdout
+	fmt.Fprintln(w, "Candidates:")
+	if len(cands) == 0 {
+		fmt.Fprintln(w, "  none: plug in a USB stick or SD card (loop devices and internal disks need --allow-fixed)")
+	}
+	for _, e := range cands {
+		fmt.Fprintf(w, "  %-14s %s  serial %s\n", e.Path, e.Description(), orDash(e.Serial))
+		for _, r := range e.Reasons {
+			fmt.Fprintf(w, "  %-14s note: %s\n", "", r.What)
+		}
+	}
+	if len(excl) > 0 {
+		fmt.Fprintln(w, "Excluded:")
+	}
+	for _, e := range excl {
+		fmt.Fprintf(w, "  %-14s %s\n", e.Path, e.Description())
+		for _, r := range media.Blocking(e.Reasons) {
+			fmt.Fprintf(w, "  %-14s %s: %s\n", "", r.Cause, r.What)
+		}
+	}
+	return nil
+}
+
+func nonNil(l []listEntry) []listEntry {
+	if l == nil {
+		return []listEntry{}
+	}
+	return l
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,189 @@
+// Package media writes installer media: it finds the disks of this machine
+// and says which may be written (never the system disk, never the disk that
+// holds the image, only USB sticks and SD cards unless told otherwise), reads
+// raw and compressed images (zstd, xz, gzip, bzip2) and bmaptool's .bmap
+// files, checks checksums before the target is touched, writes through a
+// pipeline (decompression and several O_DIRECT writes in flight), reads
+// everything back to verify it, and leaves a receipt.
+//
+// The hardware edge is Edge: System is this machine's /sys, /proc and /dev;
+// the simulated bench puts a stick backed by a temp file in its place.
+package media
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Transport is the bus a disk hangs on, from its sysfs path.
+type Transport string
+
+const (
+	USB     Transport = "usb"
+	MMC     Transport = "mmc"
+	NVMe    Transport = "nvme"
+	ATA     Transport = "ata"
+	SCSI    Transport = "scsi"
+	Virtio  Transport = "virtio"
+	Loop    Transport = "loop"
+	Virtual Transport = "virtual" // device-mapper, md, anything under /devices/virtual
+)
+
+// Disk is a whole block device with what sits on it. The JSON encoding is
+// the `jetup write --list --json` format.
+type Disk struct {
+	Name   string `json:"name"` // "sdb"
+	Path   string `json:"path"` // "/dev/sdb"
+	MajMin string `json:"maj_min"`
+	Size   int64  `json:"size"` // bytes
+	Vendor string `json:"vendor,omitempty"`
+	Model  string `json:"model,omitempty"`
+	Serial string `json:"serial,omitempty"`
+	// Transport is usb, mmc, nvme, ata, scsi, virtio, loop or virtual.
+	Transport Transport `json:"transport"`
+	// Removable is the kernel's removable flag; USB and MMC disks are
+	// treated as removable whatever it says (internal SD readers report 0).
+	Removable bool `json:"removable"`
+	ReadOnly  bool `json:"read_only"`
+	// ByPath is the stable port path (udev's ID_PATH or the
+	// /dev/disk/by-path name) when the machine has one.
+	ByPath string `json:"by_path,omitempty"`
+	// SysPath is the device's path under /sys ("/devices/pci0000:00/...").
+	SysPath string `json:"sys_path"`
+	// BackingFile is a loop device's file.
+	BackingFile string `json:"backing_file,omitempty"`
+
+	LogicalBlock  int `json:"logical_block_size"`
+	PhysicalBlock int `json:"physical_block_size"`
+	// NrRequests is the queue depth the device's queue allows.
+	NrRequests int `json:"nr_requests,omitempty"`
+	// WriteZeroes is true when the device can zero ranges without
+	// transferring the zeros (write_zeroes_max_bytes > 0).
+	WriteZeroes bool `json:"write_zeroes,omitempty"`
+
+	Partitions []Partition `json:"partitions,omitempty"`
+	// Mounts are every mount of the disk, its partitions or anything built
+	// on them (LVM, dm-crypt, md).
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Swap names the devices on this disk in use as swap.
+	Swap []string `json:"swap,omitempty"`
+	// Holders are the devices built on this disk or its partitions
+	// ("dm-0"), which keep it busy.
+	Holders []string `json:"holders,omitempty"`
+	// stack is every maj:min built on this disk, itself included.
+	stack map[string]bool
+}
+
+// Partition is a partition the kernel knows.
+type Partition struct {
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	MajMin string `json:"maj_min"`
+	Number int    `json:"number"`
+	Start  int64  `json:"start"` // bytes from the disk's start
+	Size   int64  `json:"size"`
+}
+
+// Mount is one mount of a device on this disk.
+type Mount struct {
+	Device string `json:"device"` // "sdb1", "dm-0"
+	Point  string `json:"point"`
+	FSType string `json:"fs_type"`
+}
+
+// Holds reports whether the block device majMin is this disk, one of its
+// partitions, or built on them.
+func (d *Disk) Holds(majMin string) bool { return d.stack[majMin] }
+
+// Fixed is true unless the disk is USB or MMC or flagged removable.
+func (d *Disk) Fixed() bool {
+	if d.Transport == Loop || d.Transport == Virtual {
+		return true
+	}
+	return !(d.Transport == USB || d.Transport == MMC || d.Removable)
+}
+
+// Description is "SanDisk Ultra Fit 30.8 GB usb".
+func (d *Disk) Description() string {
+	parts := []string{}
+	if name := strings.TrimSpace(d.Vendor + " " + d.Model); name != "" {
+		parts = append(parts, name)
+	} else if d.BackingFile != "" {
+		parts = append(parts, "loop over "+d.BackingFile)
+	}
+	parts = append(parts, HumanBytes(d.Size), string(d.Transport))
+	return strings.Join(parts, " ")
+}
+
+// Identity is what pins a disk between the moment it is chosen and the
+// moment it is opened: a renumbered /dev/sdX (another stick plugged in the
+// meantime) changes at least one field.
+type Identity struct {
+	Path        string `json:"path"`
+	MajMin      string `json:"maj_min"`
+	Size        int64  `json:"size"`
+	Vendor      string `json:"vendor,omitempty"`
+	Model       string `json:"model,omitempty"`
+	Serial      string `json:"serial,omitempty"`
+	ByPath      string `json:"by_path,omitempty"`
+	SysPath     string `json:"sys_path"`
+	BackingFile string `json:"backing_file,omitempty"`
+	Transport   string `json:"transport"`
+}
+
+// Identity of the disk now.
+func (d *Disk) Identity() Identity {
+	return Identity{Path: d.Path, MajMin: d.MajMin, Size: d.Size, Vendor: d.Vendor, Model: d.Model, Serial: d.Serial,
+		ByPath: d.ByPath, SysPath: d.SysPath, BackingFile: d.BackingFile, Transport: string(d.Transport)}
+}
+
+// Diff names the first field that differs from other ("serial 4C53... is
+// now 0401..."), or "" when both are the same disk.
+func (id Identity) Diff(other Identity) string {
+	pairs := []struct{ name, a, b string }{
+		{"device number", id.MajMin, other.MajMin},
+		{"size", HumanBytes(id.Size), HumanBytes(other.Size)},
+		{"serial", id.Serial, other.Serial},
+		{"model", id.Vendor + " " + id.Model, other.Vendor + " " + other.Model},
+		{"port", id.ByPath, other.ByPath},
+		{"sysfs path", id.SysPath, other.SysPath},
+		{"backing file", id.BackingFile, other.BackingFile},
+	}
+	for _, p := range pairs {
+		if p.name == "size" && id.Size != other.Size {
+			return fmt.Sprintf("size was %d bytes, is now %d", id.Size, other.Size)
+		}
+		if p.a != p.b {
+			return fmt.Sprintf("%s was %q, is now %q", p.name, strings.TrimSpace(p.a), strings.TrimSpace(p.b))
+		}
+	}
+	return ""
+}
+
+// HumanBytes is "30.8 GB" (decimal, as sticks are sold) for sizes of disks.
+func HumanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// HumanIEC is "1.0 GiB" for data sizes and rates.
+func HumanIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

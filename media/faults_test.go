@@ -1,0 +1,328 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/step"
+)
+
+// Corrupt or truncated input stops the write, says where it broke and that
+// the target is partly written.
+func TestBrokenInputStopsTheWrite(t *testing.T) {
+	dir := t.TempDir()
+	img := makeSDImage(t, dir, 48)
+	for _, f := range []Format{Zstd, XZ, Gzip, Bzip2} {
+		path := compress(t, img, f)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(string(f)+"/truncated", func(t *testing.T) {
+			cut := filepath.Join(t.TempDir(), filepath.Base(path))
+			if err := os.WriteFile(cut, b[:len(b)*2/3], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dev := loopDevice(t, t.TempDir(), 64<<20, 0)
+			_, rc, err := writeImage(t, Request{Image: cut, Target: dev, AllowFixed: true}, nil)
+			if causeOf(err) != "image-truncated" || step.ExitCodeOf(err) != 1 {
+				t.Fatalf("err %v (cause %q)", err, causeOf(err))
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, "partly written") || !strings.Contains(msg, "of the file") || step.NextOf(err) == "" {
+				t.Errorf("message %q", msg)
+			}
+			if rc == nil || !rc.PartlyWritten || rc.Result != "failed" {
+				t.Errorf("receipt %+v", rc)
+			}
+		})
+		t.Run(string(f)+"/bitflip", func(t *testing.T) {
+			bad := append([]byte(nil), b...)
+			for i := len(bad) / 3; i < len(bad)/3+64; i++ {
+				bad[i] ^= 0x5a
+			}
+			flip := filepath.Join(t.TempDir(), filepath.Base(path))
+			if err := os.WriteFile(flip, bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dev := loopDevice(t, t.TempDir(), 64<<20, 0)
+			_, _, err := writeImage(t, Request{Image: flip, Target: dev, AllowFixed: true}, nil)
+			if c := causeOf(err); c != "image-corrupt" && c != "image-truncated" {
+				t.Fatalf("err %v (cause %q)", err, c)
+			}
+			if !strings.Contains(err.Error(), "broke at byte") {
+				t.Errorf("no position in %q", err)
+			}
+		})
+	}
+}
+
+// A checksum mismatch refuses before the target is touched.
+func TestChecksumMismatchRefusesBeforeWriting(t *testing.T) {
+	dir := t.TempDir()
+	img := compress(t, makeSDImage(t, dir, 48), Zstd)
+	dev := loopDevice(t, t.TempDir(), 64<<20, 0x5a)
+	wrong := strings.Repeat("ab", 32)
+	if err := os.WriteFile(img+".sha256", []byte(wrong+"  nixos-sd.img.zst\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := writeImage(t, Request{Image: img, Target: dev, AllowFixed: true}, nil)
+	if causeOf(err) != "checksum-mismatch" || step.ExitCodeOf(err) != 2 || !strings.Contains(err.Error(), img+".sha256") {
+		t.Fatalf("err %v", err)
+	}
+	head := make([]byte, 1<<20)
+	fd, _ := os.Open(dev)
+	defer fd.Close()
+	if _, err := fd.ReadAt(head, 0); err != nil || !bytes.Equal(head, bytes.Repeat([]byte{0x5a}, 1<<20)) {
+		t.Fatal("the target was touched before the checksum was checked")
+	}
+
+	// The right sum of the uncompressed image in SHA256SUMS is found and
+	// checked by decompressing.
+	os.Remove(img + ".sha256")
+	raw := strings.TrimSuffix(img, ".zst")
+	st, _ := os.Stat(raw)
+	sum := sha256File(t, raw, st.Size())
+	if err := os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(sum+" *nixos-sd.img\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := writeImage(t, Request{Image: img, Target: dev, AllowFixed: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rc.Image.Checksum; c == nil || c.Matched != "image" || c.Want != sum {
+		t.Errorf("checksum %+v", c)
+	}
+	_, _, err = writeImage(t, Request{Image: img, Target: dev, AllowFixed: true, SHA256: "xyz"}, nil)
+	if causeOf(err) != "bad-sha256" {
+		t.Errorf("bad --sha256: %v", err)
+	}
+}
+
+// A .bmap made by Debian's bmaptool: only mapped ranges are written and
+// read back; the unmapped rest is zeroed by the device where it can.
+func TestBmapWritesOnlyMappedRanges(t *testing.T) {
+	testkit.NeedCommands(t, "bmaptool")
+	dir := t.TempDir()
+	img := makeSDImage(t, dir, 48)
+	run(t, "bmaptool", "create", "-o", img+".bmap", img)
+	zst := compress(t, img, Zstd)
+	dev := loopDevice(t, t.TempDir(), 64<<20, 0xa5)
+	var ev events
+	p, rc, err := writeImage(t, Request{Image: zst, Target: dev, AllowFixed: true}, &ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Bmap == nil || rc.Bmap == nil || rc.Bmap.Mapped >= rc.Bmap.ImageSize || rc.Bytes != rc.Bmap.Mapped {
+		t.Fatalf("bmap not used: %+v %+v", p.Bmap, rc.Bmap)
+	}
+	if rc.Verify.Result != "ok" {
+		t.Fatalf("verify %+v", rc.Verify)
+	}
+	raw, _ := os.ReadFile(img)
+	got := make([]byte, len(raw))
+	fd, _ := os.Open(dev)
+	defer fd.Close()
+	if _, err := fd.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Bmap.Ranges {
+		s := p.Bmap.span(r)
+		if !bytes.Equal(got[s.off:s.off+s.n], raw[s.off:s.off+s.n]) {
+			t.Fatalf("mapped range %d-%d differs", r.First, r.Last)
+		}
+	}
+	if p.Disk.WriteZeroes {
+		if !bytes.Equal(got, raw) || rc.Bmap.Zeroed == 0 {
+			t.Errorf("the unmapped space was not zeroed (%d bytes zeroed)", rc.Bmap.Zeroed)
+		}
+	}
+
+	// A bmap whose range checksum does not match the image fails the write.
+	b, _ := os.ReadFile(img + ".bmap")
+	r0 := p.Bmap.Ranges[len(p.Bmap.Ranges)-1].Checksum
+	bad := strings.Replace(string(b), r0, strings.Repeat("0", len(r0)), 1)
+	// Keep the file's own checksum right so only the range is wrong.
+	fileSum := regexpFind(bad, `<BmapFileChecksum> ([0-9a-f]+) `)
+	zeroed := strings.Replace(bad, fileSum, strings.Repeat("0", len(fileSum)), 1)
+	bad = strings.Replace(bad, fileSum, sha256Hex([]byte(zeroed)), 1)
+	if err := os.WriteFile(img+".bmap", []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = writeImage(t, Request{Image: zst, Target: dev, AllowFixed: true}, nil)
+	if causeOf(err) != "bmap-mismatch" {
+		t.Errorf("bad range checksum: %v", err)
+	}
+	if err := os.WriteFile(img+".bmap", []byte(strings.Replace(string(b), "<BlockSize> 4096", "<BlockSize> 4097", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = writeImage(t, Request{Image: zst, Target: dev, AllowFixed: true}, nil)
+	if causeOf(err) != "bmap-invalid" || step.ExitCodeOf(err) != 2 {
+		t.Errorf("edited bmap: %v", err)
+	}
+}
+
+// A mounted loop device is refused without consent, refused while busy,
+// and unmounted and written with consent.
+func TestMountedTargetNeedsConsent(t *testing.T) {
+	testkit.NeedCommands(t, "mkfs.ext4", "mount", "umount")
+	dir := t.TempDir()
+	img := makeSDImage(t, dir, 48)
+	dev := loopDevice(t, t.TempDir(), 64<<20, 0)
+	run(t, "mkfs.ext4", "-q", "-L", "OLDSTICK", dev)
+	mnt := t.TempDir()
+	run(t, "mount", dev, mnt)
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+
+	ctx := context.Background()
+	p, err := Prepare(ctx, hostEnv(), Request{Image: img, Target: dev, AllowFixed: true}, step.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Consent) != 1 || p.Consent[0].Cause != CauseMounted || !strings.Contains(p.Consent[0].What, mnt) {
+		t.Fatalf("consent %+v", p.Consent)
+	}
+	if p.Contents == nil || p.Contents.FS == nil || p.Contents.FS.Label != "OLDSTICK" {
+		t.Errorf("contents %+v", p.Contents)
+	}
+	if _, err := p.Execute(ctx, step.Discard); causeOf(err) != CauseMounted || step.ExitCodeOf(err) != 2 {
+		t.Fatalf("without consent: %v", err)
+	}
+	busy, err := os.Create(filepath.Join(mnt, "open-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Req.Unmount = true
+	if _, err := p.Execute(ctx, step.Discard); causeOf(err) != "busy" || !strings.Contains(step.NextOf(err), "fuser") {
+		t.Fatalf("busy: %v", err)
+	}
+	busy.Close()
+	rc, err := p.Execute(ctx, step.Discard)
+	if err != nil || rc.Verify.Result != "ok" {
+		t.Fatalf("with consent: %v %+v", err, rc)
+	}
+}
+
+// A target that runs out of space mid-write (a loop device over a file on a
+// full file system) gives a clear error and a partly-written receipt.
+func TestTargetFailingMidWrite(t *testing.T) {
+	testkit.NeedRoot(t)
+	dir := t.TempDir()
+	img := compress(t, makeSDImage(t, dir, 48), Bzip2) // bzip2: the size is unknown until the end
+	small := t.TempDir()
+	run(t, "mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small)
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", small).Run() })
+	dev := loopDevice(t, small, 64<<20, 0)
+	_, rc, err := writeImage(t, Request{Image: img, Target: dev, AllowFixed: true}, nil)
+	if c := causeOf(err); c != "target-full" && c != "target-io-error" {
+		t.Fatalf("err %v (cause %q)", err, c)
+	}
+	if !strings.Contains(err.Error(), "at byte") || rc == nil || !rc.PartlyWritten || rc.Bytes == 0 {
+		t.Errorf("err %q receipt %+v", err, rc)
+	}
+}
+
+// EIO mid-write: the target is a loop device over a file on an ext4 that
+// is shut down (EXT4_IOC_SHUTDOWN) once the write is under way.
+func TestTargetIOErrorMidWrite(t *testing.T) {
+	testkit.NeedRoot(t)
+	dir := t.TempDir()
+	img := compress(t, makeSDImage(t, dir, 48), Bzip2)
+	fsDev := loopDevice(t, t.TempDir(), 128<<20, 0)
+	run(t, "mkfs.ext4", "-q", fsDev)
+	mnt := t.TempDir()
+	run(t, "mount", fsDev, mnt)
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+	dev := loopDevice(t, mnt, 64<<20, 0)
+	var once sync.Once
+	sink := &events{on: func(ev step.Event) {
+		if p, ok := ev.(Progress); ok && p.Phase == PhaseWrite && p.Done > 0 {
+			once.Do(func() { shutdownFS(t, mnt) })
+		}
+	}}
+	_, rc, err := writeImage(t, Request{Image: img, Target: dev, AllowFixed: true, Chunk: 256 << 10}, sink)
+	if c := causeOf(err); c != "target-io-error" {
+		t.Fatalf("err %v (cause %q)", err, c)
+	}
+	if !strings.Contains(err.Error(), "input/output error") || rc == nil || !rc.PartlyWritten {
+		t.Errorf("err %q receipt %+v", err, rc)
+	}
+}
+
+// shutdownFS is `xfs_io -x -c shutdown` (EXT4_IOC_SHUTDOWN, flag NOLOGFLUSH):
+// every later I/O on the file system fails with EIO.
+func shutdownFS(t *testing.T, mnt string) {
+	f, err := os.Open(mnt)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	const ext4IocShutdown = 0x8004587d // _IOR('X', 125, __u32)
+	flag := uint32(2)                  // EXT4_GOING_FLAGS_NOLOGFLUSH
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), ext4IocShutdown, uintptr(unsafe.Pointer(&flag))); e != 0 {
+		t.Errorf("shutdown: %v", e)
+	}
+}
+
+// A device that does not hold what was written (the backing file changed
+// between write and read-back, as a failing card loses data) fails the
+// verify with the exact offset, here inside the first block: the partition
+// table is read back too.
+func TestVerifyFindsTheMismatchOffset(t *testing.T) {
+	dir := t.TempDir()
+	img := compress(t, makeSDImage(t, dir, 48), XZ)
+	back := t.TempDir()
+	dev := loopDevice(t, back, 64<<20, 0)
+	files, _ := filepath.Glob(filepath.Join(back, "stick-*.bin"))
+	sink := &events{on: func(ev step.Event) {
+		if s, ok := ev.(Stage); ok && s.Stage == PhaseVerify {
+			f, err := os.OpenFile(files[0], os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = f.WriteAt([]byte{0xee}, 447) // inside the first partition entry
+			f.Close()
+		}
+	}}
+	_, rc, err := writeImage(t, Request{Image: img, Target: dev, AllowFixed: true}, sink)
+	if causeOf(err) != "verify-mismatch" || !strings.Contains(err.Error(), "at byte 447") {
+		t.Fatalf("err %v", err)
+	}
+	if rc.Verify.Result != "mismatch" || rc.Verify.Mismatch == nil || rc.Verify.Mismatch.Offset != 447 || !rc.Verify.Mismatch.Exact {
+		t.Errorf("receipt %+v", rc.Verify)
+	}
+}
+
+// The disk chosen is pinned: the same /dev node now backed by something
+// else is refused before anything is written.
+func TestIdentityIsCheckedAgainBeforeOpening(t *testing.T) {
+	dir := t.TempDir()
+	img := makeSDImage(t, dir, 48)
+	dev := loopDevice(t, t.TempDir(), 64<<20, 0)
+	p, err := Prepare(context.Background(), hostEnv(), Request{Image: img, Target: dev, AllowFixed: true}, step.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other.bin")
+	if err := os.WriteFile(other, make([]byte, 64<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "losetup", "-d", dev)
+	run(t, "losetup", dev, other)
+	_, err = p.Execute(context.Background(), step.Discard)
+	if causeOf(err) != "identity-changed" || step.ExitCodeOf(err) != 2 || !strings.Contains(err.Error(), "backing file") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -1,0 +1,120 @@
+package media
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Receipt is the record of one write for the run record (rs.SetDetails):
+// which device, which image, how long, how fast, and whether it verified.
+// Field names are an interface.
+type Receipt struct {
+	Device  Identity      `json:"device"`
+	Image   ImageReceipt  `json:"image"`
+	Bmap    *BmapReceipt  `json:"bmap,omitempty"`
+	Bytes   int64         `json:"bytes_written"`
+	Started time.Time     `json:"started"`
+	Ended   time.Time     `json:"ended"`
+	Write   PhaseReceipt  `json:"write"`
+	Verify  VerifyReceipt `json:"verify"`
+	// Result is "verified", "written" (--no-verify) or "failed".
+	Result        string `json:"result"`
+	PartlyWritten bool   `json:"partly_written,omitempty"`
+	Error         string `json:"error,omitempty"`
+	PowerOff      string `json:"power_off,omitempty"`
+
+	Decoder string `json:"decoder"`
+	Direct  bool   `json:"o_direct"`
+	Writers int    `json:"writes_in_flight"`
+	Chunk   int    `json:"chunk_bytes"`
+	// Samples is the rate series, one per second.
+	Samples []RateSample `json:"rate_samples,omitempty"`
+}
+
+// ImageReceipt names the image and its hash.
+type ImageReceipt struct {
+	Path     string `json:"path"`
+	Name     string `json:"name"`
+	Format   Format `json:"format"`
+	FileSize int64  `json:"file_size"`
+	Size     int64  `json:"size,omitempty"`
+	// SHA256 is the hash of every byte written, in image order: the whole
+	// uncompressed image, or with a bmap its mapped ranges.
+	SHA256   string    `json:"sha256,omitempty"`
+	Checksum *Checksum `json:"checksum,omitempty"`
+}
+
+// BmapReceipt says what the bmap left out.
+type BmapReceipt struct {
+	Path      string `json:"path"`
+	ImageSize int64  `json:"image_size"`
+	Mapped    int64  `json:"mapped_bytes"`
+	// Zeroed is how much of the unmapped space the device zeroed itself.
+	Zeroed int64 `json:"zeroed_bytes"`
+}
+
+// PhaseReceipt is a phase's duration and rates (bytes per second; the
+// minimum is the slowest whole second).
+type PhaseReceipt struct {
+	Seconds float64 `json:"seconds"`
+	AvgRate float64 `json:"avg_bps"`
+	MinRate float64 `json:"min_bps"`
+}
+
+// VerifyReceipt is the read-back's result: ok, mismatch, skipped, error or
+// not-run.
+type VerifyReceipt struct {
+	Result string `json:"result"`
+	PhaseReceipt
+	SHA256   string    `json:"sha256,omitempty"`
+	Mismatch *Mismatch `json:"mismatch,omitempty"`
+}
+
+func (r *Receipt) finish(err error) {
+	switch {
+	case err != nil:
+		r.Result = "failed"
+		r.Error = err.Error()
+	case r.Verify.Result == "ok":
+		r.Result = "verified"
+	default:
+		r.Result = "written"
+	}
+}
+
+// Text is the receipt for people.
+func (r *Receipt) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "device:  %s  %s %s  serial %s  %s\n", r.Device.Path, strings.TrimSpace(r.Device.Vendor+" "+r.Device.Model),
+		HumanBytes(r.Device.Size), orDash(r.Device.Serial), orDash(r.Device.ByPath))
+	fmt.Fprintf(&b, "image:   %s (%s)  %s\n", r.Image.Name, r.Image.Format, HumanIEC(r.Image.Size))
+	if r.Image.SHA256 != "" {
+		fmt.Fprintf(&b, "sha256:  %s (of the data written)\n", r.Image.SHA256)
+	}
+	if c := r.Image.Checksum; c != nil {
+		fmt.Fprintf(&b, "checked: %s from %s (%s)\n", c.Want, c.Source, c.Matched)
+	}
+	if r.Bmap != nil {
+		fmt.Fprintf(&b, "bmap:    %s mapped of %s\n", HumanIEC(r.Bmap.Mapped), HumanIEC(r.Bmap.ImageSize))
+	}
+	fmt.Fprintf(&b, "write:   %s in %.1fs, %s average, %s slowest second\n", HumanIEC(r.Bytes), r.Write.Seconds,
+		HumanRate(r.Write.AvgRate), HumanRate(r.Write.MinRate))
+	switch r.Verify.Result {
+	case "ok":
+		fmt.Fprintf(&b, "verify:  ok in %.1fs, %s average (sha256 %s)\n", r.Verify.Seconds, HumanRate(r.Verify.AvgRate), r.Verify.SHA256)
+	case "mismatch":
+		fmt.Fprintf(&b, "verify:  MISMATCH at byte %d\n", r.Verify.Mismatch.Offset)
+	default:
+		fmt.Fprintf(&b, "verify:  %s\n", r.Verify.Result)
+	}
+	fmt.Fprintf(&b, "result:  %s", r.Result)
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
