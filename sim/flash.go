@@ -75,7 +75,12 @@ func (e *FlashEdge) Script(_ context.Context, p *profiles.Profile) (string, erro
 	if !ok {
 		return "", fmt.Errorf("JETUP_SIM_FLASH=%q: the simulated board knows %s", e.Outcome, strings.Join(FlashOutcomes(), ", "))
 	}
-	e.once.Do(func() { e.dir, e.err = os.MkdirTemp("", "jetup-sim-flash-") })
+	e.once.Do(func() {
+		var base string
+		if base, e.err = workDir(); e.err == nil {
+			e.dir, e.err = os.MkdirTemp(base, "flash-")
+		}
+	})
 	if e.err != nil {
 		return "", e.err
 	}

@@ -7,7 +7,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -57,10 +56,10 @@ func (in *Installer) Build(ctx context.Context, inst profiles.Installer, sink st
 	return b.path, b.err
 }
 
-// makeImage writes the demo installer under TMPDIR/jetup-sim/<pid>.
+// makeImage writes the demo installer in the work directory.
 func makeImage(kind string) (string, error) {
-	dir := filepath.Join(os.TempDir(), "jetup-sim", strconv.Itoa(os.Getpid()))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := workDir()
+	if err != nil {
 		return "", err
 	}
 	const size = 96 << 20

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -33,7 +32,7 @@ type Disks struct {
 }
 
 // NewDisks makes the simulated disks; the stick's file is made on first
-// open under TMPDIR/jetup-sim-<pid>.
+// open in the simulated bench's work directory (workdir.go).
 func NewDisks() *Disks {
 	return &Disks{mounted: true, present: true, changes: make(chan struct{}, 1), WriteRate: 40 << 20, ReadRate: 90 << 20, Size: stickSize}
 }
@@ -106,12 +105,11 @@ func (s *Disks) Open(_ context.Context, d media.Disk, o media.OpenOptions) (medi
 // file is the stick's sparse backing file.
 func (s *Disks) file() (string, error) {
 	if s.dir == "" {
-		base := filepath.Join(os.TempDir(), "jetup-sim")
-		cleanStale(base)
-		s.dir = filepath.Join(base, strconv.Itoa(os.Getpid()))
-		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		dir, err := workDir()
+		if err != nil {
 			return "", err
 		}
+		s.dir = dir
 	}
 	p := filepath.Join(s.dir, "stick.img")
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
@@ -138,17 +136,6 @@ func (s *Disks) file() (string, error) {
 		}
 	}
 	return p, f.Truncate(s.Size)
-}
-
-// cleanStale removes the sticks of simulated benches whose process is gone.
-func cleanStale(base string) {
-	es, _ := os.ReadDir(base)
-	for _, e := range es {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
-			_ = os.RemoveAll(filepath.Join(base, e.Name()))
-		}
-	}
 }
 
 // Unmount unmounts the stick's automounted partition.

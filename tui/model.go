@@ -368,9 +368,13 @@ func (m *Model) footer() string {
 	if s := m.active().screen; s != nil {
 		screenKeys = s.Keys()
 	}
-	global := []key.Binding{keys.Back, keys.Quit, keys.Help}
-	if e := m.active(); e.id != "" && e.id != step.Doctor {
-		global = append([]key.Binding{keys.Skip}, global...)
+	// Back and skip do nothing while a step runs: do not offer them then.
+	global := []key.Binding{keys.Quit, keys.Help}
+	if !m.sess.Busy() {
+		global = append([]key.Binding{keys.Back}, global...)
+		if e := m.active(); e.id != "" && e.id != step.Doctor {
+			global = append([]key.Binding{keys.Skip}, global...)
+		}
 	}
 	if m.showHelp {
 		return m.help.FullHelpView([][]key.Binding{screenKeys, global, {keys.ForceQuit}})

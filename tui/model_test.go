@@ -183,6 +183,10 @@ func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 	press(tm, tea.KeyEnter)
 	scr.WaitFor(t, wait, "busy flashing")
 	pid := <-pids
+	text := scr.WaitFor(t, wait, "q quit")
+	if strings.Contains(text, "esc back") || strings.Contains(text, "s skip") {
+		t.Errorf("back and skip offered while the step runs:\n%s", text)
+	}
 
 	tm.Type("q")
 	scr.WaitFor(t, wait, "Quit and stop it?")

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
 
@@ -47,6 +48,9 @@ func main() {
 		fang.WithErrorHandler(printError),
 		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
 	)
+	if a.sim {
+		sim.Cleanup() // the stick image, demo installer and replay scripts
+	}
 	os.Exit(step.ExitCodeOf(err))
 }
 

@@ -186,3 +186,17 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("profile completion: %q", r.stdout)
 	}
 }
+
+// The simulated bench's files (replay scripts, stick image, installer) go
+// with the process that made them.
+func TestSimLeavesNoFiles(t *testing.T) {
+	tmp := t.TempDir()
+	r := jetup(t, []string{"TMPDIR=" + tmp, "JETUP_SIM_FLASH_SPEED=0"}, "--sim", "--profile", "orin-nano-devkit", "flash", "--json")
+	if r.code != 0 {
+		t.Fatalf("sim flash: %+v", r)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "jetup-sim", "*"))
+	if len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
