@@ -8,15 +8,15 @@ import (
 // Stage ids: where the board's boot has got to. They are an interface
 // (`jetup console --json`, --until, the run record): keep them.
 const (
-	StageMB1        = "mb1"           // first-stage boot loader (MB1)
-	StageMB2        = "mb2"           // MB2 / TF-A, up to "CPU switching to normal world boot"
-	StageUEFI       = "uefi"          // the UEFI banner
-	StageUEFIMenu   = "uefi-menu"     // "ESC to enter Setup" countdown: keys reach the firmware now
-	StageKernel     = "kernel"        // EFI stub / Linux started
-	StageNixOS1     = "nixos-stage-1" // NixOS initrd
-	StageNixOS2     = "nixos-stage-2" // NixOS system start
-	StageLogin      = "login"         // a login prompt
-	StageShell      = "shell"         // a shell prompt (Linux or the UEFI shell)
+	StageMB1      = "mb1"           // first-stage boot loader (MB1)
+	StageMB2      = "mb2"           // MB2 / TF-A, up to "CPU switching to normal world boot"
+	StageUEFI     = "uefi"          // the UEFI banner
+	StageUEFIMenu = "uefi-menu"     // "ESC to enter Setup" countdown: keys reach the firmware now
+	StageKernel   = "kernel"        // EFI stub / Linux started
+	StageNixOS1   = "nixos-stage-1" // NixOS initrd
+	StageNixOS2   = "nixos-stage-2" // NixOS system start
+	StageLogin    = "login"         // a login prompt
+	StageShell    = "shell"         // a shell prompt (Linux or the UEFI shell)
 )
 
 // Stages lists the stage ids in boot order.

@@ -124,7 +124,9 @@ func Rank(ports []PortInfo, p *profiles.Profile) []Candidate {
 		}
 	}
 	for _, s := range siblings {
-		sort.Slice(s, func(i, j int) bool { return s[i].Interface < s[j].Interface || s[i].Interface == s[j].Interface && s[i].Path < s[j].Path })
+		sort.Slice(s, func(i, j int) bool {
+			return s[i].Interface < s[j].Interface || s[i].Interface == s[j].Interface && s[i].Path < s[j].Path
+		})
 	}
 	out := make([]Candidate, 0, len(ports))
 	for _, q := range ports {

@@ -307,8 +307,13 @@ func (c *Console) lineDone(line string, at time.Time) {
 	}
 }
 
-// recognised gets each stage and fact from the watcher.
+// recognised gets each stage and fact from the watcher. Once --until has
+// matched the session is over: the rest of that read is logged, but not
+// reported as stages the caller did not wait for.
 func (c *Console) recognised(e any) {
+	if c.matched {
+		return
+	}
 	c.res.Summary.add(e)
 	if ev, ok := e.(step.Event); ok {
 		c.em.event(ev)
