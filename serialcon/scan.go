@@ -2,8 +2,8 @@ package serialcon
 
 import (
 	"bufio"
-	"bytes"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/jetup/jetup/step"
@@ -13,53 +13,74 @@ import (
 // bytes (console.raw, a minicom or tio capture) or jetup's own text log
 // (console.log, a timestamp before each line; its own marker lines are
 // skipped and the timestamps become the events' times). It emits Stage and
-// Fact events to sink and returns what it found.
-func Scan(r io.Reader, sink step.Sink) (Summary, error) {
-	var sum Summary
+// Fact events to sink and returns what it found. With until, it stops where
+// until first matches and says whether it did.
+func Scan(r io.Reader, until *Until, sink step.Sink) (sum Summary, matched bool, err error) {
+	done := false // the line that matched has been seen whole
 	w := NewWatcher(func(e any) {
+		if done {
+			return
+		}
 		sum.add(e)
 		if ev, ok := e.(step.Event); ok {
 			sink.Emit(ev)
 		}
+		if st, ok := e.(Stage); ok && until.matchStage(st.Stage) {
+			matched = true
+		}
 	})
+	line := func(text string, at time.Time) {
+		if matched {
+			return
+		}
+		w.Line(text, at)
+		if until.matchLine(text) {
+			matched = true
+		}
+		done = matched
+	}
 	br := bufio.NewReaderSize(r, 64*1024)
 	head, _ := br.Peek(len(textLogTimeLayout) + 2)
 	if _, ok := parseTextLogLine(head); ok {
-		return sum, scanTextLog(br, w)
+		err = scanTextLog(br, line, w)
+		return sum, matched, err
 	}
-	c := newCooker(w.Line)
+	c := newCooker(line)
 	buf := make([]byte, 64*1024)
-	for {
-		n, err := br.Read(buf)
+	for !matched {
+		n, rerr := br.Read(buf)
 		c.feed(buf[:n], time.Time{})
-		if err == io.EOF {
+		if rerr == io.EOF {
 			break
 		}
-		if err != nil {
-			return sum, err
+		if rerr != nil {
+			return sum, matched, rerr
 		}
 	}
-	w.Idle(c.partial(), time.Time{})
-	c.flush()
-	return sum, nil
+	if !matched {
+		p := c.partial()
+		w.Idle(p, time.Time{})
+		matched = p != "" && until.matchLine(p)
+	}
+	return sum, matched, nil
 }
 
-func scanTextLog(br *bufio.Reader, w *Watcher) error {
+func scanTextLog(br *bufio.Reader, line func(string, time.Time), w *Watcher) error {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	var last string
 	var lastAt time.Time
 	for sc.Scan() {
-		line := sc.Bytes()
-		at, ok := parseTextLogLine(line)
+		b := sc.Bytes()
+		at, ok := parseTextLogLine(b)
 		if !ok {
 			continue
 		}
-		text := string(line[len(textLogTimeLayout)+2:])
-		if bytes.HasPrefix([]byte(text), []byte(markerPrefix)) {
+		text := string(b[len(textLogTimeLayout)+2:])
+		if strings.HasPrefix(text, markerPrefix) {
 			continue
 		}
-		w.Line(text, at)
+		line(text, at)
 		last, lastAt = text, at
 	}
 	// The log's last line may be a prompt the board was waiting at.

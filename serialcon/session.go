@@ -82,6 +82,8 @@ type Console struct {
 	text    *textLog
 	logged  string // the partial line already written to the text log
 	matched bool
+	// matchedBefore is set once the line that matched --until is done.
+	matchedBefore bool
 }
 
 // New prepares a session; Run runs it.
@@ -264,6 +266,7 @@ func (c *Console) read(ctx context.Context, dev Device) error {
 		if n == 0 {
 			if quiet := now.Sub(last); !idleDone && quiet >= idleAfter {
 				c.watch.Idle(c.cook.partial(), c.cook.partialStart())
+				c.matchedBefore = c.matched
 				idleDone = true
 			} else if quiet >= partialAfter {
 				if p := c.cook.partial(); p != "" && p != c.logged {
@@ -305,13 +308,14 @@ func (c *Console) lineDone(line string, at time.Time) {
 	if !c.matched && c.opt.Until.matchLine(line) {
 		c.match(line)
 	}
+	c.matchedBefore = c.matched
 }
 
 // recognised gets each stage and fact from the watcher. Once --until has
-// matched the session is over: the rest of that read is logged, but not
-// reported as stages the caller did not wait for.
+// matched the session is over: the rest of that read is logged, but only the
+// facts of the matching line itself are reported, not the stages after it.
 func (c *Console) recognised(e any) {
-	if c.matched {
+	if c.matchedBefore {
 		return
 	}
 	c.res.Summary.add(e)

@@ -156,7 +156,7 @@ func TestWatcherReportsAReboot(t *testing.T) {
 func TestScanReadsRawAndTextLogs(t *testing.T) {
 	raw := transcript(t, "serial-03-agx-orin-uefi-to-nixos-login.txt")
 	var events []step.Event
-	sum, err := Scan(bytes.NewReader(raw), step.SinkFunc(func(e step.Event) { events = append(events, e) }))
+	sum, _, err := Scan(bytes.NewReader(raw), nil, step.SinkFunc(func(e step.Event) { events = append(events, e) }))
 	if err != nil || !sum.Reached(StageLogin) || len(events) != len(sum.Stages)+len(sum.Facts) {
 		t.Fatalf("raw scan: %v %+v (%d events)", err, sum, len(events))
 	}
@@ -173,7 +173,7 @@ func TestScanReadsRawAndTextLogs(t *testing.T) {
 	if !strings.HasPrefix(log.String(), "2026-11-21T10:15:03.123Z  --- jetup: connected") {
 		t.Fatalf("text log starts %q", log.String()[:60])
 	}
-	sum2, err := Scan(&log, step.Discard)
+	sum2, _, err := Scan(&log, nil, step.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +182,37 @@ func TestScanReadsRawAndTextLogs(t *testing.T) {
 	}
 	if sum2.Stages[0].At.IsZero() || !sum2.Stages[1].At.After(sum2.Stages[0].At) {
 		t.Errorf("stage times not taken from the log: %v %v", sum2.Stages[0].At, sum2.Stages[1].At)
+	}
+}
+
+func TestScanStopsAtUntil(t *testing.T) {
+	raw := transcript(t, "serial-03-agx-orin-uefi-to-nixos-login.txt")
+	kernel, _ := ParseUntil(StageKernel)
+	sum, matched, err := Scan(bytes.NewReader(raw), kernel, step.Discard)
+	if err != nil || !matched || sum.LastStage() != StageKernel {
+		t.Errorf("until kernel: %v %v %v", stageIDs(sum), matched, err)
+	}
+	re, _ := ParseUntil(`Loaded initrd`)
+	if _, matched, _ := Scan(bytes.NewReader(raw), re, step.Discard); !matched {
+		t.Error("regex not matched")
+	}
+	never, _ := ParseUntil(StageNixOS2)
+	if _, matched, _ := Scan(bytes.NewReader(raw), never, step.Discard); matched {
+		t.Error("stage 2 is not in this log")
+	}
+	if _, err := ParseUntil("log(in"); err == nil || !strings.Contains(err.Error(), "mb1, mb2") {
+		t.Errorf("a bad --until must list the stages: %v", err)
+	}
+}
+
+func TestParseEscapes(t *testing.T) {
+	b, err := ParseEscapes(`\e\x1b[23~ver\r\\n`)
+	if err != nil || string(b) != "\x1b\x1b[23~ver\r\\n" {
+		t.Errorf("%q %v", b, err)
+	}
+	for _, bad := range []string{`\q`, `\x1`, `\xzz`, `end\`} {
+		if _, err := ParseEscapes(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
