@@ -34,11 +34,15 @@ type Board struct {
 	master  *os.File
 	plugged bool
 	sent    bytes.Buffer // what reached a plugged port
-	atLine  bool         // the board sits at its shell prompt
-	closed  chan struct{}
-	power   chan struct{}
-	powered bool
-	wg      sync.WaitGroup
+	input   bytes.Buffer // what the console sent the board
+	// inEscape is where the echo is in an escape sequence the console sent
+	// (1 after ESC, 2 inside ESC [ or ESC O).
+	inEscape int
+	atLine   bool // the board sits at its shell prompt
+	closed   chan struct{}
+	power    chan struct{}
+	powered  bool
+	wg       sync.WaitGroup
 }
 
 // BoardOptions configure a Board.
@@ -201,6 +205,13 @@ func (b *Board) Sent() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.sent.Bytes()...)
+}
+
+// Input is everything the console has sent the board.
+func (b *Board) Input() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.input.Bytes()...)
 }
 
 // Powered reports whether the board has started booting.
@@ -367,8 +378,26 @@ func (b *Board) echo() {
 }
 
 func (b *Board) answer(in []byte) {
+	b.mu.Lock()
+	b.input.Write(in)
+	b.mu.Unlock()
 	var out []byte
 	for _, c := range in {
+		// Keys that arrive as escape sequences (arrows, F11) move a line
+		// editor's cursor; they are not echoed as text.
+		switch {
+		case c == 0x1b:
+			b.inEscape = 1
+			continue
+		case b.inEscape == 1 && (c == '[' || c == 'O'):
+			b.inEscape = 2
+			continue
+		case b.inEscape == 2 && c >= 0x20 && c < 0x40:
+			continue
+		case b.inEscape > 0:
+			b.inEscape = 0
+			continue
+		}
 		switch {
 		case c == '\r' || c == '\n':
 			out = append(out, '\r', '\n')
