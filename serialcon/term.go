@@ -229,7 +229,7 @@ func (t *Term) pushHistory(r []cell) {
 // text when it has any style. Trailing blanks are dropped.
 func (t *Term) renderRow(r []cell) line {
 	end := len(r)
-	for end > 0 && (r[end-1].r == 0 || r[end-1].r == ' ') && r[end-1].st == 0 {
+	for end > 0 && blankCell(r[end-1]) {
 		end--
 	}
 	var plain strings.Builder
@@ -268,8 +268,9 @@ func (t *Term) renderRow(r []cell) line {
 
 func (t *Term) eraseCells(row []cell, from, to int) {
 	from, to = max(from, 0), min(to, len(row))
+	blank := cell{st: t.bgOnly()}
 	for i := from; i < to; i++ {
-		row[i] = cell{st: t.bgOnly()}
+		row[i] = blank
 	}
 }
 
@@ -413,8 +414,11 @@ func (t *Term) eraseDisplay(mode int) {
 				t.pushHistory(r)
 			}
 		}
-		for y := range t.rows {
-			t.eraseCells(t.rows[y], 0, t.w)
+		blank := cell{st: t.bgOnly()}
+		for _, r := range t.rows {
+			for i := range r {
+				r[i] = blank
+			}
 		}
 	}
 }
@@ -495,13 +499,17 @@ var decSpecial = []rune(" ◆▒␉␌␍␊°±␤␋┘┐┌└┼⎺⎻─�
 func (t *Term) usedRows() int {
 	for y := t.h - 1; y > t.cy; y-- {
 		for _, c := range t.rows[y] {
-			if (c.r != 0 && c.r != ' ') || c.st != 0 {
+			if !blankCell(c) {
 				return y + 1
 			}
 		}
 	}
 	return t.cy + 1
 }
+
+// blankCell is a cell with nothing to read (a background colour alone does
+// not make a row worth keeping: EDK2 paints every cleared cell black).
+func blankCell(c cell) bool { return c.r == 0 || c.r == ' ' }
 
 // Lines is how many rows there are to show: the history, then the screen
 // down to its last used row.

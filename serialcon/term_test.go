@@ -37,11 +37,11 @@ func TestTermRendersRealEDK2Boot(t *testing.T) {
 	if strings.Contains(all, "in 5 seconds") {
 		t.Errorf("the countdown is rewritten in place, not repeated:\n%s", all)
 	}
-	// The prompt is drawn bold yellow on black (its space too), and the
-	// cursor waits after it.
+	// The prompt is drawn bold yellow on black, and the cursor waits after
+	// it (trailing blanks are not kept, whatever their background).
 	last := term.Lines() - 1
 	styled, plain := term.Row(last)
-	if plain != "Shell> " || !strings.Contains(styled, "\x1b[0;1;33;40mShell> ") {
+	if plain != "Shell>" || !strings.Contains(styled, "\x1b[0;1;33;40mShell>") {
 		t.Errorf("prompt row %q styled %q", plain, styled)
 	}
 	if row, col := term.Cursor(); row != last || col != 7 {

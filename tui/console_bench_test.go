@@ -172,6 +172,10 @@ func BenchmarkConsoleFrame200x60(b *testing.B) {
 	if scr.term.Lines() < serialcon.DefaultScrollback {
 		b.Fatalf("scrollback not full: %d rows", scr.term.Lines())
 	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap := float64(ms.HeapInuse) / (1 << 20)
 	for _, follow := range []bool{true, false} {
 		name := "following"
 		if !follow {
@@ -184,10 +188,7 @@ func BenchmarkConsoleFrame200x60(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				_ = m.View()
 			}
+			b.ReportMetric(heap, "MB-heap")
 		})
 	}
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
 }
