@@ -32,16 +32,6 @@ func IsStage(id string) bool {
 	return false
 }
 
-// stageIndex is the stage's position in boot order, -1 if unknown.
-func stageIndex(id string) int {
-	for i, s := range Stages {
-		if s == id {
-			return i
-		}
-	}
-	return -1
-}
-
 // Fact ids: what the console told us about the board. Also an interface.
 const (
 	FactFirmwareVersion = "firmware-version"

@@ -116,6 +116,9 @@ func (c *consoleScreen) start() tea.Cmd {
 	return cmd
 }
 
+// consoleStartMsg starts a new session (after a retry is recorded).
+type consoleStartMsg struct{}
+
 func (c *consoleScreen) closeLogs() {
 	for _, l := range c.logs {
 		_ = l.Close()
@@ -161,7 +164,7 @@ func (c *consoleScreen) Keys() []key.Binding {
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		}
 	case c.err != nil:
-		return []key.Binding{consoleRetryKey, keys.Continue}
+		return []key.Binding{consoleRetryKey}
 	}
 	return []key.Binding{keys.Continue, consoleFocusKey, consoleEscKey, consoleF11Key, consoleCtrlCKey, consoleSearchKey,
 		consoleNextKey, consoleScrollKey, consoleFollowKey}
@@ -180,6 +183,8 @@ func (c *consoleScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return c, nil
 		}
 		return c, c.done(msg)
+	case consoleStartMsg:
+		return c, c.start()
 	case tea.PasteMsg:
 		if c.focus {
 			c.send([]byte(strings.ReplaceAll(msg.Content, "\n", "\r")))
@@ -298,7 +303,8 @@ func (c *consoleScreen) done(d TaskDoneMsg) tea.Cmd {
 		c.err = d.Err
 		c.status = "stopped"
 		c.ending = false
-		return nil
+		// The attempt is recorded as failed; r starts a new one.
+		return Done(runrec.Failed, "the console could not be watched: "+d.Err.Error(), d.Err)
 	}
 	if c.ending {
 		return c.finish()
@@ -366,11 +372,12 @@ func (c *consoleScreen) key(k tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		if c.err != nil {
-			return Done(runrec.Failed, "the console could not be watched", c.err)
+			return nil // failed and recorded: r tries again, s skips
 		}
 		return c.finish()
 	case key.Matches(k, consoleRetryKey) && !c.running():
-		return tea.Batch(Retry(), c.start())
+		// The new attempt is recorded first, so its logs are its own.
+		return tea.Sequence(Retry(), func() tea.Msg { return consoleStartMsg{} })
 	case key.Matches(k, consoleFocusKey) && c.running():
 		c.focus, c.follow = true, true
 	case key.Matches(k, consoleEscKey):
@@ -621,6 +628,16 @@ func (c *consoleScreen) pane() []string {
 	if c.match >= top && c.match < top+len(rows) {
 		rows[c.match-top] = c.highlight(c.match)
 	}
+	if c.err != nil {
+		// What went wrong and what to do, over the console it stopped.
+		text := c.st.Bad.Render(wrapIndent("✗ "+c.err.Error(), c.paneW, "")) + "\n"
+		if next := step.NextOf(c.err); next != "" {
+			text += wrapIndent("Next: "+next, c.paneW, "") + "\n"
+		}
+		msg := strings.Split(text, "\n")
+		rows = append(msg, rows...)
+		rows = rows[:min(len(rows), c.paneH)]
+	}
 	for len(rows) < c.paneH {
 		rows = append(rows, "")
 	}
@@ -656,7 +673,7 @@ func (c *consoleScreen) modeLine() string {
 	case c.searching:
 		s = "search: " + c.query + "█"
 	case c.err != nil:
-		s = c.st.Bad.Render("✗ "+c.err.Error()) + c.next()
+		s = c.st.Bad.Render("✗ stopped") + " · r: try again · s: skip this step"
 	case c.notFound:
 		s = c.st.Warn.Render(fmt.Sprintf("%q not found", c.query)) + " · / to search again"
 	case !c.follow:
@@ -676,10 +693,3 @@ func (c *consoleScreen) modeLine() string {
 
 // fit cuts styled text to n columns with an ellipsis.
 func fit(s string, n int) string { return ansi.Truncate(s, n, "…") }
-
-func (c *consoleScreen) next() string {
-	if n := step.NextOf(c.err); n != "" {
-		return " · " + n
-	}
-	return ""
-}

@@ -13,6 +13,7 @@ import (
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/serialcon"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
@@ -140,4 +141,41 @@ func TestConsoleScreenSurvivesAnUnplug(t *testing.T) {
 		t.Fatal(err)
 	}
 	scr.WaitFor(t, wait, "● connected", "the port is back")
+}
+
+func TestConsoleScreenBusyPortFailsThenRetries(t *testing.T) {
+	set, _ := profiles.Load(assets.Profiles(), "")
+	board, err := sim.NewBoard(sim.BoardOptions{Dir: t.TempDir(), Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer board.Close()
+	// Another program has the port.
+	held, err := serialcon.System{}.Open(board.Path(), serialcon.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sim.Bench()
+	b.Serial = board
+	m := New(Options{Profiles: set, StateDir: t.TempDir(), Profile: "orin-nano-devkit", Bench: b})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+	t.Cleanup(func() { _ = tm.Quit(); m.Close() })
+	scr := testkit.NewScreen(tm.Output(), 80, 24)
+	scr.WaitFor(t, wait, "Check host")
+	tm.Send(GoToMsg{Step: step.Console})
+	scr.WaitFor(t, wait, "✗ stopped", "is in use", "Next: close the other program", "r try again")
+	held.Close()
+	tm.Type("r")
+	scr.WaitFor(t, bootWait, "● connected", "▸shell")
+	var attempts []runrec.StepRecord
+	for _, s := range m.sess.Run.Snapshot().Steps {
+		if s.Step == step.Console {
+			attempts = append(attempts, s)
+		}
+	}
+	if len(attempts) != 2 || attempts[0].Outcome != runrec.Failed || attempts[0].Cause != "port-busy" ||
+		attempts[1].Outcome != runrec.Running || attempts[1].Logs[0] != "console-2.raw" {
+		t.Errorf("attempts %+v", attempts)
+	}
 }

@@ -135,8 +135,8 @@ func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profil
 		return runrec.Success, summary, nil
 	case errors.Is(err, cmd.Context().Err()) && cmd.Context().Err() != nil:
 		// Ctrl-C is how a console is left: fine, unless --until was waited
-		// for and never came.
-		if until != nil {
+		// for and never came, or no port was ever opened.
+		if until != nil || res.Port == "" {
 			return runrec.Cancelled, summary, silent(step.ExitFailed)
 		}
 		return runrec.Success, summary, nil
