@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetup/jetup/profiles"
@@ -25,8 +26,11 @@ type Options struct {
 	Config Config
 	// Until stops the session when matched; nil runs until ctx ends.
 	Until *Until
-	// Send is written once, when the port is first open.
-	Send []byte
+	// Send is written once, when the port is first open, or when the boot
+	// reaches SendAt if that is set (ESC at "uefi-menu" stops in the
+	// firmware's menu).
+	Send   []byte
+	SendAt string
 	// Timeout ends the session; 0 means none.
 	Timeout time.Duration
 	// RawLog gets every byte as it came; TextLog one timestamped line per
@@ -84,6 +88,8 @@ type Console struct {
 	matched bool
 	// matchedBefore is set once the line that matched --until is done.
 	matchedBefore bool
+	sentAt        bool // Send went out at SendAt
+	queued        atomic.Int32
 }
 
 // New prepares a session; Run runs it.
@@ -107,11 +113,29 @@ func (c *Console) Send(p []byte) error {
 	if !connected {
 		return ErrNotConnected
 	}
-	select {
-	case c.writes <- append([]byte(nil), p...):
-		return nil
-	default:
+	if !c.enqueue(append([]byte(nil), p...)) {
 		return errors.New("the board is not taking input: too much is queued")
+	}
+	return nil
+}
+
+// enqueue hands p to the writer without waiting.
+func (c *Console) enqueue(p []byte) bool {
+	c.queued.Add(1)
+	select {
+	case c.writes <- p:
+		return true
+	default:
+		c.queued.Add(-1)
+		return false
+	}
+}
+
+// drainWrites gives the writer a moment to finish what is queued before
+// the port closes (a --send-at key and an --until on the same stage).
+func (c *Console) drainWrites() {
+	for deadline := time.Now().Add(2 * time.Second); c.queued.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -198,12 +222,15 @@ func (c *Console) session(ctx context.Context) error {
 		c.mu.Lock()
 		c.dev, c.name = dev, name
 		c.mu.Unlock()
-		if first && len(c.opt.Send) > 0 {
-			c.writes <- c.opt.Send
+		if first && len(c.opt.Send) > 0 && c.opt.SendAt == "" {
+			c.enqueue(c.opt.Send)
 		}
 		first = false
 
 		gone := c.read(ctx, dev)
+		if gone == nil && c.matched {
+			c.drainWrites()
+		}
 		c.mu.Lock()
 		c.dev, c.name = nil, ""
 		c.mu.Unlock()
@@ -322,7 +349,15 @@ func (c *Console) recognised(e any) {
 	if ev, ok := e.(step.Event); ok {
 		c.em.event(ev)
 	}
-	if st, ok := e.(Stage); ok && !c.matched && c.opt.Until.matchStage(st.Stage) {
+	st, ok := e.(Stage)
+	if !ok {
+		return
+	}
+	if c.opt.SendAt == st.Stage && len(c.opt.Send) > 0 && !c.sentAt {
+		c.sentAt = true
+		c.enqueue(c.opt.Send)
+	}
+	if !c.matched && c.opt.Until.matchStage(st.Stage) {
 		c.match(st.Line)
 	}
 }
@@ -341,25 +376,31 @@ func (c *Console) writer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case p := <-c.writes:
-			for len(p) > 0 {
-				n := min(len(p), 16)
-				c.mu.Lock()
-				dev := c.dev
-				c.mu.Unlock()
-				if dev == nil {
-					break
-				}
-				if _, err := dev.Write(p[:n]); err != nil {
-					break
-				}
-				p = p[n:]
-				if len(p) > 0 {
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(5 * time.Millisecond):
-					}
-				}
+			c.write(ctx, p)
+			c.queued.Add(-1)
+		}
+	}
+}
+
+// write writes one queued input to the open device, in small pieces.
+func (c *Console) write(ctx context.Context, p []byte) {
+	for len(p) > 0 {
+		n := min(len(p), 16)
+		c.mu.Lock()
+		dev := c.dev
+		c.mu.Unlock()
+		if dev == nil {
+			return
+		}
+		if _, err := dev.Write(p[:n]); err != nil {
+			return
+		}
+		p = p[n:]
+		if len(p) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
 			}
 		}
 	}

@@ -299,3 +299,26 @@ func (f fakePorts) List() ([]PortInfo, error) { return f.ports, nil }
 func (f fakePorts) Open(path string, cfg Config) (Device, error) {
 	return System{}.Open(path, cfg)
 }
+
+func TestSessionSendAtAStage(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "tty")
+	board := startSocat(t, link)
+	until, _ := ParseUntil(StageUEFIMenu)
+	events := &eventLog{}
+	con := New(Options{Port: link, Until: until, Send: []byte(KeyEsc), SendAt: StageUEFIMenu, Timeout: 20 * time.Second})
+	done := run(con, context.Background(), events)
+	events.waitFor(t, "connected", isConn(EventConnected))
+	time.Sleep(200 * time.Millisecond)
+	if got := board.received(); got != "" {
+		t.Fatalf("sent %q before the menu", got)
+	}
+	board.write(t, []byte("Jetson UEFI firmware (version 35.3.1 built on 1980-01-01T00:00:00+00:00)\r\nESC   to enter Setup.\r\n"))
+	if r := <-done; r.err != nil || !r.res.Matched {
+		t.Fatalf("%+v %v", r.res, r.err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); board.received() != KeyEsc; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the board got %q", board.received())
+		}
+	}
+}

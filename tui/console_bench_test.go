@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,6 +109,7 @@ func sustained(b *testing.B, d time.Duration) {
 	per := rate * int(tick) / int(time.Second)
 	var written atomic.Int64
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	next := start
 	off := 0
@@ -131,6 +133,7 @@ func sustained(b *testing.B, d time.Duration) {
 		time.Sleep(time.Until(next))
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	// Let the reader and the screen catch up.
 	var raw int64
@@ -150,6 +153,14 @@ func sustained(b *testing.B, d time.Duration) {
 	b.ReportMetric(float64(written.Load()-atomic.LoadInt64(&scr.shown)), "bytes-lost-screen")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
 	b.ReportMetric(float64(scr.term.Lines()), "rows-kept")
+	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "%cpu")
+}
+
+// cpuTime is the CPU time this process has used (the writer included).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkConsoleFrame200x60 is the time to draw one whole wizard frame

@@ -19,7 +19,7 @@ import (
 )
 
 type consoleFlags struct {
-	port, log, until, send, from, parity string
+	port, log, until, send, sendAt, from, parity string
 	baud, dataBits, stopBits             int
 	timeout                              time.Duration
 	list, noReconnect                    bool
@@ -48,7 +48,8 @@ line, with its UTC time) in its run record.
 
 --until STAGE|REGEX stops at a stage or at a line matching the expression
 (also a prompt waiting without a newline); --send writes TEXT once connected
-(\r \n \e \t \\ \xHH escapes: --send '\e' stops the UEFI countdown);
+(\r \n \e \t \\ \xHH escapes), or when the boot reaches --send-at STAGE
+(--send '\e' --send-at uefi-menu stops in the firmware's menu);
 --from FILE reads a saved log instead of a port.
 
 Exit status: 0 when --until matched (or the console ended without one),
@@ -74,6 +75,9 @@ Exit status: 0 when --until matched (or the console ended without one),
 			if err != nil {
 				return step.Refuse("usage", "fix the --send text", "%v", err)
 			}
+			if f.sendAt != "" && !serialcon.IsStage(f.sendAt) {
+				return step.Refuse("usage", "use one of: "+strings.Join(serialcon.Stages, ", "), "--send-at %q is not a stage", f.sendAt)
+			}
 			profile := a.profileName
 			if p != nil {
 				profile = p.Name
@@ -92,6 +96,7 @@ Exit status: 0 when --until matched (or the console ended without one),
 	fl.StringVar(&f.log, "log", "", "also write the timestamped text log to FILE")
 	fl.StringVar(&f.until, "until", "", "stop at this stage ("+strings.Join(serialcon.Stages, ", ")+") or at a line matching this regular expression")
 	fl.StringVar(&f.send, "send", "", "write TEXT once connected (escapes: \\r \\n \\e \\t \\\\ \\xHH)")
+	fl.StringVar(&f.sendAt, "send-at", "", "hold --send until the boot reaches this stage (uefi-menu: stop in the firmware menu)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up after this long (0: run until --until or Ctrl-C)")
 	fl.BoolVar(&f.list, "list", false, "list the serial ports, best fit for --profile first, and exit")
 	fl.StringVar(&f.from, "from", "", "recognise stages and facts in a saved log (raw capture or jetup's console.log) instead of a port")
@@ -123,7 +128,7 @@ func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profil
 		textLog = io.MultiWriter(text, extra)
 	}
 	con := serialcon.New(serialcon.Options{
-		Ports: a.bench().Serial, Profile: p, Port: f.port, Until: until, Send: send, Timeout: f.timeout,
+		Ports: a.bench().Serial, Profile: p, Port: f.port, Until: until, Send: send, SendAt: f.sendAt, Timeout: f.timeout,
 		Config: serialcon.Config{Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits},
 		RawLog: raw, TextLog: textLog, NoReconnect: f.noReconnect,
 	})
