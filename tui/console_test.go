@@ -45,15 +45,6 @@ func startConsole(t *testing.T, w, h int) (*teatest.TestModel, *testkit.Screen, 
 	return tm, scr, m, board
 }
 
-func checkWidth(t *testing.T, text string, w int) {
-	t.Helper()
-	for i, l := range strings.Split(text, "\n") {
-		if n := len([]rune(l)); n > w {
-			t.Errorf("line %d is %d columns wide (window %d): %q", i, n, w, l)
-		}
-	}
-}
-
 func TestConsoleScreenWatchesTheBootAtBothSizes(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		w, h := size[0], size[1]
