@@ -20,9 +20,9 @@ import (
 
 type consoleFlags struct {
 	port, log, until, send, sendAt, from, parity string
-	baud, dataBits, stopBits             int
-	timeout                              time.Duration
-	list, noReconnect                    bool
+	baud, dataBits, stopBits                     int
+	timeout                                      time.Duration
+	list, noReconnect                            bool
 }
 
 func (a *app) consoleCommand() *cobra.Command {
