@@ -48,7 +48,7 @@ type Board struct {
 // BoardOptions configure a Board.
 type BoardOptions struct {
 	// Dir holds the port's stable name (like /dev/serial/by-id); a new
-	// temporary directory when empty.
+	// directory in the simulated bench's work directory when empty.
 	Dir string
 	// Script is what the board prints; NixOSBoot when nil.
 	Script []BootLine
@@ -80,11 +80,13 @@ func NewBoard(o BoardOptions) (*Board, error) {
 		o.Port = usbTTLAdapter
 	}
 	if o.Dir == "" {
-		d, err := os.MkdirTemp("", "jetup-sim-serial-")
+		base, err := workDir()
 		if err != nil {
 			return nil, err
 		}
-		o.Dir = d
+		if o.Dir, err = os.MkdirTemp(base, "serial-"); err != nil {
+			return nil, err
+		}
 	}
 	b := &Board{opt: o, closed: make(chan struct{}), power: make(chan struct{})}
 	b.link = filepath.Join(o.Dir, "usb-Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001-if00-port0")
