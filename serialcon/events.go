@@ -98,8 +98,12 @@ const (
 
 // Text is the headless form.
 func (c Connection) Text() string {
-	if c.Detail == "" {
-		return fmt.Sprintf("jetup: %s %s", c.Event, c.Port)
+	s := "jetup: " + c.Event
+	if c.Port != "" {
+		s += " " + c.Port
 	}
-	return fmt.Sprintf("jetup: %s %s (%s)", c.Event, c.Port, c.Detail)
+	if c.Detail != "" {
+		s += " (" + c.Detail + ")"
+	}
+	return s
 }

@@ -184,7 +184,7 @@ func rankOne(q PortInfo, p *profiles.Profile, siblings []PortInfo) Candidate {
 		}
 	} else {
 		c.Score += 2
-		why = append(why, "a built-in serial port (not USB)")
+		why = append(why, "a built-in serial port (not USB): used only when named with --port")
 	}
 	if p != nil {
 		for i, d := range p.Console.Devices {
@@ -224,11 +224,16 @@ func wantedPosition(q PortInfo, p *profiles.Profile, siblings []PortInfo) (pos, 
 	return 0, 0, false
 }
 
+// minAutoScore is the least a port needs to be picked without --port: any
+// USB serial port has it; a built-in UART (ttyS0 on a PC) does not, since a
+// board's console is almost never wired to one.
+const minAutoScore = 10
+
 // Best is the best candidate that may be picked, and how many others scored
 // the same (the person should then choose with --port).
 func Best(cands []Candidate) (best Candidate, ties int, ok bool) {
 	for i, c := range cands {
-		if c.Excluded {
+		if c.Excluded || c.Score < minAutoScore {
 			break
 		}
 		if i == 0 {

@@ -74,6 +74,13 @@ func TestRankAGXXavierPicksTheLastFT4232Port(t *testing.T) {
 	}
 }
 
+func TestBuiltInUARTIsNotPickedAlone(t *testing.T) {
+	c := Rank([]PortInfo{{Path: "/dev/ttyS0", Interface: -1}}, profile(t, "orin-agx-devkit"))
+	if _, _, ok := Best(c); ok || len(c) != 1 || !strings.Contains(c[0].Why, "--port") {
+		t.Errorf("a PC's ttyS0 must be listed, not picked: %+v", c)
+	}
+}
+
 func TestFlashGadgetIsNeverPicked(t *testing.T) {
 	gadget := bench()[4]
 	if _, _, ok := Best(Rank([]PortInfo{gadget}, profile(t, "orin-nano-devkit"))); ok {

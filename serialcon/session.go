@@ -461,7 +461,17 @@ func (c *Console) pick(ctx context.Context) (target, error) {
 			if c.opt.Profile != nil {
 				what = fmt.Sprintf("the console of %s (%s)", c.opt.Profile.Title, c.opt.Profile.Console.Connection)
 			}
-			c.em.event(Connection{Event: EventWaiting, At: time.Now(), Detail: "no serial port fits yet; plug in " + what})
+			detail := "no serial port fits yet; plug in " + what
+			var others []string
+			for _, o := range cands {
+				if !o.Excluded {
+					others = append(others, o.Port.Name())
+				}
+			}
+			if len(others) > 0 {
+				detail += "; or name one of " + strings.Join(others, ", ") + " with --port"
+			}
+			c.em.event(Connection{Event: EventWaiting, At: time.Now(), Detail: detail})
 			said = true
 		}
 		if !sleepCtx(ctx, c.opt.Poll) {

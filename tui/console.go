@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -37,8 +38,8 @@ type consoleScreen struct {
 	err    error
 	ending bool // enter was pressed: stop the session, then end the step
 
-	shown     int64  // bytes of board output drawn
-	status    string // connection state, in words
+	shown     atomic.Int64 // bytes of board output drawn (read by the benchmark)
+	status    string       // connection state, in words
 	online    bool
 	unplugged bool
 	reached   map[string]bool
@@ -202,7 +203,7 @@ func (c *consoleScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 func (c *consoleScreen) event(e step.Event) {
 	switch e := e.(type) {
 	case serialcon.Output:
-		c.shown += int64(len(e.Data))
+		c.shown.Add(int64(len(e.Data)))
 		_, _ = c.term.Write(e.Data)
 		if r := c.term.Replies(); len(r) > 0 {
 			_ = c.con.Send(r) // answer the board's cursor-position query

@@ -141,7 +141,7 @@ func sustained(b *testing.B, d time.Duration) {
 		if st, err := os.Stat(m.sess.Run.Dir() + "/console.raw"); err == nil {
 			raw = st.Size()
 		}
-		if raw >= written.Load() && atomic.LoadInt64(&scr.shown) >= written.Load() {
+		if raw >= written.Load() && scr.shown.Load() >= written.Load() {
 			break
 		}
 	}
@@ -150,7 +150,7 @@ func sustained(b *testing.B, d time.Duration) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(written.Load())/elapsed.Seconds()/1000, "KB/s")
 	b.ReportMetric(float64(written.Load()-raw), "bytes-lost-log")
-	b.ReportMetric(float64(written.Load()-atomic.LoadInt64(&scr.shown)), "bytes-lost-screen")
+	b.ReportMetric(float64(written.Load()-scr.shown.Load()), "bytes-lost-screen")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
 	b.ReportMetric(float64(scr.term.Lines()), "rows-kept")
 	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "%cpu")
