@@ -14,6 +14,7 @@ import (
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/serialcon"
 )
 
 // Bench is every hardware edge.
@@ -33,10 +34,12 @@ type Bench struct {
 	Disks media.Edge
 	// Installer builds the profile's installer image.
 	Installer media.Builder
+	// Serial lists and opens the serial ports (the board's console).
+	Serial serialcon.Ports
 }
 
 // Real is this machine.
 func Real() Bench {
 	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
-		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}}
+		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{}}
 }

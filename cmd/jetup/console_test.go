@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jetup/jetup/assets"
+	"github.com/jetup/jetup/runrec"
+)
+
+var fastBoard = []string{"JETUP_SIM_SPEED=40"}
+
+func TestConsoleSimUntilLoginJSON(t *testing.T) {
+	state := t.TempDir()
+	extra := filepath.Join(t.TempDir(), "boot.log")
+	r := jetup(t, fastBoard, "--sim", "--state-dir", state, "--profile", "orin-nano-devkit",
+		"console", "--until", "login", "--timeout", "60s", "--json", "--log", extra)
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	var stages []string
+	facts := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", l)
+		}
+		switch {
+		case m["stage"] != nil:
+			if m["at"] == nil || m["line"] == nil {
+				t.Errorf("stage line %q", l)
+			}
+			stages = append(stages, m["stage"].(string))
+		case m["fact"] != nil:
+			if m["at"] == nil {
+				t.Errorf("fact line %q", l)
+			}
+			facts[m["fact"].(string)] = m["value"].(string)
+		case m["event"] != nil:
+		default:
+			t.Errorf("unexpected line %q", l)
+		}
+	}
+	if got := strings.Join(stages, " "); got != "mb1 mb2 uefi uefi-menu kernel nixos-stage-1 nixos-stage-2 login" {
+		t.Errorf("stages %s", got)
+	}
+	if facts["ip"] != "192.168.55.1" || facts["hostname"] != "nixos" || facts["firmware-version"] == "" {
+		t.Errorf("facts %v", facts)
+	}
+	runs, _, _ := runrec.List(state)
+	if len(runs) != 1 {
+		t.Fatalf("runs %v", runs)
+	}
+	st := runs[0].Steps[0]
+	if st.Step != "console" || st.Outcome != runrec.Success || strings.Join(st.Logs, ",") != "console.raw,console.log" ||
+		!strings.Contains(st.Summary, "reached login") || !strings.Contains(st.Summary, "ip 192.168.55.1") {
+		t.Errorf("step record %+v", st)
+	}
+	var details struct {
+		Port    string `json:"port"`
+		Matched bool   `json:"matched"`
+		Bytes   int64  `json:"bytes"`
+	}
+	if err := json.Unmarshal(st.Details, &details); err != nil || !details.Matched || details.Bytes == 0 {
+		t.Errorf("details %s", st.Details)
+	}
+	dir := filepath.Join(state, "runs", runs[0].ID)
+	raw, _ := os.ReadFile(filepath.Join(dir, "console.raw"))
+	text, _ := os.ReadFile(filepath.Join(dir, "console.log"))
+	copy, _ := os.ReadFile(extra)
+	if int64(len(raw)) != details.Bytes || !strings.Contains(string(text), "  Jetson UEFI firmware (version") || string(copy) != string(text) {
+		t.Errorf("logs: raw %d bytes, text %d, --log copy %d", len(raw), len(text), len(copy))
+	}
+}
+
+func TestConsoleTextModeStreamsTheBoard(t *testing.T) {
+	r := jetup(t, fastBoard, "--sim", "console", "--until", "uefi", "--timeout", "60s")
+	if r.code != 0 || !strings.Contains(r.stdout, "I> MB1 (version") || strings.Contains(r.stdout, "jetup:") {
+		t.Errorf("stdout is the board's stream only: %+v", r)
+	}
+	if !strings.Contains(r.stderr, "jetup: connected") || !strings.Contains(r.stderr, "jetup: stage uefi: Jetson UEFI firmware") {
+		t.Errorf("notes on stderr: %q", r.stderr)
+	}
+}
+
+func TestConsoleExitCodes(t *testing.T) {
+	missing := jetup(t, nil, "console", "--port", filepath.Join(t.TempDir(), "ttyUSB7"), "--timeout", "1s")
+	if missing.code != 2 || !strings.Contains(missing.stderr, "never appeared") || !strings.Contains(missing.stderr, "next: ") {
+		t.Errorf("missing port: %+v", missing)
+	}
+	notTTY := filepath.Join(t.TempDir(), "file")
+	_ = os.WriteFile(notTTY, nil, 0o644)
+	if r := jetup(t, nil, "console", "--port", notTTY, "--timeout", "5s"); r.code != 2 {
+		t.Errorf("not a tty: %+v", r)
+	}
+	if r := jetup(t, fastBoard, "--sim", "console", "--until", "never printed", "--timeout", "2s"); r.code != 1 || !strings.Contains(r.stderr, "was not seen within 2s") {
+		t.Errorf("until timeout: %+v", r)
+	}
+	if r := jetup(t, nil, "console", "--until", "log(in"); r.code != 2 || !strings.Contains(r.stderr, "nixos-stage-1") {
+		t.Errorf("bad --until: %+v", r)
+	}
+	if r := jetup(t, nil, "console", "--send", `\q`); r.code != 2 {
+		t.Errorf("bad --send: %+v", r)
+	}
+}
+
+func TestConsoleFromSavedLog(t *testing.T) {
+	b, err := fs.ReadFile(assets.Transcripts(), "serial/serial-03-agx-orin-uefi-to-nixos-login.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the board's output: the "#" lines are the transcript's notes.
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "minicom.cap")
+	_ = os.WriteFile(file, []byte(strings.Join(out, "\r\n")), 0o644)
+	r := jetup(t, nil, "console", "--from", file, "--until", "login")
+	if r.code != 0 || !strings.Contains(r.stdout, "jetup: stage kernel: EFI stub: Booting Linux Kernel...") ||
+		!strings.Contains(r.stdout, "jetup: hostname: net-vm") {
+		t.Errorf("%+v", r)
+	}
+	if r := jetup(t, nil, "console", "--from", file, "--until", "nixos-stage-2"); r.code != 1 || !strings.Contains(r.stderr, "last stage: shell") {
+		t.Errorf("stage 2 is not in the log: %+v", r)
+	}
+}
+
+func TestConsoleListRanksForTheProfile(t *testing.T) {
+	r := jetup(t, nil, "--sim", "--profile", "orin-nano-devkit", "console", "--list")
+	if r.code != 0 || !strings.Contains(r.stdout, " 1. /dev/pts/") || !strings.Contains(r.stdout, "the console bridge of orin-nano-devkit") {
+		t.Errorf("%+v", r)
+	}
+}

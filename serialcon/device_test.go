@@ -1,0 +1,156 @@
+package serialcon
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// newPTY is a real pseudo-terminal standing in for a USB serial adapter:
+// the test holds the master (the board's side), the code under test opens
+// the slave by name.
+func newPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	master, slave, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := slave.Name()
+	slave.Close()
+	t.Cleanup(func() { master.Close() })
+	return master, name
+}
+
+func readUntil(t *testing.T, d Device, want string) {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 256)
+	deadline := time.Now().Add(5 * time.Second)
+	for string(got) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %q, want %q", got, want)
+		}
+		n, err := d.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+}
+
+func TestDeviceReadsWritesAndTimesOut(t *testing.T) {
+	master, name := newPTY(t)
+	d, err := System{}.Open(name, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	start := time.Now()
+	if n, err := d.Read(make([]byte, 16)); n != 0 || err != nil {
+		t.Fatalf("idle read: %d %v", n, err)
+	}
+	if time.Since(start) > time.Second {
+		t.Error("an idle read must come back soon")
+	}
+	if _, err := master.Write([]byte("Shell> ")); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, d, "Shell> ")
+	if _, err := d.Write([]byte("ver\r")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	n, err := master.Read(buf)
+	if err != nil || string(buf[:n]) != "ver\r" {
+		t.Errorf("board got %q %v", buf[:n], err)
+	}
+}
+
+func TestDeviceTellsAnUnplugFromOurClose(t *testing.T) {
+	master, name := newPTY(t)
+	d, err := System{}.Open(name, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := d.Read(make([]byte, 64)); err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	master.Close() // the adapter is pulled out
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrGone) {
+			t.Errorf("unplug gave %v, want ErrGone", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no error after the unplug")
+	}
+	d.Close()
+
+	_, name2 := newPTY(t)
+	d2, err := System{}.Open(name2, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, err := d2.Read(make([]byte, 64)); err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	d2.Close()
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("our close gave %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no error after close")
+	}
+}
+
+func TestDeviceOpenErrors(t *testing.T) {
+	_, name := newPTY(t)
+	d, err := System{}.Open(name, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var oe *OpenError
+	if _, err := (System{}).Open(name, Config{}); !errors.As(err, &oe) || oe.Cause != "port-busy" {
+		t.Errorf("second open: %v", err)
+	}
+	if _, err := (System{}).Open(filepath.Join(t.TempDir(), "ttyUSB9"), Config{}); !errors.As(err, &oe) || oe.Cause != "port-missing" {
+		t.Errorf("missing port: %v", err)
+	}
+	notTTY := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notTTY, nil, 0o644)
+	if _, err := (System{}).Open(notTTY, Config{}); !errors.As(err, &oe) || oe.Cause != "port-invalid" {
+		t.Errorf("a plain file: %v", err)
+	}
+	if _, err := (System{}).Open(name, Config{Parity: "purple"}); !errors.As(err, &oe) || oe.Cause != "port-invalid" {
+		t.Errorf("bad parity: %v", err)
+	}
+}
+
+func TestConfigString(t *testing.T) {
+	if s := (Config{}).String(); s != "115200 8N1" {
+		t.Error(s)
+	}
+	if s := (Config{Baud: 3000000, Parity: "even", StopBits: 2, DataBits: 7}).String(); s != "3000000 7E2" {
+		t.Error(s)
+	}
+}

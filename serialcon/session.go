@@ -1,0 +1,603 @@
+package serialcon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/step"
+)
+
+// Options for a console session.
+type Options struct {
+	// Ports lists and opens serial ports (System, or the simulated bench).
+	Ports Ports
+	// Profile ranks the ports when Port is empty.
+	Profile *profiles.Profile
+	// Port is the port to open; "" picks the best-ranked one for Profile.
+	Port   string
+	Config Config
+	// Until stops the session when matched; nil runs until ctx ends.
+	Until *Until
+	// Send is written once, when the port is first open, or when the boot
+	// reaches SendAt if that is set (ESC at "uefi-menu" stops in the
+	// firmware's menu).
+	Send   []byte
+	SendAt string
+	// Timeout ends the session; 0 means none.
+	Timeout time.Duration
+	// RawLog gets every byte as it came; TextLog one timestamped line per
+	// line, with jetup's marks at each connect and disconnect.
+	RawLog  io.Writer
+	TextLog io.Writer
+	// NoReconnect ends the session when the device goes away instead of
+	// waiting for it to come back.
+	NoReconnect bool
+	// Poll is how often a missing port is looked for (default 250 ms).
+	Poll time.Duration
+	// Batch is the output interval (default about 1/30 s).
+	Batch time.Duration
+}
+
+// Result is what a session did; it is stored as the console step's details
+// in the run record.
+type Result struct {
+	Port        string       `json:"port"`
+	Why         string       `json:"why,omitempty"`
+	Config      string       `json:"config"`
+	Bytes       int64        `json:"bytes"`
+	Reconnects  int          `json:"reconnects"`
+	Connections []Connection `json:"connections,omitempty"`
+	Until       string       `json:"until,omitempty"`
+	Matched     bool         `json:"matched"`
+	MatchedLine string       `json:"matched_line,omitempty"`
+	// NotShown counts bytes the face missed because it fell behind (the
+	// logs have them).
+	NotShown int64 `json:"not_shown,omitempty"`
+	Summary
+}
+
+// ErrNotConnected is returned by Send while no port is open.
+var ErrNotConnected = errors.New("the console is not connected")
+
+// Console is a session with one board's serial console: it finds the port,
+// keeps it open across unplugs, logs every byte, recognises the boot and
+// takes input to send.
+type Console struct {
+	opt Options
+
+	mu     sync.Mutex
+	dev    Device
+	name   string
+	writes chan []byte
+	bytes  int64
+
+	res     Result
+	em      *emitter
+	cook    *cooker
+	watch   *Watcher
+	text    *textLog
+	logged  string // the partial line already written to the text log
+	matched bool
+	// matchedBefore is set once the line that matched --until is done.
+	matchedBefore bool
+	sentAt        bool // Send went out at SendAt
+	queued        atomic.Int32
+}
+
+// New prepares a session; Run runs it.
+func New(o Options) *Console {
+	if o.Ports == nil {
+		o.Ports = System{}
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	return &Console{opt: o, writes: make(chan []byte, 256)}
+}
+
+// Send queues p to be written to the board. It fails when no port is open;
+// while the port is open it never blocks (a board that does not read only
+// delays its own input).
+func (c *Console) Send(p []byte) error {
+	c.mu.Lock()
+	connected := c.dev != nil
+	c.mu.Unlock()
+	if !connected {
+		return ErrNotConnected
+	}
+	if !c.enqueue(append([]byte(nil), p...)) {
+		return errors.New("the board is not taking input: too much is queued")
+	}
+	return nil
+}
+
+// enqueue hands p to the writer without waiting.
+func (c *Console) enqueue(p []byte) bool {
+	c.queued.Add(1)
+	select {
+	case c.writes <- p:
+		return true
+	default:
+		c.queued.Add(-1)
+		return false
+	}
+}
+
+// drainWrites gives the writer a moment to finish what is queued before
+// the port closes (a --send-at key and an --until on the same stage).
+func (c *Console) drainWrites() {
+	for deadline := time.Now().Add(2 * time.Second); c.queued.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Port is the name of the open port ("" while none is).
+func (c *Console) Port() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.name
+}
+
+// Run runs the session until Until matches (nil error), the timeout ends it
+// (an error with exit code 1 when Until was given and did not match), the
+// port cannot be opened (exit code 2) or ctx is cancelled (ctx's error).
+func (c *Console) Run(ctx context.Context, sink step.Sink) (Result, error) {
+	parent := ctx
+	if c.opt.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opt.Timeout)
+		defer cancel()
+	}
+	c.res = Result{Config: c.opt.Config.String(), Until: c.opt.Until.String()}
+	c.em = newEmitter(sink, c.opt.Batch)
+	c.text = newTextLog(c.opt.TextLog)
+	c.watch = NewWatcher(c.recognised)
+	c.cook = newCooker(c.lineDone)
+	writerDone := make(chan struct{})
+	wctx, stopWriter := context.WithCancel(ctx)
+	go func() { defer close(writerDone); c.writer(wctx) }()
+	defer func() {
+		stopWriter()
+		<-writerDone
+		c.em.close()
+		c.text.flush()
+	}()
+
+	err := c.session(ctx)
+	c.res.NotShown = c.em.Dropped()
+	c.res.Bytes = c.bytes
+	switch {
+	case err != nil && !isCtxErr(err):
+		return c.res, err
+	case c.matched:
+		return c.res, nil
+	case parent.Err() != nil:
+		return c.res, parent.Err()
+	case ctx.Err() != nil && c.opt.Until != nil:
+		return c.res, &step.Error{Cause: "until-timeout", Code: step.ExitFailed,
+			What: fmt.Sprintf("--until %s was not seen within %s", c.opt.Until, c.opt.Timeout),
+			Next: "look at the console log for where the boot stopped; give more --timeout if it was still going"}
+	}
+	return c.res, nil
+}
+
+func isCtxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// session opens the port and reads it, reopening it after each unplug.
+func (c *Console) session(ctx context.Context) error {
+	target, err := c.pick(ctx)
+	if err != nil {
+		return err
+	}
+	first := true
+	for {
+		dev, name, err := c.open(ctx, target, first)
+		if err != nil {
+			if first && errors.Is(ctx.Err(), context.DeadlineExceeded) && c.opt.Timeout > 0 {
+				return step.Refuse("port-missing", "plug in the console adapter, check the cable, or name the port with --port",
+					"%s never appeared within %s", target.Name(), c.opt.Timeout)
+			}
+			return err
+		}
+		now := time.Now()
+		ev := Connection{Event: EventConnected, Port: name, At: now, Detail: c.res.Why, Offset: c.bytes}
+		if !first {
+			ev.Event, ev.Detail = EventReconnected, "the device came back"
+			c.res.Reconnects++
+		} else {
+			c.res.Port = name
+			ev.Detail = strings.TrimSpace(c.opt.Config.String() + "; " + c.res.Why)
+		}
+		c.connection(ev)
+		c.mu.Lock()
+		c.dev, c.name = dev, name
+		c.mu.Unlock()
+		if first && len(c.opt.Send) > 0 && c.opt.SendAt == "" {
+			c.enqueue(c.opt.Send)
+		}
+		first = false
+
+		gone := c.read(ctx, dev)
+		if gone == nil && c.matched {
+			c.drainWrites()
+		}
+		c.mu.Lock()
+		c.dev, c.name = nil, ""
+		c.mu.Unlock()
+		_ = dev.Close()
+		// The line in progress is ended where the device went away, so the
+		// log shows exactly what arrived before the mark.
+		c.cook.flush()
+		c.logged = ""
+		if gone == nil {
+			return ctx.Err()
+		}
+		c.connection(Connection{Event: EventDisconnected, Port: name, At: time.Now(), Detail: gone.Error(), Offset: c.bytes})
+		if c.opt.NoReconnect {
+			return step.Errorf("port-gone", "check the cable and run again", "%s went away: %v", name, gone)
+		}
+	}
+}
+
+// connection records a connect or disconnect: event, result and log mark.
+func (c *Console) connection(ev Connection) {
+	c.res.Connections = append(c.res.Connections, ev)
+	c.em.event(ev)
+	mark := fmt.Sprintf("%s %s", ev.Event, ev.Port)
+	if ev.Detail != "" {
+		mark += " (" + ev.Detail + ")"
+	}
+	if ev.Event == EventConnected {
+		mark = fmt.Sprintf("connected to %s (%s)", ev.Port, ev.Detail)
+	}
+	c.text.marker(ev.At, mark)
+}
+
+// idleAfter is how long the board must be quiet after an unfinished line
+// before it is taken as a prompt waiting for input.
+const idleAfter = 150 * time.Millisecond
+
+// partialAfter is how long an unfinished line waits before it is written to
+// the text log anyway (a prompt should show up in `tail -f`).
+const partialAfter = time.Second
+
+// read reads dev until ctx ends or Until matches (nil) or the device goes
+// away (the reason).
+func (c *Console) read(ctx context.Context, dev Device) error {
+	buf := make([]byte, 64*1024)
+	last := time.Now()
+	idleDone, lastFlush := true, last
+	for ctx.Err() == nil && !c.matched {
+		n, err := dev.Read(buf)
+		now := time.Now()
+		if n > 0 {
+			c.data(buf[:n], now)
+			last, idleDone = now, false
+		}
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		if n == 0 {
+			if quiet := now.Sub(last); !idleDone && quiet >= idleAfter {
+				c.watch.Idle(c.cook.partial(), c.cook.partialStart())
+				c.matchedBefore = c.matched
+				idleDone = true
+			} else if quiet >= partialAfter {
+				if p := c.cook.partial(); p != "" && p != c.logged {
+					c.text.line(c.cook.partialStart(), p)
+					c.logged = p
+				}
+			}
+		}
+		if now.Sub(lastFlush) >= 100*time.Millisecond {
+			c.text.flush()
+			lastFlush = now
+		}
+	}
+	return nil
+}
+
+// data handles bytes from the board: logs, the face, the recogniser.
+func (c *Console) data(p []byte, now time.Time) {
+	c.bytes += int64(len(p))
+	if c.opt.RawLog != nil {
+		_, _ = c.opt.RawLog.Write(p)
+	}
+	c.em.output(p, now)
+	c.cook.feed(p, now)
+	if c.opt.Until != nil && c.opt.Until.Re != nil && !c.matched {
+		if part := c.cook.partial(); part != "" && c.opt.Until.matchLine(part) {
+			c.match(part)
+		}
+	}
+}
+
+// lineDone gets each finished line from the cooker.
+func (c *Console) lineDone(line string, at time.Time) {
+	if line != c.logged {
+		c.text.line(at, line)
+	}
+	c.logged = ""
+	c.watch.Line(line, at)
+	if !c.matched && c.opt.Until.matchLine(line) {
+		c.match(line)
+	}
+	c.matchedBefore = c.matched
+}
+
+// recognised gets each stage and fact from the watcher. Once --until has
+// matched the session is over: the rest of that read is logged, but only the
+// facts of the matching line itself are reported, not the stages after it.
+func (c *Console) recognised(e any) {
+	if c.matchedBefore {
+		return
+	}
+	c.res.Summary.add(e)
+	if ev, ok := e.(step.Event); ok {
+		c.em.event(ev)
+	}
+	st, ok := e.(Stage)
+	if !ok {
+		return
+	}
+	if c.opt.SendAt == st.Stage && len(c.opt.Send) > 0 && !c.sentAt {
+		c.sentAt = true
+		c.enqueue(c.opt.Send)
+	}
+	if !c.matched && c.opt.Until.matchStage(st.Stage) {
+		c.match(st.Line)
+	}
+}
+
+func (c *Console) match(line string) {
+	c.matched = true
+	c.res.Matched = true
+	c.res.MatchedLine = clip(line)
+}
+
+// writer writes queued input to whichever device is open. Large pastes go
+// in small pieces: EDK2 keeps only a short key queue.
+func (c *Console) writer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-c.writes:
+			c.write(ctx, p)
+			c.queued.Add(-1)
+		}
+	}
+}
+
+// write writes one queued input to the open device, in small pieces.
+func (c *Console) write(ctx context.Context, p []byte) {
+	for len(p) > 0 {
+		n := min(len(p), 16)
+		c.mu.Lock()
+		dev := c.dev
+		c.mu.Unlock()
+		if dev == nil {
+			return
+		}
+		if _, err := dev.Write(p[:n]); err != nil {
+			return
+		}
+		p = p[n:]
+		if len(p) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// target is the port a session follows: a name to reopen and, for USB
+// ports, the identity to find it by when it comes back under another name.
+type target struct {
+	PortInfo
+	explicit bool
+}
+
+// pick resolves --port, or waits for the best-ranked port for the profile.
+func (c *Console) pick(ctx context.Context) (target, error) {
+	if c.opt.Port != "" {
+		t := target{PortInfo: PortInfo{Path: c.opt.Port, Interface: -1}, explicit: true}
+		if strings.HasPrefix(c.opt.Port, "/dev/serial/by-id/") {
+			t.ByID = c.opt.Port
+		}
+		if ports, err := c.opt.Ports.List(); err == nil {
+			for _, p := range ports {
+				if p.Path == c.opt.Port || (p.ByID != "" && p.ByID == c.opt.Port) || sameNode(p.Path, c.opt.Port) {
+					t.PortInfo, t.Path = p, c.opt.Port
+					if p.ByID == c.opt.Port {
+						t.Path = p.Path
+					}
+					if isFlashGadget(p) {
+						c.em.event(step.Warning{At: time.Now(), Warning: c.opt.Port + " is the jetpack-nixos flash gadget, not the board's console",
+							Next: "connect the debug console (see `jetup profiles show`) and use that port"})
+					}
+				}
+			}
+		}
+		c.res.Why = "named with --port"
+		return t, nil
+	}
+	said := false
+	for {
+		ports, err := c.opt.Ports.List()
+		if err != nil {
+			return target{}, step.Refuse("port-list", "check that /sys and /dev are readable, or name the port with --port", "%v", err)
+		}
+		cands := Rank(ports, c.opt.Profile)
+		if best, ties, ok := Best(cands); ok {
+			c.res.Why = best.Why
+			if ties > 0 {
+				var others []string
+				for _, o := range cands[1 : ties+1] {
+					others = append(others, o.Port.Name())
+				}
+				c.em.event(step.Warning{At: time.Now(), Warning: fmt.Sprintf("%d ports fit equally well; using %s", ties+1, best.Port.Name()),
+					Next: "pass --port to use another: " + strings.Join(others, ", ")})
+			}
+			return target{PortInfo: best.Port}, nil
+		}
+		if !said {
+			what := "a serial console"
+			if c.opt.Profile != nil {
+				what = fmt.Sprintf("the console of %s (%s)", c.opt.Profile.Title, c.opt.Profile.Console.Connection)
+			}
+			detail := "no serial port fits yet; plug in " + what
+			var others []string
+			for _, o := range cands {
+				if !o.Excluded {
+					others = append(others, o.Port.Name())
+				}
+			}
+			if len(others) > 0 {
+				detail += "; or name one of " + strings.Join(others, ", ") + " with --port"
+			}
+			c.em.event(Connection{Event: EventWaiting, At: time.Now(), Detail: detail})
+			said = true
+		}
+		if !sleepCtx(ctx, c.opt.Poll) {
+			return target{}, c.noPort(ctx)
+		}
+	}
+}
+
+func (c *Console) noPort(ctx context.Context) error {
+	if c.opt.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return step.Refuse("no-port", "plug in the console adapter (see `jetup profiles show`), or name the port with --port",
+			"no serial port for the board appeared within %s", c.opt.Timeout)
+	}
+	return ctx.Err()
+}
+
+// sameNode reports whether two paths are the same device node.
+func sameNode(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// locate finds the target now: its by-id name if present, else a port with
+// its USB identity, else its path.
+func (c *Console) locate(t target) string {
+	if t.ByID != "" && exists(t.ByID) {
+		return t.ByID
+	}
+	if t.USB && t.Serial != "" {
+		if ports, err := c.opt.Ports.List(); err == nil {
+			for _, p := range ports {
+				if t.sameDevice(p) {
+					return p.Name()
+				}
+			}
+		}
+	}
+	if t.explicit && exists(c.opt.Port) {
+		return c.opt.Port
+	}
+	if exists(t.Path) {
+		return t.Path
+	}
+	return ""
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// permissionGrace is how long a permission error is retried: udev sets a
+// new node's group a moment after it appears.
+const permissionGrace = 3 * time.Second
+
+// open opens the target, waiting while it is missing. The first open fails
+// at once when the port is busy or refused; a reopen after an unplug keeps
+// trying (ModemManager probes a new ttyACM for a few seconds).
+func (c *Console) open(ctx context.Context, t target, first bool) (Device, string, error) {
+	said := false
+	var refusedSince time.Time
+	for {
+		if path := c.locate(t); path != "" {
+			cfg := c.opt.Config
+			cfg.KeepInput = !first
+			dev, err := c.opt.Ports.Open(path, cfg)
+			if err == nil {
+				return dev, path, nil
+			}
+			var oe *OpenError
+			if !errors.As(err, &oe) {
+				oe = &OpenError{Path: path, Cause: "port-invalid", Err: err}
+			}
+			switch oe.Cause {
+			case "port-missing":
+			case "port-permission":
+				if refusedSince.IsZero() {
+					refusedSince = time.Now()
+				}
+				if first && time.Since(refusedSince) > permissionGrace {
+					return nil, "", openRefusal(oe)
+				}
+			default:
+				if first {
+					return nil, "", openRefusal(oe)
+				}
+			}
+		}
+		if !said {
+			c.em.event(Connection{Event: EventWaiting, Port: t.Name(), At: time.Now(),
+				Detail: fmt.Sprintf("waiting for %s to appear", t.Name())})
+			said = true
+		}
+		if !sleepCtx(ctx, c.opt.Poll) {
+			return nil, "", ctx.Err()
+		}
+	}
+}
+
+// openRefusal turns an OpenError into the step error the person sees
+// (exit code 2: nothing was read).
+func openRefusal(oe *OpenError) error {
+	next := "check the port name with `jetup console --list`"
+	switch oe.Cause {
+	case "port-busy":
+		next = "close the other program (picocom, minicom, screen, tio, another jetup) and run again"
+		if strings.Contains(oe.Holder, "ModemManager") {
+			next = "ModemManager is probing the port: run `jetup doctor --fix` to keep it away from the board, or wait a few seconds"
+		}
+	case "port-permission":
+		next = "add yourself to the serial group (`jetup doctor --fix`, then log in again), or run with sudo"
+	}
+	e := step.Refuse(oe.Cause, next, "%s", oe.Error())
+	e.Err = oe
+	e.What = oe.Error()
+	return e
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

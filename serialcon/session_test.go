@@ -1,0 +1,324 @@
+package serialcon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/step"
+)
+
+// socatBoard is the far end of a real pty made by socat
+// (`socat STDIO pty,raw,echo=0,link=L`): what the test writes to socat's
+// stdin the port receives, and what jetup sends comes out of its stdout.
+// Ending socat closes the pty master: to the port's reader that is an
+// unplugged adapter, and a new socat with the same link is the replug.
+type socatBoard struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	mu   sync.Mutex
+	got  bytes.Buffer
+	done chan struct{}
+}
+
+func startSocat(t *testing.T, link string) *socatBoard {
+	t.Helper()
+	testkit.NeedCommands(t, "socat")
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &socatBoard{done: make(chan struct{})}
+	b.cmd = proc.Host{}.Command(ctx, "socat", "STDIO", "pty,raw,echo=0,link="+link)
+	b.in, _ = b.cmd.StdinPipe()
+	out, _ := b.cmd.StdoutPipe()
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(b.done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := out.Read(buf)
+			b.mu.Lock()
+			b.got.Write(buf[:n])
+			b.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); b.stop() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !exists(link) {
+		if time.Now().After(deadline) {
+			t.Fatal("socat made no pty")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return b
+}
+
+func (b *socatBoard) write(t *testing.T, p []byte) {
+	t.Helper()
+	if _, err := b.in.Write(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop ends socat: the adapter is unplugged.
+func (b *socatBoard) stop() {
+	_ = proc.EndGroup(b.cmd)
+	<-b.done
+	_ = b.cmd.Wait()
+}
+
+func (b *socatBoard) received() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.got.String()
+}
+
+// eventLog collects a session's events for assertions.
+type eventLog struct {
+	mu     sync.Mutex
+	events []step.Event
+	out    bytes.Buffer
+}
+
+func (l *eventLog) Emit(e step.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+	if o, ok := e.(Output); ok {
+		l.out.Write(o.Data)
+	}
+}
+
+func (l *eventLog) waitFor(t *testing.T, what string, ok func(step.Event) bool) step.Event {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, e := range l.events {
+			if ok(e) {
+				l.mu.Unlock()
+				return e
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %s event; got %+v", what, l.events)
+	return nil
+}
+
+func (l *eventLog) output() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.String()
+}
+
+func isConn(kind string) func(step.Event) bool {
+	return func(e step.Event) bool { c, ok := e.(Connection); return ok && c.Event == kind }
+}
+
+type runResult struct {
+	res Result
+	err error
+}
+
+func run(c *Console, ctx context.Context, sink step.Sink) chan runResult {
+	ch := make(chan runResult, 1)
+	go func() { r, err := c.Run(ctx, sink); ch <- runResult{r, err} }()
+	return ch
+}
+
+func TestSessionSurvivesUnplugAndKeepsOneLog(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "ttyBOARD")
+	boot := transcript(t, "serial-03-agx-orin-uefi-to-nixos-login.txt")
+	cut := bytes.Index(boot, []byte("EFI stub: Using DTB"))
+	part1, part2 := boot[:cut], boot[cut:]
+
+	board := startSocat(t, link)
+	rawFile, _ := os.Create(filepath.Join(dir, "console.raw"))
+	textFile, _ := os.Create(filepath.Join(dir, "console.log"))
+	until, _ := ParseUntil(StageLogin)
+	events := &eventLog{}
+	con := New(Options{Port: link, RawLog: rawFile, TextLog: textFile, Until: until, Timeout: 60 * time.Second})
+	done := run(con, context.Background(), events)
+
+	events.waitFor(t, "connected", isConn(EventConnected))
+	board.write(t, part1)
+	events.waitFor(t, "kernel stage", func(e step.Event) bool { s, ok := e.(Stage); return ok && s.Stage == StageKernel })
+	for !strings.HasSuffix(events.output(), string(part1[len(part1)-20:])) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	board.stop() // unplugged
+	gone := events.waitFor(t, "disconnected", isConn(EventDisconnected)).(Connection)
+	if gone.Offset != int64(len(part1)) {
+		t.Errorf("disconnected at byte %d, want %d", gone.Offset, len(part1))
+	}
+	if err := con.Send([]byte("x")); !errors.Is(err, ErrNotConnected) {
+		t.Errorf("send while unplugged: %v", err)
+	}
+
+	board = startSocat(t, link) // plugged back: same link, a new pty behind it
+	events.waitFor(t, "reconnected", isConn(EventReconnected))
+	board.write(t, part2)
+	var r runResult
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the session did not end at the login prompt")
+	}
+	rawFile.Close()
+	textFile.Close()
+	if r.err != nil || !r.res.Matched || r.res.Reconnects != 1 {
+		t.Fatalf("result %+v err %v", r.res, r.err)
+	}
+	if got := stageIDs(r.res.Summary); strings.Join(got, ",") != "uefi,uefi-menu,kernel,login" {
+		t.Errorf("stages %v", got)
+	}
+	raw, _ := os.ReadFile(rawFile.Name())
+	if !bytes.Equal(raw, boot[:len(raw)]) || len(raw) < len(part1)+bytes.Index(part2, []byte("login:")) {
+		t.Errorf("raw log is not the board's bytes: %d of %d", len(raw), len(boot))
+	}
+	text, _ := os.ReadFile(textFile.Name())
+	log := string(text)
+	i1 := strings.Index(log, "EFI stub: Booting Linux Kernel...")
+	i2 := strings.Index(log, "--- jetup: disconnected")
+	i3 := strings.Index(log, "--- jetup: reconnected")
+	i4 := strings.Index(log, "EFI stub: Using DTB from configuration table")
+	if i1 < 0 || i2 < i1 || i3 < i2 || i4 < i3 {
+		t.Errorf("text log out of order (%d %d %d %d):\n%s", i1, i2, i3, i4, log)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(log), "\n") {
+		if _, ok := parseTextLogLine([]byte(l)); !ok {
+			t.Errorf("line without a timestamp: %q", l)
+		}
+	}
+}
+
+func TestSessionSendsAndEchoes(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "tty")
+	board := startSocat(t, link)
+	until, _ := ParseUntil(`UEFI v2\.70`)
+	events := &eventLog{}
+	con := New(Options{Port: link, Until: until, Send: []byte("\x1b"), Timeout: 20 * time.Second})
+	done := run(con, context.Background(), events)
+	events.waitFor(t, "connected", isConn(EventConnected))
+	for !strings.Contains(board.received(), "\x1b") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	board.write(t, []byte("\x1b[1m\x1b[33m\x1b[40mShell> \x1b[0m"))
+	events.waitFor(t, "shell stage", func(e step.Event) bool { s, ok := e.(Stage); return ok && s.Stage == StageShell })
+	if err := con.Send([]byte("ver\r")); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(board.received(), "ver\r") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	board.write(t, []byte("ver\r\nUEFI Interactive Shell v2.2\r\nEDK II\r\nUEFI v2.70 (EDK II, 0x00010000)\r\n"))
+	r := <-done
+	if r.err != nil || r.res.MatchedLine != "UEFI v2.70 (EDK II, 0x00010000)" {
+		t.Errorf("%+v %v", r.res, r.err)
+	}
+}
+
+func TestSessionTimeoutAndMissingPort(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "tty")
+	startSocat(t, link)
+	until, _ := ParseUntil(StageLogin)
+	_, err := New(Options{Port: link, Until: until, Timeout: 500 * time.Millisecond}).Run(context.Background(), step.Discard)
+	var se *step.Error
+	if !errors.As(err, &se) || se.Cause != "until-timeout" || step.ExitCodeOf(err) != 1 {
+		t.Errorf("until not seen: %v", err)
+	}
+	// No --until: the timeout just ends the capture.
+	if _, err := New(Options{Port: link, Timeout: 300 * time.Millisecond}).Run(context.Background(), step.Discard); err != nil {
+		t.Errorf("plain capture: %v", err)
+	}
+	events := &eventLog{}
+	_, err = New(Options{Port: link + "-nothing", Timeout: 400 * time.Millisecond}).Run(context.Background(), events)
+	if !errors.As(err, &se) || se.Cause != "port-missing" || step.ExitCodeOf(err) != 2 {
+		t.Errorf("missing port: %v", err)
+	}
+	events.waitFor(t, "waiting", isConn(EventWaiting))
+}
+
+func TestSessionRefusesABusyPort(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "tty")
+	startSocat(t, link)
+	held, err := System{}.Open(link, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, err = New(Options{Port: link, Timeout: 5 * time.Second}).Run(context.Background(), step.Discard)
+	var se *step.Error
+	if !errors.As(err, &se) || se.Cause != "port-busy" || step.ExitCodeOf(err) != 2 || se.Next == "" {
+		t.Errorf("busy port: %v", err)
+	}
+}
+
+func TestSessionPicksThePortForTheProfile(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "ttyUSB0")
+	board := startSocat(t, link)
+	ports := fakePorts{ports: []PortInfo{
+		{Path: "/dev/ttyACM9", USB: true, VID: "1d6b", PID: "0104", Manufacturer: "NixOS", Product: "serial", Interface: 0},
+		{Path: link, USB: true, VID: "10c4", PID: "ea60", Product: "CP2102", Serial: "0001", Interface: 0},
+	}}
+	until, _ := ParseUntil("hello")
+	con := New(Options{Ports: ports, Profile: profile(t, "orin-nano-devkit"), Until: until, Timeout: 10 * time.Second})
+	events := &eventLog{}
+	done := run(con, context.Background(), events)
+	c := events.waitFor(t, "connected", isConn(EventConnected)).(Connection)
+	if c.Port != link || !strings.Contains(c.Detail, "CP210x") {
+		t.Errorf("connected %+v", c)
+	}
+	board.write(t, []byte("hello\r\n"))
+	if r := <-done; r.err != nil || r.res.Port != link || !strings.Contains(r.res.Why, "console bridge of orin-nano-devkit") {
+		t.Errorf("%+v %v", r.res, r.err)
+	}
+}
+
+// fakePorts lists made-up USB details for real ptys: there is no USB bus
+// here, but the ports are real and opened by System.
+type fakePorts struct{ ports []PortInfo }
+
+func (f fakePorts) List() ([]PortInfo, error) { return f.ports, nil }
+func (f fakePorts) Open(path string, cfg Config) (Device, error) {
+	return System{}.Open(path, cfg)
+}
+
+func TestSessionSendAtAStage(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "tty")
+	board := startSocat(t, link)
+	until, _ := ParseUntil(StageUEFIMenu)
+	events := &eventLog{}
+	con := New(Options{Port: link, Until: until, Send: []byte(KeyEsc), SendAt: StageUEFIMenu, Timeout: 20 * time.Second})
+	done := run(con, context.Background(), events)
+	events.waitFor(t, "connected", isConn(EventConnected))
+	time.Sleep(200 * time.Millisecond)
+	if got := board.received(); got != "" {
+		t.Fatalf("sent %q before the menu", got)
+	}
+	board.write(t, []byte("Jetson UEFI firmware (version 35.3.1 built on 1980-01-01T00:00:00+00:00)\r\nESC   to enter Setup.\r\n"))
+	if r := <-done; r.err != nil || !r.res.Matched {
+		t.Fatalf("%+v %v", r.res, r.err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); board.received() != KeyEsc; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the board got %q", board.received())
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/jetup/jetup/serialcon"
+)
+
+// Board is a simulated board on its debug console: a real pseudo-terminal
+// whose far end the board writes its boot to, at the pace of a 115200-baud
+// line and with the pauses of a real boot. Like a technician who connects
+// the console and then presses power, it starts booting when a program
+// first opens the port. It echoes what it is sent (a shell's line
+// discipline does), can be unplugged (the pty's master is closed, the port's
+// name disappears) and plugged back (a new pty behind the same name), and
+// keeps booting while unplugged, so what it printed then is lost, as it
+// would be.
+type Board struct {
+	opt  BoardOptions
+	link string
+
+	mu      sync.Mutex
+	master  *os.File
+	plugged bool
+	sent    bytes.Buffer // what reached a plugged port
+	input   bytes.Buffer // what the console sent the board
+	// inEscape is where the echo is in an escape sequence the console sent
+	// (1 after ESC, 2 inside ESC [ or ESC O).
+	inEscape int
+	atLine   bool // the board sits at its shell prompt
+	closed   chan struct{}
+	power    chan struct{}
+	powered  bool
+	wg       sync.WaitGroup
+}
+
+// BoardOptions configure a Board.
+type BoardOptions struct {
+	// Dir holds the port's stable name (like /dev/serial/by-id); a new
+	// directory in the simulated bench's work directory when empty.
+	Dir string
+	// Script is what the board prints; NixOSBoot when nil.
+	Script []BootLine
+	// Speed scales time: 1 is real time, 50 boots fifty times faster.
+	Speed float64
+	// Baud paces the bytes (115200 when 0).
+	Baud int
+	// Port describes the USB bridge the port is listed as.
+	Port serialcon.PortInfo
+}
+
+// usbTTLAdapter is what the simulated console is listed as: a CP2102
+// USB-TTL adapter, the kind the Orin Nano/NX and Xavier NX devkits need.
+var usbTTLAdapter = serialcon.PortInfo{USB: true, VID: "10c4", PID: "ea60", Manufacturer: "Silicon Labs",
+	Product: "CP2102 USB to UART Bridge Controller", Serial: "0001", Interface: 0, Driver: "cp210x"}
+
+// NewBoard makes a board and plugs in its console.
+func NewBoard(o BoardOptions) (*Board, error) {
+	if o.Script == nil {
+		o.Script = NixOSBoot
+	}
+	if o.Speed <= 0 {
+		o.Speed = 1
+	}
+	if o.Baud == 0 {
+		o.Baud = 115200
+	}
+	if !o.Port.USB {
+		o.Port = usbTTLAdapter
+	}
+	if o.Dir == "" {
+		base, err := workDir()
+		if err != nil {
+			return nil, err
+		}
+		if o.Dir, err = os.MkdirTemp(base, "serial-"); err != nil {
+			return nil, err
+		}
+	}
+	b := &Board{opt: o, closed: make(chan struct{}), power: make(chan struct{})}
+	b.link = filepath.Join(o.Dir, "usb-Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001-if00-port0")
+	if err := b.Replug(); err != nil {
+		return nil, err
+	}
+	b.wg.Add(2)
+	go b.play()
+	go b.echo()
+	return b, nil
+}
+
+// Path is the port's stable name.
+func (b *Board) Path() string { return b.link }
+
+// Replug plugs the console in: a new pty appears under the same name.
+func (b *Board) Replug() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.plugged {
+		return nil
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		return fmt.Errorf("simulated console: %w", err)
+	}
+	name := slave.Name()
+	// Raw from the start, as socat's "raw,echo=0" and a USB serial
+	// adapter are: a fresh pty is in cooked mode, and what the board sends
+	// before jetup opens the port would be translated and echoed.
+	if err := makeRaw(slave); err != nil {
+		master.Close()
+		slave.Close()
+		return fmt.Errorf("simulated console: %w", err)
+	}
+	// The board's side only has the master: with the slave closed, the pty
+	// reports a hang-up until a program opens the port.
+	slave.Close()
+	if master, err = pollable(master); err != nil {
+		return fmt.Errorf("simulated console: %w", err)
+	}
+	tmp := b.link + ".new"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(name, tmp); err != nil {
+		master.Close()
+		return err
+	}
+	if err := os.Rename(tmp, b.link); err != nil {
+		master.Close()
+		return err
+	}
+	b.master, b.plugged = master, true
+	return nil
+}
+
+func makeRaw(f *os.File) error {
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+// pollable gives the pty master back in non-blocking mode (creack/pty
+// leaves it blocking), so reads and writes take deadlines and Close ends a
+// read in progress: otherwise an unplug would wait for the echo reader.
+func pollable(f *os.File) (*os.File, error) {
+	fd, err := unix.Dup(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), nil
+}
+
+// Unplug pulls the console's cable: the open port reads as gone and its
+// name disappears.
+func (b *Board) Unplug() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.unplugLocked()
+}
+
+func (b *Board) unplugLocked() {
+	if !b.plugged {
+		return
+	}
+	_ = os.Remove(b.link)
+	b.master.Close()
+	b.plugged = false
+}
+
+// Close unplugs the board and stops it.
+func (b *Board) Close() {
+	select {
+	case <-b.closed:
+		return
+	default:
+	}
+	close(b.closed)
+	b.Unplug()
+	b.wg.Wait()
+}
+
+// Sent is every byte that reached a plugged port.
+func (b *Board) Sent() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.sent.Bytes()...)
+}
+
+// Input is everything the console has sent the board.
+func (b *Board) Input() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.input.Bytes()...)
+}
+
+// Powered reports whether the board has started booting.
+func (b *Board) Powered() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.powered
+}
+
+// List is the host's serial ports as the bench shows them: this board's
+// console while it is plugged in.
+func (b *Board) List() ([]serialcon.PortInfo, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.plugged {
+		return nil, nil
+	}
+	p := b.opt.Port
+	p.ByID = b.link
+	p.Path, _ = os.Readlink(b.link)
+	return []serialcon.PortInfo{p}, nil
+}
+
+// Open opens the port with the real serial code.
+func (b *Board) Open(path string, cfg serialcon.Config) (serialcon.Device, error) {
+	return serialcon.System{}.Open(path, cfg)
+}
+
+// waitOpen waits until a program has the port open (the master stops
+// reporting a hang-up): the technician connected the console.
+func (b *Board) waitOpen() bool {
+	for {
+		b.mu.Lock()
+		open := b.plugged && slaveOpen(b.master)
+		b.mu.Unlock()
+		if open {
+			return true
+		}
+		select {
+		case <-b.closed:
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func slaveOpen(master *os.File) bool {
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	_ = rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, 0); err == nil {
+			open = fds[0].Revents&unix.POLLHUP == 0
+		}
+	})
+	return open
+}
+
+// play prints the script once the port is first opened.
+func (b *Board) play() {
+	defer b.wg.Done()
+	if !b.waitOpen() {
+		return
+	}
+	b.mu.Lock()
+	b.powered = true
+	b.mu.Unlock()
+	// A moment for the person to press power.
+	if !b.sleep(300 * time.Millisecond) {
+		return
+	}
+	for i, l := range b.opt.Script {
+		if !b.sleep(l.After) {
+			return
+		}
+		text := l.Text
+		if raw, ok := strings.CutPrefix(text, "\x00"); ok {
+			text = raw
+		} else {
+			text += "\r\n"
+		}
+		if i == len(b.opt.Script)-1 {
+			b.mu.Lock()
+			b.atLine = true
+			b.mu.Unlock()
+		}
+		if !b.send([]byte(text)) {
+			return
+		}
+	}
+}
+
+// sleep waits d scaled by the speed; false once the board is closed.
+func (b *Board) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	select {
+	case <-b.closed:
+		return false
+	case <-time.After(time.Duration(float64(d) / b.opt.Speed)):
+		return true
+	}
+}
+
+// send writes p at the line's byte rate; while unplugged the bytes are
+// lost, and a port nobody reads drops them after a second rather than
+// stalling the board.
+func (b *Board) send(p []byte) bool {
+	perByte := 10 * time.Second / time.Duration(b.opt.Baud) // 8N1: ten bits a byte
+	for len(p) > 0 {
+		n := min(len(p), 64)
+		b.mu.Lock()
+		if b.plugged {
+			_ = b.master.SetWriteDeadline(time.Now().Add(time.Second))
+			w, _ := b.master.Write(p[:n])
+			b.sent.Write(p[:w])
+		}
+		b.mu.Unlock()
+		p = p[n:]
+		if !b.sleep(time.Duration(n) * perByte) {
+			return false
+		}
+	}
+	return true
+}
+
+// echo answers input as a shell's line discipline would: printable keys
+// come back, Enter starts a new line (with a new prompt once the board is at
+// its shell), backspace rubs out.
+func (b *Board) echo() {
+	defer b.wg.Done()
+	buf := make([]byte, 256)
+	for {
+		b.mu.Lock()
+		m, plugged := b.master, b.plugged
+		b.mu.Unlock()
+		if !plugged {
+			select {
+			case <-b.closed:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		_ = m.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := m.Read(buf)
+		if n > 0 {
+			b.answer(buf[:n])
+		}
+		select {
+		case <-b.closed:
+			return
+		default:
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			// EIO while no program has the port open: wait for one.
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func (b *Board) answer(in []byte) {
+	b.mu.Lock()
+	b.input.Write(in)
+	b.mu.Unlock()
+	var out []byte
+	for _, c := range in {
+		// Keys that arrive as escape sequences (arrows, F11) move a line
+		// editor's cursor; they are not echoed as text.
+		switch {
+		case c == 0x1b:
+			b.inEscape = 1
+			continue
+		case b.inEscape == 1 && (c == '[' || c == 'O'):
+			b.inEscape = 2
+			continue
+		case b.inEscape == 2 && c >= 0x20 && c < 0x40:
+			continue
+		case b.inEscape > 0:
+			b.inEscape = 0
+			continue
+		}
+		switch {
+		case c == '\r' || c == '\n':
+			out = append(out, '\r', '\n')
+			b.mu.Lock()
+			prompt := b.atLine
+			b.mu.Unlock()
+			if prompt {
+				out = append(out, shellPrompt...)
+			}
+		case c == 0x7f || c == '\b':
+			out = append(out, '\b', ' ', '\b')
+		case c >= 0x20 && c < 0x7f:
+			out = append(out, c)
+		}
+	}
+	if len(out) > 0 {
+		b.send(out)
+	}
+}
+
+// SerialBench is the simulated bench's serial ports: one board booting
+// NixOS, made when a console first looks for a port. JETUP_SIM_SPEED
+// speeds its boot up (the demo runs it in real time, about 45 s).
+type SerialBench struct {
+	once  sync.Once
+	board *Board
+	err   error
+}
+
+func (s *SerialBench) get() (*Board, error) {
+	s.once.Do(func() {
+		speed := 1.0
+		if v, err := strconv.ParseFloat(os.Getenv("JETUP_SIM_SPEED"), 64); err == nil && v > 0 {
+			speed = v
+		}
+		s.board, s.err = NewBoard(BoardOptions{Speed: speed})
+	})
+	return s.board, s.err
+}
+
+// List is the board's console port.
+func (s *SerialBench) List() ([]serialcon.PortInfo, error) {
+	b, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	return b.List()
+}
+
+// Open opens a port with the real serial code.
+func (s *SerialBench) Open(path string, cfg serialcon.Config) (serialcon.Device, error) {
+	return serialcon.System{}.Open(path, cfg)
+}
+
+// Board is the simulated board (made on first use).
+func (s *SerialBench) Board() (*Board, error) { return s.get() }
+
+// UnplugWhen pulls the cable at the first moment ready(sent) holds, sent
+// being how many bytes have reached the port so far (a test unplugs once its
+// reader has everything, so it can check that no byte went missing).
+func (b *Board) UnplugWhen(ready func(sent int) bool) {
+	for {
+		b.mu.Lock()
+		if ready(b.sent.Len()) {
+			b.unplugLocked()
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,200 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/assets"
+	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/serialcon"
+	"github.com/jetup/jetup/step"
+)
+
+// syncBuffer is a log file the test can look at while the session writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Len()
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.buf.Bytes()...)
+}
+
+type events struct {
+	mu  sync.Mutex
+	all []step.Event
+}
+
+func (e *events) Emit(ev step.Event) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) wait(t *testing.T, ok func(step.Event) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		e.mu.Lock()
+		for _, ev := range e.all {
+			if ok(ev) {
+				e.mu.Unlock()
+				return
+			}
+		}
+		e.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("event never came; got %+v", e.all)
+}
+
+func (e *events) output() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var b strings.Builder
+	for _, ev := range e.all {
+		if o, ok := ev.(serialcon.Output); ok {
+			b.Write(o.Data)
+		}
+	}
+	return b.String()
+}
+
+func conn(kind string) func(step.Event) bool {
+	return func(e step.Event) bool { c, ok := e.(serialcon.Connection); return ok && c.Event == kind }
+}
+
+func stage(id string) func(step.Event) bool {
+	return func(e step.Event) bool { s, ok := e.(serialcon.Stage); return ok && s.Stage == id }
+}
+
+func orinNano(t *testing.T) *profiles.Profile {
+	set, _ := profiles.Load(assets.Profiles(), "")
+	p, ok := set.Get("orin-nano-devkit")
+	if !ok {
+		t.Fatal("no profile")
+	}
+	return p
+}
+
+func TestBoardBootsToTheInstallerShell(t *testing.T) {
+	b, err := NewBoard(BoardOptions{Dir: t.TempDir(), Speed: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	time.Sleep(100 * time.Millisecond)
+	if b.Powered() {
+		t.Fatal("the board booted before anyone watched its console")
+	}
+	until, _ := serialcon.ParseUntil(serialcon.StageShell)
+	raw := &syncBuffer{}
+	ev := &events{}
+	con := serialcon.New(serialcon.Options{Ports: b, Profile: orinNano(t), Until: until, RawLog: raw, Timeout: 30 * time.Second})
+	res, err := con.Run(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range res.Stages {
+		ids = append(ids, s.Stage)
+	}
+	if got := strings.Join(ids, " "); got != "mb1 mb2 uefi uefi-menu kernel nixos-stage-1 nixos-stage-2 login shell" {
+		t.Errorf("stages %s", got)
+	}
+	for id, want := range map[string]string{serialcon.FactIP: BoardAddress, serialcon.FactHostname: "nixos",
+		serialcon.FactNixOSVersion: "25.11.20260118.77ef7a2", serialcon.FactFirmwareVersion: "36.4.3-0a1b2c3d4e5f"} {
+		if got := res.Last(id); got != want {
+			t.Errorf("fact %s = %q, want %q", id, got, want)
+		}
+	}
+	if !strings.Contains(res.Why, "CP210x") || !strings.HasSuffix(res.Port, "-if00-port0") {
+		t.Errorf("port %s why %q", res.Port, res.Why)
+	}
+	if !bytes.Equal(raw.Bytes(), b.Sent()) {
+		t.Errorf("the raw log (%d bytes) is not what the board sent (%d bytes)", raw.Len(), len(b.Sent()))
+	}
+}
+
+func TestBoardUnplugAndReplugKeepOneContinuousLog(t *testing.T) {
+	b, err := NewBoard(BoardOptions{Dir: t.TempDir(), Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	until, _ := serialcon.ParseUntil(serialcon.StageShell)
+	raw, text := &syncBuffer{}, &syncBuffer{}
+	ev := &events{}
+	con := serialcon.New(serialcon.Options{Ports: b, Port: b.Path(), Until: until, RawLog: raw, TextLog: text, Timeout: 60 * time.Second})
+	done := make(chan error, 1)
+	var res serialcon.Result
+	go func() { var err error; res, err = con.Run(context.Background(), ev); done <- err }()
+
+	ev.wait(t, stage(serialcon.StageUEFI))
+	// Pull the cable once jetup has read everything sent so far.
+	b.UnplugWhen(func(sent int) bool { return raw.Len() == sent })
+	ev.wait(t, conn(serialcon.EventDisconnected))
+	time.Sleep(100 * time.Millisecond) // the board boots on meanwhile
+	if err := b.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(t, conn(serialcon.EventReconnected))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if res.Reconnects != 1 {
+		t.Errorf("reconnects %d", res.Reconnects)
+	}
+	if !bytes.Equal(raw.Bytes(), b.Sent()) {
+		r, s := raw.Bytes(), b.Sent()
+		i := 0
+		for i < len(r) && i < len(s) && r[i] == s[i] {
+			i++
+		}
+		t.Errorf("bytes lost: the raw log has %d, the port got %d; they differ at %d: %q vs %q", len(r), len(s), i, r[max(0, i-40):min(len(r), i+40)], s[max(0, i-40):min(len(s), i+40)])
+	}
+	log := string(text.Bytes())
+	d, r := strings.Index(log, "--- jetup: disconnected"), strings.Index(log, "--- jetup: reconnected")
+	if d < 0 || r < d || !strings.Contains(log[:d], "Jetson UEFI firmware") || !strings.Contains(log[r:], "nixos login:") {
+		t.Errorf("text log marks:\n%s", log)
+	}
+
+	// The board echoes what it is sent and prompts again.
+	b2, _ := NewBoard(BoardOptions{Dir: t.TempDir(), Speed: 1000})
+	defer b2.Close()
+	ev2 := &events{}
+	con2 := serialcon.New(serialcon.Options{Ports: b2, Timeout: 20 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done2 := make(chan struct{})
+	go func() { _, _ = con2.Run(ctx, ev2); close(done2) }()
+	ev2.wait(t, stage(serialcon.StageShell))
+	if err := con2.Send([]byte("uname -m\r")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ev2.output(), "uname -m\r\n\x1b[1;32m[nixos@nixos:~]$"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no echo: %q", ev2.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done2
+}
