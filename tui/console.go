@@ -155,6 +155,10 @@ func (c *consoleScreen) termSize() (int, int, int) {
 
 func (c *consoleScreen) CapturesKeys() bool { return c.focus || c.searching }
 
+// PassesCtrlC: in focus mode ctrl+c goes to the board like every other key
+// (ctrl+] leaves focus); the wizard's quit is one ctrl+] away.
+func (c *consoleScreen) PassesCtrlC() bool { return c.focus }
+
 func (c *consoleScreen) Keys() []key.Binding {
 	switch {
 	case c.focus:

@@ -99,10 +99,18 @@ func TestConsoleScreenFocusSendsKeysToTheBoard(t *testing.T) {
 	}
 	tm.Send(tea.PasteMsg{Content: "echo pasted\n"})
 	scr.WaitFor(t, wait, "$ echo pasted")
+	if text := scr.Text(); strings.Contains(text, "q quit") || strings.Contains(text, "s skip") {
+		t.Errorf("focus mode footer offers wizard keys:\n%s", text)
+	}
+	// ctrl+c interrupts the board's command; it does not quit the wizard.
+	tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	if text := scr.Text(); strings.Contains(text, "Quit") {
+		t.Errorf("ctrl+c in focus mode asked to quit:\n%s", text)
+	}
 	tm.Send(tea.KeyPressMsg{Code: ']', Mod: tea.ModCtrl})
 	scr.WaitFor(t, wait, "following")
 	got := string(board.Input())
-	if !strings.HasPrefix(got, "\x1b\x1b[23~uname -q\recho pasted\r") {
+	if !strings.HasPrefix(got, "\x1b\x1b[23~uname -q\recho pasted\r\x03") {
 		t.Errorf("the board got %q", got)
 	}
 }

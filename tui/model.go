@@ -264,6 +264,9 @@ func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		}
 	}
 	capturing := m.active().screen != nil && m.active().screen.CapturesKeys()
+	if capturing && m.passesCtrlC() && key.Matches(k, keys.ForceQuit) {
+		return nil, false
+	}
 	switch {
 	case key.Matches(k, keys.ForceQuit), !capturing && key.Matches(k, keys.Quit):
 		if m.sess.Busy() {
@@ -354,6 +357,12 @@ func (m *Model) sidebar(h int) string {
 	return lipgloss.NewStyle().Width(sidebarWidth).Height(h).MaxHeight(h).Render(b.String())
 }
 
+// passesCtrlC reports whether the active screen takes ctrl+c itself now.
+func (m *Model) passesCtrlC() bool {
+	p, ok := m.active().screen.(CtrlCPasser)
+	return ok && p.PassesCtrlC()
+}
+
 func (m *Model) footer() string {
 	if m.err != "" {
 		return m.st.Bad.Render(truncate(m.err, m.w))
@@ -368,9 +377,16 @@ func (m *Model) footer() string {
 	if s := m.active().screen; s != nil {
 		screenKeys = s.Keys()
 	}
-	// Back and skip do nothing while a step runs: do not offer them then.
+	// Back and skip do nothing while a step runs, and a screen that captures
+	// keys (a filter, the console's focus mode) gets q and ? itself: offer
+	// only what applies.
 	global := []key.Binding{keys.Quit, keys.Help}
-	if !m.sess.Busy() {
+	if s := m.active().screen; s != nil && s.CapturesKeys() {
+		global = nil
+		if !m.passesCtrlC() {
+			global = []key.Binding{keys.ForceQuit}
+		}
+	} else if !m.sess.Busy() {
 		global = append([]key.Binding{keys.Back}, global...)
 		if e := m.active(); e.id != "" && e.id != step.Doctor {
 			global = append([]key.Binding{keys.Skip}, global...)

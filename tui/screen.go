@@ -34,6 +34,14 @@ type Leaver interface {
 	Leave()
 }
 
+// CtrlCPasser is a Screen that, while it captures keys, wants ctrl+c too:
+// the console in focus mode sends it to the board (interrupting a command
+// there), and offers its own key to leave focus. Without it the root keeps
+// ctrl+c to quit the wizard.
+type CtrlCPasser interface {
+	PassesCtrlC() bool
+}
+
 // DoneMsg is sent by a screen when its step has ended. The root records the
 // outcome in the run record; on success or skip it moves to the next step.
 type DoneMsg struct {
