@@ -22,7 +22,11 @@ func newTmux(t *testing.T, w, h int, env []string, args ...string) *tmuxTerm {
 	t.Helper()
 	testkit.NeedCommands(t, "tmux")
 	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("jetup-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	shell := strings.Join(append(env, append([]string{binary}, args...)...), " ") + "; echo JETUP-EXIT=$?; sleep 60"
+	// If the test binary dies (a go test timeout), t.Cleanup never runs and
+	// the tmux server would keep jetup alive: bound the pane's life instead.
+	// --foreground keeps jetup in the terminal's foreground process group.
+	bounded := append([]string{"timeout", "--foreground", "-k", "5", "600", binary}, args...)
+	shell := strings.Join(append(env, bounded...), " ") + "; echo JETUP-EXIT=$?; sleep 30"
 	tm.run("new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), shell)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
 	return tm
