@@ -1,15 +1,21 @@
 package media
 
 import (
+	"crypto/sha256"
+	"encoding/json"
+	"hash/maphash"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/jetup/jetup/internal/testkit"
 )
@@ -111,23 +117,56 @@ func cleanupBench() {
 	}
 }
 
-func timeCommand(b *testing.B, name string, args ...string) (time.Duration, int64) {
+// timeCommand runs argv and returns its wall time, its peak RSS (the
+// kernel's maxrss) and its stdout.
+func timeCommand(b *testing.B, argv []string) (time.Duration, int64, []byte) {
 	b.Helper()
 	t0 := time.Now()
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+b.TempDir())
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	d := time.Since(t0)
 	if err != nil {
-		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		b.Fatalf("%v: %v\n%s", argv, err, stderr.String())
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss << 10
 	}
-	return d, rss
+	return d, rss, out
 }
 
+// receiptOf is the receipt line of `jetup write --json`.
+func receiptOf(b *testing.B, out []byte) Receipt {
+	var rc Receipt
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, `{"device":`) {
+			if err := json.Unmarshal([]byte(l), &rc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if rc.Result != "verified" {
+		b.Fatalf("jetup did not verify: %+v", rc)
+	}
+	return rc
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// BenchmarkWrite1GiB runs every contender once per round, round-robin with
+// the starting contender rotated, so that all of them meet the same load
+// on a shared machine, and reports each one's median seconds, the ratios
+// the goals are about, jetup's verify time and its peak RSS.
 func BenchmarkWrite1GiB(b *testing.B) {
 	setupBench(b)
 	s := &benchSetup
@@ -139,42 +178,94 @@ func BenchmarkWrite1GiB(b *testing.B) {
 	dd := func(decomp, file string) []string {
 		return []string{"sh", "-c", decomp + " " + file + " | dd of=" + s.device + " bs=4M iflag=fullblock oflag=direct conv=fsync status=none"}
 	}
-	jet := func(extra ...string) []string {
-		return append([]string{s.jetup, "write", "--image", "IMG", "--target", s.device, "--allow-fixed", "--yes", "--json"}, extra...)
+	jet := func(img string, extra ...string) []string {
+		return append([]string{s.jetup, "write", "--image", img, "--target", s.device, "--allow-fixed", "--yes", "--json"}, extra...)
 	}
-	cases := []struct {
-		name string
-		argv []string
-		img  string
-	}{
-		{"dd-zstd", dd("zstd -dc", s.zst), ""},
-		{"jetup-zstd-no-bmap", jet("--no-bmap"), s.zst},
-		{"jetup-zstd-bmap", jet(), s.zst},
-		{"bmaptool-zstd", []string{"bmaptool", "copy", "--bmap", s.bmap, s.zst, s.device}, ""},
-		{"dd-xz", dd("xz -dc -T0", s.xz), ""},
-		{"jetup-xz-no-bmap", jet("--no-bmap"), s.xz},
+	cases := []contender{
+		{"dd-zstd", dd("zstd -dc", s.zst)},
+		{"jetup-zstd-no-bmap", jet(s.zst, "--no-bmap")},
+		{"jetup-zstd-bmap", jet(s.zst)},
+		{"bmaptool-zstd", []string{"bmaptool", "-q", "copy", "--bmap", s.bmap, s.zst, s.device}},
+		{"dd-xz", dd("xz -dc -T0", s.xz)},
+		{"jetup-xz-no-bmap", jet(s.xz, "--no-bmap")},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			argv := append([]string(nil), c.argv...)
-			for i, a := range argv {
-				if a == "IMG" {
-					argv[i] = c.img
-				}
+	// JETUP_BENCH_BASELINE names another jetup binary (an older build) to
+	// run in the same rounds, for before/after figures under equal load.
+	if base := os.Getenv("JETUP_BENCH_BASELINE"); base != "" {
+		for _, c := range []contender{{"baseline-zstd-no-bmap", jet(s.zst, "--no-bmap")}, {"baseline-zstd-bmap", jet(s.zst)}} {
+			c.argv[0] = base
+			cases = append(cases, c)
+		}
+	}
+	// One sub-benchmark: the framework runs it with N=1 first, then N
+	// rounds; the files and the loop device stay until both are done.
+	b.Run("round-robin", func(b *testing.B) {
+		roundRobin(b, cases)
+	})
+	cleanupBench()
+}
+
+type contender struct {
+	name string
+	argv []string
+}
+
+func roundRobin(b *testing.B, cases []contender) {
+	secs := map[string][]float64{}
+	verify := map[string][]float64{}
+	var rss int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := range cases {
+			c := cases[(i+k)%len(cases)]
+			d, r, out := timeCommand(b, c.argv)
+			secs[c.name] = append(secs[c.name], d.Seconds())
+			if strings.HasPrefix(c.name, "jetup") || strings.HasPrefix(c.name, "baseline") {
+				verify[c.name] = append(verify[c.name], receiptOf(b, out).Verify.Seconds)
 			}
-			var total time.Duration
-			var rss int64
-			for i := 0; i < b.N; i++ {
-				d, r := timeCommand(b, argv[0], argv[1:]...)
-				total += d
+			if strings.HasPrefix(c.name, "jetup") {
 				rss = max(rss, r)
 			}
-			b.ReportMetric(total.Seconds()/float64(b.N), "s/op")
-			b.ReportMetric(float64(1<<30)/(1<<20)/(total.Seconds()/float64(b.N)), "imageMiB/s")
-			if strings.HasPrefix(c.name, "jetup") {
-				b.ReportMetric(float64(rss)/(1<<20), "peakRSS-MiB")
+		}
+	}
+	b.StopTimer()
+	m := func(name string) float64 { return median(secs[name]) }
+	for _, c := range cases {
+		b.ReportMetric(m(c.name), c.name+"-s")
+	}
+	b.ReportMetric(median(verify["jetup-zstd-no-bmap"]), "jetup-zstd-no-bmap-verify-s")
+	if v := verify["baseline-zstd-no-bmap"]; len(v) > 0 {
+		b.ReportMetric(median(v), "baseline-zstd-no-bmap-verify-s")
+		b.ReportMetric(m("baseline-zstd-no-bmap")/m("dd-zstd"), "baseline-no-bmap/dd")
+	}
+	b.ReportMetric(m("jetup-zstd-no-bmap")/m("dd-zstd"), "no-bmap/dd")
+	b.ReportMetric(m("jetup-zstd-bmap")/m("dd-zstd"), "bmap/dd")
+	b.ReportMetric(m("jetup-zstd-bmap")/m("bmaptool-zstd"), "bmap/bmaptool")
+	b.ReportMetric(m("jetup-xz-no-bmap")/m("dd-xz"), "xz/dd")
+	b.ReportMetric(float64(rss)/(1<<20), "jetup-peakRSS-MiB")
+	b.ReportMetric(0, "ns/op") // the metrics above are per contender
+}
+
+// BenchmarkBlockSum is the choice of the verify sums: XXH3-64 (zeebo/xxh3)
+// against hash/maphash and against the SHA-256 the read-back used to
+// compute, over a 2 MiB write chunk in 64 KiB blocks.
+func BenchmarkBlockSum(b *testing.B) {
+	buf := make([]byte, DefaultChunk)
+	rand.New(rand.NewSource(1)).Read(buf)
+	seed := maphash.MakeSeed()
+	sums := map[string]func([]byte){
+		"xxh3":    func(p []byte) { xxh3.Hash(p) },
+		"maphash": func(p []byte) { maphash.Bytes(seed, p) },
+		"sha256":  func(p []byte) { sha256.Sum256(p) },
+	}
+	for _, name := range []string{"xxh3", "maphash", "sha256"} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(buf)))
+			for i := 0; i < b.N; i++ {
+				for off := 0; off < len(buf); off += verifyBlock {
+					sums[name](buf[off : off+verifyBlock])
+				}
 			}
 		})
 	}
-	cleanupBench()
 }

@@ -27,6 +27,9 @@ type Checksum struct {
 	Of string `json:"of,omitempty"`
 	// Matched is what it matched, once checked.
 	Matched string `json:"matched,omitempty"`
+	// fileSum is the SHA-256 of the file as the check read it: the write
+	// hashes the file again as it reads it and must find the same.
+	fileSum string
 }
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -124,6 +127,7 @@ func VerifyChecksum(ctx context.Context, im *Image, c *Checksum, runner proc.Run
 		if err != nil {
 			return err
 		}
+		c.fileSum = sum
 		if sum == c.Want {
 			c.Matched = "file"
 			if im.Format == Raw {
@@ -135,15 +139,32 @@ func VerifyChecksum(ctx context.Context, im *Image, c *Checksum, runner proc.Run
 			return mismatch(im, c, sum)
 		}
 	}
+	// The file's own hash comes along at little cost when it was not
+	// taken above.
+	var file *fileDigest
+	var tee io.Writer
+	if c.fileSum == "" {
+		file = newFileDigest()
+		defer file.Sum()
+		tee = file
+	}
+	var st *Stream
 	sum, err := hashReader(ctx, im, "checksum", sink, func(io.Writer) (io.ReadCloser, func() int64, error) {
-		s, err := im.Open(ctx, runner, nil)
+		s, err := im.Open(ctx, runner, tee)
 		if err != nil {
 			return nil, nil, err
 		}
-		return s, s.InDone, nil
+		st = s
+		return io.NopCloser(s), s.InDone, nil
 	})
+	if st != nil {
+		defer st.Close()
+	}
 	if err != nil {
 		return err
+	}
+	if file != nil && st.ReadRest() == nil {
+		c.fileSum = file.Sum()
 	}
 	if sum != c.Want {
 		return mismatch(im, c, sum)

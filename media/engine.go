@@ -2,12 +2,10 @@ package media
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/maphash"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -22,9 +20,6 @@ import (
 const (
 	DefaultChunk   = 2 << 20
 	DefaultWriters = 4
-	// verifyBlock is the granularity of the per-block hashes kept to say
-	// where a read-back differs.
-	verifyBlock = 64 << 10
 )
 
 // region is a byte range of the image to write; sum is its bmap checksum.
@@ -37,7 +32,7 @@ type region struct {
 type chunkRec struct {
 	off    int64
 	n      int
-	blocks []uint64 // maphash of each verifyBlock
+	blocks []uint64 // blockSums of the chunk
 }
 
 type chunk struct {
@@ -50,9 +45,10 @@ type chunk struct {
 }
 
 // engine writes a stream to a device: a reader goroutine fills aligned
-// buffers from the decompressor, a hasher hashes them in order, and
-// several writers put them on the device at their offsets, so that
-// decompression, hashing and device I/O overlap.
+// buffers from the decompressor, a hasher sums them in order, and several
+// writers put them on the device at their offsets, so that decompression,
+// hashing and device I/O overlap. (The file's SHA-256 is a stage of its
+// own, fileDigest, fed by the stream.)
 type engine struct {
 	dev     Device
 	src     *Stream
@@ -62,7 +58,6 @@ type engine struct {
 	chunk   int
 	writers int
 	sink    step.Sink
-	seed    maphash.Seed
 
 	// filled by run
 	mu       sync.Mutex
@@ -72,7 +67,6 @@ type engine struct {
 	produced atomic.Int64 // bytes out of the decompressor, skipped ones too
 	blocked  atomic.Int64 // ns the reader waited for a free buffer
 	idle     atomic.Int64 // ns writers waited for data, summed
-	sha      string
 	samples  []RateSample
 }
 
@@ -247,11 +241,9 @@ func (e *engine) short(want, got int64) error {
 		Err: fmt.Errorf("the bmap expects data up to byte %d", want)}
 }
 
-// hasher hashes chunks in image order: SHA-256 of everything written, a
-// maphash per 64 KiB block for locating a read-back mismatch, and each
-// bmap range against its checksum.
+// hasher sums chunks in image order: the block sums the read-back is
+// compared against, and each bmap range against its checksum.
 func (e *engine) hasher(ctx context.Context, q chan *chunk, release func(*chunk)) error {
-	all := sha256.New()
 	var rh hash.Hash
 	var failed error
 	for c := range q {
@@ -260,11 +252,7 @@ func (e *engine) hasher(ctx context.Context, q chan *chunk, release func(*chunk)
 			continue
 		}
 		data := c.buf[:c.n]
-		all.Write(data)
-		rec := chunkRec{off: c.off, n: c.n, blocks: make([]uint64, 0, (c.n+verifyBlock-1)/verifyBlock)}
-		for b := 0; b < c.n; b += verifyBlock {
-			rec.blocks = append(rec.blocks, maphash.Bytes(e.seed, data[b:min(b+verifyBlock, c.n)]))
-		}
+		rec := chunkRec{off: c.off, n: c.n, blocks: blockSums(make([]uint64, 0, (c.n+verifyBlock-1)/verifyBlock), data)}
 		e.chunks = append(e.chunks, rec)
 		if e.bmap != nil && e.regions[c.region].sum != "" {
 			if rh == nil {
@@ -281,7 +269,6 @@ func (e *engine) hasher(ctx context.Context, q chan *chunk, release func(*chunk)
 		}
 		release(c)
 	}
-	e.sha = hex.EncodeToString(all.Sum(nil))
 	return failed
 }
 

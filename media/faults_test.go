@@ -103,6 +103,12 @@ func TestChecksumMismatchRefusesBeforeWriting(t *testing.T) {
 	if c := rc.Image.Checksum; c == nil || c.Matched != "image" || c.Want != sum {
 		t.Errorf("checksum %+v", c)
 	}
+	// The receipt keeps both: the file's hash, taken while writing, and
+	// the uncompressed image's, which the check established.
+	zst, _ := os.Stat(img)
+	if rc.Image.SHA256 != sha256File(t, img, zst.Size()) || rc.Image.UncompressedSHA256 != sum {
+		t.Errorf("receipt hashes %q %q", rc.Image.SHA256, rc.Image.UncompressedSHA256)
+	}
 	_, _, err = writeImage(t, Request{Image: img, Target: dev, AllowFixed: true, SHA256: "xyz"}, nil)
 	if causeOf(err) != "bad-sha256" {
 		t.Errorf("bad --sha256: %v", err)

@@ -39,10 +39,15 @@ type ImageReceipt struct {
 	Format   Format `json:"format"`
 	FileSize int64  `json:"file_size"`
 	Size     int64  `json:"size,omitempty"`
-	// SHA256 is the hash of every byte written, in image order: the whole
-	// uncompressed image, or with a bmap its mapped ranges.
-	SHA256   string    `json:"sha256,omitempty"`
-	Checksum *Checksum `json:"checksum,omitempty"`
+	// SHA256 is the hash of the file at Path as it was read for the write
+	// (what `sha256sum PATH` prints and a published IMAGE.sha256 holds),
+	// the whole file even where a bmap left parts of the image out.
+	SHA256 string `json:"sha256,omitempty"`
+	// UncompressedSHA256 is the hash of the uncompressed image where it is
+	// known without another pass: a raw image (the file itself), or a
+	// checksum of the uncompressed image checked before writing.
+	UncompressedSHA256 string    `json:"uncompressed_sha256,omitempty"`
+	Checksum           *Checksum `json:"checksum,omitempty"`
 }
 
 // BmapReceipt says what the bmap left out.
@@ -67,9 +72,15 @@ type PhaseReceipt struct {
 type VerifyReceipt struct {
 	Result string `json:"result"`
 	PhaseReceipt
-	SHA256   string    `json:"sha256,omitempty"`
+	// Bytes is how much was read back and matched.
+	Bytes int64 `json:"bytes,omitempty"`
+	// Method says what was compared ("xxh3-64 of every 64 KiB block").
+	Method   string    `json:"method,omitempty"`
 	Mismatch *Mismatch `json:"mismatch,omitempty"`
 }
+
+// VerifyMethod is how the read-back is compared with what was written.
+const VerifyMethod = "xxh3-64 of every 64 KiB block, read back with O_DIRECT"
 
 func (r *Receipt) finish(err error) {
 	switch {
@@ -90,7 +101,10 @@ func (r *Receipt) Text() string {
 		HumanBytes(r.Device.Size), orDash(r.Device.Serial), orDash(r.Device.ByPath))
 	fmt.Fprintf(&b, "image:   %s (%s)  %s\n", r.Image.Name, r.Image.Format, HumanIEC(r.Image.Size))
 	if r.Image.SHA256 != "" {
-		fmt.Fprintf(&b, "sha256:  %s (of the data written)\n", r.Image.SHA256)
+		fmt.Fprintf(&b, "sha256:  %s (of %s)\n", r.Image.SHA256, r.Image.Name)
+	}
+	if u := r.Image.UncompressedSHA256; u != "" && u != r.Image.SHA256 {
+		fmt.Fprintf(&b, "sha256:  %s (uncompressed)\n", u)
 	}
 	if c := r.Image.Checksum; c != nil {
 		fmt.Fprintf(&b, "checked: %s from %s (%s)\n", c.Want, c.Source, c.Matched)
@@ -102,7 +116,7 @@ func (r *Receipt) Text() string {
 		HumanRate(r.Write.AvgRate), HumanRate(r.Write.MinRate))
 	switch r.Verify.Result {
 	case "ok":
-		fmt.Fprintf(&b, "verify:  ok in %.1fs, %s average (sha256 %s)\n", r.Verify.Seconds, HumanRate(r.Verify.AvgRate), r.Verify.SHA256)
+		fmt.Fprintf(&b, "verify:  ok in %.1fs, %s average, every block read back matches\n", r.Verify.Seconds, HumanRate(r.Verify.AvgRate))
 	case "mismatch":
 		fmt.Fprintf(&b, "verify:  MISMATCH at byte %d\n", r.Verify.Mismatch.Offset)
 	default:

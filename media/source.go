@@ -180,6 +180,9 @@ type Stream struct {
 	out   io.Reader
 	pos   int64
 	close func() error
+	// stop ends decompression early without closing the file (nil where
+	// the decoder runs only inside Read).
+	stop func()
 	// inPos reads the file offset an external decompressor has reached
 	// (it shares our open file description).
 	inPos func() int64
@@ -224,6 +227,25 @@ func (s *Stream) decodeError(err error) error {
 // file.
 func (s *Stream) Close() error { return s.close() }
 
+// ReadRest stops decompressing and reads what the decompressor has not
+// read of the file (the tail a bmap leaves unmapped), so that the tee
+// given to Open has seen the whole file.
+func (s *Stream) ReadRest() error {
+	if s.stop != nil {
+		s.stop()
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		_, err := s.in.Read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // Open starts reading the image's uncompressed bytes. xz and bzip2 go
 // through the external tools when runner finds them (xz -T0 decodes
 // multi-block files on every core, many times faster than pure Go), with
@@ -247,6 +269,9 @@ func (im *Image) Open(ctx context.Context, runner proc.Runner, tee io.Writer) (*
 			return nil, err
 		}
 		s.out, s.Decoder = d, "klauspost/compress zstd"
+		// Close returns once the decoder's goroutines have stopped
+		// reading the file.
+		s.stop = d.Close
 		s.close = func() error { d.Close(); return f.Close() }
 	case Gzip:
 		d, err := gzip.NewReader(in)
@@ -333,6 +358,8 @@ func (s *Stream) external(ctx context.Context, runner proc.Runner, f *os.File, n
 	}
 	s.out = &procReader{r: out, wait: wait}
 	s.Decoder = filepath.Base(path) + " " + strings.Join(args, " ")
+	// Wait returns once the copy into the tool's stdin has ended.
+	s.stop = func() { cancel(); _ = wait() }
 	s.close = func() error {
 		cancel()
 		_ = wait()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,12 +270,17 @@ func (p *Plan) open(ctx context.Context, sink step.Sink) (Device, error) {
 
 // write runs the engine and the verification, filling the receipt.
 func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sink) error {
-	src, err := p.Image.Open(ctx, p.env.Runner, nil)
+	// The receipt's image hash is the file's SHA-256, taken as the
+	// decompressor reads it: a fraction of the image's bytes when it is
+	// compressed, and what a published IMAGE.sha256 covers.
+	file := newFileDigest()
+	defer file.Sum()
+	src, err := p.Image.Open(ctx, p.env.Runner, file)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	e := &engine{dev: dev, src: src, chunk: p.Req.Chunk, writers: p.Req.Writers, sink: sink, seed: maphash.MakeSeed(), size: p.Image.Size}
+	e := &engine{dev: dev, src: src, chunk: p.Req.Chunk, writers: p.Req.Writers, sink: sink, size: p.Image.Size}
 	if e.chunk <= 0 {
 		e.chunk = DefaultChunk
 	}
@@ -312,10 +316,29 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 	rc.Bytes = e.written.Load()
 	rc.Write.Seconds = elapsed(time.Since(t0))
 	rc.Write.AvgRate, rc.Write.MinRate = rates(e.samples, PhaseWrite, rc.Bytes, time.Since(t0))
-	rc.Image.SHA256 = e.sha
 	rc.Samples = e.samples
 	if err != nil {
 		return p.writeError(ctx, err, rc)
+	}
+	if rest := p.Image.FileSize - src.InDone(); rest > 64<<20 {
+		sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("reading the last %s of %s, which the bmap leaves out, for its SHA-256", HumanIEC(rest), p.Image.Name)})
+	}
+	if err := src.ReadRest(); err != nil {
+		return p.writeError(ctx, fmt.Errorf("reading %s for its SHA-256: %w", p.Image.Name, err), rc)
+	}
+	rc.Image.SHA256 = file.Sum()
+	switch {
+	case p.Image.Format == Raw:
+		rc.Image.UncompressedSHA256 = rc.Image.SHA256
+	case p.Checksum != nil && p.Checksum.Matched == "image":
+		rc.Image.UncompressedSHA256 = p.Checksum.Want
+	}
+	if c := p.Checksum; c != nil && c.fileSum != "" && c.fileSum != rc.Image.SHA256 {
+		rc.PartlyWritten = true
+		return &step.Error{Cause: "image-changed", Code: step.ExitFailed,
+			What: fmt.Sprintf("%s changed while it was written: it was %s when its checksum was checked, and %s as it was written; %s holds data that was not checked",
+				p.Image.Name, c.fileSum, rc.Image.SHA256, p.Disk.Path),
+			Next: "let whatever writes the image (a download, a build) finish, then write again"}
 	}
 	if p.Bmap != nil && p.Disk.WriteZeroes {
 		n, zerr := e.zeroGaps(ctx)
@@ -358,8 +381,8 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 			Next: "the stick or card is failing or fake (its capacity may be smaller than it claims): write again, and use another one if it fails again"}
 	}
 	rc.Verify.Result = "ok"
-	rc.Verify.SHA256 = vr.sha
-	sink.Emit(Stage{At: time.Now(), Stage: PhaseVerify, Message: fmt.Sprintf("verified %s in %.1fs: SHA-256 %s matches", HumanIEC(vr.bytes), rc.Verify.Seconds, vr.sha)})
+	rc.Verify.Bytes, rc.Verify.Method = vr.bytes, VerifyMethod
+	sink.Emit(Stage{At: time.Now(), Stage: PhaseVerify, Message: fmt.Sprintf("verified %s in %.1fs: every 64 KiB block read back matches what was written", HumanIEC(vr.bytes), rc.Verify.Seconds)})
 	return nil
 }
 
