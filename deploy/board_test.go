@@ -196,3 +196,238 @@ func TestBoardFirstPushCopiesEverythingAndActivatesThenSecondSendsNothing(t *tes
 		t.Errorf("activations %q", got)
 	}
 }
+
+func TestBoardWrongArchitectureIsRefusedBeforeAByteIsSent(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["aarch64"]
+	_, rec, err := push(t, o)
+	if causeOf(err) != "wrong-arch" || step.ExitCodeOf(err) != step.ExitRefused {
+		t.Fatalf("want wrong-arch refusal, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "aarch64-linux") || !strings.Contains(step.NextOf(err), "x86_64-linux") {
+		t.Errorf("message %q next %q", err, step.NextOf(err))
+	}
+	if c := rec.checks()["arch"]; c.Status != deploy.CheckFail {
+		t.Errorf("arch check %+v", c)
+	}
+	if b.Valid("", sys["aarch64"]) || len(rec.copyEvents()) > 0 {
+		t.Error("paths were sent to a board of the wrong architecture")
+	}
+}
+
+func TestBoardChangedHostKeyIsRefusedBeforeCopying(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["small"]
+	// Pin the board's first key with a push of another system.
+	first := o
+	first.Closure = sys["aarch64"]
+	if _, _, err := push(t, first); causeOf(err) != "wrong-arch" {
+		t.Fatalf("pinning push: %v", err)
+	}
+	oldFP := b.HostKeyFingerprint()
+	b.ChangeHostKey()
+	newFP := b.HostKeyFingerprint()
+
+	o.AcceptHostKey = newFP // accepting a new key is not enough to replace a pinned one
+	_, rec, err := push(t, o)
+	if causeOf(err) != "host-key-changed" || step.ExitCodeOf(err) != step.ExitRefused {
+		t.Fatalf("want host-key-changed, got %v\n%s", err, o.Log)
+	}
+	if !strings.Contains(err.Error(), newFP) || !strings.Contains(err.Error(), oldFP) || !strings.Contains(step.NextOf(err), "--forget-host-key") {
+		t.Errorf("message %q next %q", err, step.NextOf(err))
+	}
+	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyChanged || k[0].Pinned != oldFP {
+		t.Errorf("key events %+v", k)
+	}
+	if b.Valid("", sys["small"]) || rec.delta() != nil {
+		t.Error("the push went on after a changed host key")
+	}
+
+	// The person says the board was reflashed: forget the old key, accept the new.
+	o.ForgetHostKey = true
+	if _, _, err := push(t, o); err != nil {
+		t.Fatalf("push after forgetting the old key: %v", err)
+	}
+	if !b.Valid("", sys["small"]) {
+		t.Error("system not copied after re-pinning")
+	}
+}
+
+func TestBoardSSHKilledMidCopyThenARerunCompletes(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["big"]
+	rec := &recorder{}
+	var once sync.Once
+	killed := make(chan int, 1)
+	rec.onCopy = func(p deploy.CopyProgress) {
+		// Half the bytes handed to ssh: at least one 24 MiB path has
+		// landed on the board (far more than the link buffers).
+		if p.BytesDone*2 >= p.BytesTotal && p.PathsDone < p.PathsTotal {
+			once.Do(func() { killed <- b.KillSessions() })
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := deploy.Push(ctx, realEdge, o, rec)
+	select {
+	case n := <-killed:
+		if n == 0 {
+			t.Fatal("no ssh session to kill")
+		}
+	default:
+		t.Fatalf("the copy ended before a session could be killed: %v", err)
+	}
+	if causeOf(err) != "connection-lost" || step.ExitCodeOf(err) != step.ExitFailed {
+		t.Fatalf("want connection-lost, got %v\n%s", err, o.Log)
+	}
+	if !strings.Contains(step.NextOf(err), "run the same push again") {
+		t.Errorf("next %q", step.NextOf(err))
+	}
+	first := rec.delta()
+
+	o.AcceptHostKey = ""
+	res, rec2, err := push(t, o)
+	if err != nil {
+		t.Fatalf("re-run: %v\n%s", err, o.Log)
+	}
+	d := rec2.delta()
+	if d == nil || d.Present == 0 || d.Missing >= first.Missing || d.Missing == 0 {
+		t.Errorf("re-run should send only what is missing: first %+v, then %+v", first, d)
+	}
+	if !b.Valid("", sys["big"]) || res.Sent != d.Missing {
+		t.Errorf("re-run result %+v", res)
+	}
+}
+
+func TestBoardDropMidCopyIsResumedOnANewConnection(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["big"]
+	o.Retries = 1
+	rec := &recorder{}
+	var once sync.Once
+	rec.onCopy = func(p deploy.CopyProgress) {
+		if p.PathsDone >= 1 && p.PathsDone < p.PathsTotal {
+			once.Do(func() { b.KillSessions() })
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := deploy.Push(ctx, realEdge, o, rec)
+	if err != nil {
+		t.Fatalf("push with one retry: %v\n%s", err, o.Log)
+	}
+	if res.Attempts != 2 || !b.Valid("", sys["big"]) {
+		t.Errorf("result %+v", res)
+	}
+	prog := rec.copyEvents()
+	last := prog[len(prog)-1]
+	if last.PathsDone != last.PathsTotal || last.Attempt != 2 {
+		t.Errorf("last progress %+v", last)
+	}
+}
+
+func TestBoardInstallerGetsTheSystemOnMntAndRunsNixosInstall(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{Installer: true})
+	o.Closure = sys["small"]
+	res, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, o.Log)
+	}
+	if res.Mode != deploy.Installer || res.Generation != 1 {
+		t.Errorf("result %+v", res)
+	}
+	if c := rec.checks()["target"]; c.Status != deploy.CheckOK || !strings.Contains(c.Detail, "installer") {
+		t.Errorf("target check %+v", c)
+	}
+	if !b.Valid("/mnt", sys["small"]) || b.Valid("", sys["small"]) {
+		t.Error("the system must land in /mnt's store, not the installer's own")
+	}
+	want := "--system " + sys["small"] + " --root /mnt --no-root-passwd --no-channel-copy\n"
+	if got := b.Read("var/jetup-nixos-install.log"); got != want {
+		t.Errorf("nixos-install called with %q, want %q", got, want)
+	}
+}
+
+func TestBoardActivationFailureIsReportedWithItsOutput(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	b.FailActivation()
+	o.Closure = sys["small"]
+	_, _, err := push(t, o)
+	if causeOf(err) != "activation-failed" || step.ExitCodeOf(err) != step.ExitFailed {
+		t.Fatalf("want activation-failed, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "unit jetup-test.service failed to start") || !strings.Contains(err.Error(), "status 4") {
+		t.Errorf("the board's output is missing from %q", err)
+	}
+	if !strings.Contains(step.NextOf(err), "--rollback") {
+		t.Errorf("next %q", step.NextOf(err))
+	}
+}
+
+func TestBoardFaultsBeforeCopying(t *testing.T) {
+	sys := systems(t)
+	t.Run("nix missing", func(t *testing.T) {
+		b, o := boardSetup(t, testboard.Options{NoNix: true})
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "no-nix" || step.ExitCodeOf(err) != step.ExitRefused || !strings.Contains(step.NextOf(err), "installer") {
+			t.Fatalf("want no-nix, got %v (%s)", err, step.NextOf(err))
+		}
+		_ = b
+	})
+	t.Run("no space", func(t *testing.T) {
+		_, o := boardSetup(t, testboard.Options{NixMiB: 16})
+		o.Closure = sys["small"]
+		_, rec, err := push(t, o)
+		if causeOf(err) != "no-space" || step.ExitCodeOf(err) != step.ExitRefused || len(rec.copyEvents()) > 0 {
+			t.Fatalf("want no-space, got %v", err)
+		}
+		if !strings.Contains(err.Error(), "needed") || !strings.Contains(step.NextOf(err), "nix-collect-garbage") {
+			t.Errorf("message %q next %q", err, step.NextOf(err))
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		b, o := boardSetup(t, testboard.Options{})
+		b.Stop()
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "unreachable" || step.ExitCodeOf(err) != step.ExitFailed || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("want unreachable, got %v", err)
+		}
+	})
+	t.Run("wrong user", func(t *testing.T) {
+		_, o := boardSetup(t, testboard.Options{})
+		o.Target.User = "jetson"
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "auth-refused" || !strings.Contains(err.Error(), "jetson") || !strings.Contains(step.NextOf(err), "--user") {
+			t.Fatalf("want auth-refused, got %v", err)
+		}
+	})
+	t.Run("unknown key without accepting", func(t *testing.T) {
+		b, o := boardSetup(t, testboard.Options{})
+		o.AcceptHostKey = ""
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "host-key-unknown" || step.ExitCodeOf(err) != step.ExitRefused ||
+			!strings.Contains(step.NextOf(err), "--accept-host-key "+b.HostKeyFingerprint()) {
+			t.Fatalf("want host-key-unknown, got %v (%s)", err, step.NextOf(err))
+		}
+	})
+	t.Run("console fingerprint mismatch", func(t *testing.T) {
+		_, o := boardSetup(t, testboard.Options{})
+		o.AcceptHostKey = ""
+		o.ConsoleHostKey = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "host-key-mismatch" || step.ExitCodeOf(err) != step.ExitRefused {
+			t.Fatalf("want host-key-mismatch, got %v", err)
+		}
+	})
+}

@@ -38,7 +38,8 @@ type PushBoard struct {
 	// the live installer.
 	Installed bool
 
-	key ssh.PublicKey
+	key  ssh.PublicKey
+	pace float64
 
 	mu         sync.Mutex
 	store      map[string]bool // paths on the board
@@ -55,6 +56,9 @@ type PushOptions struct {
 	// Paths and Bytes size the system closure (850 paths, 1.2 GiB when 0).
 	Paths int
 	Bytes int64
+	// Pace scales every wait but the copy's (1, real time, when 0; tests
+	// use less).
+	Pace float64
 }
 
 // NewPushBoard makes the simulated board and its system closure.
@@ -68,11 +72,14 @@ func NewPushBoard(o PushOptions) *PushBoard {
 	if o.Bytes == 0 {
 		o.Bytes = 1200 << 20
 	}
+	if o.Pace == 0 {
+		o.Pace = 1
+	}
 	seed := sha256.Sum256([]byte("jetup simulated jetson host key"))
 	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
 	key, _ := ssh.NewPublicKey(pub)
 	b := &PushBoard{Host: "192.168.55.1", Hostname: "nixos", Arch: "aarch64", NixVersion: "2.24.9",
-		Rate: o.Rate, FreeBytes: 230 << 30, key: key, store: map[string]bool{}}
+		Rate: o.Rate, FreeBytes: 230 << 30, key: key, pace: o.Pace, store: map[string]bool{}}
 	b.closure, b.top = simClosure(o.Paths, o.Bytes)
 	return b
 }
@@ -130,6 +137,11 @@ func nixHash(b []byte) string {
 	return string(out)
 }
 
+// wait is a paced sleep on the board's side.
+func (b *PushBoard) wait(ctx context.Context, d time.Duration) error {
+	return sleep(ctx, time.Duration(float64(d)*b.pace))
+}
+
 func sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-time.After(d):
@@ -170,7 +182,7 @@ func (n *simNix) Build(ctx context.Context, installable string, log io.Writer) (
 	for i := 1; i <= 6; i++ {
 		fmt.Fprintf(log, "@nix {\"action\":\"start\",\"id\":%d,\"level\":3,\"text\":\"building\",\"type\":105,\"fields\":[\"/nix/store/%s-%s.drv\",\"\",1,1]}\n",
 			10+i, strings.Repeat("a", 32), simNames[i])
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := n.b.wait(ctx, 500*time.Millisecond); err != nil {
 			return "", err
 		}
 		fmt.Fprintf(log, "@nix {\"action\":\"result\",\"id\":1,\"type\":105,\"fields\":[%d,6,1,0]}\n", i)
@@ -252,12 +264,12 @@ type simSSH struct{ b *PushBoard }
 
 func (s *simSSH) reach(ctx context.Context, host string) error {
 	if host != s.b.Host && host != s.b.Hostname {
-		if err := sleep(ctx, 3*time.Second); err != nil {
+		if err := s.b.wait(ctx, 3*time.Second); err != nil {
 			return err
 		}
 		return &deploy.DialError{Reason: deploy.Unreachable, Detail: "ssh: connect to host " + host + " port 22: No route to host"}
 	}
-	return sleep(ctx, 150*time.Millisecond)
+	return s.b.wait(ctx, 150*time.Millisecond)
 }
 
 func (s *simSSH) HostKey(ctx context.Context, addr string, _ []string) (ssh.PublicKey, error) {
@@ -292,7 +304,7 @@ func (s *simSSH) Dial(ctx context.Context, t deploy.Target, o deploy.DialOptions
 	if user != "root" && user != "nixos" {
 		return nil, &deploy.DialError{Reason: deploy.AuthRefused, Detail: user + "@" + t.Host + ": Permission denied (publickey)."}
 	}
-	if err := sleep(ctx, 250*time.Millisecond); err != nil {
+	if err := s.b.wait(ctx, 250*time.Millisecond); err != nil {
 		return nil, err
 	}
 	return &simConn{b: s.b, user: user}, nil
@@ -315,7 +327,7 @@ func (c *simConn) StoreURL(q string) (string, []string) {
 
 // Run answers jetup's scripts the way the board's sh would.
 func (c *simConn) Run(ctx context.Context, script string, stdout, stderr io.Writer) error {
-	if err := sleep(ctx, 120*time.Millisecond); err != nil {
+	if err := c.b.wait(ctx, 120*time.Millisecond); err != nil {
 		return err
 	}
 	first, _, _ := strings.Cut(script, "\n")
@@ -425,7 +437,7 @@ func (c *simConn) activate(ctx context.Context, script string, w io.Writer) erro
 		if strings.Contains(l, "%s") {
 			l = fmt.Sprintf(l, c.b.top)
 		}
-		if err := sleep(ctx, 600*time.Millisecond); err != nil {
+		if err := c.b.wait(ctx, 600*time.Millisecond); err != nil {
 			return err
 		}
 		fmt.Fprintln(w, l)

@@ -37,6 +37,9 @@ type Options struct {
 	Installer bool
 	// NoNix hides nix-store from the board's PATH.
 	NoNix bool
+	// NixMiB, when set, gives the board a /nix of that size (a tmpfs)
+	// instead of a directory of the test's.
+	NixMiB int
 }
 
 // Board is a running board.
@@ -172,12 +175,16 @@ echo "installation finished!"
 
 // startScript runs in the board's mount namespace before sshd.
 func (b *Board) startScript() string {
+	nix := fmt.Sprintf("mount --bind %s/nix /nix", b.Dir)
+	if b.opt.NixMiB > 0 {
+		nix = fmt.Sprintf("mount -t tmpfs -o size=%dm tmpfs /nix", b.opt.NixMiB)
+	}
 	s := fmt.Sprintf(`set -e
-mount --bind %[1]s/nix /nix
+%[2]s
 mount -t tmpfs tmpfs /run
 mkdir -p /run/sshd /run/current-system/sw/bin /nix/var
 echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
-`, b.Dir)
+`, b.Dir, nix)
 	if b.opt.Installer {
 		s += fmt.Sprintf("mount --bind %[1]s/mnt /mnt\nmkdir -p /nix/.ro-store\ncp %[1]s/bin/nixos-install /run/current-system/sw/bin/\n", b.Dir)
 	}
