@@ -187,5 +187,13 @@ type RemoteLine struct {
 // Text is "board: line".
 func (r RemoteLine) Text() string { return "board: " + r.Line }
 
+// Size renders bytes as "350.2 MiB" or, from 10 GiB, "212.4 GiB".
+func Size(n int64) string {
+	if n >= 10<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return MiB(n)
+}
+
 // MiB renders bytes as "12.3 MiB".
 func MiB(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -146,10 +146,10 @@ func spaceCheck(f Facts, send int64) (Check, string) {
 	}
 	if f.FreeBytes < need {
 		c.Status = CheckFail
-		c.Detail = fmt.Sprintf("%s free on %s, %s needed", MiB(f.FreeBytes), on, MiB(need))
-		c.Next = fmt.Sprintf("free %s on the board (nix-collect-garbage -d on %s), or use a larger disk", MiB(need-f.FreeBytes), on)
+		c.Detail = fmt.Sprintf("%s free on %s, %s needed", Size(f.FreeBytes), on, Size(need))
+		c.Next = fmt.Sprintf("free %s on the board (nix-collect-garbage -d on %s), or use a larger disk", Size(need-f.FreeBytes), on)
 		return c, "no-space"
 	}
-	c.Status, c.Detail = CheckOK, fmt.Sprintf("%s free on %s, %s needed", MiB(f.FreeBytes), on, MiB(need))
+	c.Status, c.Detail = CheckOK, fmt.Sprintf("%s free on %s, %s needed", Size(f.FreeBytes), on, Size(need))
 	return c, ""
 }
