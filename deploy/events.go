@@ -187,9 +187,9 @@ type RemoteLine struct {
 // Text is "board: line".
 func (r RemoteLine) Text() string { return "board: " + r.Line }
 
-// Size renders bytes as "350.2 MiB" or, from 10 GiB, "212.4 GiB".
+// Size renders bytes as "350.2 MiB" or, from 1 GiB, "212.4 GiB".
 func Size(n int64) string {
-	if n >= 10<<30 {
+	if n >= 1<<30 {
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	}
 	return MiB(n)

@@ -85,10 +85,10 @@ func NewPushBoard(o PushOptions) *PushBoard {
 }
 
 // PushEdge is the push step's edge against a new simulated board.
-func PushEdge(o PushOptions) deploy.Edge {
-	b := NewPushBoard(o)
-	return deploy.Edge{Nix: &simNix{b}, SSH: &simSSH{b}}
-}
+func PushEdge(o PushOptions) deploy.Edge { return EdgeFor(NewPushBoard(o)) }
+
+// EdgeFor is the push step's edge against board.
+func EdgeFor(b *PushBoard) deploy.Edge { return deploy.Edge{Nix: &simNix{b}, SSH: &simSSH{b}} }
 
 // Fingerprint is the board's host key fingerprint (what its console
 // would print).
