@@ -10,53 +10,11 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// ActivateScript activates system on the board. An installed system first
-// gets its system profile set (right after the copy, so a garbage
-// collection can no longer take the new paths), then
-// switch-to-configuration runs under systemd-run where the board has it, as
-// nixos-rebuild does, so a dropped ssh session cannot cut it short. The
-// installer runs nixos-install onto /mnt. Output is the tool's own, with
-// "jetup:" lines for the result.
-func ActivateScript(mode Mode, system string) string {
-	var b strings.Builder
-	b.WriteString(scriptHead("activate"))
-	fmt.Fprintf(&b, "sys=%s\nmode=%s\n", shellQuote(system), mode)
-	b.WriteString(`exec 2>&1
-if [ "$mode" = installer ]; then
-  $SUDO nixos-install --system "$sys" --root /mnt --no-root-passwd --no-channel-copy
-  rc=$?
-  gen=$(readlink /mnt/nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen"
-  say rc "$rc"
-  exit 0
-fi
-if ! $SUDO nix-env -p /nix/var/nix/profiles/system --set "$sys"; then say rc profile; exit 0; fi
-gen=$(readlink /nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen"
-if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  say supervised systemd-run
-  $SUDO systemd-run -E LOCALE_ARCHIVE -E NIXOS_INSTALL_BOOTLOADER --collect --no-ask-password --pipe --quiet \
-    --same-dir --service-type=exec --unit=jetup-switch-to-configuration --wait \
-    "$sys/bin/switch-to-configuration" "$mode"
-else
-  $SUDO env -i LOCALE_ARCHIVE="${LOCALE_ARCHIVE:-}" NIXOS_INSTALL_BOOTLOADER= "$sys/bin/switch-to-configuration" "$mode"
-fi
-say rc "$?"
-`)
-	return b.String()
-}
-
-// RebootScript reboots the board a moment after the session ends, so the
-// command returns before the link goes down.
-const RebootScript = `# jetup:reboot
-PATH="$PATH:` + probePath + `"; export PATH
-SUDO=; [ "$(id -u)" != 0 ] && SUDO="sudo -n"
-$SUDO nohup sh -c 'sleep 2; systemctl reboot || reboot' >/dev/null 2>&1 &
-printf 'jetup:rebooting=yes\n'
-`
-
 // activation is what the activation script reported.
 type activation struct {
 	rc         string // "0", a number, "profile", or "" when it never said
 	generation int
+	rebooting  bool
 	output     []string // the board's lines, last ones kept
 }
 
@@ -71,6 +29,8 @@ func (a *activation) line(l string) bool {
 			a.rc = v
 		case "generation":
 			a.generation = generationOf(v)
+		case "rebooting":
+			a.rebooting = true
 		}
 		return false
 	}
@@ -90,12 +50,8 @@ func (a *activation) tail(n int) string {
 	return strings.Join(out, "\n")
 }
 
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// activate runs the activation script and judges its result.
+// activate tells the waiting board shell to go on, and reads the
+// activation's output until the shell ends.
 func (p *pusher) activate(ctx context.Context) error {
 	mode := p.facts.Mode
 	if mode == Installer {
@@ -103,21 +59,30 @@ func (p *pusher) activate(ctx context.Context) error {
 	} else {
 		p.phase(PhaseActivate, "activating: system profile, then switch-to-configuration %s", mode)
 	}
+	start := time.Now()
+	defer func() { p.res.ActivateSeconds = time.Since(start).Seconds() }()
+	gate := "go\n"
+	if p.o.Reboot {
+		gate = "go reboot\n"
+	}
 	var a activation
-	out := NewLineWriter(func(l string) {
-		fmt.Fprintln(p.log, "board: "+l)
-		if a.line(l) {
-			p.sink.Emit(RemoteLine{Event: "remote", At: time.Now(), Phase: PhaseActivate, Line: l})
+	err := p.conn.Send(gate)
+	if err == nil {
+		for p.out.Scan() {
+			l := p.out.Text()
+			fmt.Fprintln(p.log, "board: "+l)
+			if a.line(l) {
+				p.sink.Emit(RemoteLine{Event: "remote", At: time.Now(), Phase: PhaseActivate, Line: l})
+			}
 		}
-	})
-	err := p.conn.Run(ctx, ActivateScript(mode, p.res.System), out, out)
-	out.Flush()
-	p.res.Generation = a.generation
+		err = p.conn.Wait()
+	}
+	p.res.Generation, p.res.Rebooting = a.generation, a.rebooting
 	tool := "switch-to-configuration " + string(mode)
 	if mode == Installer {
 		tool = "nixos-install"
 	}
-	if err != nil {
+	if err != nil && a.rc == "" {
 		if errors.Is(err, ErrConnectionLost) && ctx.Err() == nil {
 			next := "log in again and check the board (nothing needs sending again); then push again to finish"
 			if p.facts.SystemdRun && mode != Installer {
@@ -129,6 +94,9 @@ func (p *pusher) activate(ctx context.Context) error {
 	}
 	switch a.rc {
 	case "0":
+		if p.o.Reboot && a.rebooting {
+			p.phase(PhaseReboot, "the board is rebooting")
+		}
 		return nil
 	case "profile":
 		return step.Errorf("activation-failed", "check the board's free space and its Nix store, then push again",
@@ -143,17 +111,4 @@ func (p *pusher) activate(ctx context.Context) error {
 	}
 	return &step.Error{Cause: "activation-failed", Next: next,
 		What: fmt.Sprintf("%s failed on the board (status %s):\n%s", tool, a.rc, a.tail(15))}
-}
-
-// reboot asks the board to reboot; the link going down is expected.
-func (p *pusher) reboot(ctx context.Context) {
-	p.phase(PhaseReboot, "rebooting the board")
-	var out strings.Builder
-	err := p.conn.Run(ctx, RebootScript, &out, &out)
-	if err != nil && !errors.Is(err, ErrConnectionLost) {
-		p.sink.Emit(step.Warning{At: time.Now(), Warning: "the reboot command failed: " + err.Error(),
-			Next: "reboot the board by hand"})
-		return
-	}
-	p.res.Rebooting = true
 }

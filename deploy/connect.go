@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -39,11 +40,9 @@ func (p *pusher) connect(ctx context.Context) error {
 			return err
 		}
 	}
-	conn, err := p.edge.SSH.Dial(ctx, p.o.Target, p.dialOptions())
-	if err != nil {
+	if err := p.dial(ctx); err != nil {
 		return p.dialErr(ctx, addr, pinned, err)
 	}
-	p.conn = conn
 	if len(pinned) > 0 {
 		ev := p.keyEvent(addr, pinned[0], KeyPinned, "")
 		p.res.Fingerprint = ev.Fingerprint
@@ -52,8 +51,17 @@ func (p *pusher) connect(ctx context.Context) error {
 	return nil
 }
 
-func (p *pusher) dialOptions() DialOptions {
-	return DialOptions{KnownHosts: p.o.KnownHosts, Compress: p.o.Compress, Log: p.log}
+// dial opens the connection with the board shell as its first session.
+func (p *pusher) dial(ctx context.Context) error {
+	conn, err := p.edge.SSH.Dial(ctx, p.o.Target, DialOptions{KnownHosts: p.o.KnownHosts, Compress: p.o.Compress,
+		Log: p.log, Script: BoardScript(p.o.Mode, p.res.System)})
+	if err != nil {
+		return err
+	}
+	p.conn = conn
+	p.out = bufio.NewScanner(conn.Output())
+	p.out.Buffer(make([]byte, 64*1024), 1<<20)
+	return nil
 }
 
 func (p *pusher) keyEvent(addr string, k ssh.PublicKey, status, via string) HostKey {

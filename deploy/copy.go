@@ -89,11 +89,9 @@ func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	conn, err := p.edge.SSH.Dial(ctx, p.o.Target, p.dialOptions())
-	if err != nil {
+	if err := p.dial(ctx); err != nil {
 		return p.dialErr(ctx, p.o.Target.Addr(), nil, err)
 	}
-	p.conn = conn
 	p.res.Attempts++
 	f, err := p.probe(ctx)
 	if err != nil {

@@ -46,7 +46,8 @@ type Dialer interface {
 	// HostKey returns the host key the board at addr ("host:port")
 	// offers, preferring the algorithms in prefer (those already pinned).
 	HostKey(ctx context.Context, addr string, prefer []string) (ssh.PublicKey, error)
-	// Dial opens the one connection that every later command shares. The
+	// Dial opens the one connection that every later command shares; its
+	// first session is the board shell (o.Script, see BoardScript). The
 	// host key must match o.KnownHosts, strictly.
 	Dial(ctx context.Context, t Target, o DialOptions) (Conn, error)
 }
@@ -56,21 +57,26 @@ type DialOptions struct {
 	KnownHosts string    // jetup's known_hosts file
 	Compress   bool      // compress the link
 	Log        io.Writer // the ssh client's own messages; may be nil
+	Script     string    // the board shell's script (POSIX sh)
 }
 
-// Conn is an open connection to the board.
+// Conn is an open connection to the board and its board shell.
 type Conn interface {
-	// Run runs a POSIX shell script on the board, fed on stdin to `sh -s`.
-	// A non-zero exit status is an *ExitError; a lost connection is
-	// ErrConnectionLost.
-	Run(ctx context.Context, script string, stdout, stderr io.Writer) error
+	// Output is the board shell's output (stdout and stderr together),
+	// until the shell ends.
+	Output() io.Reader
+	// Send writes to the board shell's stdin.
+	Send(s string) error
+	// Wait waits for the board shell to end: nil when it exited 0, an
+	// *ExitError, or ErrConnectionLost.
+	Wait() error
 	// StoreURL is the ssh-ng store URL of the board for nix copy, with
 	// the given query (remote-store=...), and the environment nix needs
 	// to use this connection.
 	StoreURL(query string) (url string, env []string)
 	// Alive reports whether the connection is still up.
 	Alive() bool
-	// Close ends the connection.
+	// Close ends the connection (and the board shell, if still waiting).
 	Close() error
 }
 

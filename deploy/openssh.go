@@ -69,7 +69,8 @@ func (o OpenSSH) HostKey(ctx context.Context, addr string, prefer []string) (ssh
 	return nil, &DialError{Reason: Unreachable, Detail: "no ssh server answered at " + addr + ": " + err.Error()}
 }
 
-// Dial starts the ControlMaster connection and waits until it is ready.
+// Dial starts the ControlMaster connection, its own session running the
+// board shell, and waits until the login is through.
 func (o OpenSSH) Dial(ctx context.Context, t Target, do DialOptions) (Conn, error) {
 	if _, err := o.Runner.LookPath("ssh"); err != nil {
 		return nil, &DialError{Reason: Unreachable, Detail: "no ssh client on this machine (install openssh-client)"}
@@ -83,7 +84,7 @@ func (o OpenSSH) Dial(ctx context.Context, t Target, do DialOptions) (Conn, erro
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := c.start(ctx); err != nil {
+	if err := c.start(ctx, do); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -116,25 +117,35 @@ func sshConfig(t Target, knownHosts, controlPath string, compress bool) string {
 }
 
 type sshConn struct {
-	o      OpenSSH
-	log    io.Writer
-	dir    string
-	config string
-	master *exec.Cmd
-	exited chan struct{} // closed when the master exits
-	once   sync.Once
+	o       OpenSSH
+	log     io.Writer
+	dir     string
+	config  string
+	master  *exec.Cmd
+	stdin   io.WriteCloser
+	out     *bufio.Reader
+	exited  chan struct{} // closed when the master exits
+	waitErr error
+	once    sync.Once
+	sendMu  sync.Mutex
 
 	mu     sync.Mutex
 	stderr strings.Builder // the master's stderr, for classifying failures
 }
 
-// start runs `ssh -M -N`; LocalCommand prints a marker once the master is
-// authenticated and its control socket listens.
-func (c *sshConn) start(ctx context.Context) error {
-	c.master = c.o.Runner.Command(ctx, "ssh", "-F", c.config, "-M", "-N", "-o", "ControlMaster=yes",
-		"-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo jetup-master-ready", sshAlias)
-	out, err := c.master.StdoutPipe()
+// readyMarker is printed by LocalCommand once the master is logged in and
+// its control socket listens, before any of the session's output.
+const readyMarker = "jetup-master-ready"
+
+// start runs `ssh -M ... sh -c SCRIPT` and waits for the marker.
+func (c *sshConn) start(ctx context.Context, do DialOptions) error {
+	c.master = c.o.Runner.Command(ctx, "ssh", "-F", c.config, "-M", "-o", "ControlMaster=yes",
+		"-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo "+readyMarker, sshAlias, "sh -c "+shellQuote(do.Script))
+	stdout, err := c.master.StdoutPipe()
 	if err != nil {
+		return err
+	}
+	if c.stdin, err = c.master.StdinPipe(); err != nil {
 		return err
 	}
 	c.master.Stderr = NewLineWriter(func(l string) {
@@ -148,19 +159,22 @@ func (c *sshConn) start(ctx context.Context) error {
 	if err := c.master.Start(); err != nil {
 		return err
 	}
+	c.out = bufio.NewReaderSize(stdout, 64*1024)
 	ready := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) == "jetup-master-ready" {
+		for {
+			line, err := c.out.ReadString('\n')
+			if strings.TrimSpace(line) == readyMarker {
 				close(ready)
-				break
+				return
+			}
+			if err != nil {
+				return
 			}
 		}
-		_, _ = io.Copy(io.Discard, out)
 	}()
 	go func() {
-		_ = c.master.Wait()
+		c.waitErr = c.master.Wait()
 		close(c.exited)
 	}()
 	select {
@@ -222,34 +236,29 @@ func (c *sshConn) Alive() bool {
 	}
 }
 
-// Run feeds script to `sh -s` on the board through the master.
-func (c *sshConn) Run(ctx context.Context, script string, stdout, stderr io.Writer) error {
-	if !c.Alive() {
+func (c *sshConn) Output() io.Reader { return c.out }
+
+// Send writes to the board shell's stdin.
+func (c *sshConn) Send(s string) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if _, err := io.WriteString(c.stdin, s); err != nil {
 		return ErrConnectionLost
 	}
-	cmd := c.o.Runner.Command(ctx, "ssh", "-F", c.config, sshAlias, "sh -s")
-	cmd.Stdin = strings.NewReader(script)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Run()
+	return nil
+}
+
+// Wait waits for the master, which ends with the board shell.
+func (c *sshConn) Wait() error {
+	<-c.exited
 	var ee *exec.ExitError
 	switch {
-	case err == nil:
+	case c.waitErr == nil:
 		return nil
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case !c.Alive():
-		return ErrConnectionLost
-	case errors.As(err, &ee):
-		if ee.ExitCode() == 255 {
-			// ssh's own failure, or the script's 255: the master knows.
-			time.Sleep(100 * time.Millisecond)
-			if !c.Alive() {
-				return ErrConnectionLost
-			}
-		}
+	case errors.As(c.waitErr, &ee) && ee.ExitCode() != 255 && ee.ExitCode() >= 0:
 		return &ExitError{Code: ee.ExitCode()}
 	}
-	return err
+	return ErrConnectionLost
 }
 
 func (c *sshConn) StoreURL(query string) (string, []string) {
@@ -263,6 +272,9 @@ func (c *sshConn) StoreURL(query string) (string, []string) {
 // Close ends the master (SIGTERM to its group) and removes the config.
 func (c *sshConn) Close() error {
 	c.once.Do(func() {
+		if c.stdin != nil {
+			_ = c.stdin.Close()
+		}
 		if c.master != nil && c.master.Process != nil {
 			_ = syscall.Kill(-c.master.Process.Pid, syscall.SIGTERM)
 			select {

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bufio"
 	"os/exec"
 	"strings"
 	"testing"
@@ -93,15 +94,23 @@ func TestProbeScriptRunsUnderSh(t *testing.T) {
 	if valid != "" {
 		paths = append(paths, valid)
 	}
-	cmd := exec.Command("sh", "-s")
-	cmd.Stdin = strings.NewReader(ProbeScript(Auto, paths))
+	cmd := exec.Command("sh", "-c", BoardScript(Auto, "/nix/store/x-system"))
+	// The list, then a gate that is not "go": the shell must stop there.
+	cmd.Stdin = strings.NewReader(BoardInput(paths) + "stop\n")
 	raw, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("probe: %v\n%s", err, raw)
 	}
-	f, err := ParseProbe(strings.NewReader("motd noise\n" + string(raw)))
+	var other []string
+	f, err := ParseProbe(bufio.NewScanner(strings.NewReader("motd noise\n"+string(raw))), func(l string) { other = append(other, l) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(other) != 1 || other[0] != "motd noise" {
+		t.Errorf("other lines %q", other)
+	}
+	if strings.Contains(string(raw), "jetup:rc=") {
+		t.Errorf("the shell went past the gate:\n%s", raw)
 	}
 	if f.Arch == "" || f.NixVersion == "" || f.Mode == Auto || f.FreeBytes == 0 || f.DeltaRC != 0 {
 		t.Errorf("facts %+v\n%s", f, raw)
@@ -112,7 +121,7 @@ func TestProbeScriptRunsUnderSh(t *testing.T) {
 }
 
 func TestParseProbeNeedsTheProbe(t *testing.T) {
-	if _, err := ParseProbe(strings.NewReader("This account is currently not available.\n")); err == nil {
+	if _, err := ParseProbe(bufio.NewScanner(strings.NewReader("This account is currently not available.\n")), nil); err == nil {
 		t.Error("a shell that did not run the probe must be an error")
 	}
 }
@@ -125,7 +134,7 @@ func TestActivationOutput(t *testing.T) {
 	if a.rc != "4" || a.generation != 7 || a.tail(1) != "error: unit x failed" || len(a.output) != 2 {
 		t.Errorf("%+v", a)
 	}
-	if s := ActivateScript(Switch, "/nix/store/x-it's"); !strings.Contains(s, `sys='/nix/store/x-it'\''s'`) || !strings.Contains(s, "systemd-run") {
+	if s := BoardScript(Switch, "/nix/store/x-it's"); !strings.Contains(s, `sys='/nix/store/x-it'\''s'`) || !strings.Contains(s, "systemd-run") {
 		t.Errorf("activate script quoting:\n%s", s)
 	}
 }

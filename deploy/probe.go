@@ -3,16 +3,9 @@ package deploy
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
-
-// The probe is one shell script, run over the shared connection, that
-// learns everything preflight needs and asks the board's store which of the
-// closure's paths it lacks: one round trip, whatever the closure's size.
-// It prints "jetup:key=value" lines; anything else (a chatty bashrc) is
-// ignored.
 
 // Facts is what the probe learnt about the board.
 type Facts struct {
@@ -44,80 +37,24 @@ type Facts struct {
 	DeltaErr string
 }
 
-const probePath = "/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// scriptHead starts every script: a known PATH (a NixOS login shell may not
-// have run), the say helper, and sudo for a non-root user.
-func scriptHead(kind string) string {
-	return "# jetup:" + kind + "\n" +
-		`PATH="$PATH:` + probePath + `"; export PATH
-say() { printf 'jetup:%s=%s\n' "$1" "$2"; }
-SUDO=
-if [ "$(id -u)" != 0 ] && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
-`
-}
-
-// ProbeScript is the probe for mode and the closure's paths.
-func ProbeScript(mode Mode, paths []string) string {
-	var b strings.Builder
-	b.WriteString(scriptHead("probe"))
-	b.WriteString(`say arch "$(uname -m)"
-say uid "$(id -u)"
-say user "$(id -un)"
-say hostname "$(cat /proc/sys/kernel/hostname 2>/dev/null)"
-if [ "$(id -u)" = 0 ]; then say priv root; elif [ -n "$SUDO" ]; then say priv sudo; else say priv none; fi
-if command -v nix-store >/dev/null 2>&1; then say nix "$(nix-store --version 2>/dev/null | head -n 1)"; fi
-[ -e /etc/NIXOS ] && say nixos yes
-[ -e /run/current-system ] && say current "$(readlink -f /run/current-system)"
-[ -r /run/current-system/nixos-version ] && say nixos_version "$(cat /run/current-system/nixos-version)"
-command -v nixos-install >/dev/null 2>&1 && say nixos_install yes
-command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && say systemd_run yes
-mnt=no; awk '$2 == "/mnt" { f = 1 } END { exit !f }' /proc/mounts 2>/dev/null && mnt=yes && say mnt_mounted yes
-[ -e /nix/.ro-store ] && say live yes
-gen=$(readlink /nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen"
-`)
-	fmt.Fprintf(&b, "mode=%s\n", mode)
-	b.WriteString(`if [ -z "$mode" ]; then
-  mode=switch
-  [ "$mnt" = yes ] && [ -e /nix/.ro-store ] && command -v nixos-install >/dev/null 2>&1 && mode=installer
-fi
-say mode "$mode"
-root=; [ "$mode" = installer ] && root=/mnt
-say store_root "$root"
-d="$root/nix"; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-say free_on "$d"
-say free_kib "$(df -Pk "$d" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-command -v nix-store >/dev/null 2>&1 || exit 0
-if [ -n "$root" ]; then set -- --store "local?root=$root"; else set --; fi
-err=$(mktemp 2>/dev/null || echo /tmp/jetup-probe.$$)
-( $SUDO xargs nix-store "$@" --check-validity --print-invalid 2>"$err" <<'JETUP_PATHS'
-`)
-	for _, p := range paths {
-		b.WriteString(p + "\n")
-	}
-	b.WriteString(`JETUP_PATHS
-  echo "rc=$?" ) | while IFS= read -r l; do
-  case "$l" in rc=*) say delta_rc "${l#rc=}" ;; *) say invalid "$l" ;; esac
-done
-grep -v "^warning:" "$err" | head -n 5 | while IFS= read -r l; do say delta_err "$l"; done
-rm -f "$err"
-`)
-	return b.String()
-}
-
-// ParseProbe reads the probe's output.
-func ParseProbe(r io.Reader) (Facts, error) {
+// ParseProbe reads the probe's part of the board shell's output, up to its
+// "jetup:probe_end" line; other lines (a chatty bashrc) go to other.
+func ParseProbe(sc *bufio.Scanner, other func(string)) (Facts, error) {
 	f := Facts{DeltaRC: -1}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
 		kv, ok := strings.CutPrefix(sc.Text(), "jetup:")
 		if !ok {
+			if other != nil {
+				other(sc.Text())
+			}
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		seen[k] = true
+		if k == "probe_end" {
+			break
+		}
 		switch k {
 		case "arch":
 			f.Arch = v
@@ -168,8 +105,8 @@ func ParseProbe(r io.Reader) (Facts, error) {
 	if err := sc.Err(); err != nil {
 		return f, err
 	}
-	if !seen["arch"] || !seen["mode"] {
-		return f, fmt.Errorf("the board's shell did not run jetup's probe (no POSIX sh?)")
+	if !seen["arch"] || !seen["mode"] || !seen["probe_end"] {
+		return f, fmt.Errorf("the board's shell did not run jetup's probe to its end (no POSIX sh?)")
 	}
 	return f, nil
 }

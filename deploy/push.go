@@ -13,6 +13,7 @@
 package deploy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -28,24 +29,25 @@ import (
 // Result is a push that went through. It is the last --json line and the
 // run record's details.
 type Result struct {
-	Event        string  `json:"event"` // "result"
-	Target       string  `json:"target"`
-	System       string  `json:"system"`
-	SystemType   string  `json:"system_type"`
-	Mode         Mode    `json:"mode"`
-	Fingerprint  string  `json:"fingerprint"`
-	BoardName    string  `json:"board_hostname,omitempty"`
-	BoardNix     string  `json:"board_nix,omitempty"`
-	Paths        int     `json:"paths"`
-	Sent         int     `json:"sent"`
-	Present      int     `json:"present"`
-	SentBytes    int64   `json:"sent_bytes"`
-	Generation   int     `json:"generation,omitempty"`
-	Attempts     int     `json:"attempts"`
-	Rebooting    bool    `json:"rebooting"`
-	Seconds      float64 `json:"seconds"`
-	CopySeconds  float64 `json:"copy_seconds"`
-	DeltaSeconds float64 `json:"delta_seconds"`
+	Event           string  `json:"event"` // "result"
+	Target          string  `json:"target"`
+	System          string  `json:"system"`
+	SystemType      string  `json:"system_type"`
+	Mode            Mode    `json:"mode"`
+	Fingerprint     string  `json:"fingerprint"`
+	BoardName       string  `json:"board_hostname,omitempty"`
+	BoardNix        string  `json:"board_nix,omitempty"`
+	Paths           int     `json:"paths"`
+	Sent            int     `json:"sent"`
+	Present         int     `json:"present"`
+	SentBytes       int64   `json:"sent_bytes"`
+	Generation      int     `json:"generation,omitempty"`
+	Attempts        int     `json:"attempts"`
+	Rebooting       bool    `json:"rebooting"`
+	Seconds         float64 `json:"seconds"`
+	DeltaSeconds    float64 `json:"delta_seconds"` // preflight and delta
+	CopySeconds     float64 `json:"copy_seconds"`
+	ActivateSeconds float64 `json:"activate_seconds"`
 }
 
 // Text is the verdict line.
@@ -82,6 +84,7 @@ type pusher struct {
 	closure *Closure
 	facts   Facts
 	conn    Conn
+	out     *bufio.Scanner // the board shell's output
 	started time.Time
 }
 
@@ -153,13 +156,7 @@ func (p *pusher) run(ctx context.Context) error {
 	if err := p.copy(ctx, missing); err != nil {
 		return err
 	}
-	if err := p.activate(ctx); err != nil {
-		return err
-	}
-	if p.o.Reboot {
-		p.reboot(ctx)
-	}
-	return nil
+	return p.activate(ctx)
 }
 
 func (p *pusher) validate() error {
@@ -262,17 +259,20 @@ func (p *pusher) preflight(ctx context.Context) ([]StorePath, error) {
 	return missing, nil
 }
 
+// probe sends the closure's list to the board shell and reads what it
+// found.
 func (p *pusher) probe(ctx context.Context) (Facts, error) {
-	var out strings.Builder
-	errw := NewLineWriter(func(l string) { fmt.Fprintln(p.log, "board: "+l) })
-	err := p.conn.Run(ctx, ProbeScript(p.o.Mode, p.closure.List()), &out, errw)
-	errw.Flush()
-	fmt.Fprint(p.log, out.String())
-	if err != nil {
+	if err := p.conn.Send(BoardInput(p.closure.List())); err != nil {
 		return Facts{}, p.remoteErr(ctx, err, "the probe")
 	}
-	f, err := ParseProbe(strings.NewReader(out.String()))
+	f, err := ParseProbe(p.out, func(l string) { fmt.Fprintln(p.log, "board: "+l) })
 	if err != nil {
+		if ctx.Err() != nil {
+			return Facts{}, ctx.Err()
+		}
+		if !p.conn.Alive() {
+			return Facts{}, p.remoteErr(ctx, ErrConnectionLost, "the probe")
+		}
 		return Facts{}, step.Errorf("probe-failed", "log in by hand (ssh "+p.o.Target.String()+") and check that sh works", "%v", err)
 	}
 	return f, nil

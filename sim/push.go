@@ -307,17 +307,66 @@ func (s *simSSH) Dial(ctx context.Context, t deploy.Target, o deploy.DialOptions
 	if err := s.b.wait(ctx, 250*time.Millisecond); err != nil {
 		return nil, err
 	}
-	return &simConn{b: s.b, user: user}, nil
+	return newSimConn(ctx, s.b, user, o.Script), nil
 }
 
+// simConn is the connection and its board shell: it answers jetup's board
+// script as the board's sh would, reading the same input and gate.
 type simConn struct {
 	b      *PushBoard
 	user   string
+	out    *io.PipeReader
+	in     *io.PipeWriter
+	done   chan struct{}
+	err    error
+	mu     sync.Mutex
 	closed bool
 }
 
-func (c *simConn) Alive() bool  { return !c.closed }
-func (c *simConn) Close() error { c.closed = true; return nil }
+func newSimConn(ctx context.Context, b *PushBoard, user, script string) *simConn {
+	outR, outW := io.Pipe()
+	inR, inW := io.Pipe()
+	c := &simConn{b: b, user: user, out: outR, in: inW, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		err := c.shell(ctx, script, bufio.NewReader(inR), outW)
+		c.mu.Lock()
+		if c.closed && err != nil {
+			err = deploy.ErrConnectionLost
+		}
+		c.err = err
+		c.mu.Unlock()
+		outW.CloseWithError(io.EOF)
+	}()
+	return c
+}
+
+func (c *simConn) Output() io.Reader { return c.out }
+
+func (c *simConn) Send(s string) error {
+	if _, err := io.WriteString(c.in, s); err != nil {
+		return deploy.ErrConnectionLost
+	}
+	return nil
+}
+
+func (c *simConn) Wait() error { <-c.done; return c.err }
+
+func (c *simConn) Alive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed
+}
+
+func (c *simConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.in.CloseWithError(io.EOF)
+	c.out.CloseWithError(io.ErrClosedPipe)
+	return nil
+}
+
 func (c *simConn) StoreURL(q string) (string, []string) {
 	if q != "" {
 		q = "?" + q
@@ -325,27 +374,38 @@ func (c *simConn) StoreURL(q string) (string, []string) {
 	return "ssh-ng://jetup-board" + q, nil
 }
 
-// Run answers jetup's scripts the way the board's sh would.
-func (c *simConn) Run(ctx context.Context, script string, stdout, stderr io.Writer) error {
+// shell runs the board script: the list, the probe, the gate, the
+// activation.
+func (c *simConn) shell(ctx context.Context, script string, in *bufio.Reader, w io.Writer) error {
+	mode := ""
+	for _, l := range strings.Split(script, "\n") {
+		if v, ok := strings.CutPrefix(l, "mode="); ok {
+			mode = v
+			break
+		}
+	}
+	n := 0
+	line, err := in.ReadString('\n')
+	if err != nil {
+		return nil
+	}
+	fmt.Sscan(line, &n)
+	list := make([]byte, n)
+	if _, err := io.ReadFull(in, list); err != nil {
+		return nil
+	}
 	if err := c.b.wait(ctx, 120*time.Millisecond); err != nil {
 		return err
 	}
-	first, _, _ := strings.Cut(script, "\n")
-	switch first {
-	case "# jetup:probe":
-		c.probe(script, stdout)
-	case "# jetup:activate":
-		return c.activate(ctx, script, stdout)
-	case "# jetup:reboot":
-		fmt.Fprintln(stdout, "jetup:rebooting=yes")
-	default:
-		fmt.Fprintln(stderr, "sh: simulated board: unknown script")
-		return &deploy.ExitError{Code: 127}
+	mode = c.probe(mode, strings.Fields(string(list)), w)
+	gate, err := in.ReadString('\n')
+	if err != nil || !strings.HasPrefix(gate, "go") {
+		return nil
 	}
-	return nil
+	return c.activate(ctx, mode == "installer", strings.Contains(gate, "reboot"), w)
 }
 
-func (c *simConn) probe(script string, w io.Writer) {
+func (c *simConn) probe(mode string, paths []string, w io.Writer) string {
 	b := c.b
 	say := func(k, v string) { fmt.Fprintf(w, "jetup:%s=%s\n", k, v) }
 	uid := "0"
@@ -364,23 +424,6 @@ func (c *simConn) probe(script string, w io.Writer) {
 	say("nixos_version", "24.11.20250101 (Vicuna)")
 	say("nixos_install", "yes")
 	say("systemd_run", "yes")
-	mode := ""
-	sc := bufio.NewScanner(strings.NewReader(script))
-	var paths []string
-	inPaths := false
-	for sc.Scan() {
-		l := sc.Text()
-		switch {
-		case strings.HasPrefix(l, "mode="):
-			mode = strings.TrimPrefix(l, "mode=")
-		case strings.Contains(l, "<<'JETUP_PATHS'"):
-			inPaths = true
-		case l == "JETUP_PATHS":
-			inPaths = false
-		case inPaths:
-			paths = append(paths, l)
-		}
-	}
 	if !b.Installed {
 		say("mnt_mounted", "yes")
 		say("live", "yes")
@@ -410,6 +453,8 @@ func (c *simConn) probe(script string, w io.Writer) {
 		}
 	}
 	say("delta_rc", "0")
+	say("probe_end", "1")
+	return mode
 }
 
 var installLines = []string{
@@ -422,8 +467,7 @@ var installLines = []string{
 	"installation finished!",
 }
 
-func (c *simConn) activate(ctx context.Context, script string, w io.Writer) error {
-	installer := strings.Contains(script, "\nmode=installer\n")
+func (c *simConn) activate(ctx context.Context, installer, reboot bool, w io.Writer) error {
 	c.b.mu.Lock()
 	c.b.generation++
 	gen := c.b.generation
@@ -443,5 +487,8 @@ func (c *simConn) activate(ctx context.Context, script string, w io.Writer) erro
 		fmt.Fprintln(w, l)
 	}
 	fmt.Fprintf(w, "jetup:generation=system-%d-link\njetup:rc=0\n", gen)
+	if reboot {
+		fmt.Fprintln(w, "jetup:rebooting=yes")
+	}
 	return nil
 }
