@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -430,4 +432,47 @@ func TestBoardFaultsBeforeCopying(t *testing.T) {
 			t.Fatalf("want host-key-mismatch, got %v", err)
 		}
 	})
+}
+
+func TestBoardPushFromAFlakeBuildsItFirst(t *testing.T) {
+	systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	dir := t.TempDir()
+	salt := fmt.Sprint(time.Now().UnixNano())
+	flake := `{
+  outputs = { self }: {
+    nixosConfigurations.board.config.system.build.toplevel = derivation {
+      name = "nixos-system-flake-` + salt + `";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+      args = [ "-c" "/bin/mkdir -p $out/bin; printf x86_64-linux > $out/system; printf '#!/bin/sh\\necho \"$@\" >> /nix/var/jetup-activations.log\\n' > $out/bin/switch-to-configuration; /bin/chmod +x $out/bin/switch-to-configuration" ];
+    };
+  };
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Flake = "path:" + dir + "#board"
+	res, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push --flake: %v\n%s", err, o.Log)
+	}
+	var built bool
+	for _, e := range rec.events {
+		if ph, ok := e.(deploy.PhaseEvent); ok && ph.Phase == deploy.PhaseBuild {
+			built = strings.Contains(ph.What, "#nixosConfigurations.board.config.system.build.toplevel")
+		}
+	}
+	if !built || !strings.HasSuffix(res.System, "-nixos-system-flake-"+salt) || !b.Valid("", res.System) {
+		t.Errorf("built %v, result %+v", built, res)
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "switch\n" {
+		t.Errorf("activation %q", got)
+	}
+
+	o.Flake = "path:" + dir + "#nosuch"
+	if _, _, err := push(t, o); causeOf(err) != "build-failed" || !strings.Contains(err.Error(), "nosuch") && !strings.Contains(fmt.Sprint(errors.Unwrap(err)), "nosuch") {
+		t.Errorf("a missing configuration: %v", err)
+	}
 }

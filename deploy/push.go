@@ -90,9 +90,9 @@ type pusher struct {
 
 // Push sends the system to the board and activates it.
 func Push(ctx context.Context, edge Edge, o Options, sink step.Sink) (*Result, error) {
-	p := &pusher{edge: edge, o: o, sink: sink, log: o.Log, started: time.Now()}
-	if p.log == nil {
-		p.log = io.Discard
+	p := &pusher{edge: edge, o: o, sink: sink, log: io.Discard, started: time.Now()}
+	if o.Log != nil {
+		p.log = &lockedWriter{w: o.Log}
 	}
 	if p.o.ProgressEvery == 0 {
 		p.o.ProgressEvery = 250 * time.Millisecond

@@ -47,9 +47,9 @@ func (r ToDirResult) Text() string {
 // and activates it. Paths already in dir are not written again.
 func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDirResult, error) {
 	p := &pusher{edge: Edge{Nix: nix}, o: Options{Closure: o.Closure, Flake: o.Flake, ProgressEvery: o.ProgressEvery, Log: o.Log},
-		sink: sink, log: o.Log, started: time.Now()}
-	if p.log == nil {
-		p.log = io.Discard
+		sink: sink, log: io.Discard, started: time.Now()}
+	if o.Log != nil {
+		p.log = &lockedWriter{w: o.Log}
 	}
 	if p.o.ProgressEvery == 0 {
 		p.o.ProgressEvery = 250 * time.Millisecond
