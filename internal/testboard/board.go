@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/jetup/jetup/internal/testkit"
@@ -304,6 +305,16 @@ func (b *Board) HostKeyFingerprint() string {
 	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", filepath.Join(b.Dir, "hostkey.pub")).Output()
 	must(b.t, err)
 	return strings.Fields(string(out))[1]
+}
+
+// HostKey is the board's host public key.
+func (b *Board) HostKey() ssh.PublicKey {
+	b.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(b.Dir, "hostkey.pub"))
+	must(b.t, err)
+	k, _, _, _, err := ssh.ParseAuthorizedKey(raw)
+	must(b.t, err)
+	return k
 }
 
 // Valid reports whether path is in the board's store (root "" or "/mnt").

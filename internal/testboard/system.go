@@ -49,6 +49,7 @@ in derivation {
   system = builtins.currentSystem;
   builder = "/bin/sh";
   deps = small ++ big;
+  passAsFile = [ "deps" ];
   sys = %[4]s;
   stc = ''
     #!/bin/sh
@@ -63,7 +64,7 @@ in derivation {
     /bin/mkdir -p $out/bin
     printf '%%s' "$sys" > $out/system
     printf '24.05.test' > $out/nixos-version
-    echo "$deps" > $out/deps
+    /bin/cp "$depsPath" $out/deps
     printf '%%s' "$stc" > $out/bin/switch-to-configuration
     /bin/chmod +x $out/bin/switch-to-configuration
   ''];
