@@ -476,3 +476,24 @@ func TestBoardPushFromAFlakeBuildsItFirst(t *testing.T) {
 		t.Errorf("a missing configuration: %v", err)
 	}
 }
+
+// The console may print the board's RSA key's fingerprint rather than its
+// ed25519 one: that key vouches as well, and is the one pinned.
+func TestBoardConsoleFingerprintOfAnotherKeyTypeVouches(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{RSAKey: true})
+	o.AcceptHostKey = ""
+	o.ConsoleHostKey = b.RSAFingerprint()
+	o.Closure = sys["small"]
+	_, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, o.Log)
+	}
+	if k := rec.keys(); len(k) != 1 || k[0].Type != "ssh-rsa" || k[0].Via != "console" || k[0].Fingerprint != b.RSAFingerprint() {
+		t.Errorf("key events %+v", k)
+	}
+	o.ConsoleHostKey = ""
+	if _, rec, err = push(t, o); err != nil || rec.keys()[0].Status != deploy.KeyPinned {
+		t.Errorf("second push with the RSA key pinned: %v %+v", err, rec.keys())
+	}
+}

@@ -78,6 +78,18 @@ func (p *pusher) firstContact(ctx context.Context, kh KnownHosts, addr string) e
 	ev := p.keyEvent(addr, key, KeyNew, "")
 	fp := ev.Fingerprint
 	checkOnBoard := "compare it with what the board prints on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub"
+	// A fingerprint given for another of the board's keys (its RSA or
+	// ECDSA key, printed last on the console) vouches as well: that key is
+	// the one pinned, and OpenSSH then asks the board for it.
+	for _, want := range []string{p.o.ConsoleHostKey, p.o.AcceptHostKey} {
+		if want != "" && !SameFingerprint(fp, want) {
+			if k := p.keyWithFingerprint(ctx, addr, want); k != nil {
+				key, ev = k, p.keyEvent(addr, k, KeyNew, "")
+				fp = ev.Fingerprint
+			}
+			break
+		}
+	}
 	var via string
 	switch {
 	case p.o.ConsoleHostKey != "":
@@ -116,6 +128,18 @@ func (p *pusher) firstContact(ctx context.Context, kh KnownHosts, addr string) e
 	ev.Status, ev.Via, ev.At = KeyAccepted, via, time.Now()
 	p.res.Fingerprint = fp
 	p.sink.Emit(ev)
+	return nil
+}
+
+// keyWithFingerprint asks the board for each kind of host key it may have
+// and returns the one with fingerprint fp, or nil.
+func (p *pusher) keyWithFingerprint(ctx context.Context, addr, fp string) ssh.PublicKey {
+	for _, algos := range [][]string{{ssh.KeyAlgoED25519}, {ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521},
+		{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}} {
+		if k, err := p.edge.SSH.HostKey(ctx, addr, algos); err == nil && SameFingerprint(Fingerprint(k), fp) {
+			return k
+		}
+	}
 	return nil
 }
 

@@ -11,20 +11,20 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-type events []step.Event
+type pushEvents []step.Event
 
-func (e *events) Emit(ev step.Event) { *e = append(*e, ev) }
+func (e *pushEvents) Emit(ev step.Event) { *e = append(*e, ev) }
 
-func simPush(t *testing.T, edge deploy.Edge, o deploy.Options) (*deploy.Result, events, error) {
+func simPush(t *testing.T, edge deploy.Edge, o deploy.Options) (*deploy.Result, pushEvents, error) {
 	t.Helper()
-	var ev events
+	var ev pushEvents
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := deploy.Push(ctx, edge, o, &ev)
 	return res, ev, err
 }
 
-func cause(err error) string {
+func pushCause(err error) string {
 	var se *step.Error
 	if errors.As(err, &se) {
 		return se.Cause
@@ -91,18 +91,18 @@ func TestSimulatedBoardFaults(t *testing.T) {
 	base := deploy.Options{Target: deploy.Target{Host: "192.168.55.1"}, Closure: "./result", KnownHosts: kh}
 
 	_, _, err := simPush(t, edge, base)
-	if cause(err) != "host-key-unknown" {
+	if pushCause(err) != "host-key-unknown" {
 		t.Errorf("unknown key: %v", err)
 	}
 	o := base
 	o.Prompt = func(context.Context, deploy.HostKey) (bool, error) { return false, nil }
-	if _, _, err := simPush(t, edge, o); cause(err) != "host-key-rejected" {
+	if _, _, err := simPush(t, edge, o); pushCause(err) != "host-key-rejected" {
 		t.Errorf("rejected key: %v", err)
 	}
 	o = base
 	o.AcceptHostKey = edge.SSH.(*simSSH).b.Fingerprint()
 	o.Target.User = "jetson"
-	if _, _, err := simPush(t, edge, o); cause(err) != "auth-refused" {
+	if _, _, err := simPush(t, edge, o); pushCause(err) != "auth-refused" {
 		t.Errorf("wrong user: %v", err)
 	}
 	o.Target.User = "nixos"
@@ -111,12 +111,12 @@ func TestSimulatedBoardFaults(t *testing.T) {
 	}
 	o = base
 	o.Target.Host = "192.168.56.1"
-	if _, _, err := simPush(t, edge, o); cause(err) != "unreachable" {
+	if _, _, err := simPush(t, edge, o); pushCause(err) != "unreachable" {
 		t.Errorf("unreachable: %v", err)
 	}
 	o = base
 	o.Closure = "/nix/store/zzz-not-here"
-	if _, _, err := simPush(t, edge, o); cause(err) != "bad-closure" {
+	if _, _, err := simPush(t, edge, o); pushCause(err) != "bad-closure" {
 		t.Errorf("bad closure: %v", err)
 	}
 }

@@ -35,16 +35,16 @@ type pushScreen struct {
 }
 
 var (
-	pushKey    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "push"))
-	editKey    = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit target"))
-	fieldKey   = key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field"))
-	doneEdit   = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done editing"))
-	trustKey   = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "trust this key"))
-	refuseKey  = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "refuse"))
-	cancelKey  = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "cancel push"))
-	retryKey   = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "push again"))
-	forgetKey  = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "forget old key, trust new"))
-	pushedKeys = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue"))
+	pushKey        = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "push"))
+	pushEditKey    = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit target"))
+	pushFieldKey   = key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field"))
+	pushDoneEdit   = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done editing"))
+	pushTrustKey   = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "trust this key"))
+	pushRefuseKey  = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "refuse"))
+	pushCancelKey  = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "cancel push"))
+	pushRetryKey   = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "push again"))
+	pushForgetKey  = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "forget old key, trust new"))
+	pushPushedKeys = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue"))
 )
 
 func newPushScreen(s *Session, st *Styles) Screen {
@@ -81,19 +81,19 @@ func (p *pushScreen) CapturesKeys() bool { return p.run == nil && p.form.editing
 func (p *pushScreen) Keys() []key.Binding {
 	switch {
 	case p.run == nil && p.form.editing():
-		return []key.Binding{pushKey, fieldKey, doneEdit}
+		return []key.Binding{pushKey, pushFieldKey, pushDoneEdit}
 	case p.run == nil:
-		return []key.Binding{pushKey, editKey}
+		return []key.Binding{pushKey, pushEditKey}
 	case p.run.asking:
-		return []key.Binding{trustKey, refuseKey}
+		return []key.Binding{pushTrustKey, pushRefuseKey}
 	case p.run.running():
-		return []key.Binding{cancelKey}
+		return []key.Binding{pushCancelKey}
 	case p.run.err == nil:
-		return []key.Binding{pushedKeys, retryKey, editKey}
+		return []key.Binding{pushPushedKeys, pushRetryKey, pushEditKey}
 	case p.run.cause() == "host-key-changed":
-		return []key.Binding{forgetKey, retryKey, editKey}
+		return []key.Binding{pushForgetKey, pushRetryKey, pushEditKey}
 	}
-	return []key.Binding{retryKey, editKey}
+	return []key.Binding{pushRetryKey, pushEditKey}
 }
 
 // start runs deploy.Push with the form's options.
@@ -191,25 +191,25 @@ func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
 	}
 	r := p.run
 	switch {
-	case r.asking && key.Matches(k, trustKey):
+	case r.asking && key.Matches(k, pushTrustKey):
 		r.asking = false
 		p.answers <- true
-	case r.asking && key.Matches(k, refuseKey):
+	case r.asking && key.Matches(k, pushRefuseKey):
 		r.asking = false
 		p.answers <- false
-	case r.running() && key.Matches(k, cancelKey):
+	case r.running() && key.Matches(k, pushCancelKey):
 		p.task.Cancel()
 	case r.running():
-	case r.err == nil && key.Matches(k, pushedKeys):
+	case r.err == nil && key.Matches(k, pushPushedKeys):
 		res := r.result
 		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
-	case key.Matches(k, retryKey):
+	case key.Matches(k, pushRetryKey):
 		return p.start(p.opts)
-	case r.cause() == "host-key-changed" && key.Matches(k, forgetKey) && r.changed != "":
+	case r.cause() == "host-key-changed" && key.Matches(k, pushForgetKey) && r.changed != "":
 		o := p.opts
 		o.ForgetHostKey, o.AcceptHostKey = true, r.changed
 		return p.start(o)
-	case key.Matches(k, editKey):
+	case key.Matches(k, pushEditKey):
 		p.run = nil
 		return p.form.focusOn(fHost)
 	}
@@ -228,7 +228,7 @@ func (p *pushScreen) formKey(k tea.KeyPressMsg) tea.Cmd {
 		f.err = ""
 		f.focusOn(-1)
 		return p.start(o)
-	case !f.editing() && (key.Matches(k, editKey) || k.String() == "tab"):
+	case !f.editing() && (key.Matches(k, pushEditKey) || k.String() == "tab"):
 		return f.focusOn(fHost)
 	case f.editing() && k.String() == "esc":
 		f.focusOn(-1)

@@ -38,6 +38,8 @@ type Options struct {
 	Installer bool
 	// NoNix hides nix-store from the board's PATH.
 	NoNix bool
+	// RSAKey gives the board an RSA host key besides its ed25519 one.
+	RSAKey bool
 	// NixMiB, when set, gives the board a /nix of that size (a tmpfs)
 	// instead of a directory of the test's.
 	NixMiB int
@@ -79,6 +81,9 @@ func New(t testing.TB, o Options) *Board {
 	t.Cleanup(b.teardown)
 
 	b.keygen("hostkey")
+	if o.RSAKey {
+		b.keygenType("hostkey_rsa", "rsa")
+	}
 	b.keygen("clientkey")
 	b.ClientKey = filepath.Join(b.Dir, "clientkey")
 	pub, err := os.ReadFile(b.ClientKey + ".pub")
@@ -131,18 +136,28 @@ func (b *Board) ip(args ...string) {
 	}
 }
 
-func (b *Board) keygen(name string) {
+func (b *Board) keygen(name string) { b.keygenType(name, "ed25519") }
+
+func (b *Board) keygenType(name, typ string) {
 	b.t.Helper()
 	f := filepath.Join(b.Dir, name)
 	os.Remove(f)
 	os.Remove(f + ".pub")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", f).CombinedOutput(); err != nil {
+	args := []string{"-q", "-t", typ, "-N", "", "-C", name, "-f", f}
+	if typ == "rsa" {
+		args = append(args, "-b", "2048")
+	}
+	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
 		b.t.Fatalf("ssh-keygen: %v: %s", err, out)
 	}
 }
 
 func (b *Board) sshdConfig() string {
-	return fmt.Sprintf(`Port %d
+	rsa := ""
+	if b.opt.RSAKey {
+		rsa = "HostKey " + b.Dir + "/hostkey_rsa\n"
+	}
+	return rsa + fmt.Sprintf(`Port %d
 ListenAddress %s
 HostKey %s/hostkey
 PidFile %s/sshd.pid
@@ -300,9 +315,14 @@ func (b *Board) ChangeHostKey() {
 }
 
 // HostKeyFingerprint is the board's SHA256 host key fingerprint.
-func (b *Board) HostKeyFingerprint() string {
+func (b *Board) HostKeyFingerprint() string { return b.fingerprint("hostkey.pub") }
+
+// RSAFingerprint is the fingerprint of the board's RSA host key.
+func (b *Board) RSAFingerprint() string { return b.fingerprint("hostkey_rsa.pub") }
+
+func (b *Board) fingerprint(file string) string {
 	b.t.Helper()
-	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", filepath.Join(b.Dir, "hostkey.pub")).Output()
+	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", filepath.Join(b.Dir, file)).Output()
 	must(b.t, err)
 	return strings.Fields(string(out))[1]
 }
