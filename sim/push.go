@@ -78,7 +78,7 @@ func NewPushBoard(o PushOptions) *PushBoard {
 	seed := sha256.Sum256([]byte("jetup simulated jetson host key"))
 	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
 	key, _ := ssh.NewPublicKey(pub)
-	b := &PushBoard{Host: "192.168.55.1", Hostname: "nixos", Arch: "aarch64", NixVersion: "2.24.9",
+	b := &PushBoard{Host: BoardAddress, Hostname: "nixos", Arch: "aarch64", NixVersion: "2.24.9",
 		Rate: o.Rate, FreeBytes: 230 << 30, key: key, pace: o.Pace, store: map[string]bool{}}
 	b.closure, b.top = simClosure(o.Paths, o.Bytes)
 	return b
