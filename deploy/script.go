@@ -9,12 +9,13 @@ import (
 // session of the connection: with 50 ms of latency each further ssh session
 // costs several round trips, and the probe and the activation would be two.
 //
-//  1. It reads the closure's path list from stdin: a line with its length
-//     in bytes, then exactly that many bytes (BoardInput).
-//  2. The probe: what preflight needs (architecture, Nix, root or sudo,
-//     installer or installed, free space) and, for the whole list at once,
-//     `nix-store --check-validity --print-invalid`: the delta. It ends
-//     with "jetup:probe_end=1".
+//  1. The probe: what preflight needs (architecture, Nix, root or sudo,
+//     installer or installed, free space), found while the path list is
+//     on its way.
+//  2. The closure's path list from stdin (a line with its length in
+//     bytes, then exactly that many bytes: BoardInput) and, for the whole
+//     list at once, `nix-store --check-validity --print-invalid`: the
+//     delta. It ends with "jetup:probe_end=1".
 //  3. It waits on stdin while jetup judges and copies: "go" activates,
 //     "go reboot" activates then reboots, anything else or end of input
 //     (a refusal, a cancel, a lost link) ends it with nothing changed.
@@ -43,10 +44,6 @@ func BoardScript(mode Mode, system string) string {
 	b.WriteString(`exec 2>&1
 PATH="$PATH:` + probePath + `"; export PATH
 say() { printf 'jetup:%s=%s\n' "$1" "$2"; }
-list=$(mktemp 2>/dev/null || echo "/tmp/jetup-paths.$$")
-trap 'rm -f "$list" "$list.out"' EXIT
-read -r input || exit 0
-head -c "$input" > "$list"
 uid=$(id -u)
 SUDO=
 if [ "$uid" = 0 ]; then priv=root; elif sudo -n true 2>/dev/null; then priv=sudo; SUDO="sudo -n"; else priv=none; fi
@@ -76,6 +73,10 @@ say store_root "$root"
 d="$root/nix"; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 say free_on "$d"
 say free_kib "$(df -Pk "$d" 2>/dev/null | { read -r _; read -r _ _ _ avail _; echo "$avail"; })"
+list=$(mktemp 2>/dev/null || echo "/tmp/jetup-paths.$$")
+trap 'rm -f "$list" "$list.out"' EXIT
+read -r input || exit 0
+head -c "$input" > "$list"
 if [ "$nix" = yes ]; then
   if [ -n "$root" ]; then set -- --store "local?root=$root"; else set --; fi
   $SUDO xargs nix-store "$@" --check-validity --print-invalid < "$list" > "$list.out" 2>&1
