@@ -75,7 +75,11 @@ func (p *pusher) activate(ctx context.Context) error {
 				p.sink.Emit(RemoteLine{Event: "remote", At: time.Now(), Phase: PhaseActivate, Line: l})
 			}
 		}
-		err = p.conn.Wait()
+		// The shell said how it ended; only when it did not does the way
+		// the connection ended tell.
+		if a.rc == "" {
+			err = p.conn.Wait()
+		}
 	}
 	p.res.Generation, p.res.Rebooting = a.generation, a.rebooting
 	tool := "switch-to-configuration " + string(mode)

@@ -1,8 +1,15 @@
 package deploy
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jetup/jetup/internal/testkit"
 )
 
 func TestParsePathInfoBothShapes(t *testing.T) {
@@ -63,13 +70,56 @@ func TestFlakeInstallable(t *testing.T) {
 }
 
 func TestStoreQueryEscapesForNix(t *testing.T) {
-	if q := storeQuery(Facts{StoreRoot: "/mnt", Priv: "root"}); q != "remote-store=local%3Froot%3D%2Fmnt" {
-		t.Errorf("installer query %q", q)
+	q := storeQuery("abc")
+	if strings.Contains(q, "+") || !strings.HasPrefix(q, "remote-program=sh%20-c%20%27set%20-f%3B") ||
+		!strings.Contains(q, "%2Ftmp%2Fjetup-abc%3B") || !strings.HasSuffix(q, "jetup-gate%20nix-daemon") {
+		t.Errorf("query %q", q)
 	}
-	if q := storeQuery(Facts{Priv: "sudo"}); q != "remote-program=sudo%20-n%20nix-daemon" {
-		t.Errorf("sudo query %q", q)
+}
+
+// The gate, run by a real sh: it waits for the go file, then runs the
+// daemon with the sudo and store the board shell wrote there.
+func TestGateProgramWaitsThenRunsTheDaemon(t *testing.T) {
+	testkit.NeedCommands(t, "sh", "sleep")
+	tok := fmt.Sprintf("test%d", time.Now().UnixNano())
+	dir := "/tmp/jetup-" + tok
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	if q := storeQuery(Facts{Priv: "root"}); q != "" {
-		t.Errorf("root query %q", q)
+	defer os.RemoveAll(dir)
+	cmd := exec.Command("sh", "-c", strings.Replace(gateProgram(tok), "jetup-gate nix-daemon", "jetup-gate echo", 1)+" --stdio")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if out.Len() != 0 || cmd.ProcessState != nil {
+		t.Fatalf("did not wait at the gate: %q", out.String())
+	}
+	if err := os.WriteFile(dir+"/go", []byte("SUDO=\"\"\nSTORE=\"local?root=/mnt\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "--stdio --store local?root=/mnt\n" {
+		t.Errorf("daemon called with %q", got)
+	}
+
+	// Its board shell ends (the directory goes): it gives up.
+	os.RemoveAll(dir)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("sh", "-c", strings.Replace(gateProgram(tok), "jetup-gate nix-daemon", "jetup-gate echo", 1)+" --stdio")
+	if err := gone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	os.RemoveAll(dir)
+	start := time.Now()
+	if err := gone.Wait(); err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("without its board shell the gate must give up: %v after %v", err, time.Since(start))
 	}
 }

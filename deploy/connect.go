@@ -3,6 +3,8 @@ package deploy
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -53,8 +55,13 @@ func (p *pusher) connect(ctx context.Context) error {
 
 // dial opens the connection with the board shell as its first session.
 func (p *pusher) dial(ctx context.Context) error {
+	var tok [16]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return err
+	}
+	p.gate = hex.EncodeToString(tok[:])
 	conn, err := p.edge.SSH.Dial(ctx, p.o.Target, DialOptions{KnownHosts: p.o.KnownHosts, Compress: p.o.Compress,
-		Log: p.log, Script: BoardScript(p.o.Mode, p.res.System)})
+		Log: p.log, Script: BoardScript(p.o.Mode, p.res.System, p.gate)})
 	if err != nil {
 		return err
 	}

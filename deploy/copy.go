@@ -11,16 +11,140 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// copy sends the missing paths with `nix copy --to ssh-ng://`, reporting
+// The copy is `nix copy --to ssh-ng://` through the shared connection. It
+// is started as soon as the connection is up, while the probe runs: on the
+// board its nix-daemon waits behind a gate (remote-program is a wrapper
+// that waits for a file the board shell creates on "copy"), so the local
+// nix start-up and the ssh session overlap the probe, and nothing but the
+// daemon protocol's greeting leaves before preflight has judged. A refusal
+// cancels it.
+
+// pendingCopy is a nix copy under way, its board side waiting at the gate
+// until open.
+type pendingCopy struct {
+	p      *pusher
+	cancel context.CancelFunc
+	done   chan error
+
+	mu   sync.Mutex
+	tr   *copyTracker // nil until the gate opens
+	last time.Time    // last progress event
+}
+
+// gateProgram is the remote-program of the copy: on the board it waits for
+// the board shell to write <gate>/go, which sets SUDO and STORE as the
+// probe found them (sudo for a non-root user; the installer's store on
+// /mnt), then becomes nix-daemon; Nix appends --stdio. It may start before
+// the board shell has made its directory. A session without a terminal
+// gets no hangup when the link goes, so it gives up by itself when the
+// board shell's directory is gone (or never came), its ssh session has
+// ended, or after two minutes.
+func gateProgram(token string) string {
+	return `sh -c 'set -f; d=/tmp/jetup-` + token + `; p=$PPID; n=0; seen=0; while [ ! -s "$d/go" ]; do n=$((n+1)); ` +
+		`[ $n -lt 2400 ] && kill -0 "$p" 2>/dev/null || exit 1; ` +
+		`if [ -d "$d" ]; then seen=1; elif [ $seen = 1 ] || [ $n -gt 200 ]; then exit 1; fi; sleep 0.05; done; ` +
+		`. "$d/go"; exec $SUDO "$@" ${STORE:+--store "$STORE"}' jetup-gate nix-daemon`
+}
+
+// storeQuery is the ssh-ng URL query with the gate.
+func storeQuery(token string) string {
+	return strings.ReplaceAll(url.Values{"remote-program": {gateProgram(token)}}.Encode(), "+", "%20")
+}
+
+// startCopy starts nix copy at once, its daemon waiting at the board's
+// gate.
+func (p *pusher) startCopy(ctx context.Context) *pendingCopy {
+	ctx, cancel := context.WithCancel(ctx)
+	pc := &pendingCopy{p: p, cancel: cancel, done: make(chan error, 1)}
+	u, env := p.conn.StoreURL(storeQuery(p.gate))
+	lw := NewLineWriter(pc.line)
+	go func() {
+		err := p.edge.Nix.Copy(ctx, CopyRequest{To: u, Paths: []string{p.res.System}, Env: env, NoCheckSigs: true}, lw)
+		lw.Flush()
+		pc.done <- err
+	}()
+	return pc
+}
+
+func (pc *pendingCopy) line(line string) {
+	fmt.Fprintln(pc.p.log, line)
+	l := ParseNixLine(line)
+	now := time.Now()
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.tr != nil && pc.tr.Feed(l, now) {
+		pc.emit(now, false)
+	}
+}
+
+// emit sends a progress event, at most every ProgressEvery unless forced.
+// Called with mu held.
+func (pc *pendingCopy) emit(now time.Time, force bool) {
+	if !force && now.Sub(pc.last) < pc.p.o.ProgressEvery {
+		return
+	}
+	pc.last = now
+	pc.p.sink.Emit(pc.tr.Snapshot(now))
+}
+
+// stop ends a copy that will not be needed: the board shell makes the
+// waiting daemon exit, so nix ends at once on its own (a signal would
+// leave its ssh client holding the connection); cancelled if the board
+// does not answer.
+func (pc *pendingCopy) stop() {
+	if pc.p.conn.Send("nocopy\n") == nil {
+		select {
+		case <-pc.done:
+			pc.cancel()
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+	pc.cancel()
+	<-pc.done
+}
+
+// open tells the board shell to open the gate, then waits for the copy,
+// emitting progress: on every path finished and once a second while a
+// large path is on its way.
+func (pc *pendingCopy) open(tr *copyTracker) error {
+	pc.mu.Lock()
+	pc.tr = tr
+	tr.sample(time.Now())
+	pc.emit(time.Now(), true)
+	pc.mu.Unlock()
+	if err := pc.p.conn.Send("copy\n"); err != nil {
+		pc.stop()
+		return err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-pc.done:
+			pc.cancel()
+			return err
+		case now := <-tick.C:
+			pc.mu.Lock()
+			if now.Sub(pc.last) >= time.Second {
+				pc.emit(now, true)
+			}
+			pc.mu.Unlock()
+		}
+	}
+}
+
+// copy sends the missing paths through the pending copy, reporting
 // progress; a copy cut off by a lost connection is resumed on a new one
 // (Options.Retries times), sending only what has not arrived.
-func (p *pusher) copy(ctx context.Context, missing []StorePath) error {
+func (p *pusher) copy(ctx context.Context, pc *pendingCopy, missing []StorePath) error {
 	var bytes int64
 	for _, m := range missing {
 		bytes += m.NarSize
 	}
 	p.res.Sent, p.res.SentBytes = len(missing), bytes
 	if len(missing) == 0 {
+		pc.stop()
 		p.phase(PhaseCopy, "nothing to send: the board has every path")
 		return nil
 	}
@@ -28,7 +152,7 @@ func (p *pusher) copy(ctx context.Context, missing []StorePath) error {
 	start := time.Now()
 	tr := newCopyTracker(missing)
 	for {
-		err := p.copyOnce(ctx, tr)
+		err := pc.open(tr)
 		if err == nil {
 			break
 		}
@@ -50,7 +174,7 @@ func (p *pusher) copy(ctx context.Context, missing []StorePath) error {
 		p.sink.Emit(step.Warning{At: time.Now(),
 			Warning: fmt.Sprintf("the connection dropped after %d of %d paths", snap.PathsDone, snap.PathsTotal),
 			Next:    fmt.Sprintf("reconnecting to resume (attempt %d of %d)", tr.attempt+1, p.o.Retries+1)})
-		if err := p.reconnect(ctx, tr); err != nil {
+		if pc, err = p.reconnect(ctx, tr); err != nil {
 			return err
 		}
 	}
@@ -77,9 +201,10 @@ func (p *pusher) lost(err error) bool {
 	return false
 }
 
-// reconnect opens a new connection after a drop and asks the board again
-// what it lacks, so the progress counts what already arrived.
-func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) error {
+// reconnect opens a new connection after a drop, asks the board again what
+// it lacks, so the progress counts what already arrived, and starts a new
+// copy behind the new connection's gate.
+func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) (*pendingCopy, error) {
 	if p.conn != nil {
 		p.conn.Close()
 		p.conn = nil
@@ -87,15 +212,17 @@ func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) error {
 	select {
 	case <-time.After(2 * time.Second):
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	if err := p.dial(ctx); err != nil {
-		return p.dialErr(ctx, p.o.Target.Addr(), nil, err)
+		return nil, p.dialErr(ctx, p.o.Target.Addr(), nil, err)
 	}
 	p.res.Attempts++
+	pc := p.startCopy(ctx)
 	f, err := p.probe(ctx)
 	if err != nil {
-		return err
+		pc.stop()
+		return nil, err
 	}
 	invalid := map[string]bool{}
 	for _, s := range f.Invalid {
@@ -109,70 +236,5 @@ func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) error {
 	}
 	tr.resume()
 	tr.markPresent(arrived)
-	return nil
-}
-
-// storeQuery is the ssh-ng URL query for the board: the installer's store
-// on /mnt, and sudo for a non-root user.
-func storeQuery(f Facts) string {
-	v := url.Values{}
-	if f.StoreRoot != "" {
-		v.Set("remote-store", "local?root="+f.StoreRoot)
-	}
-	if f.Priv == "sudo" {
-		v.Set("remote-program", "sudo -n nix-daemon")
-	}
-	return strings.ReplaceAll(v.Encode(), "+", "%20")
-}
-
-// copyOnce runs one nix copy, turning its log into progress events: on
-// every path finished (at most every ProgressEvery) and once a second
-// while a large path is on its way.
-func (p *pusher) copyOnce(ctx context.Context, tr *copyTracker) error {
-	u, env := p.conn.StoreURL(storeQuery(p.facts))
-	var mu sync.Mutex
-	last := time.Time{}
-	emit := func(now time.Time, force bool) {
-		if !force && now.Sub(last) < p.o.ProgressEvery {
-			return
-		}
-		last = now
-		p.sink.Emit(tr.Snapshot(now))
-	}
-	mu.Lock()
-	tr.sample(time.Now())
-	emit(time.Now(), true)
-	mu.Unlock()
-
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-tick.C:
-				mu.Lock()
-				if now.Sub(last) >= time.Second {
-					emit(now, true)
-				}
-				mu.Unlock()
-			}
-		}
-	}()
-	lw := NewLineWriter(func(line string) {
-		fmt.Fprintln(p.log, line)
-		l := ParseNixLine(line)
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if tr.Feed(l, now) {
-			emit(now, false)
-		}
-	})
-	err := p.edge.Nix.Copy(ctx, CopyRequest{To: u, Paths: []string{p.res.System}, Env: env, NoCheckSigs: true}, lw)
-	lw.Flush()
-	return err
+	return pc, nil
 }

@@ -2,9 +2,12 @@ package deploy
 
 import (
 	"bufio"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetup/jetup/internal/testkit"
 )
@@ -94,7 +97,8 @@ func TestProbeScriptRunsUnderSh(t *testing.T) {
 	if valid != "" {
 		paths = append(paths, valid)
 	}
-	cmd := exec.Command("sh", "-c", BoardScript(Auto, "/nix/store/x-system"))
+	tok := fmt.Sprintf("probetest%d", time.Now().UnixNano())
+	cmd := exec.Command("sh", "-c", BoardScript(Auto, "/nix/store/x-system", tok))
 	// The list, then a gate that is not "go": the shell must stop there.
 	cmd.Stdin = strings.NewReader(BoardInput(paths) + "stop\n")
 	raw, err := cmd.Output()
@@ -111,6 +115,9 @@ func TestProbeScriptRunsUnderSh(t *testing.T) {
 	}
 	if strings.Contains(string(raw), "jetup:rc=") {
 		t.Errorf("the shell went past the gate:\n%s", raw)
+	}
+	if _, err := os.Stat("/tmp/jetup-" + tok); err == nil {
+		t.Error("the board shell left its directory behind")
 	}
 	if f.Arch == "" || f.NixVersion == "" || f.Mode == Auto || f.FreeBytes == 0 || f.DeltaRC != 0 {
 		t.Errorf("facts %+v\n%s", f, raw)
@@ -134,7 +141,7 @@ func TestActivationOutput(t *testing.T) {
 	if a.rc != "4" || a.generation != 7 || a.tail(1) != "error: unit x failed" || len(a.output) != 2 {
 		t.Errorf("%+v", a)
 	}
-	if s := BoardScript(Switch, "/nix/store/x-it's"); !strings.Contains(s, `sys='/nix/store/x-it'\''s'`) || !strings.Contains(s, "systemd-run") {
+	if s := BoardScript(Switch, "/nix/store/x-it's", "t"); !strings.Contains(s, `sys='/nix/store/x-it'\''s'`) || !strings.Contains(s, "systemd-run") {
 		t.Errorf("activate script quoting:\n%s", s)
 	}
 }

@@ -85,6 +85,7 @@ type pusher struct {
 	facts   Facts
 	conn    Conn
 	out     *bufio.Scanner // the board shell's output
+	gate    string         // the board shell's token (its gate directory)
 	started time.Time
 }
 
@@ -149,11 +150,13 @@ func (p *pusher) run(ctx context.Context) error {
 	if connErr != nil {
 		return connErr
 	}
+	pc := p.startCopy(ctx)
 	missing, err := p.preflight(ctx)
 	if err != nil {
+		pc.stop()
 		return err
 	}
-	if err := p.copy(ctx, missing); err != nil {
+	if err := p.copy(ctx, pc, missing); err != nil {
 		return err
 	}
 	return p.activate(ctx)

@@ -16,9 +16,12 @@ import (
 //     bytes, then exactly that many bytes: BoardInput) and, for the whole
 //     list at once, `nix-store --check-validity --print-invalid`: the
 //     delta. It ends with "jetup:probe_end=1".
-//  3. It waits on stdin while jetup judges and copies: "go" activates,
-//     "go reboot" activates then reboots, anything else or end of input
-//     (a refusal, a cancel, a lost link) ends it with nothing changed.
+//  3. It waits on stdin while jetup judges. "copy" opens the gate of the
+//     nix copy jetup started while the probe ran (see gateProgram),
+//     "nocopy" ends that copy on the board's side before it sends; "go"
+//     activates, "go reboot" activates then reboots; anything else or end
+//     of input (a refusal, a cancel, a lost link) ends it with nothing
+//     changed.
 //  4. The activation: nixos-install onto /mnt on the installer; on an
 //     installed system the system profile is set at once (so a garbage
 //     collection can no longer take the new paths), then
@@ -37,13 +40,16 @@ func BoardInput(paths []string) string {
 	return fmt.Sprintf("%d\n%s", len(list), list)
 }
 
-// BoardScript is the board shell for mode and system.
-func BoardScript(mode Mode, system string) string {
+// BoardScript is the board shell for mode and system; token names its
+// private directory /tmp/jetup-<token>, where the copy's gate is.
+func BoardScript(mode Mode, system, token string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# jetup:board\nmode=%s\nsys=%s\n", mode, shellQuote(system))
+	fmt.Fprintf(&b, "# jetup:board\nmode=%s\nsys=%s\ngate=/tmp/jetup-%s\n", mode, shellQuote(system), token)
 	b.WriteString(`exec 2>&1
 PATH="$PATH:` + probePath + `"; export PATH
 say() { printf 'jetup:%s=%s\n' "$1" "$2"; }
+mkdir -m 700 "$gate" || { echo "jetup: cannot create $gate"; exit 1; }
+trap 'rm -rf "$gate"' EXIT
 uid=$(id -u)
 SUDO=
 if [ "$uid" = 0 ]; then priv=root; elif sudo -n true 2>/dev/null; then priv=sudo; SUDO="sudo -n"; else priv=none; fi
@@ -73,8 +79,7 @@ say store_root "$root"
 d="$root/nix"; while [ ! -d "$d" ]; do d=$(dirname "$d"); done
 say free_on "$d"
 say free_kib "$(df -Pk "$d" 2>/dev/null | { read -r _; read -r _ _ _ avail _; echo "$avail"; })"
-list=$(mktemp 2>/dev/null || echo "/tmp/jetup-paths.$$")
-trap 'rm -f "$list" "$list.out"' EXIT
+list="$gate/paths"
 read -r input || exit 0
 head -c "$input" > "$list"
 if [ "$nix" = yes ]; then
@@ -87,8 +92,16 @@ if [ "$nix" = yes ]; then
   say delta_rc "$rc"
 fi
 say probe_end 1
-read -r go then || exit 0
-[ "$go" = go ] || exit 0
+go=
+while read -r cmd then; do
+  case "$cmd" in
+    copy) printf 'SUDO="%s"\nSTORE="%s"\n' "$SUDO" "${root:+local?root=$root}" > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
+    nocopy) echo 'exit 0' > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
+    go) go=yes; break ;;
+    *) break ;;
+  esac
+done
+[ "$go" = yes ] || exit 0
 if [ "$mode" = installer ]; then
   $SUDO nixos-install --system "$sys" --root /mnt --no-root-passwd --no-channel-copy
   rc=$?

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +43,8 @@ type PushBoard struct {
 	pace float64
 
 	mu         sync.Mutex
-	store      map[string]bool // paths on the board
+	gates      map[string]*simGate // copy gates by token
+	store      map[string]bool     // paths on the board
 	generation int
 	closure    []deploy.StorePath
 	top        string
@@ -79,7 +81,7 @@ func NewPushBoard(o PushOptions) *PushBoard {
 	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
 	key, _ := ssh.NewPublicKey(pub)
 	b := &PushBoard{Host: BoardAddress, Hostname: "nixos", Arch: "aarch64", NixVersion: "2.24.9",
-		Rate: o.Rate, FreeBytes: 230 << 30, key: key, pace: o.Pace, store: map[string]bool{}}
+		Rate: o.Rate, FreeBytes: 230 << 30, key: key, pace: o.Pace, store: map[string]bool{}, gates: map[string]*simGate{}}
 	b.closure, b.top = simClosure(o.Paths, o.Bytes)
 	return b
 }
@@ -206,12 +208,50 @@ func (n *simNix) PathInfo(_ context.Context, path string) ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// Copy sends the paths the board lacks, one at a time at the link's rate,
+// simGate is a copy's gate: closed when the board shell opens it (copy)
+// or refuses it (nocopy, refused true).
+type simGate struct {
+	done    chan struct{}
+	refused bool
+	once    sync.Once
+}
+
+func (g *simGate) close(refused bool) {
+	g.once.Do(func() { g.refused = refused; close(g.done) })
+}
+
+// gate is the copy gate of token, made on first use.
+func (b *PushBoard) gate(token string) *simGate {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	g, ok := b.gates[token]
+	if !ok {
+		g = &simGate{done: make(chan struct{})}
+		b.gates[token] = g
+	}
+	return g
+}
+
+var gateToken = regexp.MustCompile(`%2Ftmp%2Fjetup-([0-9a-f]+)`)
+
+// Copy waits at the board's gate as jetup's remote-program does, then
+// sends the paths the board lacks, one at a time at the link's rate,
 // logging as Nix 2.8 does (start and stop per path, no byte progress).
 func (n *simNix) Copy(ctx context.Context, req deploy.CopyRequest, log io.Writer) error {
 	b := n.b
 	if strings.HasPrefix(req.To, "file://") {
 		return n.copyToDir(ctx, req, log)
+	}
+	if m := gateToken.FindStringSubmatch(req.To); m != nil {
+		g := b.gate(m[1])
+		select {
+		case <-g.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if g.refused {
+			return fmt.Errorf("error: cannot open connection to remote store '%s': error: unexpected end-of-file", req.To)
+		}
 	}
 	var missing []deploy.StorePath
 	b.mu.Lock()
@@ -315,6 +355,7 @@ func (s *simSSH) Dial(ctx context.Context, t deploy.Target, o deploy.DialOptions
 type simConn struct {
 	b      *PushBoard
 	user   string
+	token  string
 	out    *io.PipeReader
 	in     *io.PipeWriter
 	done   chan struct{}
@@ -326,10 +367,11 @@ type simConn struct {
 func newSimConn(ctx context.Context, b *PushBoard, user, script string) *simConn {
 	outR, outW := io.Pipe()
 	inR, inW := io.Pipe()
-	c := &simConn{b: b, user: user, out: outR, in: inW, done: make(chan struct{})}
+	c := &simConn{b: b, user: user, token: scriptToken(script), out: outR, in: inW, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		err := c.shell(ctx, script, bufio.NewReader(inR), outW)
+		c.b.gate(c.token).close(true) // the shell is gone: a waiting copy ends
 		c.mu.Lock()
 		if c.closed && err != nil {
 			err = deploy.ErrConnectionLost
@@ -339,6 +381,16 @@ func newSimConn(ctx context.Context, b *PushBoard, user, script string) *simConn
 		outW.CloseWithError(io.EOF)
 	}()
 	return c
+}
+
+// scriptToken is the gate token a board script names.
+func scriptToken(script string) string {
+	for _, l := range strings.Split(script, "\n") {
+		if v, ok := strings.CutPrefix(l, "gate=/tmp/jetup-"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func (c *simConn) Output() io.Reader { return c.out }
@@ -377,11 +429,10 @@ func (c *simConn) StoreURL(q string) (string, []string) {
 // shell runs the board script: the list, the probe, the gate, the
 // activation.
 func (c *simConn) shell(ctx context.Context, script string, in *bufio.Reader, w io.Writer) error {
-	mode := ""
+	mode, token := "", c.token
 	for _, l := range strings.Split(script, "\n") {
 		if v, ok := strings.CutPrefix(l, "mode="); ok {
 			mode = v
-			break
 		}
 	}
 	n := 0
@@ -398,11 +449,21 @@ func (c *simConn) shell(ctx context.Context, script string, in *bufio.Reader, w 
 		return err
 	}
 	mode = c.probe(mode, strings.Fields(string(list)), w)
-	gate, err := in.ReadString('\n')
-	if err != nil || !strings.HasPrefix(gate, "go") {
-		return nil
+	for {
+		cmd, err := in.ReadString('\n')
+		switch {
+		case err != nil:
+			return nil
+		case cmd == "copy\n":
+			c.b.gate(token).close(false)
+		case cmd == "nocopy\n":
+			c.b.gate(token).close(true)
+		case strings.HasPrefix(cmd, "go"):
+			return c.activate(ctx, mode == "installer", strings.Contains(cmd, "reboot"), w)
+		default:
+			return nil
+		}
 	}
-	return c.activate(ctx, mode == "installer", strings.Contains(gate, "reboot"), w)
 }
 
 func (c *simConn) probe(mode string, paths []string, w io.Writer) string {

@@ -152,10 +152,14 @@ func (b *Board) keygenType(name, typ string) {
 	}
 }
 
+// inside is where the board sees b.Dir: its /tmp is its own, so b.Dir is
+// bound under its private /run.
+const inside = "/run/jetup-board"
+
 func (b *Board) sshdConfig() string {
 	rsa := ""
 	if b.opt.RSAKey {
-		rsa = "HostKey " + b.Dir + "/hostkey_rsa\n"
+		rsa = "HostKey " + inside + "/hostkey_rsa\n"
 	}
 	return rsa + fmt.Sprintf(`Port %d
 ListenAddress %s
@@ -169,7 +173,7 @@ StrictModes no
 UsePAM no
 MaxStartups 100
 MaxSessions 100
-`, b.Port, b.Addr, b.Dir, b.Dir, b.Dir)
+`, b.Port, b.Addr, inside, inside, inside)
 }
 
 // writeTools writes the board's fake NixOS bits: the installer's
@@ -189,7 +193,8 @@ echo "installation finished!"
 	must(b.t, os.WriteFile(filepath.Join(b.Dir, "empty"), nil, 0o644))
 }
 
-// startScript runs in the board's mount namespace before sshd.
+// startScript runs in the board's mount namespace before sshd: its own
+// /nix, /run and /tmp (what the board leaves in /tmp goes with it).
 func (b *Board) startScript() string {
 	nix := fmt.Sprintf("mount --bind %s/nix /nix", b.Dir)
 	if b.opt.NixMiB > 0 {
@@ -198,16 +203,18 @@ func (b *Board) startScript() string {
 	s := fmt.Sprintf(`set -e
 %[2]s
 mount -t tmpfs tmpfs /run
-mkdir -p /run/sshd /run/current-system/sw/bin /nix/var
+mkdir -p %[3]s /run/sshd /run/current-system/sw/bin /nix/var
+mount --bind %[1]s %[3]s
+mount -t tmpfs tmpfs /tmp
 echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
-`, b.Dir, nix)
+`, b.Dir, nix, inside)
 	if b.opt.Installer {
-		s += fmt.Sprintf("mount --bind %[1]s/mnt /mnt\nmkdir -p /nix/.ro-store\ncp %[1]s/bin/nixos-install /run/current-system/sw/bin/\n", b.Dir)
+		s += fmt.Sprintf("mount --bind %[1]s/mnt /mnt\nmkdir -p /nix/.ro-store\ncp %[1]s/bin/nixos-install /run/current-system/sw/bin/\n", inside)
 	}
 	if b.opt.NoNix {
-		s += fmt.Sprintf("for f in /usr/bin/nix-store /usr/bin/nix /usr/bin/nix-env /usr/bin/nix-daemon; do mount --bind %s/empty $f; done\n", b.Dir)
+		s += fmt.Sprintf("for f in /usr/bin/nix-store /usr/bin/nix /usr/bin/nix-env /usr/bin/nix-daemon; do mount --bind %s/empty $f; done\n", inside)
 	}
-	return s + fmt.Sprintf("exec /usr/sbin/sshd -D -f %[1]s/sshd_config -E %[1]s/sshd.log\n", b.Dir)
+	return s + fmt.Sprintf("exec /usr/sbin/sshd -D -f %[1]s/sshd_config -E %[1]s/sshd.log\n", inside)
 }
 
 // Start starts sshd in the namespaces and waits until it listens.
