@@ -161,3 +161,24 @@ func TestPushScreenFormSaysWhatIsMissing(t *testing.T) {
 	press(tm, tea.KeyEnter)
 	scr.WaitFor(t, pushWait, "cannot reach the board at q:22")
 }
+
+func TestPushScreenCancelStopsTheCopy(t *testing.T) {
+	b := sim.Bench()
+	board := sim.NewPushBoard(sim.PushOptions{Rate: 20 << 20, Paths: 200, Bytes: 400 << 20, Pace: 0.1})
+	b.Push = sim.EdgeFor(board)
+	o := Options{Bench: b, Profile: "orin-nano-devkit", Sim: true, StateDir: t.TempDir()}
+	tm, scr, m := toPush(t, 80, 24, o)
+	press(tm, tea.KeyEnter)
+	scr.WaitFor(t, pushWait, "First contact")
+	tm.Type("y")
+	scr.WaitFor(t, pushWait, "Copy      [", "x cancel push")
+	tm.Type("x")
+	scr.WaitFor(t, pushWait, "✗ push cancelled", "r push again")
+	rec := m.sess.Run.Snapshot()
+	if last := rec.Steps[len(rec.Steps)-1]; last.Outcome != runrec.Cancelled {
+		t.Errorf("cancelled attempt %+v", last)
+	}
+	if m.sess.Busy() {
+		t.Error("the push task still runs after a cancel")
+	}
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -202,8 +203,11 @@ func (p *pushScreen) outcome(w int) []string {
 	}
 	var se *step.Error
 	what, next := r.err.Error(), ""
-	if errors.As(r.err, &se) {
+	switch {
+	case errors.As(r.err, &se):
 		next = se.Next
+	case errors.Is(r.err, context.Canceled):
+		what, next = "push cancelled", "the paths already sent stay on the board: r pushes again and sends only the rest"
 	}
 	lines := strings.Split(what, "\n")
 	if len(lines) > 6 {
