@@ -93,14 +93,17 @@ func TestGateProgramWaitsThenRunsTheDaemon(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if out.Len() != 0 || cmd.ProcessState != nil {
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	select {
+	case <-ended:
 		t.Fatalf("did not wait at the gate: %q", out.String())
+	case <-time.After(300 * time.Millisecond):
 	}
 	if err := os.WriteFile(dir+"/go", []byte("SUDO=\"\"\nSTORE=\"local?root=/mnt\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := <-ended; err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); got != "--stdio --store local?root=/mnt\n" {
