@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -257,9 +259,20 @@ func TestBoardChangedHostKeyIsRefusedBeforeCopying(t *testing.T) {
 	}
 }
 
+// slowLink puts the push behind a 40 MiB/s link, so that the 96 MiB copy
+// takes a couple of seconds and can be cut in the middle.
+func slowLink(t *testing.T, b *testboard.Board, o *deploy.Options) {
+	addr := testboard.RelayLimited(t, net.JoinHostPort(b.Addr, "22"), 0, 40<<20)
+	host, port, _ := net.SplitHostPort(addr)
+	o.Target.Host = host
+	o.Target.Port, _ = strconv.Atoi(port)
+	o.ProgressEvery = 10 * time.Millisecond
+}
+
 func TestBoardSSHKilledMidCopyThenARerunCompletes(t *testing.T) {
 	sys := systems(t)
 	b, o := boardSetup(t, testboard.Options{})
+	slowLink(t, b, &o)
 	o.Closure = sys["big"]
 	rec := &recorder{}
 	var once sync.Once
@@ -307,6 +320,7 @@ func TestBoardSSHKilledMidCopyThenARerunCompletes(t *testing.T) {
 func TestBoardDropMidCopyIsResumedOnANewConnection(t *testing.T) {
 	sys := systems(t)
 	b, o := boardSetup(t, testboard.Options{})
+	slowLink(t, b, &o)
 	o.Closure = sys["big"]
 	o.Retries = 1
 	rec := &recorder{}

@@ -13,6 +13,14 @@ import (
 // address to dial and stops when the test ends.
 func Relay(t testing.TB, target string, delay time.Duration) string {
 	t.Helper()
+	return RelayLimited(t, target, delay, 0)
+}
+
+// RelayLimited is Relay that also carries at most rate bytes per second in
+// each direction (0: no limit), a slow link for the tests that must cut a
+// copy in the middle.
+func RelayLimited(t testing.TB, target string, delay time.Duration, rate int64) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -24,21 +32,21 @@ func Relay(t testing.TB, target string, delay time.Duration) string {
 			if err != nil {
 				return
 			}
-			go relayConn(c, target, delay)
+			go relayConn(c, target, delay, rate)
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func relayConn(client net.Conn, target string, delay time.Duration) {
+func relayConn(client net.Conn, target string, delay time.Duration, rate int64) {
 	upstream, err := net.Dial("tcp", target)
 	if err != nil {
 		client.Close()
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { delayedCopy(upstream, client, delay); done <- struct{}{} }()
-	go func() { delayedCopy(client, upstream, delay); done <- struct{}{} }()
+	go func() { delayedCopy(upstream, client, delay, rate); done <- struct{}{} }()
+	go func() { delayedCopy(client, upstream, delay, rate); done <- struct{}{} }()
 	<-done
 	<-done
 	client.Close()
@@ -51,8 +59,8 @@ type chunk struct {
 }
 
 // delayedCopy copies src to dst, each chunk written delay after it was
-// read, in order.
-func delayedCopy(dst, src net.Conn, delay time.Duration) {
+// read, in order, and no faster than rate.
+func delayedCopy(dst, src net.Conn, delay time.Duration, rate int64) {
 	q := make(chan chunk, 4096)
 	go func() {
 		defer close(q)
@@ -67,8 +75,13 @@ func delayedCopy(dst, src net.Conn, delay time.Duration) {
 			}
 		}
 	}()
+	start, sent := time.Now(), int64(0)
 	for c := range q {
 		time.Sleep(time.Until(c.due))
+		if rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(sent * int64(time.Second) / rate))))
+			sent += int64(len(c.data))
+		}
 		if _, err := dst.Write(c.data); err != nil {
 			for range q {
 			}
