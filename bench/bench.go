@@ -9,6 +9,7 @@
 package bench
 
 import (
+	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
@@ -36,10 +37,14 @@ type Bench struct {
 	Installer media.Builder
 	// Serial lists and opens the serial ports (the board's console).
 	Serial serialcon.Ports
+	// Push is the push step's edge: this machine's Nix and the way to the
+	// board.
+	Push deploy.Edge
 }
 
 // Real is this machine.
 func Real() Bench {
 	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
-		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{}}
+		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{},
+		Push: deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: deploy.OpenSSH{Runner: proc.Host{}}}}
 }

@@ -16,7 +16,8 @@ import (
 // Bench returns a simulated bench.
 func Bench() bench.Bench {
 	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
-		Disks: NewDisks(), Installer: &Installer{Pace: 400 * time.Millisecond}, Serial: &SerialBench{}}
+		Disks: NewDisks(), Installer: &Installer{Pace: 400 * time.Millisecond}, Serial: &SerialBench{},
+		Push: PushEdge(PushOptions{})}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+type pushFlags struct {
+	target        deploy.Target
+	closure       string
+	flake         string
+	mode          string
+	acceptHostKey string
+	forget        bool
+	compress      bool
+	reboot        bool
+	retries       int
+	toDir         string
+}
+
+func (a *app) pushCommand() *cobra.Command {
+	var f pushFlags
+	cmd := &cobra.Command{
+		Use:   "push --host H (--closure PATH | --flake REF#NAME) | push --to-dir DIR (--closure PATH | --flake REF#NAME)",
+		Short: "Send a NixOS system to a board over SSH and activate it",
+		Long: `Send a built NixOS system (its toplevel) to a board over SSH and activate it.
+
+jetup pins the board's host key in its own known_hosts (under --state-dir):
+the first contact needs --accept-host-key with the fingerprint the board
+shows (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on its console), and
+a changed key is refused. One ssh connection carries everything: preflight
+(architecture, Nix, store access, installer or installed, free space), the
+delta (what the board lacks), nix copy over ssh-ng:// with progress, and the
+activation: nixos-install --system onto /mnt on the installer, or the system
+profile then switch-to-configuration (under systemd-run) on an installed
+system. A copy cut off by a dropped link is resumed (--retries); a new run
+sends only what is missing.
+
+--to-dir writes the system as a zstd binary cache with jetup-import.sh, for a
+stick carried to a board with no network.
+
+Exit status: 0 done, 1 failed, 2 refused (preflight, host key, bad input).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.toDir != "" {
+				return a.pushToDir(cmd, f)
+			}
+			return a.push(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.target.Host, "host", "", "the board's address (the console step prints it)")
+	fl.IntVar(&f.target.Port, "port", 22, "the board's ssh port")
+	fl.StringVar(&f.target.User, "user", "root", "login user: root, or nixos on the installer (with sudo)")
+	fl.StringVar(&f.target.Identity, "identity", "", "private key file (default: ssh's own keys and agent)")
+	fl.StringVar(&f.closure, "closure", "", "store path of a built system toplevel (or a link to it, like ./result)")
+	fl.StringVar(&f.flake, "flake", "", "REF#NAME: build nixosConfigurations.NAME's toplevel first")
+	fl.StringVar(&f.mode, "mode", "", "installer, switch or boot (default: installer on the live installer with /mnt mounted, else switch)")
+	fl.StringVar(&f.acceptHostKey, "accept-host-key", "", "pin a new board's host key if its fingerprint is this SHA256:...")
+	fl.BoolVar(&f.forget, "forget-host-key", false, "drop the key pinned for this host first (the board was reflashed or swapped)")
+	fl.BoolVar(&f.compress, "compress", false, "compress the link (slow links; costs CPU on the board)")
+	fl.BoolVar(&f.reboot, "reboot", false, "reboot the board after activating")
+	fl.IntVar(&f.retries, "retries", 2, "times a copy cut off by a dropped link is resumed on a new connection")
+	fl.StringVar(&f.toDir, "to-dir", "", "write a zstd binary cache and jetup-import.sh to DIR instead of pushing")
+	return cmd
+}
+
+// knownHostsFile is jetup's own known_hosts; the simulated bench keeps its
+// pins apart from real boards'.
+func (a *app) knownHostsFile() string {
+	if a.sim {
+		return filepath.Join(a.stateDir, "known_hosts.sim")
+	}
+	return filepath.Join(a.stateDir, "known_hosts")
+}
+
+func (a *app) push(cmd *cobra.Command, f pushFlags) error {
+	mode, err := deploy.ParseMode(f.mode)
+	if err != nil {
+		return step.Refuse("usage", "pass --mode installer, switch or boot", "%v", err)
+	}
+	return a.recordStep(step.Push, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+		logf, err := rs.CreateLog("log")
+		if err != nil {
+			return "", "", err
+		}
+		defer logf.Close()
+		o := deploy.Options{Target: f.target, Closure: f.closure, Flake: f.flake, Mode: mode,
+			KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget,
+			Compress: f.compress, Reboot: f.reboot, Retries: f.retries, Log: logf}
+		res, err := deploy.Push(cmd.Context(), a.bench().Push, o, a.pushSink(logf))
+		if err != nil {
+			return "", "", err
+		}
+		_ = rs.SetDetails(res)
+		_ = rs.Run().SetFact(step.FactIP, f.target.Host)
+		_ = rs.Run().SetFact(step.FactHostKey, res.Fingerprint)
+		a.printResult(res)
+		return runrec.Success, res.Text(), nil
+	})
+}
+
+func (a *app) pushToDir(cmd *cobra.Command, f pushFlags) error {
+	return a.recordStep(step.Push, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+		logf, err := rs.CreateLog("log")
+		if err != nil {
+			return "", "", err
+		}
+		defer logf.Close()
+		res, err := deploy.ToDir(cmd.Context(), a.bench().Push.Nix,
+			deploy.ToDirOptions{Closure: f.closure, Flake: f.flake, Dir: f.toDir, Log: logf}, a.pushSink(logf))
+		if err != nil {
+			return "", "", err
+		}
+		_ = rs.SetDetails(res)
+		a.printResult(res)
+		return runrec.Success, "wrote " + res.Dir, nil
+	})
+}
+
+func (a *app) printResult(res step.Event) {
+	if a.json {
+		step.NewPrinter(a.stdout, true).Emit(res)
+		return
+	}
+	fmt.Fprintln(a.stdout, res.Text())
+}
+
+// pushSink prints push events: every one as a JSON line with --json;
+// otherwise text, with copy progress at most every two seconds. The log
+// file gets them all as text.
+func (a *app) pushSink(log io.Writer) step.Sink {
+	logSink := step.NewPrinter(log, false)
+	if a.json {
+		return step.Tee(step.NewPrinter(a.stdout, true), logSink)
+	}
+	out := step.NewPrinter(a.stdout, false)
+	var mu sync.Mutex
+	var last time.Time
+	return step.Tee(logSink, step.SinkFunc(func(e step.Event) {
+		if p, ok := e.(deploy.CopyProgress); ok {
+			mu.Lock()
+			now := time.Now()
+			skip := now.Sub(last) < 2*time.Second && p.PathsDone < p.PathsTotal
+			if !skip {
+				last = now
+			}
+			mu.Unlock()
+			if skip {
+				return
+			}
+		}
+		if b, ok := e.(deploy.BuildProgress); ok && b.Done < b.Expected {
+			mu.Lock()
+			skip := time.Since(last) < 2*time.Second
+			if !skip {
+				last = time.Now()
+			}
+			mu.Unlock()
+			if skip {
+				return
+			}
+		}
+		out.Emit(e)
+	}))
+}

@@ -1,0 +1,118 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jetup/jetup/step"
+)
+
+// activation is what the activation script reported.
+type activation struct {
+	rc         string // "0", a number, "profile", or "" when it never said
+	generation int
+	rebooting  bool
+	output     []string // the board's lines, last ones kept
+}
+
+const keepLines = 40
+
+// line takes one output line; it returns false for jetup's own lines.
+func (a *activation) line(l string) bool {
+	if kv, ok := strings.CutPrefix(l, "jetup:"); ok {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "rc":
+			a.rc = v
+		case "generation":
+			a.generation = generationOf(v)
+		case "rebooting":
+			a.rebooting = true
+		}
+		return false
+	}
+	a.output = append(a.output, l)
+	if len(a.output) > keepLines {
+		a.output = a.output[len(a.output)-keepLines:]
+	}
+	return true
+}
+
+// tail is the last n output lines, for an error message.
+func (a *activation) tail(n int) string {
+	out := a.output
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
+}
+
+// activate tells the waiting board shell to go on, and reads the
+// activation's output until the shell ends.
+func (p *pusher) activate(ctx context.Context) error {
+	mode := p.facts.Mode
+	if mode == Installer {
+		p.phase(PhaseActivate, "installing: nixos-install --system %s --root /mnt", shortPath(p.res.System))
+	} else {
+		p.phase(PhaseActivate, "activating: system profile, then switch-to-configuration %s", mode)
+	}
+	start := time.Now()
+	defer func() { p.res.ActivateSeconds = time.Since(start).Seconds() }()
+	gate := "go\n"
+	if p.o.Reboot {
+		gate = "go reboot\n"
+	}
+	var a activation
+	err := p.conn.Send(gate)
+	if err == nil {
+		for p.out.Scan() {
+			l := p.out.Text()
+			fmt.Fprintln(p.log, "board: "+l)
+			if a.line(l) {
+				p.sink.Emit(RemoteLine{Event: "remote", At: time.Now(), Phase: PhaseActivate, Line: l})
+			}
+		}
+		// The shell said how it ended; only when it did not does the way
+		// the connection ended tell.
+		if a.rc == "" {
+			err = p.conn.Wait()
+		}
+	}
+	p.res.Generation, p.res.Rebooting = a.generation, a.rebooting
+	tool := "switch-to-configuration " + string(mode)
+	if mode == Installer {
+		tool = "nixos-install"
+	}
+	if err != nil && a.rc == "" {
+		if errors.Is(err, ErrConnectionLost) && ctx.Err() == nil {
+			next := "log in again and check the board (nothing needs sending again); then push again to finish"
+			if p.facts.SystemdRun && mode != Installer {
+				next = "the activation goes on on the board under systemd-run: log in again and check `systemctl status jetup-switch-to-configuration`, then push again to confirm"
+			}
+			return &step.Error{Cause: "connection-lost", Err: err, What: "the connection dropped during " + tool, Next: next}
+		}
+		return p.remoteErr(ctx, err, tool)
+	}
+	switch a.rc {
+	case "0":
+		if p.o.Reboot && a.rebooting {
+			p.phase(PhaseReboot, "the board is rebooting")
+		}
+		return nil
+	case "profile":
+		return step.Errorf("activation-failed", "check the board's free space and its Nix store, then push again",
+			"could not set the system profile on the board:\n%s", a.tail(15))
+	case "":
+		return step.Errorf("activation-failed", "log in and check the board, then push again",
+			"%s ended without reporting its status:\n%s", tool, a.tail(15))
+	}
+	next := "fix what the output says, rebuild the system and push again (the paths already sent stay on the board)"
+	if mode != Installer {
+		next += "; to go back: nix-env -p /nix/var/nix/profiles/system --rollback && /nix/var/nix/profiles/system/bin/switch-to-configuration switch"
+	}
+	return &step.Error{Cause: "activation-failed", Next: next,
+		What: fmt.Sprintf("%s failed on the board (status %s):\n%s", tool, a.rc, a.tail(15))}
+}

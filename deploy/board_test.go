@@ -1,0 +1,513 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/internal/testboard"
+	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/step"
+)
+
+// These tests push to a real board made on this machine (package
+// testboard): real sshd in its own network and mount namespaces with its
+// own empty /nix, real Nix on both ends, a real OpenSSH client.
+
+var realEdge = deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: deploy.OpenSSH{Runner: proc.Host{}}}
+
+// recorder keeps every event.
+type recorder struct {
+	mu     sync.Mutex
+	events []step.Event
+	onCopy func(deploy.CopyProgress)
+}
+
+func (r *recorder) Emit(e step.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	cb := r.onCopy
+	r.mu.Unlock()
+	if p, ok := e.(deploy.CopyProgress); ok && cb != nil {
+		cb(p)
+	}
+}
+
+func (r *recorder) checks() map[string]deploy.Check {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]deploy.Check{}
+	for _, e := range r.events {
+		if c, ok := e.(deploy.Check); ok {
+			out[c.ID] = c
+		}
+	}
+	return out
+}
+
+func (r *recorder) delta() *deploy.Delta {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.events {
+		if d, ok := e.(deploy.Delta); ok {
+			return &d
+		}
+	}
+	return nil
+}
+
+func (r *recorder) copyEvents() []deploy.CopyProgress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []deploy.CopyProgress
+	for _, e := range r.events {
+		if c, ok := e.(deploy.CopyProgress); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (r *recorder) keys() []deploy.HostKey {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []deploy.HostKey
+	for _, e := range r.events {
+		if k, ok := e.(deploy.HostKey); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// boardSetup makes a board and the options to push sys to it, the board's
+// key accepted as a headless run would (--accept-host-key).
+func boardSetup(t *testing.T, bo testboard.Options) (*testboard.Board, deploy.Options) {
+	t.Helper()
+	b := testboard.New(t, bo)
+	t.Setenv("NIX_CONFIG", strings.TrimPrefix(testboard.NixEnv[0], "NIX_CONFIG="))
+	return b, deploy.Options{
+		Target:        deploy.Target{Host: b.Addr, User: "root", Identity: b.ClientKey},
+		KnownHosts:    filepath.Join(t.TempDir(), "known_hosts"),
+		AcceptHostKey: b.HostKeyFingerprint(),
+		Log:           &bytes.Buffer{},
+	}
+}
+
+func push(t *testing.T, o deploy.Options) (*deploy.Result, *recorder, error) {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := deploy.Push(ctx, realEdge, o, rec)
+	return res, rec, err
+}
+
+func causeOf(err error) string {
+	var se *step.Error
+	if errors.As(err, &se) {
+		return se.Cause
+	}
+	return ""
+}
+
+var (
+	sysOnce  sync.Once
+	sysPaths map[string]string
+)
+
+// systems builds the test systems once per test binary.
+func systems(t *testing.T) map[string]string {
+	t.Helper()
+	testboard.Need(t)
+	sysOnce.Do(func() {
+		t.Setenv("NIX_CONFIG", strings.TrimPrefix(testboard.NixEnv[0], "NIX_CONFIG="))
+		sysPaths = map[string]string{
+			"small":   testboard.Build(t, testboard.System{Name: "deploy-small", Small: 12, BigMiB: []int{1}}),
+			"big":     testboard.Build(t, testboard.System{Name: "deploy-big", Small: 3, BigMiB: []int{24, 24, 24, 24}}),
+			"aarch64": testboard.Build(t, testboard.System{Name: "deploy-aarch64", System: "aarch64-linux", Small: 2}),
+		}
+	})
+	if sysPaths == nil {
+		t.Fatal("building the test systems failed earlier")
+	}
+	return sysPaths
+}
+
+func TestBoardFirstPushCopiesEverythingAndActivatesThenSecondSendsNothing(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["small"]
+
+	res, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push: %v\nlog:\n%s", err, o.Log)
+	}
+	d := rec.delta()
+	if d == nil || d.Paths != 14 || d.Missing != 14 || d.Present != 0 || d.SendBytes < 1<<20 {
+		t.Fatalf("first delta %+v", d)
+	}
+	if !b.Valid("", sys["small"]) {
+		t.Fatal("the system is not in the board's store")
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "switch\n" {
+		t.Errorf("switch-to-configuration called with %q", got)
+	}
+	if res.Sent != 14 || res.Generation != 1 || res.Mode != deploy.Switch || res.SystemType == "" {
+		t.Errorf("result %+v", res)
+	}
+	checks := rec.checks()
+	for _, id := range []string{"arch", "nix", "store-write", "target", "space"} {
+		if c, ok := checks[id]; !ok || c.Status == deploy.CheckFail {
+			t.Errorf("check %s: %+v", id, c)
+		}
+	}
+	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyAccepted || k[0].Via != "flag" {
+		t.Errorf("host key events %+v", k)
+	}
+	prog := rec.copyEvents()
+	if len(prog) < 2 || prog[len(prog)-1].PathsDone != 14 || prog[len(prog)-1].BytesDone != d.SendBytes {
+		t.Errorf("copy progress %+v", prog)
+	}
+
+	// Second push: the key is pinned now, the board has everything.
+	o.AcceptHostKey = ""
+	res, rec, err = push(t, o)
+	if err != nil {
+		t.Fatalf("second push: %v\n%s", err, o.Log)
+	}
+	if d := rec.delta(); d == nil || d.Missing != 0 || d.Present != 14 || d.SendBytes != 0 {
+		t.Errorf("second delta %+v", d)
+	}
+	// The same system again: nix-env keeps generation 1.
+	if res.Sent != 0 || res.Generation != 1 {
+		t.Errorf("second result %+v", res)
+	}
+	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyPinned {
+		t.Errorf("second push host key %+v", k)
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "switch\nswitch\n" {
+		t.Errorf("activations %q", got)
+	}
+}
+
+func TestBoardWrongArchitectureIsRefusedBeforeAByteIsSent(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["aarch64"]
+	_, rec, err := push(t, o)
+	if causeOf(err) != "wrong-arch" || step.ExitCodeOf(err) != step.ExitRefused {
+		t.Fatalf("want wrong-arch refusal, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "aarch64-linux") || !strings.Contains(step.NextOf(err), "x86_64-linux") {
+		t.Errorf("message %q next %q", err, step.NextOf(err))
+	}
+	if c := rec.checks()["arch"]; c.Status != deploy.CheckFail {
+		t.Errorf("arch check %+v", c)
+	}
+	if b.Valid("", sys["aarch64"]) || len(rec.copyEvents()) > 0 {
+		t.Error("paths were sent to a board of the wrong architecture")
+	}
+}
+
+func TestBoardChangedHostKeyIsRefusedBeforeCopying(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["small"]
+	// Pin the board's first key with a push of another system.
+	first := o
+	first.Closure = sys["aarch64"]
+	if _, _, err := push(t, first); causeOf(err) != "wrong-arch" {
+		t.Fatalf("pinning push: %v", err)
+	}
+	oldFP := b.HostKeyFingerprint()
+	b.ChangeHostKey()
+	newFP := b.HostKeyFingerprint()
+
+	o.AcceptHostKey = newFP // accepting a new key is not enough to replace a pinned one
+	_, rec, err := push(t, o)
+	if causeOf(err) != "host-key-changed" || step.ExitCodeOf(err) != step.ExitRefused {
+		t.Fatalf("want host-key-changed, got %v\n%s", err, o.Log)
+	}
+	if !strings.Contains(err.Error(), newFP) || !strings.Contains(err.Error(), oldFP) || !strings.Contains(step.NextOf(err), "--forget-host-key") {
+		t.Errorf("message %q next %q", err, step.NextOf(err))
+	}
+	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyChanged || k[0].Pinned != oldFP {
+		t.Errorf("key events %+v", k)
+	}
+	if b.Valid("", sys["small"]) || rec.delta() != nil {
+		t.Error("the push went on after a changed host key")
+	}
+
+	// The person says the board was reflashed: forget the old key, accept the new.
+	o.ForgetHostKey = true
+	if _, _, err := push(t, o); err != nil {
+		t.Fatalf("push after forgetting the old key: %v", err)
+	}
+	if !b.Valid("", sys["small"]) {
+		t.Error("system not copied after re-pinning")
+	}
+}
+
+// slowLink puts the push behind a 40 MiB/s link, so that the 96 MiB copy
+// takes a couple of seconds and can be cut in the middle.
+func slowLink(t *testing.T, b *testboard.Board, o *deploy.Options) {
+	addr := testboard.RelayLimited(t, net.JoinHostPort(b.Addr, "22"), 0, 40<<20)
+	host, port, _ := net.SplitHostPort(addr)
+	o.Target.Host = host
+	o.Target.Port, _ = strconv.Atoi(port)
+	o.ProgressEvery = 10 * time.Millisecond
+}
+
+func TestBoardSSHKilledMidCopyThenARerunCompletes(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	slowLink(t, b, &o)
+	o.Closure = sys["big"]
+	rec := &recorder{}
+	var once sync.Once
+	killed := make(chan int, 1)
+	rec.onCopy = func(p deploy.CopyProgress) {
+		// Half the bytes handed to ssh: at least one 24 MiB path has
+		// landed on the board (far more than the link buffers).
+		if p.BytesDone*2 >= p.BytesTotal && p.PathsDone < p.PathsTotal {
+			once.Do(func() { killed <- b.KillSessions() })
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := deploy.Push(ctx, realEdge, o, rec)
+	select {
+	case n := <-killed:
+		if n == 0 {
+			t.Fatal("no ssh session to kill")
+		}
+	default:
+		t.Fatalf("the copy ended before a session could be killed: %v", err)
+	}
+	if causeOf(err) != "connection-lost" || step.ExitCodeOf(err) != step.ExitFailed {
+		t.Fatalf("want connection-lost, got %v\n%s", err, o.Log)
+	}
+	if !strings.Contains(step.NextOf(err), "run the same push again") {
+		t.Errorf("next %q", step.NextOf(err))
+	}
+	first := rec.delta()
+
+	o.AcceptHostKey = ""
+	res, rec2, err := push(t, o)
+	if err != nil {
+		t.Fatalf("re-run: %v\n%s", err, o.Log)
+	}
+	d := rec2.delta()
+	if d == nil || d.Present == 0 || d.Missing >= first.Missing || d.Missing == 0 {
+		t.Errorf("re-run should send only what is missing: first %+v, then %+v", first, d)
+	}
+	if !b.Valid("", sys["big"]) || res.Sent != d.Missing {
+		t.Errorf("re-run result %+v", res)
+	}
+}
+
+func TestBoardDropMidCopyIsResumedOnANewConnection(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	slowLink(t, b, &o)
+	o.Closure = sys["big"]
+	o.Retries = 1
+	rec := &recorder{}
+	var once sync.Once
+	rec.onCopy = func(p deploy.CopyProgress) {
+		if p.PathsDone >= 1 && p.PathsDone < p.PathsTotal {
+			once.Do(func() { b.KillSessions() })
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := deploy.Push(ctx, realEdge, o, rec)
+	if err != nil {
+		t.Fatalf("push with one retry: %v\n%s", err, o.Log)
+	}
+	if res.Attempts != 2 || !b.Valid("", sys["big"]) {
+		t.Errorf("result %+v", res)
+	}
+	prog := rec.copyEvents()
+	last := prog[len(prog)-1]
+	if last.PathsDone != last.PathsTotal || last.Attempt != 2 {
+		t.Errorf("last progress %+v", last)
+	}
+}
+
+func TestBoardInstallerGetsTheSystemOnMntAndRunsNixosInstall(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{Installer: true})
+	o.Closure = sys["small"]
+	res, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, o.Log)
+	}
+	if res.Mode != deploy.Installer || res.Generation != 1 {
+		t.Errorf("result %+v", res)
+	}
+	if c := rec.checks()["target"]; c.Status != deploy.CheckOK || !strings.Contains(c.Detail, "installer") {
+		t.Errorf("target check %+v", c)
+	}
+	if !b.Valid("/mnt", sys["small"]) || b.Valid("", sys["small"]) {
+		t.Error("the system must land in /mnt's store, not the installer's own")
+	}
+	want := "--system " + sys["small"] + " --root /mnt --no-root-passwd --no-channel-copy\n"
+	if got := b.Read("var/jetup-nixos-install.log"); got != want {
+		t.Errorf("nixos-install called with %q, want %q", got, want)
+	}
+}
+
+func TestBoardActivationFailureIsReportedWithItsOutput(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	b.FailActivation()
+	o.Closure = sys["small"]
+	_, _, err := push(t, o)
+	if causeOf(err) != "activation-failed" || step.ExitCodeOf(err) != step.ExitFailed {
+		t.Fatalf("want activation-failed, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "unit jetup-test.service failed to start") || !strings.Contains(err.Error(), "status 4") {
+		t.Errorf("the board's output is missing from %q", err)
+	}
+	if !strings.Contains(step.NextOf(err), "--rollback") {
+		t.Errorf("next %q", step.NextOf(err))
+	}
+}
+
+func TestBoardFaultsBeforeCopying(t *testing.T) {
+	sys := systems(t)
+	t.Run("nix missing", func(t *testing.T) {
+		b, o := boardSetup(t, testboard.Options{NoNix: true})
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "no-nix" || step.ExitCodeOf(err) != step.ExitRefused || !strings.Contains(step.NextOf(err), "installer") {
+			t.Fatalf("want no-nix, got %v (%s)", err, step.NextOf(err))
+		}
+		_ = b
+	})
+	t.Run("no space", func(t *testing.T) {
+		_, o := boardSetup(t, testboard.Options{NixMiB: 16})
+		o.Closure = sys["small"]
+		_, rec, err := push(t, o)
+		if causeOf(err) != "no-space" || step.ExitCodeOf(err) != step.ExitRefused || len(rec.copyEvents()) > 0 {
+			t.Fatalf("want no-space, got %v", err)
+		}
+		if !strings.Contains(err.Error(), "needed") || !strings.Contains(step.NextOf(err), "nix-collect-garbage") {
+			t.Errorf("message %q next %q", err, step.NextOf(err))
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		b, o := boardSetup(t, testboard.Options{})
+		b.Stop()
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "unreachable" || step.ExitCodeOf(err) != step.ExitFailed || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("want unreachable, got %v", err)
+		}
+	})
+	t.Run("wrong user", func(t *testing.T) {
+		_, o := boardSetup(t, testboard.Options{})
+		o.Target.User = "jetson"
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "auth-refused" || !strings.Contains(err.Error(), "jetson") || !strings.Contains(step.NextOf(err), "--user") {
+			t.Fatalf("want auth-refused, got %v", err)
+		}
+	})
+	t.Run("unknown key without accepting", func(t *testing.T) {
+		b, o := boardSetup(t, testboard.Options{})
+		o.AcceptHostKey = ""
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "host-key-unknown" || step.ExitCodeOf(err) != step.ExitRefused ||
+			!strings.Contains(step.NextOf(err), "--accept-host-key "+b.HostKeyFingerprint()) {
+			t.Fatalf("want host-key-unknown, got %v (%s)", err, step.NextOf(err))
+		}
+	})
+	t.Run("console fingerprint mismatch", func(t *testing.T) {
+		_, o := boardSetup(t, testboard.Options{})
+		o.AcceptHostKey = ""
+		o.ConsoleHostKey = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		o.Closure = sys["small"]
+		_, _, err := push(t, o)
+		if causeOf(err) != "host-key-mismatch" || step.ExitCodeOf(err) != step.ExitRefused {
+			t.Fatalf("want host-key-mismatch, got %v", err)
+		}
+	})
+}
+
+func TestBoardPushFromAFlakeBuildsItFirst(t *testing.T) {
+	systems(t)
+	b, o := boardSetup(t, testboard.Options{})
+	dir := t.TempDir()
+	salt := fmt.Sprint(time.Now().UnixNano())
+	flake := `{
+  outputs = { self }: {
+    nixosConfigurations.board.config.system.build.toplevel = derivation {
+      name = "nixos-system-flake-` + salt + `";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+      args = [ "-c" "/bin/mkdir -p $out/bin; printf x86_64-linux > $out/system; printf '#!/bin/sh\\necho \"$@\" >> /nix/var/jetup-activations.log\\n' > $out/bin/switch-to-configuration; /bin/chmod +x $out/bin/switch-to-configuration" ];
+    };
+  };
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Flake = "path:" + dir + "#board"
+	res, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push --flake: %v\n%s", err, o.Log)
+	}
+	var built bool
+	for _, e := range rec.events {
+		if ph, ok := e.(deploy.PhaseEvent); ok && ph.Phase == deploy.PhaseBuild {
+			built = strings.Contains(ph.What, "#nixosConfigurations.board.config.system.build.toplevel")
+		}
+	}
+	if !built || !strings.HasSuffix(res.System, "-nixos-system-flake-"+salt) || !b.Valid("", res.System) {
+		t.Errorf("built %v, result %+v", built, res)
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "switch\n" {
+		t.Errorf("activation %q", got)
+	}
+
+	o.Flake = "path:" + dir + "#nosuch"
+	if _, _, err := push(t, o); causeOf(err) != "build-failed" || !strings.Contains(err.Error(), "nosuch") && !strings.Contains(fmt.Sprint(errors.Unwrap(err)), "nosuch") {
+		t.Errorf("a missing configuration: %v", err)
+	}
+}
+
+// The console may print the board's RSA key's fingerprint rather than its
+// ed25519 one: that key vouches as well, and is the one pinned.
+func TestBoardConsoleFingerprintOfAnotherKeyTypeVouches(t *testing.T) {
+	sys := systems(t)
+	b, o := boardSetup(t, testboard.Options{RSAKey: true})
+	o.AcceptHostKey = ""
+	o.ConsoleHostKey = b.RSAFingerprint()
+	o.Closure = sys["small"]
+	_, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, o.Log)
+	}
+	if k := rec.keys(); len(k) != 1 || k[0].Type != "ssh-rsa" || k[0].Via != "console" || k[0].Fingerprint != b.RSAFingerprint() {
+		t.Errorf("key events %+v", k)
+	}
+	o.ConsoleHostKey = ""
+	if _, rec, err = push(t, o); err != nil || rec.keys()[0].Status != deploy.KeyPinned {
+		t.Errorf("second push with the RSA key pinned: %v %+v", err, rec.keys())
+	}
+}

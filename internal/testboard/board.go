@@ -1,0 +1,384 @@
+// Package testboard makes a board on this machine for the push tests and
+// benchmarks: a network namespace (a veth pair, 192.168.N.1 inside,
+// 192.168.N.100 outside) and a private mount namespace whose /nix is an
+// empty directory of the test's, running Debian's real openssh-server
+// (key-only, its own host key) and Debian's real Nix. It needs root,
+// iproute2, unshare, sshd and nix; tests call Need first.
+package testboard
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+
+	"github.com/jetup/jetup/internal/testkit"
+)
+
+// Need skips (or fails under CI) unless a board can be made here.
+func Need(t testing.TB) {
+	t.Helper()
+	testkit.NeedRoot(t)
+	testkit.NeedCommands(t, "ip", "unshare", "/usr/sbin/sshd", "ssh-keygen", "ssh", "nix", "nix-build", "nix-store")
+}
+
+// Options shape the board.
+type Options struct {
+	// Installer makes it look like the live NixOS installer with a target
+	// disk on /mnt: /nix/.ro-store, a nixos-install, something on /mnt.
+	Installer bool
+	// NoNix hides nix-store from the board's PATH.
+	NoNix bool
+	// RSAKey gives the board an RSA host key besides its ed25519 one.
+	RSAKey bool
+	// NixMiB, when set, gives the board a /nix of that size (a tmpfs)
+	// instead of a directory of the test's.
+	NixMiB int
+}
+
+// Board is a running board.
+type Board struct {
+	Name      string // the network namespace
+	Dir       string // its files: nix/ (the board's /nix), mnt/, keys, sshd log
+	Addr      string // 192.168.N.1
+	HostAddr  string // 192.168.N.100, this side of the veth
+	Port      int
+	ClientKey string // private key the board accepts for root
+	NixDir    string // what the board sees as /nix
+
+	t       testing.TB
+	opt     Options
+	veth    string
+	sshd    *exec.Cmd
+	lock    *os.File
+	stopped bool
+}
+
+// New makes a board and tears it down when the test ends.
+func New(t testing.TB, o Options) *Board {
+	t.Helper()
+	Need(t)
+	b := &Board{t: t, opt: o, Dir: t.TempDir(), Port: 22}
+	b.NixDir = filepath.Join(b.Dir, "nix")
+	for _, d := range []string{b.NixDir, filepath.Join(b.Dir, "mnt"), filepath.Join(b.Dir, "bin")} {
+		must(t, os.MkdirAll(d, 0o755))
+	}
+	n, lock := lockSubnet(t)
+	b.lock = lock
+	b.Addr, b.HostAddr = fmt.Sprintf("192.168.%d.1", n), fmt.Sprintf("192.168.%d.100", n)
+	suffix := fmt.Sprintf("%d%04d", os.Getpid()%100000, time.Now().UnixNano()%10000)
+	b.Name = "jetup-push-" + suffix
+	b.veth = "jp" + suffix
+	t.Cleanup(b.teardown)
+
+	b.keygen("hostkey")
+	if o.RSAKey {
+		b.keygenType("hostkey_rsa", "rsa")
+	}
+	b.keygen("clientkey")
+	b.ClientKey = filepath.Join(b.Dir, "clientkey")
+	pub, err := os.ReadFile(b.ClientKey + ".pub")
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(b.Dir, "authorized_keys"), pub, 0o600))
+	must(t, os.WriteFile(filepath.Join(b.Dir, "sshd_config"), []byte(b.sshdConfig()), 0o600))
+	b.writeTools()
+
+	b.ip("netns", "add", b.Name)
+	b.ip("link", "add", b.veth+"h", "type", "veth", "peer", "name", b.veth+"b")
+	b.ip("link", "set", b.veth+"b", "netns", b.Name)
+	b.ip("addr", "add", b.HostAddr+"/24", "dev", b.veth+"h")
+	b.ip("link", "set", b.veth+"h", "up")
+	b.ip("-n", b.Name, "addr", "add", b.Addr+"/24", "dev", b.veth+"b")
+	b.ip("-n", b.Name, "link", "set", b.veth+"b", "up")
+	b.ip("-n", b.Name, "link", "set", "lo", "up")
+	must(t, os.MkdirAll("/run/sshd", 0o755))
+	b.Start()
+	return b
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockSubnet picks a free 192.168.N.0/24 (55 first) for this board: a
+// lock file per subnet keeps parallel test packages apart.
+func lockSubnet(t testing.TB) (int, *os.File) {
+	for n := 55; n < 120; n++ {
+		f, err := os.OpenFile(fmt.Sprintf("/run/lock/jetup-testboard-%d.lock", n), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			return n, f
+		}
+		f.Close()
+	}
+	t.Fatal("no free test subnet between 192.168.55.0 and 192.168.119.0")
+	return 0, nil
+}
+
+func (b *Board) ip(args ...string) {
+	b.t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		b.t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (b *Board) keygen(name string) { b.keygenType(name, "ed25519") }
+
+func (b *Board) keygenType(name, typ string) {
+	b.t.Helper()
+	f := filepath.Join(b.Dir, name)
+	os.Remove(f)
+	os.Remove(f + ".pub")
+	args := []string{"-q", "-t", typ, "-N", "", "-C", name, "-f", f}
+	if typ == "rsa" {
+		args = append(args, "-b", "2048")
+	}
+	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+		b.t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+}
+
+// inside is where the board sees b.Dir: its /tmp is its own, so b.Dir is
+// bound under its private /run.
+const inside = "/run/jetup-board"
+
+func (b *Board) sshdConfig() string {
+	rsa := ""
+	if b.opt.RSAKey {
+		rsa = "HostKey " + inside + "/hostkey_rsa\n"
+	}
+	return rsa + fmt.Sprintf(`Port %d
+ListenAddress %s
+HostKey %s/hostkey
+PidFile %s/sshd.pid
+AuthorizedKeysFile %s/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM no
+MaxStartups 100
+MaxSessions 100
+`, b.Port, b.Addr, inside, inside, inside)
+}
+
+// writeTools writes the board's fake NixOS bits: the installer's
+// nixos-install (it records its call, checks the system arrived in /mnt's
+// store and sets /mnt's system profile, as the real one does first).
+func (b *Board) writeTools() {
+	install := `#!/bin/sh
+echo "$@" >> /nix/var/jetup-nixos-install.log
+sys=
+while [ $# -gt 0 ]; do case "$1" in --system) sys=$2; shift ;; esac; shift; done
+nix-store --store 'local?root=/mnt' --check-validity "$sys" || { echo "error: $sys is not in /mnt's store"; exit 1; }
+nix-env --store 'local?root=/mnt' -p /mnt/nix/var/nix/profiles/system --set "$sys" || exit 1
+echo "installing the boot loader..."
+echo "installation finished!"
+`
+	must(b.t, os.WriteFile(filepath.Join(b.Dir, "bin", "nixos-install"), []byte(install), 0o755))
+	must(b.t, os.WriteFile(filepath.Join(b.Dir, "empty"), nil, 0o644))
+}
+
+// startScript runs in the board's mount namespace before sshd: its own
+// /nix, /run and /tmp (what the board leaves in /tmp goes with it).
+func (b *Board) startScript() string {
+	nix := fmt.Sprintf("mount --bind %s/nix /nix", b.Dir)
+	if b.opt.NixMiB > 0 {
+		nix = fmt.Sprintf("mount -t tmpfs -o size=%dm tmpfs /nix", b.opt.NixMiB)
+	}
+	s := fmt.Sprintf(`set -e
+%[2]s
+mount -t tmpfs tmpfs /run
+mkdir -p %[3]s /run/sshd /run/current-system/sw/bin /nix/var
+mount --bind %[1]s %[3]s
+mount -t tmpfs tmpfs /tmp
+echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
+`, b.Dir, nix, inside)
+	if b.opt.Installer {
+		s += fmt.Sprintf("mount --bind %[1]s/mnt /mnt\nmkdir -p /nix/.ro-store\ncp %[1]s/bin/nixos-install /run/current-system/sw/bin/\n", inside)
+	}
+	if b.opt.NoNix {
+		s += fmt.Sprintf("for f in /usr/bin/nix-store /usr/bin/nix /usr/bin/nix-env /usr/bin/nix-daemon; do mount --bind %s/empty $f; done\n", inside)
+	}
+	return s + fmt.Sprintf("exec /usr/sbin/sshd -D -f %[1]s/sshd_config -E %[1]s/sshd.log\n", inside)
+}
+
+// Start starts sshd in the namespaces and waits until it listens.
+func (b *Board) Start() {
+	b.t.Helper()
+	os.Remove(filepath.Join(b.Dir, "sshd.pid"))
+	cmd := exec.Command("ip", "netns", "exec", b.Name, "unshare", "-m", "--propagation", "private", "sh", "-c", b.startScript())
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(b.t, cmd.Start())
+	b.sshd, b.stopped = cmd, false
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if log, _ := os.ReadFile(filepath.Join(b.Dir, "sshd.log")); bytes.Contains(log, []byte("Server listening")) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(b.Dir, "sshd.log"))
+	b.t.Fatalf("sshd did not start: %s %s", out.String(), log)
+}
+
+// Stop ends sshd and every session it runs.
+func (b *Board) Stop() {
+	if b.sshd == nil || b.stopped {
+		return
+	}
+	b.stopped = true
+	b.KillSessions()
+	_ = syscall.Kill(-b.sshd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = b.sshd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-b.sshd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	os.Truncate(filepath.Join(b.Dir, "sshd.log"), 0)
+}
+
+// KillSessions kills every ssh session of the board (as a cable pulled
+// out would end them), leaving the listener up.
+func (b *Board) KillSessions() int {
+	pid := b.sshdPID()
+	n := 0
+	for _, c := range descendants(pid) {
+		if syscall.Kill(c, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *Board) sshdPID() int {
+	raw, err := os.ReadFile(filepath.Join(b.Dir, "sshd.pid"))
+	if err != nil {
+		return b.sshd.Process.Pid
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid
+}
+
+// descendants lists every process below pid.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+		f := strings.Fields(string(rest))
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for c, pp := range parent {
+			if pp == p {
+				out = append(out, c)
+				walk(c)
+			}
+		}
+	}
+	walk(pid)
+	return out
+}
+
+// ChangeHostKey gives the board a new host key, as a reflash does.
+func (b *Board) ChangeHostKey() {
+	b.t.Helper()
+	b.Stop()
+	b.keygen("hostkey")
+	b.Start()
+}
+
+// HostKeyFingerprint is the board's SHA256 host key fingerprint.
+func (b *Board) HostKeyFingerprint() string { return b.fingerprint("hostkey.pub") }
+
+// RSAFingerprint is the fingerprint of the board's RSA host key.
+func (b *Board) RSAFingerprint() string { return b.fingerprint("hostkey_rsa.pub") }
+
+func (b *Board) fingerprint(file string) string {
+	b.t.Helper()
+	out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", filepath.Join(b.Dir, file)).Output()
+	must(b.t, err)
+	return strings.Fields(string(out))[1]
+}
+
+// HostKey is the board's host public key.
+func (b *Board) HostKey() ssh.PublicKey {
+	b.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(b.Dir, "hostkey.pub"))
+	must(b.t, err)
+	k, _, _, _, err := ssh.ParseAuthorizedKey(raw)
+	must(b.t, err)
+	return k
+}
+
+// Valid reports whether path is in the board's store (root "" or "/mnt").
+func (b *Board) Valid(root, path string) bool {
+	store := "local?root=" + b.Dir
+	if root == "/mnt" {
+		store = "local?root=" + filepath.Join(b.Dir, "mnt")
+	}
+	// The board's /nix is b.Dir/nix, so its store is the chroot store b.Dir.
+	return exec.Command("nix-store", "--store", store, "--check-validity", path).Run() == nil
+}
+
+// Read reads a file under the board's /nix.
+func (b *Board) Read(rel string) string {
+	raw, _ := os.ReadFile(filepath.Join(b.NixDir, rel))
+	return string(raw)
+}
+
+// FailActivation makes the test system's switch-to-configuration fail.
+func (b *Board) FailActivation() {
+	must(b.t, os.MkdirAll(filepath.Join(b.NixDir, "var"), 0o755))
+	must(b.t, os.WriteFile(filepath.Join(b.NixDir, "var", "jetup-fail-activation"), nil, 0o644))
+}
+
+// WipeStore empties the board's /nix (between benchmark rounds).
+func (b *Board) WipeStore() {
+	must(b.t, os.RemoveAll(b.NixDir))
+	must(b.t, os.MkdirAll(b.NixDir, 0o755))
+	b.Stop()
+	b.Start()
+}
+
+func (b *Board) teardown() {
+	b.Stop()
+	_ = exec.Command("ip", "netns", "del", b.Name).Run()
+	_ = exec.Command("ip", "link", "del", b.veth+"h").Run()
+	if b.lock != nil {
+		b.lock.Close()
+	}
+}

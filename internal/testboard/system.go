@@ -1,0 +1,92 @@
+package testboard
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// NixEnv is the environment for running Nix on these build machines: no
+// build users or sandbox (builders are /bin/sh scripts), no substituters
+// (no network; a lookup would only retry).
+var NixEnv = []string{"NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters =\n"}
+
+// System describes a toplevel-like derivation: what a NixOS system looks
+// like to jetup (a `system` file, `nixos-version`, and a
+// bin/switch-to-configuration that records its arguments in the board's
+// /nix/var/jetup-activations.log and fails when
+// /nix/var/jetup-fail-activation exists).
+type System struct {
+	// Name makes the toplevel unique ("nixos-system-<Name>").
+	Name string
+	// System is the `system` file ("" for this machine's).
+	System string
+	// Small is the number of small dependencies (builtins.toFile).
+	Small int
+	// BigMiB lists dependencies of random bytes, sizes in MiB.
+	BigMiB []int
+}
+
+// Expr is the Nix expression for s.
+func (s System) Expr() string {
+	sys := `builtins.currentSystem`
+	if s.System != "" {
+		sys = fmt.Sprintf("%q", s.System)
+	}
+	var big []string
+	for i, n := range s.BigMiB {
+		big = append(big, fmt.Sprintf(`(derivation { name = "jetup-big-%d-%dm"; system = builtins.currentSystem; builder = "/bin/sh";
+      args = ["-c" "/usr/bin/head -c %d /dev/urandom > $out"]; })`, i, n, n<<20))
+	}
+	return fmt.Sprintf(`let
+  small = builtins.genList (i: builtins.toFile "jetup-small-%[1]s-${toString i}" "small path ${toString i} of %[1]s\n") %[2]d;
+  big = [ %[3]s ];
+in derivation {
+  name = "nixos-system-%[1]s";
+  system = builtins.currentSystem;
+  builder = "/bin/sh";
+  deps = small ++ big;
+  passAsFile = [ "deps" ];
+  sys = %[4]s;
+  stc = ''
+    #!/bin/sh
+    echo "$@" >> /nix/var/jetup-activations.log
+    if [ -e /nix/var/jetup-fail-activation ]; then
+      echo "error: unit jetup-test.service failed to start" >&2
+      exit 4
+    fi
+    echo "activating the test system: $1"
+  '';
+  args = ["-c" ''
+    /bin/mkdir -p $out/bin
+    printf '%%s' "$sys" > $out/system
+    printf '24.05.test' > $out/nixos-version
+    /bin/cp "$depsPath" $out/deps
+    printf '%%s' "$stc" > $out/bin/switch-to-configuration
+    /bin/chmod +x $out/bin/switch-to-configuration
+  ''];
+}
+`, s.Name, s.Small, strings.Join(big, "\n    "), sys)
+}
+
+// Build builds s with nix-build and returns the toplevel's store path.
+func Build(t testing.TB, s System) string {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "system.nix")
+	must(t, os.WriteFile(file, []byte(s.Expr()), 0o644))
+	cmd := exec.Command("nix-build", "--no-out-link", file)
+	cmd.Env = append(os.Environ(), NixEnv...)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("nix-build: %v: %s", err, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,240 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+func init() { screens[step.Push] = newPushScreen }
+
+// pushScreen sends the system to the board: the target form, then the
+// push itself (host key, preflight checklist, delta, copy progress,
+// activation), all from deploy.Push's events.
+type pushScreen struct {
+	sess *Session
+	st   *Styles
+	form *pushForm
+	spin spinner.Model
+	w, h int
+
+	task    *Task
+	run     *pushRun // the attempt on screen; nil while on the form
+	answers chan bool
+	retry   bool // the next start is a new attempt in the run record
+	opts    deploy.Options
+}
+
+var (
+	pushKey        = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "push"))
+	pushEditKey    = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit target"))
+	pushFieldKey   = key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "next field"))
+	pushDoneEdit   = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "done editing"))
+	pushTrustKey   = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "trust this key"))
+	pushRefuseKey  = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "refuse"))
+	pushCancelKey  = key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "cancel push"))
+	pushRetryKey   = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "push again"))
+	pushForgetKey  = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "forget old key, trust new"))
+	pushPushedKeys = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue"))
+)
+
+func newPushScreen(s *Session, st *Styles) Screen {
+	host := s.Facts[step.FactIP]
+	if host == "" {
+		host = s.Facts[step.FactHostname]
+	}
+	if host == "" && s.Bench.Sim {
+		host = "192.168.55.1"
+	}
+	p := &pushScreen{sess: s, st: st, form: newPushForm(host, "./result"), spin: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	if host == "" {
+		p.form.focusOn(fHost)
+	} else {
+		p.form.focusOn(-1)
+	}
+	return p
+}
+
+func (p *pushScreen) Init() tea.Cmd {
+	if p.form.editing() {
+		return p.form.focusOn(p.form.focus)
+	}
+	return nil
+}
+
+func (p *pushScreen) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.form.setWidth(w)
+}
+
+func (p *pushScreen) CapturesKeys() bool { return p.run == nil && p.form.editing() }
+
+func (p *pushScreen) Keys() []key.Binding {
+	switch {
+	case p.run == nil && p.form.editing():
+		return []key.Binding{pushKey, pushFieldKey, pushDoneEdit}
+	case p.run == nil:
+		return []key.Binding{pushKey, pushEditKey}
+	case p.run.asking:
+		return []key.Binding{pushTrustKey, pushRefuseKey}
+	case p.run.running():
+		return []key.Binding{pushCancelKey}
+	case p.run.err == nil:
+		return []key.Binding{pushPushedKeys, pushRetryKey, pushEditKey}
+	case p.run.cause() == "host-key-changed":
+		return []key.Binding{pushForgetKey, pushRetryKey, pushEditKey}
+	}
+	return []key.Binding{pushRetryKey, pushEditKey}
+}
+
+// start runs deploy.Push with the form's options.
+func (p *pushScreen) start(o deploy.Options) tea.Cmd {
+	var cmds []tea.Cmd
+	if p.retry {
+		cmds = append(cmds, Retry())
+	}
+	p.retry = true
+	o.KnownHosts = filepath.Join(p.sess.StateDir, "known_hosts")
+	if p.sess.Bench.Sim {
+		o.KnownHosts += ".sim"
+	}
+	o.ConsoleHostKey = p.sess.Facts[step.FactHostKey]
+	o.Retries = 2
+	p.answers = make(chan bool, 1)
+	answers := p.answers
+	o.Prompt = func(ctx context.Context, _ deploy.HostKey) (bool, error) {
+		select {
+		case ok := <-answers:
+			return ok, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	p.opts = o
+	p.run = newPushRun(o)
+	edge := p.sess.Bench.Push
+	var log io.WriteCloser
+	if rs := p.sess.Step(); rs != nil {
+		if f, err := rs.CreateLog("log"); err == nil {
+			log = f
+		}
+	}
+	t, cmd := p.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
+		if log != nil {
+			defer log.Close()
+			o.Log = log
+			sink = step.Tee(sink, step.NewPrinter(log, false))
+		}
+		return deploy.Push(ctx, edge, o, sink)
+	})
+	p.task = t
+	return tea.Batch(append(cmds, cmd, p.spin.Tick)...)
+}
+
+func (p *pushScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	switch msg := msg.(type) {
+	case TaskEventMsg:
+		if msg.Task != p.task {
+			return p, nil
+		}
+		p.run.event(msg.Event)
+		return p, p.task.Next()
+	case TaskDoneMsg:
+		if msg.Task != p.task {
+			return p, nil
+		}
+		return p, p.finished(msg)
+	case spinner.TickMsg:
+		if p.run == nil || !p.run.running() {
+			return p, nil
+		}
+		var cmd tea.Cmd
+		p.spin, cmd = p.spin.Update(msg)
+		return p, cmd
+	case tea.KeyPressMsg:
+		return p, p.key(msg)
+	}
+	return p, nil
+}
+
+// finished records a failed attempt at once (the screen stays to retry);
+// a success waits for enter.
+func (p *pushScreen) finished(msg TaskDoneMsg) tea.Cmd {
+	p.run.done = true
+	p.run.asking = false
+	if res, ok := msg.Result.(*deploy.Result); ok && msg.Err == nil {
+		p.run.result = res
+		if res.Fingerprint != "" {
+			p.sess.SetFact(step.FactHostKey, res.Fingerprint)
+		}
+		return nil
+	}
+	p.run.err = msg.Err
+	if p.run.err == nil {
+		p.run.err = errors.New("the push ended without a result")
+	}
+	return Done(runrec.OutcomeOf(p.run.err), "push failed", p.run.err)
+}
+
+func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
+	if p.run == nil {
+		return p.formKey(k)
+	}
+	r := p.run
+	switch {
+	case r.asking && key.Matches(k, pushTrustKey):
+		r.asking = false
+		p.answers <- true
+	case r.asking && key.Matches(k, pushRefuseKey):
+		r.asking = false
+		p.answers <- false
+	case r.running() && key.Matches(k, pushCancelKey):
+		p.task.Cancel()
+	case r.running():
+	case r.err == nil && key.Matches(k, pushPushedKeys):
+		res := r.result
+		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+	case key.Matches(k, pushRetryKey):
+		return p.start(p.opts)
+	case r.cause() == "host-key-changed" && key.Matches(k, pushForgetKey) && r.changed != "":
+		o := p.opts
+		o.ForgetHostKey, o.AcceptHostKey = true, r.changed
+		return p.start(o)
+	case key.Matches(k, pushEditKey):
+		p.run = nil
+		return p.form.focusOn(fHost)
+	}
+	return nil
+}
+
+func (p *pushScreen) formKey(k tea.KeyPressMsg) tea.Cmd {
+	f := p.form
+	switch {
+	case k.String() == "enter":
+		o, err := f.options()
+		if err != nil {
+			f.err = err.Error()
+			return nil
+		}
+		f.err = ""
+		f.focusOn(-1)
+		return p.start(o)
+	case !f.editing() && (key.Matches(k, pushEditKey) || k.String() == "tab"):
+		return f.focusOn(fHost)
+	case f.editing() && k.String() == "esc":
+		f.focusOn(-1)
+		return nil
+	case f.editing():
+		return f.update(k)
+	}
+	return nil
+}
