@@ -110,7 +110,10 @@ func (c *consoleScreen) start() tea.Cmd {
 	}
 	c.con = serialcon.New(o)
 	con := c.con
-	t, cmd := c.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
+	// Watching a console is no work in progress: esc, s and q leave without
+	// asking to stop it, and it keeps logging while later steps run (the
+	// push's reboot shows up in the same log). It ends with the wizard.
+	t, cmd := c.sess.StartWatch(func(ctx context.Context, sink step.Sink) (any, error) {
 		return con.Run(ctx, sink)
 	})
 	c.task = t

@@ -6,7 +6,7 @@
 package tui
 
 import (
-	"os"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -66,6 +66,7 @@ type Model struct {
 	quitting    bool
 	help        help.Model
 	err         string // a problem of the wizard itself (run record unwritable)
+	boards      int    // boards brought up before this one in this session
 }
 
 // New makes the wizard.
@@ -107,75 +108,6 @@ func (m *Model) activate(i int) tea.Cmd {
 }
 
 func (m *Model) active() *entry { return m.entries[m.cur] }
-
-// choose builds the flow for the picked board and starts the run record.
-func (m *Model) choose(p *profiles.Profile) tea.Cmd {
-	if m.sess.Profile != nil {
-		return nil // one board per run: a late duplicate choice is ignored
-	}
-	m.sess.Profile = p
-	_ = saveRemembered(m.opt.StateDir, remembered{LastProfile: p.Name})
-	run, err := runrec.Create(m.opt.StateDir, runrec.Options{
-		Kind: "wizard", Profile: p.Name, Version: m.opt.Version, Host: m.opt.Host, Command: os.Args, Sim: m.opt.Sim,
-	})
-	if err != nil {
-		m.err = err.Error()
-	}
-	m.sess.Run = run
-	m.entries[0].state = done
-	m.entries = m.entries[:1]
-	ids := append([]step.ID{step.Doctor}, p.Steps...)
-	for _, id := range ids {
-		id := id
-		factory, ok := screens[id]
-		if id == step.Doctor {
-			factory, ok = newDoctorScreen, true
-		}
-		mk := func() Screen { return newNotBuilt(id, m.st) }
-		if ok && factory != nil {
-			mk = func() Screen { return factory(m.sess, m.st) }
-		}
-		m.entries = append(m.entries, &entry{id: id, title: stepTitle[id], make: mk})
-	}
-	m.entries = append(m.entries, &entry{title: "Summary", make: func() Screen { return newSummary(m.sess, m.st) }})
-	return m.activate(1)
-}
-
-// finishStep records the active step's outcome and moves on when it went well.
-func (m *Model) finishStep(d DoneMsg) tea.Cmd {
-	e := m.active()
-	if e.open != nil {
-		if d.Details != nil {
-			_ = e.open.SetDetails(d.Details)
-		}
-		_ = e.open.Finish(d.Outcome, d.Summary, d.Err)
-		e.open = nil
-		m.sess.current = nil
-	}
-	switch d.Outcome {
-	case runrec.Success:
-		e.state = done
-	case runrec.Skipped:
-		e.state = skipped
-	default:
-		e.state = failed
-		return nil // stay: the screen offers retry
-	}
-	if m.cur+1 < len(m.entries) {
-		return m.activate(m.cur + 1)
-	}
-	return nil
-}
-
-// back leaves the active step for the previous one; an attempt left open is
-// recorded as skipped so the record never shows a phantom running step.
-func (m *Model) back() tea.Cmd {
-	if m.cur <= 1 {
-		return nil // the profile is chosen once per run
-	}
-	m.leave("left before it finished")
-	return m.activate(m.cur - 1)
-}
 
 type quitDoneMsg struct{}
 
@@ -234,6 +166,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case GoToMsg:
 		return m, m.goTo(msg.Step, msg.Fresh)
+	case nextBoardMsg:
+		return m, m.nextBoard()
 	case finishMsg:
 		return m, m.quit(m.overall(true))
 	case tea.KeyPressMsg:
@@ -310,6 +244,9 @@ func (m *Model) View() tea.View {
 	right := ""
 	if m.sess.Run != nil {
 		right = "run " + m.sess.Run.ID()
+		if m.boards > 0 {
+			right = fmt.Sprintf("board %d · %s", m.boards+1, right)
+		}
 	}
 	gap := m.w - lipgloss.Width(title) - lipgloss.Width(right)
 	if gap < 1 {
@@ -397,85 +334,3 @@ func (m *Model) footer() string {
 	}
 	return m.help.ShortHelpView(append(screenKeys, global...))
 }
-
-// GoToMsg makes another step of the flow the active one. Fresh discards
-// that step's screen so it starts over (a flash retry goes back to
-// recovery detection: the board must re-enter recovery mode).
-type GoToMsg struct {
-	Step  step.ID
-	Fresh bool
-}
-
-// GoTo returns the command that moves the wizard to step id.
-func GoTo(id step.ID, fresh bool) tea.Cmd {
-	return func() tea.Msg { return GoToMsg{Step: id, Fresh: fresh} }
-}
-
-// goTo leaves the active step (an open attempt is recorded as skipped) and
-// activates the step id.
-func (m *Model) goTo(id step.ID, fresh bool) tea.Cmd {
-	for i, e := range m.entries {
-		if e.id != id {
-			continue
-		}
-		m.leave("left for " + stepTitle[id])
-		if fresh {
-			e.screen = nil
-			e.state = pending
-		}
-		return m.activate(i)
-	}
-	return nil
-}
-
-// leave records an attempt of the active step that is still open as
-// skipped, so the record never shows a phantom running step.
-func (m *Model) leave(why string) {
-	if e := m.active(); e.open != nil {
-		_ = e.open.Finish(runrec.Skipped, why, nil)
-		e.open = nil
-		m.sess.current = nil
-	}
-}
-
-// skip ends the active step as skipped by the person (a board already
-// flashed, a stick written elsewhere) and moves on.
-func (m *Model) skip() tea.Cmd {
-	e := m.active()
-	if e.id == "" || e.id == step.Doctor {
-		return nil
-	}
-	return m.finishStep(DoneMsg{Outcome: runrec.Skipped, Summary: "skipped by the person"})
-}
-
-// ChangeProfileMsg asks the root to go back to the board picker: the board
-// on the bench is not the one the profile is for (detect found another
-// module). The run so far is closed as cancelled and the picker opens with
-// Suggest preselected; picking starts a new run.
-type ChangeProfileMsg struct {
-	Suggest string
-	// Why is recorded as the summary of the step that asked.
-	Why string
-}
-
-func (m *Model) changeProfile(msg ChangeProfileMsg) tea.Cmd {
-	m.leave(msg.Why)
-	if m.sess.Run != nil {
-		_ = m.sess.Run.Close(runrec.Cancelled)
-		m.sess.Run = nil
-	}
-	m.sess.Facts = map[string]string{}
-	m.sess.Profile = nil // choose takes the next pick
-	picker := m.entries[0]
-	picker.state, picker.screen = pending, nil
-	picker.make = func() Screen { return newPicker(m.opt.Profiles, msg.Suggest) }
-	m.entries = m.entries[:1]
-	return m.activate(0)
-}
-
-// RetryMsg tells the root that the active screen starts its step again: a
-// new attempt is recorded.
-type RetryMsg struct{}
-
-// Retry returns the command a screen sends when it starts over.
-func Retry() tea.Cmd { return func() tea.Msg { return RetryMsg{} } }

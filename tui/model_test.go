@@ -264,3 +264,41 @@ func TestSkipAndGoTo(t *testing.T) {
 		t.Errorf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The bench loop: after the summary, n starts the next board of the same
+// profile with its own run record; the host check is carried over.
+func TestNextBoardStartsANewRun(t *testing.T) {
+	dir := t.TempDir()
+	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "rpi4"})
+	scr.WaitFor(t, wait, "11 checks:")
+	press(tm, tea.KeyEnter)
+	for _, title := range []string{"Write", "Watch", "Push"} {
+		scr.WaitFor(t, wait, "▸ "+title)
+		tm.Type("s")
+	}
+	text := scr.WaitFor(t, wait, "▸ Summary", "no board facts recorded", "n next board")
+	if strings.Contains(text, "board 2") {
+		t.Fatalf("first board already numbered 2:\n%s", text)
+	}
+	tm.Type("n")
+	scr.WaitFor(t, wait, "board 2 · run ", "▸ Write", "– Check host")
+
+	runs, _, err := runrec.List(dir)
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("%d runs (%v), want 2", len(runs), err)
+	}
+	first, second := runs[0], runs[1]
+	if first.Outcome != runrec.Success || first.Ended == nil {
+		t.Errorf("first board's run not closed: %s", first.Outcome)
+	}
+	if second.Profile != "rpi4" || len(second.Steps) < 2 {
+		t.Fatalf("second run %+v", second)
+	}
+	doc := second.Steps[0]
+	if doc.Step != step.Doctor || doc.Outcome != runrec.Skipped || !strings.Contains(doc.Summary, first.ID) {
+		t.Errorf("host check not carried over: %+v", doc)
+	}
+	if second.Steps[1].Step != step.Write || second.Steps[1].Outcome != runrec.Running {
+		t.Errorf("second board does not start at its first step: %+v", second.Steps[1])
+	}
+}

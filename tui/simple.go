@@ -44,45 +44,77 @@ func (n *notBuiltScreen) View() string {
 		wrapIndent(fmt.Sprintf("The %s step is not built yet in this version of jetup. Do it by hand (`jetup %s --help` once it exists), then press enter to skip it here.", strings.ToLower(n.title), n.id), n.w, "") + "\n"
 }
 
-// summaryScreen is the last page: what happened at each step, and where the
-// run record is.
+// summaryScreen is the last page: which board this was, what happened at
+// each step, how long it all took, and where the run record is. From here a
+// bench technician goes on to the next board of the same profile.
 type summaryScreen struct {
-	sess *Session
-	st   *Styles
-	w    int
+	sess   *Session
+	st     *Styles
+	boards int
+	w      int
 }
 
-func newSummary(s *Session, st *Styles) Screen { return &summaryScreen{sess: s, st: st} }
+func newSummary(s *Session, st *Styles, boards int) Screen {
+	return &summaryScreen{sess: s, st: st, boards: boards}
+}
 
 func (s *summaryScreen) Init() tea.Cmd       { return nil }
 func (s *summaryScreen) SetSize(w, _ int)    { s.w = w }
 func (s *summaryScreen) CapturesKeys() bool  { return false }
-func (s *summaryScreen) Keys() []key.Binding { return []key.Binding{finishKey} }
+func (s *summaryScreen) Keys() []key.Binding { return []key.Binding{nextBoardKey, finishKey} }
 
-var finishKey = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "finish"))
+var (
+	finishKey    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "finish"))
+	nextBoardKey = key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next board, same profile"))
+)
 
 func (s *summaryScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, finishKey) {
-		return s, func() tea.Msg { return finishMsg{} }
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, finishKey):
+			return s, func() tea.Msg { return finishMsg{} }
+		case key.Matches(k, nextBoardKey):
+			return s, func() tea.Msg { return nextBoardMsg{} }
+		}
 	}
 	return s, nil
 }
 
 type finishMsg struct{}
 
+// boardLine names the board from what the steps learned about it.
+func boardLine(facts map[string]string) string {
+	var parts []string
+	for _, k := range []string{step.FactModule, step.FactUSBInstance, step.FactFirmwareVersion, step.FactHostname, step.FactIP} {
+		if v := facts[k]; v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if len(parts) == 0 {
+		return "no board facts recorded"
+	}
+	return strings.Join(parts, " · ")
+}
+
 func (s *summaryScreen) View() string {
 	var b strings.Builder
-	b.WriteString(s.st.Title.Render("Summary") + "\n\n")
+	title := "Summary"
+	if s.boards > 0 {
+		title = fmt.Sprintf("Summary of board %d", s.boards+1)
+	}
+	b.WriteString(s.st.Title.Render(title) + "\n")
 	if s.sess.Run == nil {
 		return b.String()
 	}
 	rec := s.sess.Run.Snapshot()
 	now := time.Now()
+	b.WriteString(s.st.Subtle.Render(wrapIndent(boardLine(rec.Facts), s.w, "")) + "\n\n")
 	for _, st := range rec.Steps {
 		fmt.Fprintf(&b, "%s %-11s %-10s %6s  %s\n", outcomeMark(s.st, st.Outcome), stepTitle[st.Step], st.Outcome,
 			st.Duration(now).Round(time.Second), truncate(st.Summary, s.w-34))
 	}
-	b.WriteString("\nRun record: " + s.sess.Run.Dir() + "\n")
+	fmt.Fprintf(&b, "\nIn all %s. Run record: %s\n", now.Sub(rec.Started).Round(time.Second), s.sess.Run.Dir())
+	b.WriteString(s.st.Subtle.Render("n starts the next board with the same profile; enter finishes.") + "\n")
 	return b.String()
 }
 

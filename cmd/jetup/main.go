@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"charm.land/fang/v2"
@@ -75,6 +76,24 @@ type app struct {
 	sim         bool
 	stateDir    string
 	json        bool
+	simFlash    string
+}
+
+// applySimFlash passes --sim-flash to the simulated board, which reads
+// JETUP_SIM_FLASH (so a demo can also be steered from the environment).
+func (a *app) applySimFlash() error {
+	if a.simFlash == "" {
+		return nil
+	}
+	if !a.sim {
+		return step.Refuse("usage", "add --sim: --sim-flash steers the simulated board only", "--sim-flash without --sim")
+	}
+	for _, o := range sim.FlashOutcomes() {
+		if o == a.simFlash {
+			return os.Setenv("JETUP_SIM_FLASH", o)
+		}
+	}
+	return step.Refuse("usage", "choose one of: "+strings.Join(sim.FlashOutcomes(), ", "), "unknown --sim-flash %q", a.simFlash)
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -94,6 +113,11 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	pf.BoolVar(&a.sim, "sim", false, "use the simulated bench instead of real hardware")
 	pf.StringVar(&a.stateDir, "state-dir", defaultStateDir(), "where run records and logs are kept")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON (headless subcommands)")
+	pf.StringVar(&a.simFlash, "sim-flash", "", "with --sim: how the simulated flash ends: success or a cause id (e.g. usb-transport)")
+	_ = root.RegisterFlagCompletionFunc("sim-flash", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return sim.FlashOutcomes(), cobra.ShellCompDirectiveNoFileComp
+	})
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return a.applySimFlash() }
 	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)

@@ -200,3 +200,16 @@ func TestSimLeavesNoFiles(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+func TestSimFlashFlag(t *testing.T) {
+	r := jetup(t, []string{"JETUP_SIM_FLASH_SPEED=0"}, "--sim", "--sim-flash", "rcm-rejected", "--profile", "orin-nano-devkit", "flash", "--json")
+	if r.code != 1 || !strings.Contains(r.stdout, `"cause": "rcm-rejected"`) {
+		t.Errorf("chosen failure: %d %s", r.code, r.stdout)
+	}
+	if r := jetup(t, nil, "--sim", "--sim-flash", "explode", "doctor"); r.code != 2 || !strings.Contains(r.stderr, "usb-transport") {
+		t.Errorf("unknown outcome: %+v", r)
+	}
+	if r := jetup(t, nil, "--sim-flash", "usb-transport", "doctor"); r.code != 2 || !strings.Contains(r.stderr, "add --sim") {
+		t.Errorf("without --sim: %+v", r)
+	}
+}
