@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -162,7 +161,7 @@ func assertNothingLeft(t *testing.T, mark string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
-		left := markedProcesses(mark)
+		left := testkit.Marked(mark)
 		if len(left) == 0 {
 			return
 		}
@@ -174,27 +173,6 @@ func assertNothingLeft(t *testing.T, mark string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func markedProcesses(mark string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if string(kv) == mark {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
 }
 
 func stagesOf(events []step.Event) []Stage {

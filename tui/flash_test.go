@@ -112,7 +112,7 @@ func TestFlashScreenFailureCardAndRetryFromRecovery(t *testing.T) {
 }
 
 func TestFlashScreenCancelEndsEverything(t *testing.T) {
-	mark := "JETUP_TUI_MARK=" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	mark := testkit.Mark(t)
 	k, v, _ := strings.Cut(mark, "=")
 	t.Setenv(k, v)
 	m, _, waitFor, typ := toFlash(t, 80, 24, "success", "1")
@@ -128,16 +128,8 @@ func TestFlashScreenCancelEndsEverything(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if bytes.Contains(env, []byte(mark+"\x00")) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Errorf("process %d outlived the cancelled flash", pid)
-		}
+	for _, pid := range testkit.Marked(mark) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("process %d outlived the cancelled flash", pid)
 	}
 }

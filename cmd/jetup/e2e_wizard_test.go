@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
 )
 
@@ -96,5 +99,53 @@ func TestWizardFlashInTmux(t *testing.T) {
 	}
 	if len(flashes) != 1 || flashes[0].Outcome != runrec.Failed || flashes[0].Cause != "usb-transport" || len(flashes[0].Logs) != 1 {
 		t.Errorf("flash attempts %+v", flashes)
+	}
+}
+
+// Quitting while the flash runs asks first, then ends the flash helper, the
+// script and everything it started: nothing the wizard started is left.
+func TestQuitWhileFlashingLeavesNoProcess(t *testing.T) {
+	state := t.TempDir()
+	mark := testkit.Mark(t)
+	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", mark, "JETUP_SIM_FLASH_SPEED=1"},
+		"--sim", "--state-dir", state, "--profile", "orin-nano-devkit")
+	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.keys("Enter")
+	tm.waitFor(15*time.Second, "enter: use this board")
+	tm.keys("Enter")
+	tm.waitFor(15*time.Second, "▸ Probe the board")
+	// jetup, its flash helper, the script and its sleep at the least.
+	if n := len(testkit.Marked(mark)); n < 3 {
+		t.Fatalf("only %d marked processes while flashing: the test would prove nothing", n)
+	}
+	tm.keys("q")
+	tm.waitFor(5*time.Second, "Quit and stop it?")
+	tm.keys("y")
+	tm.waitFor(15*time.Second, "JETUP-EXIT=")
+	// The pane's shell carries the mark too; it waits in `sleep 30` now.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []string
+		for _, pid := range testkit.Marked(mark) {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			if c := strings.ReplaceAll(string(cmdline), "\x00", " "); !strings.HasPrefix(c, "bash ") && !strings.HasPrefix(c, "sleep 30") {
+				left = append(left, fmt.Sprintf("%d %s", pid, c))
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind after quitting mid-flash:\n%s", strings.Join(left, "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	runs, _, _ := runrec.List(state)
+	if len(runs) != 1 || runs[0].Outcome != runrec.Cancelled {
+		t.Fatalf("run record %+v", runs)
+	}
+	last := runs[0].Steps[len(runs[0].Steps)-1]
+	if last.Step != "flash" || last.Outcome == runrec.Running || last.Outcome == runrec.Success {
+		t.Errorf("the flash attempt is recorded as %s", last.Outcome)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
 )
 
@@ -145,7 +146,7 @@ func TestFlashInterruptExitsThreeAndLeavesNothing(t *testing.T) {
 		t.Errorf("exit %v, want 3", err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if left := marked(mark); len(left) > 0 {
+	if left := testkit.Marked(mark); len(left) > 0 {
 		for _, p := range left {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
@@ -155,22 +156,6 @@ func TestFlashInterruptExitsThreeAndLeavesNothing(t *testing.T) {
 	if len(runs) != 1 || runs[0].Outcome != runrec.Cancelled {
 		t.Errorf("runs %+v", runs)
 	}
-}
-
-func marked(mark string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if bytes.Contains(env, []byte(mark+"\x00")) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 func TestDiagnose(t *testing.T) {
