@@ -161,29 +161,21 @@ func (id Identity) Diff(other Identity) string {
 }
 
 // HumanBytes is "30.8 GB" (decimal, as sticks are sold) for sizes of disks.
-func HumanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
+func HumanBytes(n int64) string { return humanSize(n, 1000, "kMGTPE", "B") }
 
 // HumanIEC is "1.0 GiB" for data sizes and rates.
-func HumanIEC(n int64) string {
-	const unit = 1024
+func HumanIEC(n int64) string { return humanSize(n, 1024, "KMGTPE", "iB") }
+
+// humanSize keeps one decimal at every scale: a "32 GB" stick reads 30.8 GB,
+// which is what a person compares with the image size.
+func humanSize(n int64, unit int64, prefixes, suffix string) string {
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
-	div, exp := int64(unit), 0
+	div, exp := unit, 0
 	for m := n / unit; m >= unit; m /= unit {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return fmt.Sprintf("%.1f %c%s", float64(n)/float64(div), prefixes[exp], suffix)
 }
