@@ -40,9 +40,17 @@ type result struct {
 // jetup runs the built binary with a private config and state dir.
 func jetup(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runJetup(t, append([]string{"XDG_STATE_HOME=" + t.TempDir()}, env...), "", args...)
+}
+
+// runJetup runs the built binary with env added to this process's, a
+// private config dir, and stdin.
+func runJetup(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,20 +19,7 @@ import (
 // jetupIn runs the binary with stdin and a state dir of its own.
 func jetupIn(t *testing.T, stdin, state string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--state-dir", state}, args...)...)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
-	cmd.Stdin = strings.NewReader(stdin)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{so.String(), se.String(), code}
+	return runJetup(t, nil, stdin, append([]string{"--state-dir", state}, args...)...)
 }
 
 func TestWriteListSim(t *testing.T) {
