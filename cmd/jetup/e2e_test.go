@@ -49,22 +49,5 @@ func (tm *tmuxTerm) screen() string { return tm.run("capture-pane", "-p", "-t", 
 // waitFor waits until the screen shows every string, or fails showing it.
 func (tm *tmuxTerm) waitFor(timeout time.Duration, want ...string) string {
 	tm.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		s := tm.screen()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(s, w) {
-				missing = w
-				break
-			}
-		}
-		if missing == "" {
-			return s
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("screen never showed %q within %v:\n%s", missing, timeout, s)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testkit.WaitForText(tm.t, timeout, tm.screen, want...)
 }

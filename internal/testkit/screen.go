@@ -83,21 +83,29 @@ func (s *Screen) Text() string {
 // test showing the screen.
 func (s *Screen) WaitFor(t testing.TB, timeout time.Duration, want ...string) string {
 	t.Helper()
+	return WaitForText(t, timeout, s.Text, want...)
+}
+
+// WaitForText polls text until it contains every one of want, or fails the
+// test showing the last text. Any screen source will do (a virtual
+// terminal, tmux capture-pane).
+func WaitForText(t testing.TB, timeout time.Duration, text func() string, want ...string) string {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		text := s.Text()
+		got := text()
 		missing := ""
 		for _, w := range want {
-			if !strings.Contains(text, w) {
+			if !strings.Contains(got, w) {
 				missing = w
 				break
 			}
 		}
 		if missing == "" {
-			return text
+			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("screen never showed %q within %v; screen:\n%s", missing, timeout, text)
+			t.Fatalf("screen never showed %q within %v; screen:\n%s", missing, timeout, got)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
