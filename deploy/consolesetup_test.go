@@ -194,9 +194,9 @@ func TestConsoleSetupInARealShell(t *testing.T) {
 				}
 			}
 			sh := startBoardShell(t, root, etc, sudoers, c.asNobody)
-			out := sh.run(typed, fps["ed25519"], 1)
+			sh.run(typed, fps["ed25519"], 1)
 			// Twice: the key is not added again.
-			out = sh.run(typed, fps["ed25519"], 2)
+			out := sh.run(typed, fps["ed25519"], 2)
 
 			b, err := os.ReadFile(ak)
 			if err != nil {

@@ -645,10 +645,11 @@ func (c *consoleScreen) factsColumn() string {
 	if c.warn != "" {
 		b.WriteString("\n" + c.st.Warn.Render(wrapIndent(c.warn, factsWidth, "")) + "\n")
 	}
+	// k's part before the address note: a short window cuts the column.
+	b.WriteString(c.sshSection())
 	if ip := c.value(serialcon.FactIP); ip != "" {
 		b.WriteString("\n" + c.st.Subtle.Render(wrapIndent("The push step will use "+ip+".", factsWidth, "")) + "\n")
 	}
-	b.WriteString(c.sshSection())
 	return b.String()
 }
 
