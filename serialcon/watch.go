@@ -99,6 +99,11 @@ var (
 	reHostKey     = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
 )
 
+// IsUEFIShell reports whether a shell stage's line is the EDK2 shell's
+// prompt (Shell>, FS0:\>) rather than a Linux shell's: only a Linux shell
+// runs commands such as ssh-keygen.
+func IsUEFIShell(line string) bool { return reUEFIPrompt.MatchString(strings.TrimLeft(line, " ")) }
+
 // Line examines one finished line that began at at.
 func (w *Watcher) Line(line string, at time.Time) {
 	if len(line) < 3 {

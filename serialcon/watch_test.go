@@ -216,3 +216,17 @@ func TestParseEscapes(t *testing.T) {
 		}
 	}
 }
+
+func TestIsUEFIShellTellsTheFirmwareShellFromLinux(t *testing.T) {
+	for line, want := range map[string]bool{
+		"Shell>":                    true,
+		"FS0:\\> ver":               true,
+		"[nixos@nixos:~]$":          false,
+		"root@jetson:~#":            false,
+		"[root@nixos:/etc/ssh]# ls": false,
+	} {
+		if got := IsUEFIShell(line); got != want {
+			t.Errorf("IsUEFIShell(%q) = %v", line, got)
+		}
+	}
+}

@@ -77,9 +77,7 @@ func NewPushBoard(o PushOptions) *PushBoard {
 	if o.Pace == 0 {
 		o.Pace = 1
 	}
-	seed := sha256.Sum256([]byte("jetup simulated jetson host key"))
-	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
-	key, _ := ssh.NewPublicKey(pub)
+	key := simHostKey()
 	b := &PushBoard{Host: BoardAddress, Hostname: "nixos", Arch: "aarch64", NixVersion: "2.24.9",
 		Rate: o.Rate, FreeBytes: 230 << 30, key: key, pace: o.Pace, store: map[string]bool{}, gates: map[string]*simGate{}}
 	b.closure, b.top = simClosure(o.Paths, o.Bytes)
@@ -95,6 +93,19 @@ func EdgeFor(b *PushBoard) deploy.Edge { return deploy.Edge{Nix: &simNix{b}, SSH
 // Fingerprint is the board's host key fingerprint (what its console
 // would print).
 func (b *PushBoard) Fingerprint() string { return deploy.Fingerprint(b.key) }
+
+// HostKey is the board's ed25519 host key, the one its console prints
+// (sim.Board's ssh-keygen answers).
+func (b *PushBoard) HostKey() ssh.PublicKey { return b.key }
+
+// simHostKey is the simulated Jetson's host key: the same on every run,
+// as a board keeps its key until it is reinstalled.
+func simHostKey() ssh.PublicKey {
+	seed := sha256.Sum256([]byte("jetup simulated jetson host key"))
+	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
+	key, _ := ssh.NewPublicKey(pub)
+	return key
+}
 
 // System is the simulated system toplevel.
 func (b *PushBoard) System() string { return b.top }

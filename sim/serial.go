@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/jetup/jetup/serialcon"
@@ -38,7 +39,8 @@ type Board struct {
 	// inEscape is where the echo is in an escape sequence the console sent
 	// (1 after ESC, 2 inside ESC [ or ESC O).
 	inEscape int
-	atLine   bool // the board sits at its shell prompt
+	atLine   bool   // the board sits at its shell prompt
+	line     []byte // what has been typed at the prompt since the last Enter
 	closed   chan struct{}
 	power    chan struct{}
 	powered  bool
@@ -58,6 +60,10 @@ type BoardOptions struct {
 	Baud int
 	// Port describes the USB bridge the port is listed as.
 	Port serialcon.PortInfo
+	// HostKeys are the board's SSH host keys (/etc/ssh/ssh_host_*_key.pub),
+	// whose fingerprints its shell prints for ssh-keygen -lf; the simulated
+	// push target's key (PushBoard.HostKey) when nil.
+	HostKeys []ssh.PublicKey
 }
 
 // usbTTLAdapter is what the simulated console is listed as: a CP2102
@@ -75,6 +81,9 @@ func NewBoard(o BoardOptions) (*Board, error) {
 	}
 	if o.Baud == 0 {
 		o.Baud = 115200
+	}
+	if o.HostKeys == nil {
+		o.HostKeys = []ssh.PublicKey{simHostKey()}
 	}
 	if !o.Port.USB {
 		o.Port = usbTTLAdapter
@@ -346,7 +355,8 @@ func (b *Board) send(p []byte) bool {
 
 // echo answers input as a shell's line discipline would: printable keys
 // come back, Enter starts a new line (with a new prompt once the board is at
-// its shell), backspace rubs out.
+// its shell), backspace rubs out. At the shell prompt, Enter also runs the
+// line (shell.go); before it, what is typed goes nowhere.
 func (b *Board) echo() {
 	defer b.wg.Done()
 	buf := make([]byte, 256)
@@ -407,12 +417,31 @@ func (b *Board) answer(in []byte) {
 			prompt := b.atLine
 			b.mu.Unlock()
 			if prompt {
+				out = append(out, b.run(string(b.line))...)
 				out = append(out, shellPrompt...)
 			}
+			b.line = b.line[:0]
 		case c == 0x7f || c == '\b':
 			out = append(out, '\b', ' ', '\b')
-		case c >= 0x20 && c < 0x7f:
+			if len(b.line) > 0 {
+				b.line = b.line[:len(b.line)-1]
+			}
+		case c == 0x15: // ctrl+u: readline rubs the line out
+			for range b.line {
+				out = append(out, '\b', ' ', '\b')
+			}
+			b.line = b.line[:0]
+		case c == 0x03: // ctrl+c: bash drops the line for a new prompt
+			b.mu.Lock()
+			prompt := b.atLine
+			b.mu.Unlock()
+			if prompt {
+				out = append(out, "^C\r\n"+shellPrompt...)
+			}
+			b.line = b.line[:0]
+		case c >= 0x20 && c != 0x7f:
 			out = append(out, c)
+			b.line = append(b.line, c)
 		}
 	}
 	if len(out) > 0 {
@@ -424,6 +453,9 @@ func (b *Board) answer(in []byte) {
 // NixOS, made when a console first looks for a port. JETUP_SIM_SPEED
 // speeds its boot up (the demo runs it in real time, about 45 s).
 type SerialBench struct {
+	// HostKeys are the board's SSH host keys (BoardOptions.HostKeys).
+	HostKeys []ssh.PublicKey
+
 	once  sync.Once
 	board *Board
 	err   error
@@ -435,7 +467,7 @@ func (s *SerialBench) get() (*Board, error) {
 		if v, err := strconv.ParseFloat(os.Getenv("JETUP_SIM_SPEED"), 64); err == nil && v > 0 {
 			speed = v
 		}
-		s.board, s.err = NewBoard(BoardOptions{Speed: speed})
+		s.board, s.err = NewBoard(BoardOptions{Speed: speed, HostKeys: s.HostKeys})
 	})
 	return s.board, s.err
 }

@@ -8,16 +8,21 @@ package sim
 import (
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/proc"
 )
 
 // Bench returns a simulated bench.
+// The board on the console and the push target are one board: the
+// console prints the host key the push is offered.
 func Bench() bench.Bench {
+	target := NewPushBoard(PushOptions{})
 	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
-		Disks: NewDisks(), Installer: &Installer{Pace: 400 * time.Millisecond}, Serial: &SerialBench{},
-		Push: PushEdge(PushOptions{})}
+		Disks: NewDisks(), Installer: &Installer{Pace: 400 * time.Millisecond},
+		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target)}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

@@ -40,6 +40,13 @@ const (
 	FactIP              = "ip"               // IPv4 address printed on the console, for push
 	FactHostKey         = "host_key"         // SSH host key fingerprint (SHA256:...) printed by the board
 	FactInstaller       = "installer"        // path of the installer image built or chosen, for write
+	// The push's login, set by the push step and read by the console
+	// step, which installs the matching public key (flowing back when the
+	// person returns to Watch after changing them); root and ssh's own
+	// keys until then.
+	FactSSHUser     = "ssh_user"     // the push's --user
+	FactSSHIdentity = "ssh_identity" // the push's --identity (a private key's path; jetup reads only its .pub)
+	FactLoginKey    = "login_key"    // fingerprint (SHA256:...) of the public key the console step installed
 )
 
 // Event is one thing a step reports while it runs. Concrete event types live

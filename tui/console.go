@@ -44,6 +44,9 @@ type consoleScreen struct {
 	unplugged bool
 	reached   map[string]bool
 	current   string
+	stageLine string // the line that showed the current stage (tells the UEFI shell from Linux)
+	ssh       consoleSSH
+	kWarned   bool // warn says why k did nothing
 	facts     []serialcon.Fact
 	warn      string
 
@@ -90,7 +93,8 @@ func (c *consoleScreen) start() tea.Cmd {
 	c.closeLogs()
 	c.result, c.err, c.ending, c.warn = nil, nil, false, ""
 	c.status, c.online = "looking for the console port…", false
-	c.reached, c.current, c.facts = map[string]bool{}, "", nil
+	c.reached, c.current, c.stageLine, c.facts = map[string]bool{}, "", "", nil
+	c.ssh = consoleSSH{}
 	c.term = serialcon.NewTerm(c.termSize())
 	c.follow, c.match = true, -1
 
@@ -174,8 +178,13 @@ func (c *consoleScreen) Keys() []key.Binding {
 	case c.err != nil:
 		return []key.Binding{consoleRetryKey}
 	}
+	if c.atLinuxShell() {
+		// At the prompt, k is what the person most likely wants next.
+		return []key.Binding{keys.Continue, consoleSSHKey, consoleFocusKey, consoleSearchKey, consoleNextKey, consoleScrollKey,
+			consoleFollowKey, consoleCtrlCKey, consoleEscKey, consoleF11Key}
+	}
 	return []key.Binding{keys.Continue, consoleFocusKey, consoleEscKey, consoleF11Key, consoleCtrlCKey, consoleSearchKey,
-		consoleNextKey, consoleScrollKey, consoleFollowKey}
+		consoleNextKey, consoleScrollKey, consoleFollowKey, consoleSSHKey}
 }
 
 func (c *consoleScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -193,6 +202,9 @@ func (c *consoleScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		return c, c.done(msg)
 	case consoleStartMsg:
 		return c, c.start()
+	case consoleSSHMsg:
+		c.sshKeyFound(msg)
+		return c, nil
 	case tea.PasteMsg:
 		if c.focus {
 			c.send([]byte(strings.ReplaceAll(msg.Content, "\n", "\r")))
@@ -217,6 +229,7 @@ func (c *consoleScreen) event(e step.Event) {
 		}
 	case serialcon.Stage:
 		c.stage(e.Stage)
+		c.stageLine = e.Line
 	case serialcon.Fact:
 		c.fact(e)
 	case serialcon.Connection:
@@ -253,9 +266,15 @@ func (c *consoleScreen) stage(id string) {
 		for _, s := range serialcon.Stages[i:] {
 			delete(c.reached, s)
 		}
+		if i < stageIndex(serialcon.StageLogin) {
+			c.ssh = consoleSSH{} // a reboot: what k typed in is gone with the live system
+		}
 	}
 	c.reached[id] = true
 	c.current = id
+	if c.kWarned {
+		c.warn, c.kWarned = "", false // why k could not work yet: no longer so
+	}
 }
 
 // shortPort names a port briefly: a long /dev/serial/by-id name by its
@@ -337,10 +356,13 @@ func (c *consoleScreen) summary() string {
 	} else {
 		parts = append(parts, "no boot stage seen")
 	}
-	for _, id := range []string{serialcon.FactHostname, serialcon.FactIP, serialcon.FactError} {
+	for _, id := range []string{serialcon.FactHostname, serialcon.FactIP, serialcon.FactHostKey, serialcon.FactError} {
 		if v := c.value(id); v != "" {
 			parts = append(parts, id+" "+v)
 		}
+	}
+	if c.ssh.state == sshSent && c.ssh.key != nil {
+		parts = append(parts, "SSH key typed in for "+c.ssh.user)
 	}
 	return strings.Join(parts, "; ")
 }
@@ -394,6 +416,8 @@ func (c *consoleScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		c.send([]byte(serialcon.KeyF11))
 	case key.Matches(k, consoleCtrlCKey):
 		c.send([]byte(serialcon.KeyCtrlC))
+	case key.Matches(k, consoleSSHKey):
+		return c.setupSSH()
 	case key.Matches(k, consoleSearchKey):
 		c.searching, c.query, c.notFound = true, "", false
 	case key.Matches(k, consoleNextKey):
@@ -582,7 +606,9 @@ func (c *consoleScreen) value(id string) string {
 }
 
 // narrowOrder puts first what the next steps need, when only one line fits.
-var narrowOrder = []int{3, 2, 5, 0, 1, 4}
+// After the address and host name: errors, then the host key (once k has
+// asked for it, it is what the push needs).
+var narrowOrder = []int{3, 2, 5, 4, 0, 1}
 
 func (c *consoleScreen) factsLine() string {
 	var parts []string
@@ -619,6 +645,8 @@ func (c *consoleScreen) factsColumn() string {
 	if c.warn != "" {
 		b.WriteString("\n" + c.st.Warn.Render(wrapIndent(c.warn, factsWidth, "")) + "\n")
 	}
+	// k's part before the address note: a short window cuts the column.
+	b.WriteString(c.sshSection())
 	if ip := c.value(serialcon.FactIP); ip != "" {
 		b.WriteString("\n" + c.st.Subtle.Render(wrapIndent("The push step will use "+ip+".", factsWidth, "")) + "\n")
 	}
@@ -691,8 +719,13 @@ func (c *consoleScreen) modeLine() string {
 		}
 	case c.warn != "" && !c.wide():
 		s = c.st.Warn.Render(c.warn)
+	case c.ssh.state != sshIdle && !c.wide():
+		s = c.sshShort()
 	case c.value(serialcon.FactIP) != "":
 		s = "following · enter: continue with " + c.value(serialcon.FactIP)
+		if c.atLinuxShell() && c.ssh.state == sshIdle {
+			s = "following · k: SSH key · enter: continue with " + c.value(serialcon.FactIP)
+		}
 	default:
 		s = "following · i: type to the board · e: ESC into the UEFI menu while it counts down"
 	}

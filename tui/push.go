@@ -108,6 +108,9 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 		o.KnownHosts += ".sim"
 	}
 	o.ConsoleHostKey = p.sess.Facts[step.FactHostKey]
+	// The Watch step's k installs the public key for this login.
+	p.sess.SetFact(step.FactSSHUser, o.Target.User)
+	p.sess.SetFact(step.FactSSHIdentity, o.Target.Identity)
 	o.Retries = 2
 	p.answers = make(chan bool, 1)
 	answers := p.answers

@@ -206,6 +206,9 @@ func (p *pushScreen) outcome(w int) []string {
 	switch {
 	case errors.As(r.err, &se):
 		next = se.Next
+		if se.Cause == "auth-refused" {
+			next += "; or, back on the Watch step (esc), press k at the board's shell prompt: it types your public key in there"
+		}
 	case errors.Is(r.err, context.Canceled):
 		what, next = "push cancelled", "the paths already sent stay on the board: r pushes again and sends only the rest"
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/serialcon"
@@ -23,6 +25,8 @@ type consoleFlags struct {
 	baud, dataBits, stopBits                     int
 	timeout                                      time.Duration
 	list, noReconnect                            bool
+	setupSSH                                     bool
+	sshUser, identity                            string
 }
 
 func (a *app) consoleCommand() *cobra.Command {
@@ -52,6 +56,14 @@ line, with its UTC time) in its run record.
 (--send '\e' --send-at uefi-menu stops in the firmware's menu);
 --from FILE reads a saved log instead of a port.
 
+--setup-ssh types, at the board's shell prompt, what lets the push log in:
+your SSH public key appended to --ssh-user's authorized_keys (the --identity's
+.pub, else ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub, else the
+ssh-agent's first key; through sudo -n unless the shell is root's), then the
+board's host key fingerprints, the ed25519 one last, which become the
+host-key fact (the value for jetup push --accept-host-key). It goes out once
+connected, or at --send-at STAGE (shell: when the boot reaches the prompt).
+
 Exit status: 0 when --until matched (or the console ended without one),
 1 when --until was not seen before --timeout or the end of --from FILE,
 2 when the port cannot be opened or never appeared.`,
@@ -75,6 +87,15 @@ Exit status: 0 when --until matched (or the console ended without one),
 			if err != nil {
 				return step.Refuse("usage", "fix the --send text", "%v", err)
 			}
+			var note step.Event
+			if f.setupSSH {
+				if f.send != "" {
+					return step.Refuse("usage", "use one of them", "--send and --setup-ssh both type to the board")
+				}
+				if send, note, err = consoleSSHSetup(cmd.Context(), f); err != nil {
+					return err
+				}
+			}
 			if f.sendAt != "" && !serialcon.IsStage(f.sendAt) {
 				return step.Refuse("usage", "use one of: "+strings.Join(serialcon.Stages, ", "), "--send-at %q is not a stage", f.sendAt)
 			}
@@ -83,7 +104,7 @@ Exit status: 0 when --until matched (or the console ended without one),
 				profile = p.Name
 			}
 			return a.recordStep(step.Console, profile, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-				return a.runConsole(cmd, rs, p, f, until, send)
+				return a.runConsole(cmd, rs, p, f, until, send, note)
 			})
 		},
 	}
@@ -101,13 +122,35 @@ Exit status: 0 when --until matched (or the console ended without one),
 	fl.BoolVar(&f.list, "list", false, "list the serial ports, best fit for --profile first, and exit")
 	fl.StringVar(&f.from, "from", "", "recognise stages and facts in a saved log (raw capture or jetup's console.log) instead of a port")
 	fl.BoolVar(&f.noReconnect, "no-reconnect", false, "end when the device goes away instead of waiting for it")
+	fl.BoolVar(&f.setupSSH, "setup-ssh", false, "type at the board's shell: your SSH public key for --ssh-user, then the host key fingerprints")
+	fl.StringVar(&f.sshUser, "ssh-user", "root", "with --setup-ssh: the user the push logs in as")
+	fl.StringVar(&f.identity, "identity", "", "with --setup-ssh: the push's private key file (its .pub is typed in; default: ~/.ssh/id_*.pub, then the agent)")
 	_ = cmd.RegisterFlagCompletionFunc("until", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return serialcon.Stages, cobra.ShellCompDirectiveNoFileComp
 	})
 	return cmd
 }
 
-func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profile, f consoleFlags, until *serialcon.Until, send []byte) (runrec.Outcome, string, error) {
+// consoleSSHSetup is --setup-ssh's text (deploy.ConsoleSetup, as the
+// wizard's k types it). Without a public key only the host keys are asked
+// for, and note says why and what to do.
+func consoleSSHSetup(ctx context.Context, f consoleFlags) ([]byte, step.Event, error) {
+	var note step.Event
+	var key *deploy.LoginKey
+	k, err := deploy.FindLoginKey(ctx, deploy.KeyLookup{Identity: f.identity})
+	if err != nil {
+		note = step.Warning{At: time.Now(), Warning: "no SSH key typed in, only the host keys asked for: " + err.Error(), Next: step.NextOf(err)}
+	} else {
+		key = &k
+	}
+	typed, err := deploy.ConsoleSetup(f.sshUser, key)
+	if err != nil {
+		return nil, nil, step.Refuse("usage", "pass the push's login user with --ssh-user", "%v", err)
+	}
+	return typed, note, nil
+}
+
+func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profile, f consoleFlags, until *serialcon.Until, send []byte, note step.Event) (runrec.Outcome, string, error) {
 	raw, err := rs.CreateLog("raw")
 	if err != nil {
 		return "", "", step.Refuse("state-dir", "pass --state-dir with a writable directory", "%v", err)
@@ -132,7 +175,11 @@ func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profil
 		Config: serialcon.Config{Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits},
 		RawLog: raw, TextLog: textLog, NoReconnect: f.noReconnect,
 	})
-	res, err := con.Run(cmd.Context(), &consolePrinter{out: a.stdout, notes: a.stderr, json: a.json})
+	pr := &consolePrinter{out: a.stdout, notes: a.stderr, json: a.json}
+	if note != nil {
+		pr.Emit(note)
+	}
+	res, err := con.Run(cmd.Context(), pr)
 	_ = rs.SetDetails(res)
 	summary := consoleSummary(res)
 	switch {

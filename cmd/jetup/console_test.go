@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jetup/jetup/assets"
+	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
 )
 
 var fastBoard = []string{"JETUP_SIM_SPEED=40"}
@@ -136,5 +140,78 @@ func TestConsoleListRanksForTheProfile(t *testing.T) {
 	r := jetup(t, nil, "--sim", "--profile", "orin-nano-devkit", "console", "--list")
 	if r.code != 0 || !strings.Contains(r.stdout, " 1. /dev/pts/") || !strings.Contains(r.stdout, "the console bridge of orin-nano-devkit") {
 		t.Errorf("%+v", r)
+	}
+}
+
+// sshHome is a home with ~/.ssh/id_ed25519.pub made by ssh-keygen, and no
+// agent; it returns the environment and the public key line.
+func sshHome(t *testing.T) ([]string, string) {
+	t.Helper()
+	testkit.NeedCommands(t, "ssh-keygen")
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(home, ".ssh", "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tech@bench", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	return []string{"HOME=" + home, "SSH_AUTH_SOCK=", "JETUP_SIM_SPEED=40"}, strings.TrimSpace(string(pub))
+}
+
+func TestConsoleSetupSSHTypesTheKeyAndTakesTheHostKey(t *testing.T) {
+	env, pub := sshHome(t)
+	state := t.TempDir()
+	r := jetup(t, env, "--sim", "--state-dir", state, "--profile", "orin-nano-devkit",
+		"console", "--setup-ssh", "--send-at", "shell", "--until", `\(ED25519\)`, "--timeout", "60s", "--json")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	want := sim.NewPushBoard(sim.PushOptions{}).Fingerprint()
+	if !strings.Contains(r.stdout, `{"fact":"host-key","value":"`+want+`"`) {
+		t.Errorf("no host-key fact %s:\n%s", want, r.stdout)
+	}
+	runs, _, _ := runrec.List(state)
+	if len(runs) != 1 {
+		t.Fatalf("runs %v", runs)
+	}
+	raw, _ := os.ReadFile(filepath.Join(state, "runs", runs[0].ID, "console.raw"))
+	k, err := deploy.ParseLoginKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed, _ := deploy.ConsoleSetup("root", &k)
+	// The board echoed each line the wizard's k types, after its prompt.
+	lines := strings.Split(strings.TrimSuffix(strings.TrimPrefix(string(typed), "\x15"), "\r"), "\r")
+	if len(lines) != 4 || !strings.Contains(lines[0], "k='"+pub+"'") {
+		t.Fatalf("setup lines %q", lines)
+	}
+	for _, l := range lines {
+		if !strings.Contains(string(raw), "$\x1b[0m "+l+"\r\n") {
+			t.Errorf("the board did not echo %q; console.raw:\n%s", l, raw[max(0, len(raw)-1500):])
+		}
+	}
+}
+
+func TestConsoleSetupSSHWithoutAKeyStillAsksForTheHostKey(t *testing.T) {
+	env, _ := sshHome(t)
+	home := strings.TrimPrefix(env[0], "HOME=")
+	os.RemoveAll(filepath.Join(home, ".ssh"))
+	r := jetup(t, env, "--sim", "--state-dir", t.TempDir(), "--profile", "orin-nano-devkit",
+		"console", "--setup-ssh", "--ssh-user", "nixos", "--send-at", "shell", "--until", `\(ED25519\)`, "--timeout", "60s")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if !strings.Contains(r.stderr, "jetup: warning: no SSH key typed in, only the host keys asked for: no SSH public key found") ||
+		!strings.Contains(r.stderr, "ssh-keygen -t ed25519") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stderr, "jetup: host-key: SHA256:") || strings.Contains(r.stdout, "k='") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	bad := jetup(t, env, "--sim", "console", "--setup-ssh", "--send", "x")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "--send and --setup-ssh") {
+		t.Errorf("--send with --setup-ssh: %+v", bad)
 	}
 }
