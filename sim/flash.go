@@ -21,8 +21,8 @@ import (
 //
 // JETUP_SIM_FLASH picks what the board does: "success" (the default) or a
 // cause id (FlashOutcomes); "no-recovery-device" also keeps the board off
-// the bus FlashUSB simulates. JETUP_SIM_FLASH_SPEED scales the pacing (1 is a realistic
-// half-minute run, 0.05 a quick demo). JETUP_SIM_FLASH_SUDO=1 makes the
+// the bus FlashUSB simulates. The pacing follows the bench's speed (at 1 a
+// realistic half-minute run); JETUP_SIM_FLASH_SPEED overrides it for tests. JETUP_SIM_FLASH_SUDO=1 makes the
 // script need root as the real one does, so a person who is not root sees
 // jetup's sudo prompt.
 type FlashEdge struct {
@@ -35,9 +35,11 @@ type FlashEdge struct {
 	err  error
 }
 
-// NewFlashEdge reads JETUP_SIM_FLASH and JETUP_SIM_FLASH_SPEED.
+// NewFlashEdge reads JETUP_SIM_FLASH and the bench's speed;
+// JETUP_SIM_FLASH_SPEED, a test knob, scales the flash's pauses alone
+// (0: none at all).
 func NewFlashEdge() *FlashEdge {
-	e := &FlashEdge{Outcome: os.Getenv("JETUP_SIM_FLASH"), Speed: 1, Root: os.Getenv("JETUP_SIM_FLASH_SUDO") == "1"}
+	e := &FlashEdge{Outcome: os.Getenv("JETUP_SIM_FLASH"), Speed: 1 / Speed(), Root: os.Getenv("JETUP_SIM_FLASH_SUDO") == "1"}
 	if s, err := strconv.ParseFloat(os.Getenv("JETUP_SIM_FLASH_SPEED"), 64); err == nil && s >= 0 {
 		e.Speed = s
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -463,11 +462,7 @@ type SerialBench struct {
 
 func (s *SerialBench) get() (*Board, error) {
 	s.once.Do(func() {
-		speed := 1.0
-		if v, err := strconv.ParseFloat(os.Getenv("JETUP_SIM_SPEED"), 64); err == nil && v > 0 {
-			speed = v
-		}
-		s.board, s.err = NewBoard(BoardOptions{Speed: speed, HostKeys: s.HostKeys})
+		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys})
 	})
 	return s.board, s.err
 }

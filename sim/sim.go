@@ -19,9 +19,13 @@ import (
 // The board on the console and the push target are one board: the
 // console prints the host key the push is offered.
 func Bench() bench.Bench {
-	target := NewPushBoard(PushOptions{})
+	// Every part runs at the bench's speed (speed.go).
+	target := NewPushBoard(PushOptions{Pace: 1 / Speed(), Rate: 35 << 20 * Speed()})
+	disks := NewDisks()
+	disks.WriteRate *= Speed()
+	disks.ReadRate *= Speed()
 	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
-		Disks: NewDisks(), Installer: &Installer{Pace: 400 * time.Millisecond},
+		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
 		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target)}
 }
 

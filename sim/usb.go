@@ -57,9 +57,10 @@ func NewUSB(cfg USBConfig) *USB {
 }
 
 // DemoUSB is the bus of the demo: the board enters recovery mode four
-// seconds after the Recover screen starts looking, and stays.
+// seconds (at the bench's speed) after the Recover screen starts looking,
+// and stays.
 func DemoUSB() *USB {
-	return NewUSB(USBConfig{Board: RecoveryBoard, AppearAfter: 4 * time.Second})
+	return NewUSB(USBConfig{Board: RecoveryBoard, AppearAfter: scaled(4 * time.Second)})
 }
 
 // DemoUSBFor is the demo bus with a board showing the recovery id

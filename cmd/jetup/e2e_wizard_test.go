@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
 )
 
 // The whole wizard against the simulated bench, from the profile picker to
@@ -147,5 +150,79 @@ func TestQuitWhileFlashingLeavesNoProcess(t *testing.T) {
 	last := runs[0].Steps[len(runs[0].Steps)-1]
 	if last.Step != "flash" || last.Outcome == runrec.Running || last.Outcome == runrec.Success {
 		t.Errorf("the flash attempt is recorded as %s", last.Outcome)
+	}
+}
+
+// A Jetson from the box to a pushed system in a real terminal, at 20 times
+// the demo's pace: pick the board, check the host, recover, flash, write the
+// installer, watch it boot to the shell and set up SSH from the console (k),
+// push with the host key vouched by the console, summary. Then the record.
+func TestJetsonFlowEndToEndInTmux(t *testing.T) {
+	testkit.NeedCommands(t, "ssh-keygen")
+	home := t.TempDir()
+	key := filepath.Join(home, ".ssh", "id_ed25519")
+	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	state := t.TempDir()
+	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="},
+		"--sim", "--sim-speed", "20", "--state-dir", state)
+	tm.waitFor(10*time.Second, "Which board is on the bench?")
+	tm.keys("/")
+	tm.keys("-l", "orin-nano-super")
+	tm.waitFor(5*time.Second, "orin-nano-super-devkit")
+	tm.keys("Enter", "Enter")
+	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.keys("Enter")
+	tm.waitFor(10*time.Second, "▸ Recover", "enter: use this board")
+	tm.keys("Enter")
+	tm.waitFor(30*time.Second, "✓ Flash", "▸ Write", "Which image goes on the stick?")
+	tm.keys("Enter")
+	tm.waitFor(30*time.Second, "Pick the stick")
+	tm.keys("Enter")
+	tm.waitFor(10*time.Second, "Press y")
+	tm.keys("y")
+	tm.waitFor(30*time.Second, "written and verified")
+	tm.keys("Enter")
+	tm.waitFor(30*time.Second, "▸ Watch", "▸shell", "continue with 192.168.55.1")
+	tm.keys("k")
+	tm.waitFor(10*time.Second, "(ED25519)")
+	tm.keys("Enter")
+	tm.waitFor(10*time.Second, "▸ Push", "Push the system to the board")
+	tm.keys("Enter")
+	tm.waitFor(60*time.Second, "matches the board's console", "✓ pushed")
+	tm.keys("Enter")
+	tm.waitFor(10*time.Second, "▸ Summary", "192.168.55.1", "In all")
+	tm.keys("Enter")
+	tm.waitFor(10*time.Second, "JETUP-EXIT=0")
+
+	runs, _, err := runrec.List(state)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("want one run record, got %d (%v)", len(runs), err)
+	}
+	r := runs[0]
+	if r.Profile != "orin-nano-super-devkit" || r.Outcome != runrec.Success || !r.Sim {
+		t.Errorf("run %s profile %s outcome %s", r.ID, r.Profile, r.Outcome)
+	}
+	var got []string
+	for _, s := range r.Steps {
+		got = append(got, string(s.Step)+":"+string(s.Outcome))
+	}
+	want := "doctor:success detect:success flash:success write:success console:success push:success"
+	if strings.Join(got, " ") != want {
+		t.Errorf("steps %s\nwant  %s", strings.Join(got, " "), want)
+	}
+	for _, k := range []string{step.FactUSBInstance, step.FactModule, step.FactIP, step.FactHostname, step.FactHostKey} {
+		if r.Facts[k] == "" {
+			t.Errorf("fact %s not recorded (facts %v)", k, r.Facts)
+		}
+	}
+	for _, log := range []string{"flash.log", "console.raw", "console.log"} {
+		if st, err := os.Stat(filepath.Join(state, "runs", r.ID, log)); err != nil || st.Size() == 0 {
+			t.Errorf("log %s: %v", log, err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -77,16 +78,24 @@ type app struct {
 	stateDir    string
 	json        bool
 	simFlash    string
+	simSpeed    float64
 }
 
-// applySimFlash passes --sim-flash to the simulated board, which reads
-// JETUP_SIM_FLASH (so a demo can also be steered from the environment).
-func (a *app) applySimFlash() error {
+// applySim passes --sim-flash and --sim-speed to the simulated bench, which
+// reads JETUP_SIM_FLASH and JETUP_SIM_SPEED (so a demo can also be steered
+// from the environment).
+func (a *app) applySim() error {
+	if (a.simFlash != "" || a.simSpeed != 0) && !a.sim {
+		return step.Refuse("usage", "add --sim: --sim-flash and --sim-speed steer the simulated bench only", "--sim-flash or --sim-speed without --sim")
+	}
+	if a.simSpeed < 0 {
+		return step.Refuse("usage", "give a positive factor, e.g. --sim-speed 5", "--sim-speed %v is not a speed", a.simSpeed)
+	}
+	if a.simSpeed > 0 {
+		_ = os.Setenv(sim.SpeedEnv, strconv.FormatFloat(a.simSpeed, 'f', -1, 64))
+	}
 	if a.simFlash == "" {
 		return nil
-	}
-	if !a.sim {
-		return step.Refuse("usage", "add --sim: --sim-flash steers the simulated board only", "--sim-flash without --sim")
 	}
 	for _, o := range sim.FlashOutcomes() {
 		if o == a.simFlash {
@@ -117,7 +126,8 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	_ = root.RegisterFlagCompletionFunc("sim-flash", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return sim.FlashOutcomes(), cobra.ShellCompDirectiveNoFileComp
 	})
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return a.applySimFlash() }
+	pf.Float64Var(&a.simSpeed, "sim-speed", 0, "with --sim: run the simulated bench N times faster than real time")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return a.applySim() }
 	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)

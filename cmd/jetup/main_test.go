@@ -220,4 +220,7 @@ func TestSimFlashFlag(t *testing.T) {
 	if r := jetup(t, nil, "--sim-flash", "usb-transport", "doctor"); r.code != 2 || !strings.Contains(r.stderr, "add --sim") {
 		t.Errorf("without --sim: %+v", r)
 	}
+	if r := jetup(t, nil, "--sim", "--sim-speed", "-2", "doctor"); r.code != 2 || !strings.Contains(r.stderr, "positive factor") {
+		t.Errorf("negative speed: %+v", r)
+	}
 }
