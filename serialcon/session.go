@@ -147,7 +147,8 @@ func (c *Console) Port() string {
 }
 
 // Run runs the session until Until matches (nil error), the timeout ends it
-// (an error with exit code 1 when Until was given and did not match), the
+// (an error with exit code 1 when Timeout ends it before Until matched, or
+// at all when no Until was given), the
 // port cannot be opened (exit code 2) or ctx is cancelled (ctx's error).
 func (c *Console) Run(ctx context.Context, sink step.Sink) (Result, error) {
 	parent := ctx
@@ -185,6 +186,11 @@ func (c *Console) Run(ctx context.Context, sink step.Sink) (Result, error) {
 		return c.res, &step.Error{Cause: "until-timeout", Code: step.ExitFailed,
 			What: fmt.Sprintf("--until %s was not seen within %s", c.opt.Until, c.opt.Timeout),
 			Next: "look at the console log for where the boot stopped; give more --timeout if it was still going"}
+	case ctx.Err() != nil && c.opt.Timeout > 0:
+		// The interface says 1 on timeout: a timed capture ends that way too.
+		return c.res, &step.Error{Cause: "timeout", Code: step.ExitFailed,
+			What: fmt.Sprintf("--timeout %s reached", c.opt.Timeout),
+			Next: "to stop at a boot stage and exit 0, add --until STAGE|REGEX"}
 	}
 	return c.res, nil
 }

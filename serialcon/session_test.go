@@ -243,8 +243,10 @@ func TestSessionTimeoutAndMissingPort(t *testing.T) {
 	if !errors.As(err, &se) || se.Cause != "until-timeout" || step.ExitCodeOf(err) != 1 {
 		t.Errorf("until not seen: %v", err)
 	}
-	// No --until: the timeout just ends the capture.
-	if _, err := New(Options{Port: link, Timeout: 300 * time.Millisecond}).Run(context.Background(), step.Discard); err != nil {
+	// No --until: the timeout ends the capture, with exit 1 as the
+	// interface says for a timeout.
+	_, err = New(Options{Port: link, Timeout: 300 * time.Millisecond}).Run(context.Background(), step.Discard)
+	if !errors.As(err, &se) || se.Cause != "timeout" || step.ExitCodeOf(err) != 1 {
 		t.Errorf("plain capture: %v", err)
 	}
 	events := &eventLog{}

@@ -64,9 +64,10 @@ board's host key fingerprints, the ed25519 one last, which become the
 host-key fact (the value for jetup push --accept-host-key). It goes out once
 connected, or at --send-at STAGE (shell: when the boot reaches the prompt).
 
-Exit status: 0 when --until matched (or the console ended without one),
-1 when --until was not seen before --timeout or the end of --from FILE,
-2 when the port cannot be opened or never appeared.`,
+Exit status: 0 when --until matched (or Ctrl-C ended a console without
+one), 1 on --timeout (before --until matched, or at all without --until)
+and when --until was not seen by the end of --from FILE, 2 when the port
+cannot be opened or never appeared.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := a.profile(false)

@@ -104,6 +104,9 @@ func TestConsoleExitCodes(t *testing.T) {
 	if r := jetup(t, fastBoard, "--sim", "console", "--until", "never printed", "--timeout", "2s"); r.code != 1 || !strings.Contains(r.stderr, "was not seen within 2s") {
 		t.Errorf("until timeout: %+v", r)
 	}
+	if r := jetup(t, fastBoard, "--sim", "console", "--timeout", "1s"); r.code != 1 || !strings.Contains(r.stderr, "--timeout 1s reached") {
+		t.Errorf("a timed capture ends with 1: %+v", r)
+	}
 	if r := jetup(t, nil, "console", "--until", "log(in"); r.code != 2 || !strings.Contains(r.stderr, "nixos-stage-1") {
 		t.Errorf("bad --until: %+v", r)
 	}
