@@ -153,12 +153,12 @@ func TestConsoleSetupInARealShell(t *testing.T) {
 	testkit.NeedRoot(t)
 	testkit.NeedCommands(t, "unshare", "bash", "ssh-keygen", "sudo", "setpriv", "mount")
 	etc, fps := hostKeys(t)
-	person := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newKey(t)))) + " tech@bench (lab 3)!"
+	person := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " tech@bench (lab 3)!"
 	key, err := ParseLoginKey(person)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newKey(t)))) + " someone@else"
+	other := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " someone@else"
 	typed, err := ConsoleSetup("root", &key)
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +235,7 @@ func TestConsoleSetupSaysSoWhenSudoWantsAPassword(t *testing.T) {
 	testkit.NeedRoot(t)
 	testkit.NeedCommands(t, "unshare", "bash", "ssh-keygen", "sudo", "setpriv", "mount")
 	etc, fps := hostKeys(t)
-	key, err := ParseLoginKey(strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newKey(t)))) + " tech@bench")
+	key, err := ParseLoginKey(strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " tech@bench")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,35 +1,18 @@
 package deploy
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/jetup/jetup/internal/testkit"
 )
 
-func newKey(t *testing.T) ssh.PublicKey {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func TestKnownHostsPinForgetAndPorts(t *testing.T) {
 	kh := KnownHosts{File: filepath.Join(t.TempDir(), "state", "known_hosts")}
-	a, b := newKey(t), newKey(t)
+	a, b := testkit.SSHKey(t), testkit.SSHKey(t)
 	if got, err := kh.Pinned("192.168.55.1:22"); err != nil || len(got) != 0 {
 		t.Fatalf("empty file: %v %v", got, err)
 	}
@@ -73,7 +56,7 @@ func TestKnownHostsPinForgetAndPorts(t *testing.T) {
 func TestKnownHostsFileIsOpenSSHs(t *testing.T) {
 	testkit.NeedCommands(t, "ssh-keygen")
 	kh := KnownHosts{File: filepath.Join(t.TempDir(), "known_hosts")}
-	k := newKey(t)
+	k := testkit.SSHKey(t)
 	if err := kh.Pin("board.local:2222", k); err != nil {
 		t.Fatal(err)
 	}

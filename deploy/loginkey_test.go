@@ -183,7 +183,7 @@ func TestFindLoginKeyStaleAgentSocketIsNoAgent(t *testing.T) {
 }
 
 func TestParseLoginKeyRefusesWhatCouldEscapeTheQuotes(t *testing.T) {
-	good := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newKey(t)))) + " tech@bench"
+	good := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " tech@bench"
 	if k, err := ParseLoginKey(good); err != nil || k.Type != "ssh-ed25519" {
 		t.Fatalf("good key: %+v %v", k, err)
 	}

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +25,7 @@ func personsKey(t *testing.T) deploy.LoginKey {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("SSH_AUTH_SOCK", "")
-	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newTestKey(t)))) + " tech@bench"
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " tech@bench"
 	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -35,19 +33,6 @@ func personsKey(t *testing.T) deploy.LoginKey {
 		t.Fatal(err)
 	}
 	k, err := deploy.ParseLoginKey(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func newTestKey(t *testing.T) ssh.PublicKey {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +119,7 @@ func TestConsoleSSHKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
 	home := os.Getenv("HOME")
 	pub := filepath.Join(home, ".ssh", "id_ed25519.pub")
 	// A key whose comment would end the quotes it is typed between.
-	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(newTestKey(t)))) + " it's mine"
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " it's mine"
 	if err := os.WriteFile(pub, []byte(line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +215,7 @@ func TestConsoleSSHKeyThenPushTrustsTheKeyTheBoardPrinted(t *testing.T) {
 }
 
 func TestConsoleSSHKeyThenPushRefusesAKeyTheBoardDidNotPrint(t *testing.T) {
-	printed := newTestKey(t) // the console shows another board's key
+	printed := testkit.SSHKey(t) // the console shows another board's key
 	_, scr, m, target := watchThenPush(t, 200, 60, []ssh.PublicKey{printed})
 	text := scr.WaitFor(t, pushWait, "but the board printed "+ssh.FingerprintSHA256(printed)+" on its console", "r push again")
 	if strings.Contains(text, "✓ pushed") || strings.Contains(text, "Copy      [") {
