@@ -51,3 +51,16 @@ func (tm *tmuxTerm) waitFor(timeout time.Duration, want ...string) string {
 	tm.t.Helper()
 	return testkit.WaitForText(tm.t, timeout, tm.screen, want...)
 }
+
+// pickThroughHostCheck picks profile in the board picker by filtering for
+// its name, as a person does, and continues past the host check.
+func (tm *tmuxTerm) pickThroughHostCheck(profile string) {
+	tm.t.Helper()
+	tm.waitFor(10*time.Second, "Which board is on the bench?")
+	tm.keys("/")
+	tm.keys("-l", profile)
+	tm.waitFor(5*time.Second, profile)
+	tm.keys("Enter", "Enter")
+	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.keys("Enter")
+}

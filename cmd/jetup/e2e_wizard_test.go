@@ -19,13 +19,7 @@ import (
 func TestWizardEndToEndInTmux(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color"}, "--sim", "--state-dir", state)
-	tm.waitFor(10*time.Second, "Which board is on the bench?")
-	tm.keys("/")
-	tm.keys("-l", "rpi4")
-	tm.waitFor(5*time.Second, "rpi4")
-	tm.keys("Enter", "Enter")
-	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
-	tm.keys("Enter")
+	tm.pickThroughHostCheck("rpi4")
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(tm.screen(), "▸ Summary") {
 		if time.Now().After(deadline) {
@@ -170,13 +164,7 @@ func TestJetsonFlowEndToEndInTmux(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="},
 		"--sim", "--sim-speed", "20", "--state-dir", state)
-	tm.waitFor(10*time.Second, "Which board is on the bench?")
-	tm.keys("/")
-	tm.keys("-l", "orin-nano-super")
-	tm.waitFor(5*time.Second, "orin-nano-super-devkit")
-	tm.keys("Enter", "Enter")
-	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
-	tm.keys("Enter")
+	tm.pickThroughHostCheck("orin-nano-super-devkit")
 	tm.waitFor(10*time.Second, "▸ Recover", "enter: use this board")
 	tm.keys("Enter")
 	tm.waitFor(30*time.Second, "✓ Flash", "▸ Write", "Which image goes on the stick?")

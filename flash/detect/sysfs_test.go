@@ -66,6 +66,22 @@ func byInstance(recs []detect.Record) map[string]detect.Record {
 	return m
 }
 
+// reenumerateAsFlashGadget does what the board does when the flash's
+// initrd starts: the Orin Nano leaves its port and the jetpack-nixos gadget
+// (1d6b:0104 NixOS/serial) appears at the same usb_instance.
+func reenumerateAsFlashGadget(t testing.TB, dir string) detect.Record {
+	t.Helper()
+	if err := fakesysfs.Remove(dir, orinNano.Instance()); err != nil {
+		t.Fatal(err)
+	}
+	gadget := orinNano
+	gadget.Dev, gadget.Vendor, gadget.Product, gadget.Manufacturer, gadget.ProductName = 6, 0x1d6b, 0x0104, "NixOS", "serial"
+	if _, err := fakesysfs.Add(dir, gadget); err != nil {
+		t.Fatal(err)
+	}
+	return gadget
+}
+
 func TestSysfsListsEveryDeviceButRootHubsAndInterfaces(t *testing.T) {
 	all := []detect.Record{orinNano, orinNX, hub, keyboard, topo, ttl}
 	dir := tree(t, all...)
@@ -209,14 +225,7 @@ func TestSysfsSeesReEnumerationAtTheSamePort(t *testing.T) {
 	if len(first) != 1 || first[0].Dev != 5 {
 		t.Fatalf("first %+v", first)
 	}
-	if err := fakesysfs.Remove(dir, orinNano.Instance()); err != nil {
-		t.Fatal(err)
-	}
-	gadget := orinNano
-	gadget.Dev, gadget.Vendor, gadget.Product, gadget.Manufacturer, gadget.ProductName = 6, 0x1d6b, 0x0104, "NixOS", "serial"
-	if _, err := fakesysfs.Add(dir, gadget); err != nil {
-		t.Fatal(err)
-	}
+	gadget := reenumerateAsFlashGadget(t, dir)
 	second, _ := s.List(context.Background(), nil)
 	if len(second) != 1 || second[0] != gadget {
 		t.Errorf("after re-enumeration got %+v, want %+v", second, gadget)

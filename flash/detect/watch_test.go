@@ -126,14 +126,7 @@ func TestWatchStreamsAppearAndDisappear(t *testing.T) {
 
 	// Re-enumerated at the same port as the flash gadget: a disappear and
 	// an appear at the same usb_instance.
-	if err := fakesysfs.Remove(dir, orinNano.Instance()); err != nil {
-		t.Fatal(err)
-	}
-	gadget := orinNano
-	gadget.Dev, gadget.Vendor, gadget.Product, gadget.Manufacturer, gadget.ProductName = 6, 0x1d6b, 0x0104, "NixOS", "serial"
-	if _, err := fakesysfs.Add(dir, gadget); err != nil {
-		t.Fatal(err)
-	}
+	reenumerateAsFlashGadget(t, dir)
 	// The removal and the new device may land in one poll or two.
 	first := w.change(t, detect.Disappear, "1-8.4")
 	if first.Mode != detect.Recovery {
