@@ -15,12 +15,14 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"charm.land/fang/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
@@ -79,6 +81,10 @@ type app struct {
 	json        bool
 	simFlash    string
 	simSpeed    float64
+
+	profilesOnce sync.Once
+	profileSet   *profiles.Set
+	profileErrs  []error
 }
 
 // applySim passes --sim-flash and --sim-speed to the simulated bench, which

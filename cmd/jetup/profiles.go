@@ -20,7 +20,6 @@ file are reported with its name and line; the command then exits 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			set, errs := a.loadProfiles()
-			a.warnProfiles(errs)
 			if a.json {
 				if err := writeJSON(a.stdout, set.All()); err != nil {
 					return err

@@ -36,23 +36,22 @@ func (a *app) bench() bench.Bench {
 	return bench.Real()
 }
 
-// loadProfiles reads the embedded and user profiles; problems in user files
-// are printed as warnings and the rest is used.
+// loadProfiles reads the embedded and user profiles once per run; problems
+// in user files are printed as warnings that first time and the rest is
+// used.
 func (a *app) loadProfiles() (*profiles.Set, []error) {
-	set, errs := profiles.Load(assets.Profiles(), profiles.UserDir())
-	return set, errs
-}
-
-func (a *app) warnProfiles(errs []error) {
-	for _, err := range errs {
-		fmt.Fprintf(a.stderr, "jetup: ignoring profile: %v\n", err)
-	}
+	a.profilesOnce.Do(func() {
+		a.profileSet, a.profileErrs = profiles.Load(assets.Profiles(), profiles.UserDir())
+		for _, err := range a.profileErrs {
+			fmt.Fprintf(a.stderr, "jetup: ignoring profile: %v\n", err)
+		}
+	})
+	return a.profileSet, a.profileErrs
 }
 
 // profile resolves --profile. required makes a missing flag an error.
 func (a *app) profile(required bool) (*profiles.Profile, error) {
-	set, errs := a.loadProfiles()
-	a.warnProfiles(errs)
+	set, _ := a.loadProfiles()
 	if a.profileName == "" {
 		if required {
 			return nil, step.Refuse("no-profile", "pass --profile NAME; `jetup profiles` lists them", "this command needs to know the board")

@@ -17,8 +17,7 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 		return &step.Error{Cause: "no-terminal", Code: step.ExitRefused, Err: errNoTerminal,
 			Next: "run jetup in a terminal, or use the subcommands from scripts (jetup --help lists them)"}
 	}
-	set, errs := a.loadProfiles()
-	a.warnProfiles(errs)
+	set, _ := a.loadProfiles()
 	if a.profileName != "" {
 		if _, err := a.profile(true); err != nil {
 			return err
