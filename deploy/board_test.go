@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -259,42 +260,96 @@ func TestBoardChangedHostKeyIsRefusedBeforeCopying(t *testing.T) {
 	}
 }
 
-// slowLink puts the push behind a 40 MiB/s link, so that the 96 MiB copy
-// takes a couple of seconds and can be cut in the middle.
-func slowLink(t *testing.T, b *testboard.Board, o *deploy.Options) {
-	addr := testboard.RelayLimited(t, net.JoinHostPort(b.Addr, "22"), 0, 40<<20)
-	host, port, _ := net.SplitHostPort(addr)
+// heldLink puts the push behind a relay that holds the copy's connection
+// once it has carried 70 MiB towards the board: with the 96 MiB system
+// the copy is then in the middle, at least two of its 24 MiB paths have
+// passed and the last cannot have, however fast or busy the machine.
+func heldLink(t *testing.T, b *testboard.Board, o *deploy.Options) *testboard.Link {
+	l := testboard.NewLink(t, net.JoinHostPort(b.Addr, "22"), testboard.LinkOptions{HoldAfter: 70 << 20})
+	host, port, _ := net.SplitHostPort(l.Addr)
 	o.Target.Host = host
 	o.Target.Port, _ = strconv.Atoi(port)
 	o.ProgressEvery = 10 * time.Millisecond
+	return l
+}
+
+// pushAsync runs a push in the background.
+func pushAsync(ctx context.Context, o deploy.Options, rec *recorder) <-chan pushResult {
+	done := make(chan pushResult, 1)
+	go func() {
+		res, err := deploy.Push(ctx, realEdge, o, rec)
+		done <- pushResult{res, err}
+	}()
+	return done
+}
+
+type pushResult struct {
+	res *deploy.Result
+	err error
+}
+
+// waitHeld waits until the link holds the copy in the middle.
+func waitHeld(t *testing.T, l *testboard.Link, done <-chan pushResult, o deploy.Options) {
+	t.Helper()
+	select {
+	case <-l.Held():
+	case r := <-done:
+		t.Fatalf("the push ended before the link held its copy: %v\n%s", r.err, o.Log)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("waited 2 minutes for the copy to pass 70 MiB\n%s", o.Log)
+	}
+}
+
+// bigPaths lists the closure's 24 MiB paths.
+func bigPaths(t *testing.T, closure string) []string {
+	t.Helper()
+	out, err := exec.Command("nix-store", "-qR", closure).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big []string
+	for _, p := range strings.Fields(string(out)) {
+		if strings.Contains(p, "-jetup-big-") {
+			big = append(big, p)
+		}
+	}
+	return big
+}
+
+// waitLanded waits until the board's store holds one of paths: its
+// daemon has taken in what the held link let through.
+func waitLanded(t *testing.T, b *testboard.Board, paths []string) {
+	t.Helper()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(time.Minute); ; <-poll.C {
+		for _, p := range paths {
+			if b.Valid("", p) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("waited a minute for the board's store to register a path sent before the hold")
+		}
+	}
 }
 
 func TestBoardSSHKilledMidCopyThenARerunCompletes(t *testing.T) {
 	sys := systems(t)
 	b, o := boardSetup(t, testboard.Options{})
-	slowLink(t, b, &o)
+	link := heldLink(t, b, &o)
 	o.Closure = sys["big"]
 	rec := &recorder{}
-	var once sync.Once
-	killed := make(chan int, 1)
-	rec.onCopy = func(p deploy.CopyProgress) {
-		// Half the bytes handed to ssh: at least one 24 MiB path has
-		// landed on the board (far more than the link buffers).
-		if p.BytesDone*2 >= p.BytesTotal && p.PathsDone < p.PathsTotal {
-			once.Do(func() { killed <- b.KillSessions() })
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	_, err := deploy.Push(ctx, realEdge, o, rec)
-	select {
-	case n := <-killed:
-		if n == 0 {
-			t.Fatal("no ssh session to kill")
-		}
-	default:
-		t.Fatalf("the copy ended before a session could be killed: %v", err)
+	done := pushAsync(ctx, o, rec)
+	waitHeld(t, link, done, o)
+	waitLanded(t, b, bigPaths(t, sys["big"]))
+	if n := b.KillSessions(); n == 0 {
+		t.Fatal("no ssh session to kill")
 	}
+	link.Release()
+	err := (<-done).err
 	if causeOf(err) != "connection-lost" || step.ExitCodeOf(err) != step.ExitFailed {
 		t.Fatalf("want connection-lost, got %v\n%s", err, o.Log)
 	}
@@ -320,24 +375,24 @@ func TestBoardSSHKilledMidCopyThenARerunCompletes(t *testing.T) {
 func TestBoardDropMidCopyIsResumedOnANewConnection(t *testing.T) {
 	sys := systems(t)
 	b, o := boardSetup(t, testboard.Options{})
-	slowLink(t, b, &o)
+	link := heldLink(t, b, &o)
 	o.Closure = sys["big"]
 	o.Retries = 1
 	rec := &recorder{}
-	var once sync.Once
-	rec.onCopy = func(p deploy.CopyProgress) {
-		if p.PathsDone >= 1 && p.PathsDone < p.PathsTotal {
-			once.Do(func() { b.KillSessions() })
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	res, err := deploy.Push(ctx, realEdge, o, rec)
-	if err != nil {
-		t.Fatalf("push with one retry: %v\n%s", err, o.Log)
+	done := pushAsync(ctx, o, rec)
+	waitHeld(t, link, done, o)
+	if n := b.KillSessions(); n == 0 {
+		t.Fatal("no ssh session to kill")
 	}
-	if res.Attempts != 2 || !b.Valid("", sys["big"]) {
-		t.Errorf("result %+v", res)
+	link.Release()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("push with one retry: %v\n%s", r.err, o.Log)
+	}
+	if r.res.Attempts != 2 || !b.Valid("", sys["big"]) {
+		t.Errorf("result %+v", r.res)
 	}
 	prog := rec.copyEvents()
 	last := prog[len(prog)-1]

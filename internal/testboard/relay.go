@@ -2,6 +2,7 @@ package testboard
 
 import (
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -13,40 +14,72 @@ import (
 // address to dial and stops when the test ends.
 func Relay(t testing.TB, target string, delay time.Duration) string {
 	t.Helper()
-	return RelayLimited(t, target, delay, 0)
+	return NewLink(t, target, LinkOptions{Delay: delay}).Addr
 }
 
-// RelayLimited is Relay that also carries at most rate bytes per second in
-// each direction (0: no limit), a slow link for the tests that must cut a
-// copy in the middle.
-func RelayLimited(t testing.TB, target string, delay time.Duration, rate int64) string {
+// LinkOptions shape a Link.
+type LinkOptions struct {
+	// Delay holds every chunk this long in each direction.
+	Delay time.Duration
+	// HoldAfter, when > 0, stops the first connection that has carried
+	// this many bytes towards the target: what comes after waits in the
+	// relay until Release, and Held is closed. A test cuts a copy at a
+	// byte it chose, whatever the machine's speed: the copy cannot end
+	// while the link holds it.
+	HoldAfter int64
+}
+
+// Link is a relay between the test's client and a target (the board's
+// sshd).
+type Link struct {
+	Addr string // the address to dial
+
+	opt      LinkOptions
+	held     chan struct{}
+	release  chan struct{}
+	holdOnce sync.Once
+	relOnce  sync.Once
+}
+
+// NewLink starts a relay to target; it stops (and releases a hold) when
+// the test ends.
+func NewLink(t testing.TB, target string, o LinkOptions) *Link {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	l := &Link{Addr: ln.Addr().String(), opt: o, held: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(func() { ln.Close(); l.Release() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			go relayConn(c, target, delay, rate)
+			go l.relayConn(c, target)
 		}
 	}()
-	return ln.Addr().String()
+	return l
 }
 
-func relayConn(client net.Conn, target string, delay time.Duration, rate int64) {
+// Held is closed once a connection has carried HoldAfter bytes towards the
+// target and waits for Release.
+func (l *Link) Held() <-chan struct{} { return l.held }
+
+// Release lets the held bytes go on (to a closed connection, if the test
+// cut it meanwhile).
+func (l *Link) Release() { l.relOnce.Do(func() { close(l.release) }) }
+
+func (l *Link) relayConn(client net.Conn, target string) {
 	upstream, err := net.Dial("tcp", target)
 	if err != nil {
 		client.Close()
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { delayedCopy(upstream, client, delay, rate); done <- struct{}{} }()
-	go func() { delayedCopy(client, upstream, delay, rate); done <- struct{}{} }()
+	go func() { l.copy(upstream, client, l.opt.HoldAfter); done <- struct{}{} }()
+	go func() { l.copy(client, upstream, 0); done <- struct{}{} }()
 	<-done
 	<-done
 	client.Close()
@@ -58,9 +91,10 @@ type chunk struct {
 	data []byte
 }
 
-// delayedCopy copies src to dst, each chunk written delay after it was
-// read, in order, and no faster than rate.
-func delayedCopy(dst, src net.Conn, delay time.Duration, rate int64) {
+// copy copies src to dst, each chunk written Delay after it was read, in
+// order; with holdAfter > 0 it stops after that many bytes if no other
+// connection held first.
+func (l *Link) copy(dst, src net.Conn, holdAfter int64) {
 	q := make(chan chunk, 4096)
 	go func() {
 		defer close(q)
@@ -68,27 +102,43 @@ func delayedCopy(dst, src net.Conn, delay time.Duration, rate int64) {
 			buf := make([]byte, 64*1024)
 			n, err := src.Read(buf)
 			if n > 0 {
-				q <- chunk{time.Now().Add(delay), buf[:n]}
+				q <- chunk{time.Now().Add(l.opt.Delay), buf[:n]}
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
-	start, sent := time.Now(), int64(0)
+	sent := int64(0)
 	for c := range q {
-		time.Sleep(time.Until(c.due))
-		if rate > 0 {
-			time.Sleep(time.Until(start.Add(time.Duration(sent * int64(time.Second) / rate))))
-			sent += int64(len(c.data))
-		}
-		if _, err := dst.Write(c.data); err != nil {
-			for range q {
+		time.Sleep(time.Until(c.due)) // the latency this relay exists to add
+		data := c.data
+		if holdAfter > 0 && sent+int64(len(data)) >= holdAfter {
+			before := data[:holdAfter-sent]
+			if _, err := dst.Write(before); err != nil {
+				break
 			}
+			sent, data, holdAfter = holdAfter, data[len(before):], 0
+			l.hold()
+		}
+		if _, err := dst.Write(data); err != nil {
 			break
 		}
+		sent += int64(len(data))
+	}
+	for range q { // drain what a closed dst will never take
 	}
 	if tc, ok := dst.(*net.TCPConn); ok {
 		_ = tc.CloseWrite()
+	}
+}
+
+// hold stops the calling connection until Release, if it is the first to
+// get here; later ones pass.
+func (l *Link) hold() {
+	first := false
+	l.holdOnce.Do(func() { first = true; close(l.held) })
+	if first {
+		<-l.release
 	}
 }
