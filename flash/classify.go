@@ -52,7 +52,11 @@ type Verdict struct {
 	Evidence []Evidence `json:"evidence"`
 	Step     int        `json:"step,omitempty"` // the last "Step N/M" seen
 	Steps    int        `json:"steps,omitempty"`
-	Attempts int        `json:"attempts"` // runs found in the log; the verdict is about the last
+	// Attempts counts the runs found in the log, the script's own retries
+	// included (a failure followed by later progress); the verdict is about
+	// the last. Retries are the earlier ones, oldest first.
+	Attempts int     `json:"attempts"`
+	Retries  []Retry `json:"retries,omitempty"`
 	Lines    int        `json:"lines"`    // lines in the log, as an editor counts them
 	Ended    End        `json:"ended,omitempty"`
 	ExitCode *int       `json:"exit_code,omitempty"`
@@ -60,6 +64,20 @@ type Verdict struct {
 	// script ran ("build-failed", "no-script", ...).
 	ErrorCause string `json:"error_cause,omitempty"`
 }
+
+// Retry is an earlier attempt in the same log: a run the script (or the
+// person) started again, or a failure the tool got past. It is reported,
+// never the outcome.
+type Retry struct {
+	Outcome  Outcome    `json:"outcome"` // failed, or incomplete for a run cut short
+	Stage    Stage      `json:"stage"`
+	Cause    Cause      `json:"cause,omitempty"`
+	Evidence []Evidence `json:"evidence"`
+}
+
+// maxRetries bounds the retries a verdict keeps (the latest ones): a
+// hostile log may hold a million failure-and-progress pairs.
+const maxRetries = 16
 
 // Signal is something a live view shows as it happens.
 type Signal struct {
@@ -109,6 +127,7 @@ type Classifier struct {
 	tail    bool // bytes after the last \n
 	cur     attempt
 	count   int // attempts seen
+	retries []Retry
 	lastCR  bool
 }
 
@@ -116,6 +135,7 @@ type attempt struct {
 	stage      Stage
 	stageLine  Evidence
 	outcome    Outcome // "" while undecided
+	final      bool    // the script's own failure verdict: nothing later in this run undoes it
 	cause      Cause
 	strength   int
 	hint       string
@@ -217,6 +237,11 @@ func (c *Classifier) line(raw []byte) {
 		return
 	}
 	if n, m, ok := deviceStep(l); ok {
+		// A device step past the one that failed is progress: the failure
+		// was retried.
+		if c.standing() && (StageFlashing.Index() > c.cur.stage.Index() || n > c.cur.step) {
+			c.retry()
+		}
 		c.setStage(StageFlashing, l)
 		c.cur.step, c.cur.steps = n, m
 		if text == "" && c.OnSignal != nil {
@@ -224,6 +249,9 @@ func (c *Classifier) line(raw []byte) {
 		}
 		c.emit(Signal{Kind: SignalStep, Step: n, Steps: m, Text: text, LineNo: c.lineNo})
 	} else if tegraflashStep(l) && c.cur.stage.Index() < StageProbe.Index() {
+		if c.standing() {
+			c.retry()
+		}
 		c.setStage(StageProbe, l)
 	}
 	ruleMatcher().each(l, c.seen, func(id, at int) {
@@ -233,6 +261,10 @@ func (c *Classifier) line(raw []byte) {
 		c.apply(id, l)
 	})
 }
+
+// standing reports whether the current attempt has a failure that later
+// progress may still turn into a retry.
+func (c *Classifier) standing() bool { return c.cur.outcome == Failed && !c.cur.final }
 
 // apply records what rule id says about line l.
 func (c *Classifier) apply(id int, l []byte) {
@@ -245,22 +277,33 @@ func (c *Classifier) apply(id int, l []byte) {
 	if c.count == 0 {
 		c.count = 1
 	}
+	st := e.stage
 	if e.tegraflash {
-		a.tegraflash++
-		st := StageProbe
-		if a.tegraflash > 1 && !bytes.Contains(l, []byte("dump eeprom")) {
+		st = StageProbe
+		if a.tegraflash > 0 && !bytes.Contains(l, []byte("dump eeprom")) {
 			st = StageRCMBoot
 		}
-		c.setStage(st, l)
+	}
+	// A line that is no failure and shows the run got further than where
+	// it failed means the tool (or the person) tried again and got past
+	// it: the failure becomes a retry, the run goes on. The script's own
+	// failure verdict is never undone this way.
+	if c.standing() && e.cause == "" && !e.evidence && !e.loop &&
+		(e.progress || e.legacyDone || e.success || st.Index() > a.stage.Index()) {
+		c.retry()
+		a = &c.cur
+	}
+	if e.tegraflash {
+		a.tegraflash++
 	}
 	if e.rcmMode {
 		a.rcmMode = true
 	}
-	if e.stage != StageNone {
-		c.setStage(e.stage, l)
+	if st != StageNone {
+		c.setStage(st, l)
 	}
 	switch {
-	case e.success:
+	case e.success && !a.final, e.weakSuccess && a.outcome == "":
 		c.setStage(StageSuccess, l)
 		a.outcome, a.cause, a.strength, a.hint = Success, "", 0, ""
 		a.evidence = []Evidence{c.evidence(l)}
@@ -269,6 +312,9 @@ func (c *Classifier) apply(id int, l []byte) {
 		a.legacyDone, a.legacyAt = &ev, a.stage
 	case e.cause != "":
 		c.fail(e.cause, e.strength, e.hint, l)
+		if e.final || e.console {
+			a.final = true
+		}
 	case e.evidence && a.outcome == Failed:
 		c.addEvidence(l, false)
 	case e.loop:
@@ -286,10 +332,49 @@ func (c *Classifier) apply(id int, l []byte) {
 	}
 }
 
+// newAttempt starts a fresh run (a new banner): the one before is kept as
+// a retry.
 func (c *Classifier) newAttempt() {
+	c.keep(c.cur.judge())
 	c.cur = attempt{}
 	c.count++
 	c.emit(Signal{Kind: SignalAttempt, LineNo: c.lineNo})
+}
+
+// retry turns the standing failure into a retry and carries on with the
+// same run: the stage, the step and the tegraflash count stay.
+func (c *Classifier) retry() {
+	a := &c.cur
+	c.keep(Retry{Outcome: Failed, Stage: a.stage, Cause: a.cause, Evidence: a.evidence})
+	a.outcome, a.cause, a.strength, a.hint, a.evidence, a.loops = "", "", 0, "", nil, 0
+	c.count++
+	c.emit(Signal{Kind: SignalAttempt, LineNo: c.lineNo})
+}
+
+func (c *Classifier) keep(r Retry) {
+	if r.Evidence == nil {
+		r.Evidence = []Evidence{}
+	}
+	if len(c.retries) == maxRetries {
+		copy(c.retries, c.retries[1:])
+		c.retries = c.retries[:maxRetries-1]
+	}
+	c.retries = append(c.retries, r)
+}
+
+// judge is how an attempt that another one followed ended.
+func (a *attempt) judge() Retry {
+	switch a.outcome {
+	case Success:
+		return Retry{Outcome: Success, Stage: a.stage, Evidence: a.evidence}
+	case Failed:
+		return Retry{Outcome: Failed, Stage: a.stage, Cause: a.cause, Evidence: a.evidence}
+	}
+	r := Retry{Outcome: Incomplete, Stage: a.stage, Cause: CauseUnknown}
+	if a.stage != StageNone {
+		r.Evidence = []Evidence{a.stageLine}
+	}
+	return r
 }
 
 // fail records a failure; the strongest failure of the attempt names the
@@ -329,6 +414,9 @@ func (c *Classifier) setStage(s Stage, l []byte) {
 	if s.Index() <= c.cur.stage.Index() {
 		return
 	}
+	if c.count == 0 {
+		c.count = 1
+	}
 	c.cur.stage = s
 	c.cur.stageLine = c.evidence(l)
 	c.emit(Signal{Kind: SignalStage, Stage: s, Text: c.cur.stageLine.Text, LineNo: c.lineNo})
@@ -349,7 +437,8 @@ func (c *Classifier) Stage() Stage { return c.cur.stage }
 func (c *Classifier) Verdict() Verdict {
 	a := c.cur
 	v := Verdict{Outcome: a.outcome, Stage: a.stage, Cause: a.cause, Hint: a.hint, Step: a.step, Steps: a.steps,
-		Attempts: c.count, Lines: c.lineCount(), Evidence: append([]Evidence(nil), a.evidence...)}
+		Attempts: c.count, Lines: c.lineCount(), Evidence: append([]Evidence(nil), a.evidence...),
+		Retries: append([]Retry(nil), c.retries...)}
 	if v.Outcome == "" && a.legacyDone != nil && !a.rcmMode && a.stage == a.legacyAt {
 		// The legacy flash.sh wrote the board over USB and said so, and
 		// no initrd flasher phase followed.

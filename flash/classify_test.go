@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jetup/jetup/assets"
+	"github.com/jetup/jetup/step"
 )
 
 // The real transcripts and what a person should be told about each.
@@ -337,5 +338,121 @@ func TestVerdictError(t *testing.T) {
 		if got := code(c.v); got != c.want {
 			t.Errorf("%+v: exit %d, want %d", c.v, got, c.want)
 		}
+	}
+}
+
+// Every failure marker, followed by later progress, is a retry and not the
+// outcome; the script's own failure verdicts are never undone that way.
+func TestEveryFailureFollowedByProgressIsARetry(t *testing.T) {
+	for _, r := range rules {
+		if r.cause == "" {
+			continue
+		}
+		line := r.pat + "x" // "Failed flashing t186ref."
+		log := "Step 1/9... Writing a\n" + line + "\nStep 2/9... Writing b\n"
+		v := classifyString(log)
+		if r.final || r.console {
+			if v.Outcome != Failed || v.Cause != r.cause || v.Attempts != 1 || len(v.Retries) != 0 {
+				t.Errorf("%q is the script's verdict, later progress must not undo it: %+v", r.pat, v)
+			}
+			continue
+		}
+		if v.Outcome != Incomplete || v.Stage != StageFlashing || v.Step != 2 || v.Attempts != 2 || len(v.Retries) != 1 {
+			t.Errorf("%q then progress: got %s at %s step %d, %d attempts, retries %+v", r.pat, v.Outcome, v.Stage, v.Step, v.Attempts, v.Retries)
+			continue
+		}
+		if rt := v.Retries[0]; rt.Outcome != Failed || rt.Cause != r.cause || len(rt.Evidence) == 0 || rt.Evidence[0].Line != 2 {
+			t.Errorf("%q: retry %+v", r.pat, rt)
+		}
+		// A success verdict after the failure wins, and says it retried.
+		v = classifyString(line + "\nDevice reported flashing succeeded. Device should be rebooting.\n")
+		if v.Outcome != Success || v.Attempts != 2 || len(v.Retries) != 1 || v.Retries[0].Cause != r.cause {
+			t.Errorf("%q then success: %+v", r.pat, v)
+		}
+	}
+}
+
+// The legacy flash.sh fails to read the board, the board is put back in
+// recovery and the same log goes on to flash it (ghaf PR #156's shape).
+func TestAFailedProbeThenAFlashedBoardIsASuccessWithARetry(t *testing.T) {
+	log := "# L4T BSP Information:\n./tegraflash.py --chip 0x23 --cmd \"dump eeprom cvm cvm.bin; reboot recovery\"\n" +
+		"[   0.1171 ] Sending bct_br\n[   0.1213 ] ERROR: might be timeout in USB write.\nError: Return value 3\n" +
+		"Command tegrarcm_v2 --new_session --chip 0x23 0 --uid --download bct_br br_bct_BR.bct\nReading board information failed.\n" +
+		"[   7.3330 ] Erasing spi: 0 .........\n*** The target t186ref has been flashed successfully. ***\n"
+	v := classifyString(log)
+	if v.Outcome != Success || v.Attempts != 2 || len(v.Retries) != 1 {
+		t.Fatalf("%+v", v)
+	}
+	r := v.Retries[0]
+	if r.Outcome != Failed || r.Cause != CauseUSBTransport || r.Stage != StageProbe || !evidenceHas(r.Evidence, "Reading board information failed") {
+		t.Errorf("retry %+v", r)
+	}
+}
+
+// tegraflash's own polling: a failed poll, then the bootloader answers.
+func TestAFailedPollThenAnAnswerIsNoFailure(t *testing.T) {
+	log := "[   8.1121 ] tegrarcm_v2 --isapplet\n[   8.1137 ] USB communication failed.Check if device is in recovery\n" +
+		"[   8.1159 ] tegradevflash_v2 --iscpubl\n[   8.1175 ] Cannot Open USB\n[   9.1208 ] tegrarcm_v2 --isapplet\n" +
+		"[   9.1259 ] tegradevflash_v2 --iscpubl\n[   9.1274 ] Bootloader version 01.00.0000\n"
+	if v := classifyString(log); v.Outcome == Failed || v.Attempts != 2 || v.Retries[0].Cause != CauseAppletLoop {
+		t.Errorf("%+v", v)
+	}
+}
+
+func evidenceHas(ev []Evidence, s string) bool {
+	for _, e := range ev {
+		if strings.Contains(e.Text, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// OE4T's initrd-flash prints "Successfully finished at" whatever the
+// device's final status said (meta-avocado PR #355).
+func TestTheScriptsOwnFailureVerdictIsNeverASuccess(t *testing.T) {
+	for name, log := range map[string]string{
+		"status then finished": "ERR: could not find nvme0n1\n== Step 5: Waiting for final status from device at x ==\nFinal status: FAILED\nSuccessfully finished at 2023-11-13T11:36:09-06:00\n",
+		"finished then status": "Successfully finished at 2023-11-13T11:36:09-06:00\nFinal status: FAILED\n",
+		"status alone":         "Final status: FAILED\nSuccessfully finished at 2023-11-13T11:36:09-06:00\nFlash is successful\n",
+		"console":              "Flashing platform firmware unsuccessful. Entering console\nFlashing platform firmware successful\n",
+	} {
+		if v := classifyString(log); v.Outcome != Failed {
+			t.Errorf("%s: %+v", name, v)
+		}
+	}
+	if v := classifyString("Final status: SUCCESS\nSuccessfully finished at x\n"); v.Outcome != Success {
+		t.Errorf("OE4T success: %+v", v)
+	}
+	if v := classifyString("Successfully finished at x\n"); v.Outcome != Success {
+		t.Errorf("OE4T success without a status line: %+v", v)
+	}
+}
+
+// The script's exit status 2 (the device never appeared) is jetup's too.
+func TestScriptExitTwoIsExitTwo(t *testing.T) {
+	c := NewClassifier()
+	_, _ = c.Write([]byte("Jetson device should now be flashing and will reboot when complete.\nWaiting up to 240s for Jetson device to appear via USB......\n" +
+		"Jetson device not detected, please monitor the serial port or wait 5-15 minutes\n"))
+	v := c.Finish(Exit{End: EndExited, Code: 2})
+	if v.Outcome != Failed || v.Cause != CauseGadgetNotDetected {
+		t.Fatalf("%+v", v)
+	}
+	if code := step.ExitCodeOf(VerdictError(v)); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	// A device-side failure (the script's exit 1) stays 1.
+	c = NewClassifier()
+	_, _ = c.Write([]byte("Flashing platform firmware unsuccessful.\nFlashing may have failed\n"))
+	if code := step.ExitCodeOf(VerdictError(c.Finish(Exit{End: EndExited, Code: 1}))); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+}
+
+// A hostile log of endless fail-and-retry keeps a bounded list.
+func TestRetriesAreBounded(t *testing.T) {
+	v := classifyString(strings.Repeat("Reading board information failed.\nBoot Rom communication completed\n", 1000) + "Reading board information failed.\n")
+	if v.Attempts != 1001 || len(v.Retries) != maxRetries || v.Outcome != Failed {
+		t.Errorf("attempts %d, retries %d, %s", v.Attempts, len(v.Retries), v.Outcome)
 	}
 }

@@ -299,8 +299,9 @@ func flakeRef(o Options) (string, error) {
 }
 
 // VerdictError turns a verdict into the step's error: nil on success, the
-// cause and next step otherwise, with the exit code (1 failed, 2 no board,
-// 3 cancelled or timed out).
+// cause and next step otherwise, with the exit code: 1 failed, 2 no board
+// (none in recovery mode, or the script's own exit 2: the device never
+// appeared), 3 cancelled or timed out.
 func VerdictError(v Verdict) error {
 	if v.Outcome == Success {
 		return nil
@@ -315,7 +316,10 @@ func VerdictError(v Verdict) error {
 		e.What = fmt.Sprintf("flash did not finish (last stage %q)", v.Stage.Title())
 	default:
 		e.What = fmt.Sprintf("flash failed at %q: %s", v.Stage.Title(), v.What)
-		if v.Cause == CauseNoRecoveryDevice {
+		// The script's own exit status 2 means the device never came up
+		// as the flasher ("Jetson device not detected"): like no board in
+		// recovery mode, nothing was written.
+		if v.Cause == CauseNoRecoveryDevice || v.Ended == EndExited && v.ExitCode != nil && *v.ExitCode == 2 {
 			e.Code = step.ExitRefused
 		}
 	}

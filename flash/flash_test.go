@@ -158,11 +158,13 @@ func TestEdgeScriptIsUsedWithoutBuilding(t *testing.T) {
 	}
 }
 
+// The script's exit 2 ("Jetson device not detected") is jetup's exit 2, as
+// for no board in recovery mode (issue 14).
 func TestFailedScriptGivesCauseAndExitCode(t *testing.T) {
 	script := writeScript(t, "#!/bin/sh\necho 'Jetson device should now be flashing'\necho 'Jetson device not detected, please monitor the serial port or wait 5-15 minutes'\nexit 2\n")
 	res, err := Flash(context.Background(), Options{Script: script, Edge: testEdge{}, Helper: testHelper(t)}, step.Discard)
 	var se *step.Error
-	if !errors.As(err, &se) || se.Code != 1 || se.Cause != string(CauseGadgetNotDetected) || se.Next != res.Hint || res.Cause != CauseGadgetNotDetected {
+	if !errors.As(err, &se) || se.Code != 2 || se.Cause != string(CauseGadgetNotDetected) || se.Next != res.Hint || res.Cause != CauseGadgetNotDetected {
 		t.Errorf("%v %+v", err, res)
 	}
 }

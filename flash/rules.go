@@ -10,7 +10,18 @@ type effect struct {
 	hint     string
 
 	prefix     bool // the pattern must start the line
-	success    bool // the run succeeded
+	success    bool // the script's own success verdict: the run succeeded
+	// weakSuccess is a closing line a script prints whatever happened on
+	// the device (OE4T's "Successfully finished at" follows "Final status:
+	// FAILED"): a success only when no failure stands.
+	weakSuccess bool
+	// final marks the script's own failure verdict ("Final status:
+	// FAILED", "Flashing may have failed", the device's console): nothing
+	// later in the same run makes it a success or a retry.
+	final bool
+	// progress is a line only a board that answered prints ("Bootloader
+	// version", "Saved platform info"): a failure before it was retried.
+	progress bool
 	legacyDone bool // flash.sh's own success line: final for the legacy script, a milestone for RCM boot
 	newAttempt bool // a fresh run starts here (a later attempt in the same log)
 	console    bool // the device dropped into its interactive console: the script now waits forever
@@ -83,9 +94,18 @@ var rules = []rule{
 	// Success.
 	{pat: "Flashing platform firmware successful", effect: effect{success: true}},
 	{pat: "Device reported flashing succeeded", effect: effect{success: true}},
-	{pat: "Successfully finished at", effect: effect{success: true}}, // OE4T
+	{pat: "Successfully finished at", effect: effect{weakSuccess: true}}, // OE4T, printed after "Final status: FAILED" too
+	{pat: "Final status: SUCCESS", effect: effect{success: true}},        // OE4T: the device's own status
 	{pat: "Flash is successful", effect: effect{success: true}},      // NVIDIA
 	{pat: "Flash complete (SUCCESS)", effect: effect{success: true}}, // NVIDIA
+
+	// The board answered: a failure before these lines was retried
+	// (tegraflash polls again after "USB communication failed", checks the
+	// applet after "BootRom is not running").
+	{pat: "Bootloader version ", effect: effect{progress: true}},
+	{pat: "Applet version ", effect: effect{progress: true}}, // "MB2 Applet version 01.00.0000" too
+	{pat: "Saved platform info in", effect: effect{progress: true}},
+	{pat: "Boot Rom communication completed", effect: effect{progress: true}},
 
 	// Failures.
 	{pat: "flash.sh requires root privilege", effect: effect{cause: CauseNotRoot, strength: 3}},
@@ -123,17 +143,19 @@ var rules = []rule{
 
 	{pat: "NV3P_SERVER: Failed to initialize partition table from GPT", effect: effect{stage: StageFlashing, cause: CauseGPTInitFailed, strength: 3}},
 
-	{pat: "Jetson device not detected", effect: effect{stage: StageWaitDevice, cause: CauseGadgetNotDetected, strength: 3}},
+	{pat: "Jetson device not detected", effect: effect{stage: StageWaitDevice, cause: CauseGadgetNotDetected, strength: 3, final: true}},
 	{pat: "Connection to device failed", effect: effect{stage: StageFlashing, cause: CauseGadgetNotDetected, strength: 2,
 		hint: "The flash gadget's serial port appeared but could not be used: stop ModemManager (it grabs new ttyACM ports; `jetup doctor --fix` adds a udev rule), check the cable, then power-cycle into recovery and flash again."}},
 	{pat: "connection to device timed out", effect: effect{stage: StageFlashing, cause: CauseDeviceTimeout, strength: 3}},
 	{pat: "ERR: failed to retrieve device status at", effect: effect{stage: StageFlashing, cause: CauseDeviceTimeout, strength: 2}}, // OE4T
 	{pat: "Error: Timeout", effect: effect{stage: StageWaitDevice, cause: CauseDeviceTimeout, strength: 2}},                         // NVIDIA
 
-	{pat: "Flashing platform firmware unsuccessful", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2}},
+	{pat: "Flashing platform firmware unsuccessful", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2, final: true}},
 	{pat: "Entering console", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2, console: true}},
-	{pat: "Flashing may have failed", effect: effect{cause: CauseDeviceWriteFailed, strength: 1}},
-	{pat: "Flash complete (WITH FAILURES)", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2}}, // NVIDIA
+	{pat: "Flashing may have failed", effect: effect{cause: CauseDeviceWriteFailed, strength: 1, final: true}},
+	{pat: "Flash complete (WITH FAILURES)", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2, final: true}}, // NVIDIA
+	{pat: "Final status: FAILED", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 1, final: true,
+		hint: "The device reported that its flash failed: read the device-side logs the script saved (device-logs-<date>) and the lines before this one, then power-cycle into recovery and flash again."}}, // OE4T
 	{pat: "ERR: write failure to", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3}},          // OE4T
 	{pat: "ERR: could not find ", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2,
 		hint: "The flasher on the board did not find the storage it should write (NVMe, SD card or eMMC): check the drive is seated and matches the profile, then power-cycle into recovery and flash again."}},

@@ -48,8 +48,15 @@ A device that fails drops into an interactive console and the script waits for
 ever: jetup reads what the device says, then ends the run. --timeout (default
 20m, the build not included) and Ctrl-C end it too; no process is left behind.
 
-Exit status: 0 flashed, 1 failed, 2 no board in recovery mode (or bad input),
-3 cancelled or timed out.`,
+The verdict is the last attempt's: a failure the script got past (it retried,
+or a later run in the same log succeeded) is listed as a retry, never as the
+outcome; a script's own failure verdict ("Final status: FAILED") is never
+undone by a later "Successfully finished".
+
+Exit status follows the script's own (0 success, 1 device-side failure, 2 the
+device never appeared): 0 flashed; 1 failed; 2 no board in recovery mode, the
+board never came up as the flash device after the RCM boot ("Jetson device not
+detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			needProfile := o.script == "" && !strings.Contains(o.flake, "#")
@@ -172,6 +179,18 @@ func printVerdict(w io.Writer, v flash.Verdict, logPath string) {
 	}
 	if v.Outcome != flash.Success {
 		fmt.Fprintf(w, "  next: %s\n", v.Hint)
+	}
+	// Earlier attempts are reported, never the outcome.
+	for i, r := range v.Retries {
+		what := string(r.Outcome)
+		if r.Cause != "" {
+			what += " (" + string(r.Cause) + ")"
+		}
+		fmt.Fprintf(w, "  earlier attempt %d: %s at %q", v.Attempts-len(v.Retries)+i, what, r.Stage.Title())
+		if len(r.Evidence) > 0 {
+			fmt.Fprintf(w, ", line %d: %s", r.Evidence[0].Line, r.Evidence[0].Text)
+		}
+		fmt.Fprintln(w)
 	}
 	if logPath != "" {
 		fmt.Fprintf(w, "  log: %s\n", logPath)

@@ -98,7 +98,9 @@ func TestFlashScriptWithoutBoardWarnsAndRuns(t *testing.T) {
 	}
 }
 
-func TestFlashFailuresExitOne(t *testing.T) {
+// A device-side failure exits 1; the device never appearing (the script's
+// exit 2) exits 2, as --help says.
+func TestFlashFailuresExitOneOrTwo(t *testing.T) {
 	start := time.Now()
 	r := jetup(t, simEnv("device-write-failed"), "--sim", "--state-dir", t.TempDir(), "--profile", simProfile, "flash")
 	if r.code != 1 || !strings.Contains(r.stdout, "(device-write-failed)") || !strings.Contains(r.stdout, "line ") || !strings.Contains(r.stdout, "next: ") {
@@ -108,8 +110,12 @@ func TestFlashFailuresExitOne(t *testing.T) {
 		t.Errorf("the console hang took %v to end", took)
 	}
 	r = jetup(t, simEnv("gadget-not-detected"), "--sim", "--state-dir", t.TempDir(), "--profile", simProfile, "flash", "--json")
-	if r.code != 1 || !strings.Contains(r.stdout, `"cause": "gadget-not-detected"`) || !strings.Contains(r.stdout, `"exit_code": 2`) {
+	if r.code != 2 || !strings.Contains(r.stdout, `"cause": "gadget-not-detected"`) || !strings.Contains(r.stdout, `"exit_code": 2`) {
 		t.Errorf("%+v", r)
+	}
+	r = jetup(t, nil, "flash", "--help")
+	if help := strings.Join(strings.Fields(r.stdout), " "); !strings.Contains(help, "2 the device never appeared") || !strings.Contains(help, "the script's exit 2") {
+		t.Errorf("flash --help does not give the exit status 2 case:\n%s", r.stdout)
 	}
 }
 
