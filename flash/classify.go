@@ -57,9 +57,9 @@ type Verdict struct {
 	// the last. Retries are the earlier ones, oldest first.
 	Attempts int     `json:"attempts"`
 	Retries  []Retry `json:"retries,omitempty"`
-	Lines    int        `json:"lines"`    // lines in the log, as an editor counts them
-	Ended    End        `json:"ended,omitempty"`
-	ExitCode *int       `json:"exit_code,omitempty"`
+	Lines    int     `json:"lines"` // lines in the log, as an editor counts them
+	Ended    End     `json:"ended,omitempty"`
+	ExitCode *int    `json:"exit_code,omitempty"`
 	// ErrorCause is jetup's own reason when the flash stopped before the
 	// script ran ("build-failed", "no-script", ...).
 	ErrorCause string `json:"error_cause,omitempty"`

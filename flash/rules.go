@@ -9,8 +9,8 @@ type effect struct {
 	strength int   // 1 weak (generic), 2 typical, 3 decisive: the strongest failure decides the cause
 	hint     string
 
-	prefix     bool // the pattern must start the line
-	success    bool // the script's own success verdict: the run succeeded
+	prefix  bool // the pattern must start the line
+	success bool // the script's own success verdict: the run succeeded
 	// weakSuccess is a closing line a script prints whatever happened on
 	// the device (OE4T's "Successfully finished at" follows "Final status:
 	// FAILED"): a success only when no failure stands.
@@ -21,7 +21,7 @@ type effect struct {
 	final bool
 	// progress is a line only a board that answered prints ("Bootloader
 	// version", "Saved platform info"): a failure before it was retried.
-	progress bool
+	progress   bool
 	legacyDone bool // flash.sh's own success line: final for the legacy script, a milestone for RCM boot
 	newAttempt bool // a fresh run starts here (a later attempt in the same log)
 	console    bool // the device dropped into its interactive console: the script now waits forever
@@ -96,8 +96,8 @@ var rules = []rule{
 	{pat: "Device reported flashing succeeded", effect: effect{success: true}},
 	{pat: "Successfully finished at", effect: effect{weakSuccess: true}}, // OE4T, printed after "Final status: FAILED" too
 	{pat: "Final status: SUCCESS", effect: effect{success: true}},        // OE4T: the device's own status
-	{pat: "Flash is successful", effect: effect{success: true}},      // NVIDIA
-	{pat: "Flash complete (SUCCESS)", effect: effect{success: true}}, // NVIDIA
+	{pat: "Flash is successful", effect: effect{success: true}},          // NVIDIA
+	{pat: "Flash complete (SUCCESS)", effect: effect{success: true}},     // NVIDIA
 
 	// The board answered: a failure before these lines was retried
 	// (tegraflash polls again after "USB communication failed", checks the
@@ -156,7 +156,7 @@ var rules = []rule{
 	{pat: "Flash complete (WITH FAILURES)", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2, final: true}}, // NVIDIA
 	{pat: "Final status: FAILED", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 1, final: true,
 		hint: "The device reported that its flash failed: read the device-side logs the script saved (device-logs-<date>) and the lines before this one, then power-cycle into recovery and flash again."}}, // OE4T
-	{pat: "ERR: write failure to", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3}},          // OE4T
+	{pat: "ERR: write failure to", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3}}, // OE4T
 	{pat: "ERR: could not find ", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 2,
 		hint: "The flasher on the board did not find the storage it should write (NVMe, SD card or eMMC): check the drive is seated and matches the profile, then power-cycle into recovery and flash again."}},
 	{pat: "ERR: SPI boot device, but mtd0 device does not exist", effect: effect{stage: StageFlashing, cause: CauseDeviceWriteFailed, strength: 3,
