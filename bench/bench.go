@@ -15,6 +15,7 @@ import (
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/serialcon"
 )
 
@@ -46,5 +47,5 @@ type Bench struct {
 func Real() Bench {
 	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{},
-		Push: deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: deploy.OpenSSH{Runner: proc.Host{}}}}
+		Push: deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}}}
 }

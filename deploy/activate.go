@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -87,7 +88,7 @@ func (p *pusher) activate(ctx context.Context) error {
 		tool = "nixos-install"
 	}
 	if err != nil && a.rc == "" {
-		if errors.Is(err, ErrConnectionLost) && ctx.Err() == nil {
+		if errors.Is(err, remote.ErrConnectionLost) && ctx.Err() == nil {
 			next := "log in again and check the board (nothing needs sending again); then push again to finish"
 			if p.facts.SystemdRun && mode != Installer {
 				next = "the activation goes on on the board under systemd-run: log in again and check `systemctl status jetup-switch-to-configuration`, then push again to confirm"

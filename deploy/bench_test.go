@@ -14,6 +14,7 @@ import (
 
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/internal/testboard"
+	"github.com/jetup/jetup/remote"
 )
 
 // oneWay is the delay added in each direction: 50 ms more round-trip time.
@@ -30,10 +31,10 @@ func latencyBoard(b *testing.B) (*testboard.Board, deploy.Options, string) {
 	p, _ := strconv.Atoi(port)
 	kh := filepath.Join(b.TempDir(), "known_hosts")
 	// Pinned beforehand: first contact is not what these measure.
-	if err := (deploy.KnownHosts{File: kh}).Pin(addr, board.HostKey()); err != nil {
+	if err := (remote.KnownHosts{File: kh}).Pin(addr, board.HostKey()); err != nil {
 		b.Fatal(err)
 	}
-	o := deploy.Options{Target: deploy.Target{Host: host, Port: p, Identity: board.ClientKey}, KnownHosts: kh, Log: &strings.Builder{}}
+	o := deploy.Options{Target: remote.Target{Host: host, Port: p, Identity: board.ClientKey}, Trust: remote.Trust{KnownHosts: kh}, Log: &strings.Builder{}}
 	cfg := filepath.Join(b.TempDir(), "ssh_config")
 	conf := fmt.Sprintf("Host board\n  HostName %s\n  Port %d\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n"+
 		"  UserKnownHostsFile %s\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n",

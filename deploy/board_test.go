@@ -18,6 +18,7 @@ import (
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/internal/testboard"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -25,7 +26,7 @@ import (
 // testboard): real sshd in its own network and mount namespaces with its
 // own empty /nix, real Nix on both ends, a real OpenSSH client.
 
-var realEdge = deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: deploy.OpenSSH{Runner: proc.Host{}}}
+var realEdge = deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}}
 
 // recorder keeps every event.
 type recorder struct {
@@ -79,12 +80,12 @@ func (r *recorder) copyEvents() []deploy.CopyProgress {
 	return out
 }
 
-func (r *recorder) keys() []deploy.HostKey {
+func (r *recorder) keys() []remote.HostKey {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []deploy.HostKey
+	var out []remote.HostKey
 	for _, e := range r.events {
-		if k, ok := e.(deploy.HostKey); ok {
+		if k, ok := e.(remote.HostKey); ok {
 			out = append(out, k)
 		}
 	}
@@ -98,10 +99,9 @@ func boardSetup(t *testing.T, bo testboard.Options) (*testboard.Board, deploy.Op
 	b := testboard.New(t, bo)
 	t.Setenv("NIX_CONFIG", strings.TrimPrefix(testboard.NixEnv[0], "NIX_CONFIG="))
 	return b, deploy.Options{
-		Target:        deploy.Target{Host: b.Addr, User: "root", Identity: b.ClientKey},
-		KnownHosts:    filepath.Join(t.TempDir(), "known_hosts"),
-		AcceptHostKey: b.HostKeyFingerprint(),
-		Log:           &bytes.Buffer{},
+		Target: remote.Target{Host: b.Addr, User: "root", Identity: b.ClientKey},
+		Trust:  remote.Trust{KnownHosts: filepath.Join(t.TempDir(), "known_hosts"), AcceptHostKey: b.HostKeyFingerprint()},
+		Log:    &bytes.Buffer{},
 	}
 }
 
@@ -173,7 +173,7 @@ func TestBoardFirstPushCopiesEverythingAndActivatesThenSecondSendsNothing(t *tes
 			t.Errorf("check %s: %+v", id, c)
 		}
 	}
-	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyAccepted || k[0].Via != "flag" {
+	if k := rec.keys(); len(k) != 1 || k[0].Status != remote.KeyAccepted || k[0].Via != "flag" {
 		t.Errorf("host key events %+v", k)
 	}
 	prog := rec.copyEvents()
@@ -194,7 +194,7 @@ func TestBoardFirstPushCopiesEverythingAndActivatesThenSecondSendsNothing(t *tes
 	if res.Sent != 0 || res.Generation != 1 {
 		t.Errorf("second result %+v", res)
 	}
-	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyPinned {
+	if k := rec.keys(); len(k) != 1 || k[0].Status != remote.KeyPinned {
 		t.Errorf("second push host key %+v", k)
 	}
 	if got := b.Read("var/jetup-activations.log"); got != "switch\nswitch\n" {
@@ -243,7 +243,7 @@ func TestBoardChangedHostKeyIsRefusedBeforeCopying(t *testing.T) {
 	if !strings.Contains(err.Error(), newFP) || !strings.Contains(err.Error(), oldFP) || !strings.Contains(step.NextOf(err), "--forget-host-key") {
 		t.Errorf("message %q next %q", err, step.NextOf(err))
 	}
-	if k := rec.keys(); len(k) != 1 || k[0].Status != deploy.KeyChanged || k[0].Pinned != oldFP {
+	if k := rec.keys(); len(k) != 1 || k[0].Status != remote.KeyChanged || k[0].Pinned != oldFP {
 		t.Errorf("key events %+v", k)
 	}
 	if b.Valid("", sys["small"]) || rec.delta() != nil {
@@ -562,7 +562,7 @@ func TestBoardConsoleFingerprintOfAnotherKeyTypeVouches(t *testing.T) {
 		t.Errorf("key events %+v", k)
 	}
 	o.ConsoleHostKey = ""
-	if _, rec, err = push(t, o); err != nil || rec.keys()[0].Status != deploy.KeyPinned {
+	if _, rec, err = push(t, o); err != nil || rec.keys()[0].Status != remote.KeyPinned {
 		t.Errorf("second push with the RSA key pinned: %v %+v", err, rec.keys())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/step"
 )
 
@@ -72,7 +73,7 @@ func (p *pusher) build(ctx context.Context) (string, error) {
 	bt := &buildTracker{subst: map[uint64]bool{}}
 	var mu sync.Mutex
 	last := time.Time{}
-	lw := NewLineWriter(func(line string) {
+	lw := proc.NewLineWriter(func(line string) {
 		fmt.Fprintln(p.log, line)
 		mu.Lock()
 		defer mu.Unlock()

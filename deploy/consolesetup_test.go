@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/remote"
 )
 
 // boardShell is an interactive bash on a real pty, as the board's serial
@@ -128,7 +129,7 @@ func hostKeys(t *testing.T) (string, map[string]string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fps[typ] = Fingerprint(k)
+		fps[typ] = remote.Fingerprint(k)
 	}
 	return etc, fps
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/step"
 )
 
@@ -57,7 +58,7 @@ func (p *pusher) startCopy(ctx context.Context) *pendingCopy {
 	ctx, cancel := context.WithCancel(ctx)
 	pc := &pendingCopy{p: p, cancel: cancel, done: make(chan error, 1)}
 	u, env := p.conn.StoreURL(storeQuery(p.gate))
-	lw := NewLineWriter(pc.line)
+	lw := proc.NewLineWriter(pc.line)
 	go func() {
 		err := p.edge.Nix.Copy(ctx, CopyRequest{To: u, Paths: []string{p.res.System}, Env: env, NoCheckSigs: true}, lw)
 		lw.Flush()
@@ -214,8 +215,8 @@ func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) (*pendingCopy, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if err := p.dial(ctx); err != nil {
-		return nil, p.dialErr(ctx, p.o.Target.Addr(), nil, err)
+	if err := p.redial(ctx); err != nil {
+		return nil, err
 	}
 	p.res.Attempts++
 	pc := p.startCopy(ctx)

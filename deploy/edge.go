@@ -4,7 +4,7 @@ import (
 	"context"
 	"io"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/jetup/jetup/remote"
 )
 
 // Edge is the push step's hardware edge: this machine's Nix store and the
@@ -12,7 +12,7 @@ import (
 // sim.Bench with a simulated Jetson.
 type Edge struct {
 	Nix Nix
-	SSH Dialer
+	SSH remote.Dialer
 }
 
 // Nix is this machine's Nix. Every method that runs nix passes the
@@ -40,47 +40,3 @@ type CopyRequest struct {
 	// are ours and unsigned.
 	NoCheckSigs bool
 }
-
-// Dialer reaches boards.
-type Dialer interface {
-	// HostKey returns the host key the board at addr ("host:port")
-	// offers, preferring the algorithms in prefer (those already pinned).
-	HostKey(ctx context.Context, addr string, prefer []string) (ssh.PublicKey, error)
-	// Dial opens the one connection that every later command shares; its
-	// first session is the board shell (o.Script, see BoardScript). The
-	// host key must match o.KnownHosts, strictly.
-	Dial(ctx context.Context, t Target, o DialOptions) (Conn, error)
-}
-
-// DialOptions for Dialer.Dial.
-type DialOptions struct {
-	KnownHosts string    // jetup's known_hosts file
-	Compress   bool      // compress the link
-	Log        io.Writer // the ssh client's own messages; may be nil
-	Script     string    // the board shell's script (POSIX sh)
-}
-
-// Conn is an open connection to the board and its board shell.
-type Conn interface {
-	// Output is the board shell's output (stdout and stderr together),
-	// until the shell ends.
-	Output() io.Reader
-	// Send writes to the board shell's stdin.
-	Send(s string) error
-	// Wait waits for the board shell to end: nil when it exited 0, an
-	// *ExitError, or ErrConnectionLost.
-	Wait() error
-	// StoreURL is the ssh-ng store URL of the board for nix copy, with
-	// the given query (remote-store=...), and the environment nix needs
-	// to use this connection.
-	StoreURL(query string) (url string, env []string)
-	// Alive reports whether the connection is still up.
-	Alive() bool
-	// Close ends the connection (and the board shell, if still waiting).
-	Close() error
-}
-
-// ExitError is a remote command that ran and exited non-zero.
-type ExitError struct{ Code int }
-
-func (e *ExitError) Error() string { return "remote command exited with status " + itoa(e.Code) }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -170,5 +171,5 @@ func ParseLoginKey(line string) (LoginKey, error) {
 		return LoginKey{}, errors.New("expected one public key without options")
 	}
 	_ = comment
-	return LoginKey{Line: line, Type: pub.Type(), Fingerprint: Fingerprint(pub)}, nil
+	return LoginKey{Line: line, Type: pub.Type(), Fingerprint: remote.Fingerprint(pub)}, nil
 }

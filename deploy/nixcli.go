@@ -96,7 +96,7 @@ func (n NixCLI) run(ctx context.Context, args, env []string, log io.Writer) ([]b
 	}
 	var stdout bytes.Buffer
 	var errs []string
-	lw := NewLineWriter(func(line string) {
+	lw := proc.NewLineWriter(func(line string) {
 		if log != nil {
 			_, _ = io.WriteString(log, line+"\n")
 		}

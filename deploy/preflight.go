@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -49,7 +50,7 @@ func (v *verdict) add(c Check, cause string) {
 
 // preflight judges the board against the closure before any store path is
 // sent. want is the mode asked for (Auto lets the probe choose).
-func preflight(f Facts, system string, want Mode, t Target) *verdict {
+func preflight(f Facts, system string, want Mode, t remote.Target) *verdict {
 	v := &verdict{}
 	board := nixSystem(f.Arch)
 	if board == system {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/remote"
 )
 
 // jetson is an installer-booted Orin as the probe sees it.
@@ -39,7 +40,7 @@ func TestPreflightVerdicts(t *testing.T) {
 	for _, c := range cases {
 		f := jetson()
 		c.change(&f)
-		v := preflight(f, c.system, c.want, Target{Host: "b"})
+		v := preflight(f, c.system, c.want, remote.Target{Host: "b"})
 		got := ""
 		if v.refuse != nil {
 			got = v.refuse.Cause

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -83,7 +84,7 @@ type pusher struct {
 	res     Result
 	closure *Closure
 	facts   Facts
-	conn    Conn
+	conn    remote.Conn
 	out     *bufio.Scanner // the board shell's output
 	gate    string         // the board shell's token (its gate directory)
 	started time.Time
@@ -274,7 +275,7 @@ func (p *pusher) probe(ctx context.Context) (Facts, error) {
 			return Facts{}, ctx.Err()
 		}
 		if !p.conn.Alive() {
-			return Facts{}, p.remoteErr(ctx, ErrConnectionLost, "the probe")
+			return Facts{}, p.remoteErr(ctx, remote.ErrConnectionLost, "the probe")
 		}
 		return Facts{}, step.Errorf("probe-failed", "log in by hand (ssh "+p.o.Target.String()+") and check that sh works", "%v", err)
 	}
@@ -312,7 +313,7 @@ func (p *pusher) remoteErr(ctx context.Context, err error, what string) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, ErrConnectionLost):
+	case errors.Is(err, remote.ErrConnectionLost):
 		return &step.Error{Cause: "connection-lost", Err: err, What: "the connection to the board dropped during " + what,
 			Next: "check the cable or network link to the board, then run the push again"}
 	}

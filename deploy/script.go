@@ -3,6 +3,8 @@ package deploy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/jetup/jetup/remote"
 )
 
 // One shell on the board does everything jetup needs there, as the first
@@ -44,7 +46,7 @@ func BoardInput(paths []string) string {
 // private directory /tmp/jetup-<token>, where the copy's gate is.
 func BoardScript(mode Mode, system, token string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# jetup:board\nmode=%s\nsys=%s\ngate=/tmp/jetup-%s\n", mode, shellQuote(system), token)
+	fmt.Fprintf(&b, "# jetup:board\nmode=%s\nsys=%s\ngate=/tmp/jetup-%s\n", mode, remote.ShellQuote(system), token)
 	b.WriteString(`exec 2>&1
 PATH="$PATH:` + probePath + `"; export PATH
 say() { printf 'jetup:%s=%s\n' "$1" "$2"; }
@@ -126,9 +128,4 @@ if [ "$then" = reboot ] && [ "$rc" = 0 ]; then
 fi
 `)
 	return b.String()
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -110,7 +112,7 @@ func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDir
 func (p *pusher) progressWriter(tr *copyTracker) io.Writer {
 	last := time.Time{}
 	tr.sample(time.Now())
-	return NewLineWriter(func(line string) {
+	return proc.NewLineWriter(func(line string) {
 		fmt.Fprintln(p.log, line)
 		now := time.Now()
 		if tr.Feed(ParseNixLine(line), now) && (now.Sub(last) >= p.o.ProgressEvery || len(tr.finished) == tr.pathsTotal) {
@@ -153,7 +155,7 @@ func ImportScript(system string) string {
 set -eu
 PATH="$PATH:` + probePath + `"; export PATH
 dir=$(cd "$(dirname "$0")" && pwd)
-system=` + shellQuote(system) + `
+system=` + remote.ShellQuote(system) + `
 mode=${1:-auto}
 if [ "$mode" = auto ]; then
   mode=switch

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/remote"
 )
 
 // PushBoard is a simulated Jetson that has booted the NixOS installer
@@ -92,7 +93,7 @@ func EdgeFor(b *PushBoard) deploy.Edge { return deploy.Edge{Nix: &simNix{b}, SSH
 
 // Fingerprint is the board's host key fingerprint (what its console
 // would print).
-func (b *PushBoard) Fingerprint() string { return deploy.Fingerprint(b.key) }
+func (b *PushBoard) Fingerprint() string { return remote.Fingerprint(b.key) }
 
 // HostKey is the board's ed25519 host key, the one its console prints
 // (sim.Board's ssh-keygen answers).
@@ -318,7 +319,7 @@ func (s *simSSH) reach(ctx context.Context, host string) error {
 		if err := s.b.wait(ctx, 3*time.Second); err != nil {
 			return err
 		}
-		return &deploy.DialError{Reason: deploy.Unreachable, Detail: "ssh: connect to host " + host + " port 22: No route to host"}
+		return &remote.DialError{Reason: remote.Unreachable, Detail: "ssh: connect to host " + host + " port 22: No route to host"}
 	}
 	return s.b.wait(ctx, 150*time.Millisecond)
 }
@@ -333,27 +334,27 @@ func (s *simSSH) HostKey(ctx context.Context, addr string, _ []string) (ssh.Publ
 
 // Dial checks the host key against known_hosts as OpenSSH does, and the
 // user as the installer's sshd does (root, or nixos with sudo).
-func (s *simSSH) Dial(ctx context.Context, t deploy.Target, o deploy.DialOptions) (deploy.Conn, error) {
+func (s *simSSH) Dial(ctx context.Context, t remote.Target, o remote.DialOptions) (remote.Conn, error) {
 	if err := s.reach(ctx, t.Host); err != nil {
 		return nil, err
 	}
-	pinned, err := deploy.KnownHosts{File: o.KnownHosts}.Pinned(t.Addr())
+	pinned, err := remote.KnownHosts{File: o.KnownHosts}.Pinned(t.Addr())
 	if err != nil {
 		return nil, err
 	}
 	ok := false
 	for _, k := range pinned {
-		ok = ok || deploy.Fingerprint(k) == s.b.Fingerprint()
+		ok = ok || remote.Fingerprint(k) == s.b.Fingerprint()
 	}
 	if !ok {
-		return nil, &deploy.DialError{Reason: deploy.HostKeyMismatch, Detail: "Host key verification failed."}
+		return nil, &remote.DialError{Reason: remote.HostKeyMismatch, Detail: "Host key verification failed."}
 	}
 	user := t.User
 	if user == "" {
 		user = "root"
 	}
 	if user != "root" && user != "nixos" {
-		return nil, &deploy.DialError{Reason: deploy.AuthRefused, Detail: user + "@" + t.Host + ": Permission denied (publickey)."}
+		return nil, &remote.DialError{Reason: remote.AuthRefused, Detail: user + "@" + t.Host + ": Permission denied (publickey)."}
 	}
 	if err := s.b.wait(ctx, 250*time.Millisecond); err != nil {
 		return nil, err
@@ -385,7 +386,7 @@ func newSimConn(ctx context.Context, b *PushBoard, user, script string) *simConn
 		c.b.gate(c.token).close(true) // the shell is gone: a waiting copy ends
 		c.mu.Lock()
 		if c.closed && err != nil {
-			err = deploy.ErrConnectionLost
+			err = remote.ErrConnectionLost
 		}
 		c.err = err
 		c.mu.Unlock()
@@ -408,7 +409,7 @@ func (c *simConn) Output() io.Reader { return c.out }
 
 func (c *simConn) Send(s string) error {
 	if _, err := io.WriteString(c.in, s); err != nil {
-		return deploy.ErrConnectionLost
+		return remote.ErrConnectionLost
 	}
 	return nil
 }

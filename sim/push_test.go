@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -40,12 +41,12 @@ func TestSimulatedBoardBehavesLikeTheRealSequence(t *testing.T) {
 	board := edge.SSH.(*simSSH).b
 	asked := 0
 	o := deploy.Options{
-		Target: deploy.Target{Host: "192.168.55.1"}, Closure: "./result",
-		KnownHosts: filepath.Join(t.TempDir(), "known_hosts"),
-		Prompt: func(_ context.Context, k deploy.HostKey) (bool, error) {
-			asked++
-			return k.Fingerprint == board.Fingerprint(), nil
-		},
+		Target: remote.Target{Host: "192.168.55.1"}, Closure: "./result",
+		Trust: remote.Trust{KnownHosts: filepath.Join(t.TempDir(), "known_hosts"),
+			Prompt: func(_ context.Context, k remote.HostKey) (bool, error) {
+				asked++
+				return k.Fingerprint == board.Fingerprint(), nil
+			}},
 	}
 	start := time.Now()
 	res, ev, err := simPush(t, edge, o)
@@ -88,14 +89,14 @@ func TestSimulatedBoardBehavesLikeTheRealSequence(t *testing.T) {
 func TestSimulatedBoardFaults(t *testing.T) {
 	edge := PushEdge(PushOptions{Rate: 4 << 30, Paths: 10, Bytes: 1 << 20, Pace: 0.1})
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	base := deploy.Options{Target: deploy.Target{Host: "192.168.55.1"}, Closure: "./result", KnownHosts: kh}
+	base := deploy.Options{Target: remote.Target{Host: "192.168.55.1"}, Closure: "./result", Trust: remote.Trust{KnownHosts: kh}}
 
 	_, _, err := simPush(t, edge, base)
 	if pushCause(err) != "host-key-unknown" {
 		t.Errorf("unknown key: %v", err)
 	}
 	o := base
-	o.Prompt = func(context.Context, deploy.HostKey) (bool, error) { return false, nil }
+	o.Prompt = func(context.Context, remote.HostKey) (bool, error) { return false, nil }
 	if _, _, err := simPush(t, edge, o); pushCause(err) != "host-key-rejected" {
 		t.Errorf("rejected key: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 )
@@ -114,7 +115,7 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 	o.Retries = 2
 	p.answers = make(chan bool, 1)
 	answers := p.answers
-	o.Prompt = func(ctx context.Context, _ deploy.HostKey) (bool, error) {
+	o.Prompt = func(ctx context.Context, _ remote.HostKey) (bool, error) {
 		select {
 		case ok := <-answers:
 			return ok, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
@@ -108,7 +109,7 @@ func TestPushScreenChangedKeyIsRefusedUntilForgotten(t *testing.T) {
 	o.StateDir = t.TempDir()
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	old, _ := ssh.NewPublicKey(pub)
-	kh := deploy.KnownHosts{File: filepath.Join(o.StateDir, "known_hosts.sim")}
+	kh := remote.KnownHosts{File: filepath.Join(o.StateDir, "known_hosts.sim")}
 	if err := kh.Pin("192.168.55.1:22", old); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestPushScreenChangedKeyIsRefusedUntilForgotten(t *testing.T) {
 	}
 	tm.Type("f")
 	scr.WaitFor(t, pushWait, "✓ pushed")
-	if pinned, _ := kh.Pinned("192.168.55.1:22"); len(pinned) != 1 || deploy.Fingerprint(pinned[0]) != board.Fingerprint() {
+	if pinned, _ := kh.Pinned("192.168.55.1:22"); len(pinned) != 1 || remote.Fingerprint(pinned[0]) != board.Fingerprint() {
 		t.Errorf("pinned after forgetting: %v", pinned)
 	}
 }

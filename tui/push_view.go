@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -17,7 +18,7 @@ type pushRun struct {
 	system   string
 	vouched  bool // the console or a flag vouches for a new key: no question
 	phase    string
-	key      *deploy.HostKey
+	key      *remote.HostKey
 	asking   bool   // waiting for y/n on a new host key
 	changed  string // the new fingerprint, when the pinned one changed
 	checks   []deploy.Check
@@ -55,12 +56,12 @@ func (r *pushRun) event(e step.Event) {
 	switch e := e.(type) {
 	case deploy.PhaseEvent:
 		r.phase = e.What
-	case deploy.HostKey:
+	case remote.HostKey:
 		r.key = &e
 		switch e.Status {
-		case deploy.KeyNew:
+		case remote.KeyNew:
 			r.asking = !r.vouched
-		case deploy.KeyChanged:
+		case remote.KeyChanged:
 			r.changed = e.Fingerprint
 		}
 	case deploy.Check:
@@ -143,16 +144,16 @@ func (p *pushScreen) View() string {
 	return strings.Join(append(top, bottom...), "\n") + "\n"
 }
 
-func keyStatus(st *Styles, k *deploy.HostKey) string {
+func keyStatus(st *Styles, k *remote.HostKey) string {
 	via := map[string]string{"console": "matches the board's console", "flag": "given with --accept-host-key", "person": "confirmed by you"}[k.Via]
 	switch k.Status {
-	case deploy.KeyPinned:
+	case remote.KeyPinned:
 		return st.Good.Render("✓") + " pinned " + k.Type
-	case deploy.KeyAccepted:
+	case remote.KeyAccepted:
 		return st.Good.Render("✓") + " pinned now: " + via
-	case deploy.KeyChanged:
+	case remote.KeyChanged:
 		return st.Bad.Render("✗") + " CHANGED: jetup pinned " + k.Pinned
-	case deploy.KeyForgotten:
+	case remote.KeyForgotten:
 		return "old key forgotten"
 	}
 	return st.Warn.Render("?") + " new " + k.Type + ", not pinned yet"

@@ -10,12 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 )
 
 type pushFlags struct {
-	target        deploy.Target
+	target        remote.Target
 	closure       string
 	flake         string
 	mode          string
@@ -95,7 +96,7 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		}
 		defer logf.Close()
 		o := deploy.Options{Target: f.target, Closure: f.closure, Flake: f.flake, Mode: mode,
-			KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget,
+			Trust:    remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
 			Compress: f.compress, Reboot: f.reboot, Retries: f.retries, Log: logf}
 		res, err := deploy.Push(cmd.Context(), a.bench().Push, o, a.pushSink(logf))
 		if err != nil {

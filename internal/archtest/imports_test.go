@@ -64,7 +64,7 @@ func imports(t *testing.T) map[string][]string {
 // package (flash's own detect sub-package aside).
 var (
 	steps   = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy"}
-	base    = []string{"step", "runrec", "proc", "profiles", "assets"}
+	base    = []string{"step", "runrec", "proc", "profiles", "assets", "remote"}
 	faces   = []string{"tui", "cmd/jetup", "bench", "sim"}
 	allowed = map[string][]string{"flash": {"flash/detect"}}
 )

@@ -1,4 +1,4 @@
-package deploy
+package remote
 
 import (
 	"bufio"
@@ -98,7 +98,7 @@ func sshConfig(t Target, knownHosts, controlPath string, compress bool) string {
 	q := func(s string) string { return `"` + s + `"` }
 	var b strings.Builder
 	fmt.Fprintf(&b, "Host %s\n", sshAlias)
-	fmt.Fprintf(&b, "  HostName %s\n  Port %d\n  User %s\n", t.Host, t.port(), t.user())
+	fmt.Fprintf(&b, "  HostName %s\n  Port %d\n  User %s\n", t.Host, t.PortOr22(), t.UserOrRoot())
 	if t.Identity != "" {
 		fmt.Fprintf(&b, "  IdentityFile %s\n  IdentitiesOnly yes\n", q(t.Identity))
 	}
@@ -140,7 +140,7 @@ const readyMarker = "jetup-master-ready"
 // start runs `ssh -M ... sh -c SCRIPT` and waits for the marker.
 func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	c.master = c.o.Runner.Command(ctx, "ssh", "-F", c.config, "-M", "-o", "ControlMaster=yes",
-		"-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo "+readyMarker, sshAlias, "sh -c "+shellQuote(do.Script))
+		"-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo "+readyMarker, sshAlias, "sh -c "+ShellQuote(do.Script))
 	stdout, err := c.master.StdoutPipe()
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	if c.stdin, err = c.master.StdinPipe(); err != nil {
 		return err
 	}
-	c.master.Stderr = NewLineWriter(func(l string) {
+	c.master.Stderr = proc.NewLineWriter(func(l string) {
 		c.mu.Lock()
 		c.stderr.WriteString(l + "\n")
 		c.mu.Unlock()
@@ -287,4 +287,9 @@ func (c *sshConn) Close() error {
 		os.RemoveAll(c.dir)
 	})
 	return nil
+}
+
+// ShellQuote quotes s for a POSIX shell.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
