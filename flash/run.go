@@ -45,6 +45,27 @@ type RunOptions struct {
 	Runner      proc.Runner
 	// Log receives the raw output as it comes; nil for none.
 	Log io.Writer
+	// After, when set, stands in for time.After in the run's own waits,
+	// each named by what it waits for: a test ends each wait at the event
+	// it stands for (the line after "Entering console" has come), so the
+	// run's course does not depend on the machine's speed. nil is the clock.
+	After func(w Wait, d time.Duration) <-chan time.Time
+}
+
+// Wait names one of the run's timed waits (RunOptions.After).
+type Wait string
+
+const (
+	WaitTimeout      Wait = "timeout"       // Timeout: the whole run
+	WaitConsoleGrace Wait = "console-grace" // ConsoleGrace: reading after "Entering console"
+	WaitAfterCtrlC   Wait = "after-ctrl-c"  // the script's own end after the Ctrl-C
+)
+
+func (o RunOptions) after(w Wait, d time.Duration) <-chan time.Time {
+	if o.After != nil {
+		return o.After(w, d)
+	}
+	return time.After(d)
 }
 
 var (
@@ -71,8 +92,13 @@ func Run(ctx context.Context, o RunOptions, sink step.Sink) (Verdict, error) {
 	}
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	timer := time.AfterFunc(o.Timeout, func() { stop(errTimeout) })
-	defer timer.Stop()
+	go func() {
+		select {
+		case <-o.after(WaitTimeout, o.Timeout):
+			stop(errTimeout)
+		case <-runCtx.Done():
+		}
+	}()
 
 	name, argv := o.command()
 	cmd := o.Runner.Command(runCtx, name, argv...)
@@ -107,7 +133,7 @@ func Run(ctx context.Context, o RunOptions, sink step.Sink) (Verdict, error) {
 			stop(errStuck)
 		}
 		if s.Kind == SignalConsole {
-			consoleOnce.Do(func() { go endAtConsole(runCtx, stdin, o.ConsoleGrace, &atConsole, stop) })
+			consoleOnce.Do(func() { go endAtConsole(runCtx, stdin, o, &atConsole, stop) })
 		}
 	}
 	read := make(chan struct{})
@@ -179,17 +205,17 @@ func (o RunOptions) command() (string, []string) {
 // expect now waits for the keyboard for ever. Read what the device says for
 // a moment, send the Ctrl-C that expect's interact takes to end (so the
 // script prints its own "Flashing may have failed"), then end the group.
-func endAtConsole(ctx context.Context, stdin io.Writer, grace time.Duration, ended *atomic.Bool, stop context.CancelCauseFunc) {
+func endAtConsole(ctx context.Context, stdin io.Writer, o RunOptions, ended *atomic.Bool, stop context.CancelCauseFunc) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(grace):
+	case <-o.after(WaitConsoleGrace, o.ConsoleGrace):
 	}
 	ended.Store(true)
 	_, _ = stdin.Write([]byte{3})
 	select {
 	case <-ctx.Done():
-	case <-time.After(1500 * time.Millisecond):
+	case <-o.after(WaitAfterCtrlC, 1500*time.Millisecond):
 	}
 	stop(errConsole)
 }

@@ -113,14 +113,26 @@ type runResult struct {
 	took   time.Duration
 }
 
+// eventLog keeps the run's events and hands each to watch, if set.
 type eventLog struct {
-	mu sync.Mutex
-	ev []step.Event
+	mu    sync.Mutex
+	ev    []step.Event
+	watch func(step.Event)
 }
 
-func (l *eventLog) Emit(e step.Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }
+func (l *eventLog) Emit(e step.Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+	if l.watch != nil {
+		l.watch(e)
+	}
+}
 
-func runScript(t *testing.T, ctx context.Context, name string, o RunOptions) runResult {
+// runScript runs a script of scripts through the helper. watch, if set,
+// sees each event as it comes. Its waits follow the real clock unless
+// o.After says otherwise.
+func runScript(t *testing.T, ctx context.Context, name string, o RunOptions, watch func(step.Event)) runResult {
 	t.Helper()
 	testkit.NeedCommands(t, "sh", "sleep", "setsid")
 	dir := t.TempDir()
@@ -137,7 +149,7 @@ func runScript(t *testing.T, ctx context.Context, name string, o RunOptions) run
 	var raw bytes.Buffer
 	var mu sync.Mutex
 	o.Log = writerFunc(func(p []byte) { mu.Lock(); raw.Write(p); mu.Unlock() })
-	var events eventLog
+	events := eventLog{watch: watch}
 	start := time.Now()
 	v, err := Run(ctx, o, &events)
 	took := time.Since(start)
@@ -151,27 +163,55 @@ func runScript(t *testing.T, ctx context.Context, name string, o RunOptions) run
 	return r
 }
 
+// testClock is a clock the test drives for the run's waits.
+func testClock(t *testing.T) (*testkit.Clock, func(Wait, time.Duration) <-chan time.Time) {
+	c := testkit.NewClock(t)
+	return c, func(w Wait, d time.Duration) <-chan time.Time { return c.After(string(w), d) }
+}
+
+// atStage calls f once, at the first event of stage s.
+func atStage(s Stage, f func()) func(step.Event) {
+	var once sync.Once
+	return func(e step.Event) {
+		if st, ok := e.(StageEvent); ok && st.Stage == s {
+			once.Do(f)
+		}
+	}
+}
+
+// atLine calls f once, when an output line containing text has come.
+func atLine(text string, f func()) func(step.Event) {
+	var once sync.Once
+	return func(e step.Event) {
+		if o, ok := e.(OutputEvent); ok && strings.Contains(o.Line, text) {
+			once.Do(f)
+		}
+	}
+}
+
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
 
 // assertNothingLeft fails when any process still carries the run's mark
 // in its environment: the script, its children, double-forked daemons.
+// What the run ended may take a moment to exit: each is awaited through
+// its pidfd, for a generous bound.
 func assertNothingLeft(t *testing.T, mark string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
+	const bound = 30 * time.Second
+	deadline := time.Now().Add(bound)
 	for {
 		left := testkit.Marked(mark)
 		if len(left) == 0 {
 			return
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || len(testkit.WaitGone(left, time.Until(deadline))) > 0 {
 			for _, p := range left {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
-			t.Fatalf("processes outlived the run: %v", left)
+			t.Fatalf("processes outlived the run by %v: %v", bound, left)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -190,7 +230,7 @@ func TestRunSuccessUnderARealPty(t *testing.T) {
 	if err := os.WriteFile(as, []byte("2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runScript(t, context.Background(), "success", RunOptions{Autosuspend: as, Env: []string{"AUTOSUSPEND_FILE=" + as}})
+	r := runScript(t, context.Background(), "success", RunOptions{Autosuspend: as, Env: []string{"AUTOSUSPEND_FILE=" + as}}, nil)
 	if r.v.Outcome != Success || r.v.Stage != StageSuccess || r.v.Ended != EndExited || *r.v.ExitCode != 0 {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}
@@ -231,18 +271,24 @@ func TestRunSuccessUnderARealPty(t *testing.T) {
 }
 
 func TestRunExitOneAndTwo(t *testing.T) {
-	r := runScript(t, context.Background(), "exit1", RunOptions{})
+	r := runScript(t, context.Background(), "exit1", RunOptions{}, nil)
 	if r.v.Outcome != Failed || r.v.Cause != CauseNoRecoveryDevice || *r.v.ExitCode != 1 || r.v.Stage != StageProbe {
 		t.Errorf("exit 1: %+v", r.v)
 	}
-	r = runScript(t, context.Background(), "exit2", RunOptions{})
+	r = runScript(t, context.Background(), "exit2", RunOptions{}, nil)
 	if r.v.Outcome != Failed || r.v.Cause != CauseGadgetNotDetected || *r.v.ExitCode != 2 || r.v.Stage != StageWaitDevice {
 		t.Errorf("exit 2: %+v", r.v)
 	}
 }
 
 func TestRunEndsAHangAtTheConsole(t *testing.T) {
-	r := runScript(t, context.Background(), "console", RunOptions{})
+	// The grace after "Entering console" ends once the device's next line
+	// has come, so the test shows that line is read before the end; the
+	// script ignores the Ctrl-C, so its wait ends at once.
+	clk, after := testClock(t)
+	clk.Fire(string(WaitAfterCtrlC))
+	r := runScript(t, context.Background(), "console", RunOptions{After: after},
+		atLine("job control turned off", func() { clk.Fire(string(WaitConsoleGrace)) }))
 	if r.v.Outcome != Failed || r.v.Cause != CauseDeviceWriteFailed || r.v.Ended != EndConsole {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}
@@ -259,7 +305,10 @@ func TestRunEndsAHangAtTheConsole(t *testing.T) {
 }
 
 func TestRunConsoleCtrlCLetsTheScriptSayItFailed(t *testing.T) {
-	r := runScript(t, context.Background(), "console-ctrlc", RunOptions{})
+	// Nothing ends the wait after the Ctrl-C: the script must end itself.
+	clk, after := testClock(t)
+	clk.Fire(string(WaitConsoleGrace))
+	r := runScript(t, context.Background(), "console-ctrlc", RunOptions{After: after}, nil)
 	if r.v.Outcome != Failed || r.v.Cause != CauseBoardspecMismatch || r.v.Ended != EndConsole || *r.v.ExitCode != 1 {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}
@@ -269,7 +318,10 @@ func TestRunConsoleCtrlCLetsTheScriptSayItFailed(t *testing.T) {
 }
 
 func TestRunTimeout(t *testing.T) {
-	r := runScript(t, context.Background(), "hang", RunOptions{Timeout: 1500 * time.Millisecond})
+	// The timeout comes once the device is flashing (and hangs there).
+	clk, after := testClock(t)
+	r := runScript(t, context.Background(), "hang", RunOptions{Timeout: 1500 * time.Millisecond, After: after},
+		atStage(StageFlashing, func() { clk.Fire(string(WaitTimeout)) }))
 	if r.v.Outcome != Incomplete || r.v.Ended != EndTimeout || r.v.Cause != CauseDeviceTimeout || r.v.Stage != StageFlashing {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}
@@ -281,15 +333,8 @@ func TestRunTimeout(t *testing.T) {
 func TestRunCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := RunOptions{}
-	var once sync.Once
 	// Cancel once the device is flashing, as a person pressing Ctrl-C.
-	o.Log = nil
-	go func() {
-		time.Sleep(800 * time.Millisecond)
-		once.Do(cancel)
-	}()
-	r := runScript(t, ctx, "hang", o)
+	r := runScript(t, ctx, "hang", RunOptions{}, atStage(StageFlashing, cancel))
 	if r.v.Outcome != Incomplete || r.v.Ended != EndCancelled || r.v.Stage != StageFlashing {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}
@@ -303,13 +348,13 @@ func TestRunCancel(t *testing.T) {
 func TestRunThroughSudo(t *testing.T) {
 	testkit.NeedRoot(t)
 	testkit.NeedCommands(t, "sudo")
-	r := runScript(t, context.Background(), "success", RunOptions{Sudo: true})
+	r := runScript(t, context.Background(), "success", RunOptions{Sudo: true}, nil)
 	if r.v.Outcome != Success || !strings.Contains(r.log, "tty: yes") {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r = runScript(t, ctx, "hang", RunOptions{Sudo: true})
+	r = runScript(t, ctx, "hang", RunOptions{Sudo: true}, atStage(StageFlashing, cancel))
 	if r.v.Ended != EndCancelled {
 		t.Fatalf("verdict %+v\n%s", r.v, r.log)
 	}

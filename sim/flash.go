@@ -104,19 +104,25 @@ func (e *FlashEdge) Script(_ context.Context, p *profiles.Profile) (string, erro
 // replayScript is a POSIX shell script that plays flash.replay next to it.
 func replayScript(r flashRun, speed float64) string {
 	half := fmt.Sprintf("%.3f", 0.5*speed)
+	// A run that ends at the console takes the Ctrl-C from the start: jetup
+	// may send it as soon as "Entering console" is out, before the replay
+	// loop is done.
+	trap := ""
+	if r.end == "console" {
+		trap = `trap 'printf "\nFlashing may have failed\n"; exit 1' INT` + "\n"
+	}
 	return `#!/bin/sh
 # jetup --sim: a simulated jetpack-nixos flash script. It replays a composed
 # run (see sim/flashruns.go in jetup) with its pacing and exit code.
 data="$(dirname "$0")/flash.replay"
-while IFS='	' read -r d k t; do
+` + trap + `while IFS='	' read -r d k t; do
   case "$d" in 0.000) ;; *) sleep "$d" ;; esac
   if [ "$k" = n ]; then printf '%s' "$t"; else printf '%s\n' "$t"; fi
 done < "$data"
 case ` + r.end + ` in
 console)
   # Like expect's interact after "Entering console": wait for the keyboard;
-  # Ctrl-C ends it as the real script does.
-  trap 'printf "\nFlashing may have failed\n"; exit 1' INT
+  # Ctrl-C ends it as the real script does (the trap is set above).
   while :; do sleep 1; done ;;
 loop)
   # tegrarcm polls a board that never answers (jetpack-nixos #29).

@@ -91,8 +91,14 @@ func TestReplayScriptsThroughTheRunner(t *testing.T) {
 			}
 			mark := "JETUP_SIM_TEST=" + name + "-" + strconv.Itoa(os.Getpid())
 			var log bytes.Buffer
+			// The test's clock: the console's grace ends at once; the
+			// timeout and the wait after the Ctrl-C never end, so each run
+			// ends as its script (or the stuck-loop rule) ends it.
+			clk := testkit.NewClock(t)
+			clk.Fire(string(flash.WaitConsoleGrace))
+			after := func(w flash.Wait, d time.Duration) <-chan time.Time { return clk.After(string(w), d) }
 			v, err := flash.Run(context.Background(), flash.RunOptions{Script: script, Helper: flash.Helper{Path: exe, Args: []string{flash.HelperArg}},
-				Env: []string{mark}, ConsoleGrace: 200 * time.Millisecond, Timeout: time.Minute, Log: &log}, step.Discard)
+				Env: []string{mark}, Timeout: time.Minute, After: after, Log: &log}, step.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +112,7 @@ func TestReplayScriptsThroughTheRunner(t *testing.T) {
 			switch run.end {
 			case "console":
 				if v.Ended != flash.EndConsole || !strings.Contains(log.String(), "Flashing may have failed") {
-					t.Errorf("console hang not ended by Ctrl-C: %s", v.Ended)
+					t.Errorf("console hang not ended by Ctrl-C: %s\n%s", v.Ended, log.String())
 				}
 			case "loop":
 				if v.Ended != flash.EndStuck {
@@ -122,19 +128,14 @@ func TestReplayScriptsThroughTheRunner(t *testing.T) {
 	}
 }
 
+// noneLeft fails when a process of the run outlives it: what the run
+// ended is given a generous bound to exit (awaited through pidfds).
 func noneLeft(t *testing.T, mark string) {
 	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if bytes.Contains(env, []byte(mark+"\x00")) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Errorf("process %d outlived the run", pid)
-		}
+	left := testkit.Marked(mark)
+	for _, pid := range testkit.WaitGone(left, 30*time.Second) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("process %d outlived the run by 30 s", pid)
 	}
 }
 

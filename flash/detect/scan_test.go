@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jetup/jetup/assets"
 	"github.com/jetup/jetup/flash/detect"
+	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 )
@@ -24,11 +27,13 @@ type fakeBus struct {
 	denied map[string]error
 	err    error
 	lists  int
+	listed testkit.Changes // after each List
 }
 
 func (f *fakeBus) List(context.Context, detect.Notef) ([]detect.Record, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.listed.Changed()
 	f.lists++
 	if f.err != nil {
 		return nil, f.err
@@ -40,6 +45,18 @@ func (f *fakeBus) Access(r detect.Record) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.denied[r.Node()]
+}
+
+// waitLists waits until the bus has been listed n times in all.
+func (f *fakeBus) waitLists(t *testing.T, n int) {
+	t.Helper()
+	f.listed.Wait(t, time.Minute, fmt.Sprintf("the bus to be listed %d times", n), func() bool { return f.count() >= n })
+}
+
+func (f *fakeBus) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists
 }
 
 func (f *fakeBus) set(recs ...detect.Record) {

@@ -46,7 +46,7 @@ func startWatch(t *testing.T, l detect.Lister, o detect.Options) *watcher {
 // next returns the next Change or Snapshot (skipping notes), or fails.
 func (w *watcher) next(t *testing.T) step.Event {
 	t.Helper()
-	deadline := time.After(3 * time.Second)
+	deadline := time.After(time.Minute)
 	for {
 		select {
 		case e := <-w.events:
@@ -55,7 +55,7 @@ func (w *watcher) next(t *testing.T) step.Event {
 				return e
 			}
 		case <-deadline:
-			t.Fatal("no event within 3s")
+			t.Fatal("waited a minute for the watch's next change, snapshot or warning")
 		}
 	}
 }
@@ -146,8 +146,8 @@ func TestWatchStreamsAppearAndDisappear(t *testing.T) {
 		if w.err != nil {
 			t.Errorf("an interrupted watch ends without error: %v", w.err)
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Watch did not end with its context")
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for Watch to end with its context")
 	}
 }
 
@@ -160,7 +160,7 @@ func TestWatchSurvivesListFailures(t *testing.T) {
 	if wn, ok := e.(step.Warning); !ok || !strings.Contains(wn.Warning, "LIBUSB_ERROR_NO_MEM") || wn.Next == "" {
 		t.Fatalf("want a warning, got %#v", e)
 	}
-	time.Sleep(50 * time.Millisecond) // several failing polls: still one warning
+	bus.waitLists(t, 5) // several failing polls: still one warning
 	bus.mu.Lock()
 	bus.err, bus.recs = nil, []detect.Record{orinNano}
 	bus.mu.Unlock()
@@ -192,10 +192,12 @@ func TestChangeIsOneJSONLine(t *testing.T) {
 func TestWaitForReturnsWhenTheBoardComes(t *testing.T) {
 	bus := &fakeBus{}
 	go func() {
-		time.Sleep(50 * time.Millisecond)
+		// WaitFor has looked and not found it (the bound only keeps a
+		// broken WaitFor from hanging this goroutine).
+		bus.listed.WaitUntil(time.Minute, func() bool { return bus.count() >= 2 })
 		bus.set(topo, orinNano)
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a bound on waiting for the board
 	defer cancel()
 	d, err := detect.WaitFor(ctx, bus, detect.WatchOptions{Interval: 10 * time.Millisecond}, nil,
 		func(d detect.Device) bool { return d.Mode == detect.Recovery })
