@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/jetup
 
-.PHONY: all build demo test bench lint deps-build deps-test modules clean
+.PHONY: all build demo test test-stress bench lint deps-build deps-test modules clean
 
 all: build
 
@@ -30,6 +30,12 @@ demo: build
 
 test: deps-test modules
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The suite beside stress-ng --cpu 2 (tui, serialcon, flash and deploy
+# three times), then every fuzz target for FUZZTIME each.
+FUZZTIME ?= 20s
+test-stress: deps-test modules
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/test-stress.sh
 
 # Speed and memory targets; figures go to docs/BENCHMARKS.md.
 bench: deps-test modules
