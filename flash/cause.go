@@ -16,13 +16,14 @@ const (
 	CauseBoardspecMismatch Cause = "boardspec-mismatch"
 	CauseDeviceTimeout     Cause = "device-timeout"
 	CauseNetworkBlocked    Cause = "network-blocked"
+	CauseSigningFailed     Cause = "signing-failed"
 	CauseUnknown           Cause = "unknown"
 )
 
 // Causes lists every cause id.
 var Causes = []Cause{CauseNotRoot, CauseNoRecoveryDevice, CauseUSBTransport, CauseRCMRejected, CauseAppletLoop,
 	CauseGPTInitFailed, CauseGadgetNotDetected, CauseDeviceWriteFailed, CauseBoardspecMismatch, CauseDeviceTimeout,
-	CauseNetworkBlocked, CauseUnknown}
+	CauseNetworkBlocked, CauseSigningFailed, CauseUnknown}
 
 // Every hint starts with what to do; the research behind each is in
 // research/jetpack.md sections 3 and 6.
@@ -49,6 +50,8 @@ var causeText = map[Cause]struct{ what, hint string }{
 		"The board started flashing but never reported a result: watch its debug serial console to see where it stopped, check the USB cable and port, then power-cycle into recovery and flash again."},
 	CauseNetworkBlocked: {"the host network blocked the flash",
 		"This flow flashes over USB networking: allow NFS (port 2049 and rpcbind) on the usb0 interface in the firewall (ufw), disconnect any VPN, keep NetworkManager off the usb0 link, then power-cycle into recovery and flash again."},
+	CauseSigningFailed: {"this computer could not prepare the signed boot images",
+		"Nothing was sent to the board: building or signing the boot images failed on this computer (a missing file, a board configuration the BSP does not know, wrong keys). Read the lines before this one and the script's own log (OE4T: log.initrd-flash.<date>), fix the build or its configuration (a custom carrier needs its own), then flash again."},
 	CauseUnknown: {"the flash failed for a reason jetup does not recognise",
 		"Read the last lines of the log for the first error, power-cycle the board into recovery mode and flash again; keep the run record (`jetup diagnose` on the log) when asking for help."},
 }

@@ -105,6 +105,7 @@ var causeLogs = []struct {
 	{CauseNetworkBlocked, StageWaitDevice, "Waiting for target to boot-up...\nDevice ping failed after RCM boot.\n"},
 	{CauseNetworkBlocked, StageNone, "NFS port is blocked by UFW. Please allow NFS port in UFW.\n"},
 	{CauseNoRecoveryDevice, StageProbe, "Error, too many devices in RCM mode\n"},
+	{CauseSigningFailed, StageStart, "Starting at 2024-04-15T12:35:37\n./initrd-flash: line 292: flash.idx: No such file or directory\nERR: no SPI or eMMC boot partition entries found\nERR: signing failed at 2024-04-15T12:35:42+01:00\n"},
 	{CauseUnknown, StageRCMBoot, "*** Flashing target device started. ***\nFailed flashing t186ref.\n"},
 }
 

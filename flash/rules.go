@@ -130,6 +130,12 @@ var rules = []rule{
 	{pat: "ERR: RCM boot failed at", effect: effect{stage: StageRCMBoot, cause: CauseRCMRejected, strength: 3}}, // OE4T
 	{pat: "Reading board information failed", effect: effect{stage: StageProbe, cause: CauseRCMRejected, strength: 1,
 		hint: "The board did not answer the probe: power-cycle it into recovery mode again (a board must be freshly in recovery for every attempt), use a direct USB port and a data cable, then flash again."}},
+	{pat: "BootRom is not running", effect: effect{stage: StageProbe, cause: CauseRCMRejected, strength: 1, // tegraflash then asks the applet: a retry if it answers
+		hint: "The board's boot ROM was not waiting for the host: the board is not freshly in recovery mode (or another flash already started it). Power-cycle it into recovery mode, flash one board per run (or pass --usb-instance), then flash again."}},
+	{pat: "Boot Rom communication failed", effect: effect{stage: StageProbe, cause: CauseUSBTransport, strength: 2}},
+	{pat: "ERR: chip_info.bin_bak missing", effect: effect{stage: StageProbe, cause: CauseRCMRejected, strength: 2, // OE4T
+		hint: "The board did not give its chip information when asked (the host log usually shows a USB timeout): power-cycle it into recovery mode again, use a direct USB port and a data cable, then flash again."}},
+	{pat: "ERR: could not retrieve board information", effect: effect{stage: StageProbe, cause: CauseRCMRejected, strength: 2}}, // OE4T
 	{pat: "Failed flashing ", effect: effect{stage: StageRCMBoot, cause: CauseUnknown, strength: 1}},
 	{pat: "Command tegrarcm_v2", effect: effect{evidence: true}},
 	{pat: "Command tegradevflash_v2", effect: effect{evidence: true}},
@@ -137,6 +143,11 @@ var rules = []rule{
 	{pat: "USB communication failed", effect: effect{stage: StageProbe, cause: CauseAppletLoop, strength: 2}},
 	{pat: "CPU Bootloader is not running on device", effect: effect{stage: StageProbe, cause: CauseAppletLoop, strength: 2}},
 	{pat: "Cannot Open USB", effect: effect{stage: StageProbe, cause: CauseAppletLoop, strength: 1}},
+	{pat: "None of the bootloaders are running on device", effect: effect{stage: StageProbe, cause: CauseAppletLoop, strength: 3,
+		hint: "The board reset and no boot loader answered the host: the debug serial console shows why (often the carrier board's configuration or the module's memory). Pick the profile for this module and carrier, power-cycle into recovery and flash again."}},
+	{pat: "Applet/MB2 is not running on device", effect: effect{stage: StageProbe, cause: CauseAppletLoop, strength: 1}},
+	{pat: "Error: failed to get storage info", effect: effect{stage: StageProbe, cause: CauseAppletLoop, strength: 2,
+		hint: "The flasher on the board never answered the storage query: modules without eMMC (Orin Nano, Orin NX) cannot be written by the legacy flash.sh; use the initrd flash script (the default flash-<board> of current jetpack-nixos), power-cycle into recovery and flash again."}},
 	{pat: "--isapplet", effect: effect{loop: true}},
 	{pat: "--ismb2", effect: effect{loop: true}},
 	{pat: "--iscpubl", effect: effect{loop: true}},
@@ -174,9 +185,22 @@ var rules = []rule{
 		hint: "The flash initrd (0955:7035) never answered over the USB network: allow NFS and the usb0 link in the firewall, disconnect VPNs, keep NetworkManager off usb0, check the cable; then power-cycle into recovery and flash again."}},
 	{pat: "NFS port is blocked by UFW", effect: effect{cause: CauseNetworkBlocked, strength: 3}},
 	{pat: "VPN connection is detected", effect: effect{cause: CauseNetworkBlocked, strength: 1}},
+	// l4t_initrd_flash's wait_for_ssh: "Waiting for device to expose ssh ......" then "Timeout".
+	{pat: "...Timeout", effect: effect{stage: StageWaitDevice, cause: CauseNetworkBlocked, strength: 2,
+		hint: "The flash initrd booted but this computer could not reach it over the USB network: flash from a real machine (not a VM), turn off USB disk automount and NetworkManager on the usb0 link, allow it in the firewall, disconnect VPNs; then power-cycle into recovery and flash again."}},
+	{pat: "the host cannot connect to its ssh server", effect: effect{stage: StageWaitDevice, cause: CauseNetworkBlocked, strength: 3}},
+	{pat: "SSH is not ready", effect: effect{stage: StageWaitDevice, cause: CauseNetworkBlocked, strength: 1}},
 
-	{pat: "ERR: signing failed at", effect: effect{stage: StageStart, cause: CauseUnknown, strength: 3,
-		hint: "Signing the boot images failed on this host before anything was sent to the board: read the lines before it (missing keys, wrong BSP), fix the build, then flash again."}},
+	// Host-side preparation failed: nothing reached the board. Weak, so
+	// that a board that did not answer the board-info read (the usual
+	// reason OE4T's signing step fails) names the cause.
+	{pat: "ERR: signing failed at", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 1}},                           // OE4T
+	{pat: "ERR: no SPI or eMMC boot partition entries found", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 2}}, // OE4T
+	{pat: "ERR: could not create RCM boot blob", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 2}},              // OE4T
+	{pat: "ERR: could not create command package", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 2}},            // OE4T
+	{pat: "ERR: preparing QSPI partitions failed", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 2}},            // OE4T, Thor
+	{pat: "ERR: preparing external partitions failed", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 2}},        // OE4T, Thor
+	{pat: "ERR: preparing RCM boot blob", effect: effect{stage: StageStart, cause: CauseSigningFailed, strength: 2}},                     // OE4T, Thor
 }
 
 var (
