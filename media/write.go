@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jetup/jetup/disklabel"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/step"
 )
@@ -138,10 +139,7 @@ func Prepare(ctx context.Context, env Env, req Request, sink step.Sink) (*Plan, 
 	}
 	p.Consent = reasons[i]
 	p.NeedsTypedName = p.Disk.Size > TypedNameOver || p.Disk.Fixed()
-	if dev, err := env.Edge.Open(ctx, p.Disk, OpenOptions{}); err == nil {
-		p.Contents = Probe(dev, p.Disk.Size, p.Disk.LogicalBlock)
-		dev.Close()
-	}
+	p.Contents = ReadContents(ctx, env.Edge, p.Disk)
 	return p, nil
 }
 
@@ -441,8 +439,8 @@ func (p *Plan) Summary() []string {
 	}
 	out = append(out, "It holds now (all of it will be erased):")
 	for i, l := range p.Contents.Lines() {
-		if p.Contents != nil && p.Contents.Table != "" && i < len(p.Contents.Partitions) {
-			name := partName(d, p.Contents.Partitions[i].Number)
+		if k := i - damagedLines(p.Contents); p.Contents != nil && p.Contents.Table != disklabel.None && k >= 0 && k < len(p.Contents.Partitions) {
+			name := partName(d, p.Contents.Partitions[k].Index)
 			if mp, ok := mounts[name]; ok {
 				l += ", mounted on " + mp
 			}
@@ -465,6 +463,14 @@ func (p *Plan) Summary() []string {
 		out = append(out, r.What+": they will be unmounted")
 	}
 	return out
+}
+
+// damagedLines is how many lines Lines puts before the partitions.
+func damagedLines(c *Contents) int {
+	if c != nil && c.Damaged {
+		return 1
+	}
+	return 0
 }
 
 // partName is the kernel name of partition n of d ("sdb1", "mmcblk0p1").

@@ -79,7 +79,7 @@ func TestProbeReadsWhatWillBeErased(t *testing.T) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	c := Probe(f, st.Size(), 512)
+	c := Probe(f, st.Size())
 	lines := strings.Join(c.Lines(), "\n")
 	if c.Table != "mbr" || len(c.Partitions) != 2 || !strings.Contains(lines, `vfat "FIRMWARE"`) || !strings.Contains(lines, `ext4 "NIXOS_SD"`) {
 		t.Errorf("contents %+v\n%s", c, lines)

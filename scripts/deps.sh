@@ -13,7 +13,8 @@ set -eu
 
 build_pkgs="gcc pkg-config libusb-1.0-0-dev"
 test_pkgs="$build_pkgs socat openssh-server openssh-client nix-bin qemu-system-arm qemu-efi-aarch64
-  bmap-tools zstd xz-utils bzip2 mtools fdisk dosfstools e2fsprogs util-linux tmux iproute2 sudo stress-ng"
+  bmap-tools zstd xz-utils bzip2 mtools fdisk dosfstools e2fsprogs util-linux tmux iproute2 sudo stress-ng
+  squashfs-tools erofs-utils cpio"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;

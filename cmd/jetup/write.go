@@ -217,6 +217,9 @@ func yes(s string) bool { return strings.EqualFold(s, "y") || strings.EqualFold(
 type listEntry struct {
 	media.Disk
 	Reasons []media.Reason `json:"reasons,omitempty"`
+	// Holds is what a candidate holds now (its partition table and file
+	// systems), when it could be read.
+	Holds *media.Contents `json:"holds,omitempty"`
 }
 
 func (a *app) writeList(ctx context.Context, f writeFlags) error {
@@ -235,6 +238,7 @@ func (a *app) writeList(ctx context.Context, f writeFlags) error {
 	for i, d := range ds {
 		e := listEntry{Disk: d, Reasons: reasons[i]}
 		if len(media.Blocking(reasons[i])) == 0 {
+			e.Holds = media.ReadContents(ctx, a.bench().Disks, d)
 			cands = append(cands, e)
 		} else {
 			excl = append(excl, e)
@@ -252,6 +256,11 @@ func (a *app) writeList(ctx context.Context, f writeFlags) error {
 		fmt.Fprintf(w, "  %-14s %s  serial %s\n", e.Path, e.Description(), orDash(e.Serial))
 		for _, r := range e.Reasons {
 			fmt.Fprintf(w, "  %-14s note: %s\n", "", r.What)
+		}
+		if e.Holds != nil {
+			for _, l := range e.Holds.Lines() {
+				fmt.Fprintf(w, "  %-14s holds: %s\n", "", l)
+			}
 		}
 	}
 	if len(excl) > 0 {

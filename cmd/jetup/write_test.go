@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	bin "encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,5 +141,73 @@ func TestWriteLoopDeviceJSON(t *testing.T) {
 	got, _ := os.ReadFile(back)
 	if !bytes.Equal(got[:len(data)], data) {
 		t.Error("the loop device does not hold the image")
+	}
+}
+
+// Issue 21 finding 2 end to end: a loop device whose GPT headers carry an
+// entry size of 0xFFFFFF00 (CRCs matching). `write --list` and the
+// confirmation both say the table is damaged; nothing crashes, nothing is
+// written without the typed name.
+func TestWriteListAndConfirmReportACraftedGPT(t *testing.T) {
+	testkit.NeedRoot(t)
+	testkit.NeedCommands(t, "losetup", "sfdisk")
+	dir := t.TempDir()
+	back := filepath.Join(dir, "stick.bin")
+	const size = 32 << 20
+	if err := os.WriteFile(back, make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sf := exec.Command("sfdisk", "-q", back)
+	sf.Stdin = strings.NewReader("label: gpt\nsize=8M, type=uefi, name=\"ESP\"\n")
+	if out, err := sf.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v %s", err, out)
+	}
+	f, err := os.OpenFile(back, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{512, size - 512} {
+		h := make([]byte, 92)
+		_, _ = f.ReadAt(h, off)
+		bin.LittleEndian.PutUint32(h[84:], 0xFFFFFF00)
+		bin.LittleEndian.PutUint32(h[16:], 0)
+		bin.LittleEndian.PutUint32(h[16:], crc32.ChecksumIEEE(h))
+		_, _ = f.WriteAt(h, off)
+	}
+	f.Close()
+	out, err := exec.Command("losetup", "-f", "--show", back).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(string(out))
+	defer exec.Command("losetup", "-d", dev).Run()
+
+	r := jetupIn(t, "", t.TempDir(), "write", "--list", "--allow-fixed", "--json")
+	var l map[string][]struct {
+		Path  string          `json:"path"`
+		Holds *media.Contents `json:"holds"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &l); r.code != 0 || err != nil {
+		t.Fatalf("%v %+v", err, r)
+	}
+	found := false
+	for _, c := range l["candidates"] {
+		if c.Path == dev {
+			found = true
+			if c.Holds == nil || c.Holds.Table != "gpt" || !c.Holds.Damaged || !strings.Contains(strings.Join(c.Holds.Problems, " "), "entry size 4294967040") {
+				t.Errorf("holds %+v", c.Holds)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("%s not a candidate: %s", dev, r.stdout)
+	}
+	img := filepath.Join(dir, "installer.img")
+	if err := os.WriteFile(img, bytes.Repeat([]byte("jetup installer "), 1<<16), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = jetupIn(t, "wrong\n", t.TempDir(), "write", "--image", img, "--target", dev, "--allow-fixed")
+	if r.code != 2 || !strings.Contains(r.stdout, "a damaged GPT partition table") || !strings.Contains(r.stderr, "not confirmed") {
+		t.Errorf("confirmation: %+v", r)
 	}
 }
