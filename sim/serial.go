@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jetup/jetup/serialcon"
+	"github.com/jetup/jetup/step"
 )
 
 // Board is a simulated board on its debug console: a real pseudo-terminal
@@ -44,6 +45,12 @@ type Board struct {
 	power    chan struct{}
 	powered  bool
 	wg       sync.WaitGroup
+
+	// hold is the script line the board stops before (HoldAt); -1 for none.
+	hold    int
+	held    chan struct{} // closed once the board waits at hold
+	release chan struct{} // closed by Release
+	once    sync.Once
 }
 
 // BoardOptions configure a Board.
@@ -63,6 +70,12 @@ type BoardOptions struct {
 	// whose fingerprints its shell prints for ssh-keygen -lf; the simulated
 	// push target's key (PushBoard.HostKey) when nil.
 	HostKeys []ssh.PublicKey
+	// HoldAt, a console stage id (serialcon.StageLogin, StageShell, ...),
+	// stops the board just before the line that would show that stage, as
+	// the console's own watcher recognises it, until Release: a test that
+	// needs the board at an earlier stage waits on Held, not on the clock.
+	// Empty: the board boots straight through.
+	HoldAt string
 }
 
 // usbTTLAdapter is what the simulated console is listed as: a CP2102
@@ -96,7 +109,15 @@ func NewBoard(o BoardOptions) (*Board, error) {
 			return nil, err
 		}
 	}
-	b := &Board{opt: o, closed: make(chan struct{}), power: make(chan struct{})}
+	b := &Board{opt: o, closed: make(chan struct{}), power: make(chan struct{}), hold: -1,
+		held: make(chan struct{}), release: make(chan struct{})}
+	if o.HoldAt != "" {
+		i, err := stageLine(o.Script, o.HoldAt)
+		if err != nil {
+			return nil, err
+		}
+		b.hold = i
+	}
 	b.link = filepath.Join(o.Dir, "usb-Silicon_Labs_CP2102_USB_to_UART_Bridge_Controller_0001-if00-port0")
 	if err := b.Replug(); err != nil {
 		return nil, err
@@ -106,6 +127,44 @@ func NewBoard(o BoardOptions) (*Board, error) {
 	go b.echo()
 	return b, nil
 }
+
+// stageLine is the index of the first script line after which the console
+// watcher has seen stage: what the board prints up to it, scanned as
+// serialcon scans a saved log (a prompt without a newline counts when the
+// board stops after it).
+func stageLine(script []BootLine, stage string) (int, error) {
+	if !serialcon.IsStage(stage) {
+		return 0, fmt.Errorf("simulated board: HoldAt %q is not a console stage (%s)", stage, strings.Join(serialcon.Stages, ", "))
+	}
+	var printed []byte
+	for i, l := range script {
+		printed = append(printed, lineBytes(l)...)
+		sum, _, _ := serialcon.Scan(bytes.NewReader(printed), nil, step.Discard)
+		for _, s := range sum.Stages {
+			if s.Stage == stage {
+				return i, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("simulated board: its script never reaches stage %q, so it cannot hold there", stage)
+}
+
+// lineBytes is what the board sends for a script line: the text and a
+// newline, or the raw text after a leading NUL (a prompt, a countdown dot).
+func lineBytes(l BootLine) []byte {
+	if raw, ok := strings.CutPrefix(l.Text, "\x00"); ok {
+		return []byte(raw)
+	}
+	return []byte(l.Text + "\r\n")
+}
+
+// Held is closed once a board with HoldAt has printed everything before
+// that stage and waits for Release.
+func (b *Board) Held() <-chan struct{} { return b.held }
+
+// Release lets a board held by HoldAt boot on. It may be called at any
+// time, before the board reaches the hold too, and more than once.
+func (b *Board) Release() { b.once.Do(func() { close(b.release) }) }
 
 // Path is the port's stable name.
 func (b *Board) Path() string { return b.link }
@@ -297,23 +356,32 @@ func (b *Board) play() {
 		return
 	}
 	for i, l := range b.opt.Script {
-		if !b.sleep(l.After) {
+		if i == b.hold && !b.waitRelease() {
 			return
 		}
-		text := l.Text
-		if raw, ok := strings.CutPrefix(text, "\x00"); ok {
-			text = raw
-		} else {
-			text += "\r\n"
+		if !b.sleep(l.After) {
+			return
 		}
 		if i == len(b.opt.Script)-1 {
 			b.mu.Lock()
 			b.atLine = true
 			b.mu.Unlock()
 		}
-		if !b.send([]byte(text)) {
+		if !b.send(lineBytes(l)) {
 			return
 		}
+	}
+}
+
+// waitRelease holds the boot (HoldAt) until Release; false once the board
+// is closed.
+func (b *Board) waitRelease() bool {
+	close(b.held)
+	select {
+	case <-b.release:
+		return true
+	case <-b.closed:
+		return false
 	}
 }
 

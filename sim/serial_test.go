@@ -198,3 +198,67 @@ func TestBoardUnplugAndReplugKeepOneContinuousLog(t *testing.T) {
 	cancel()
 	<-done2
 }
+
+// A board held at a stage prints everything before it and nothing of it
+// until Release, so a test can look at the earlier state without racing
+// the boot.
+func TestBoardHoldsAtAStageUntilReleased(t *testing.T) {
+	b, err := NewBoard(BoardOptions{Dir: t.TempDir(), Speed: 1000, HoldAt: serialcon.StageShell})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ev := &events{}
+	con := serialcon.New(serialcon.Options{Ports: b, Timeout: 60 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _, _ = con.Run(ctx, ev); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	select {
+	case <-b.Held():
+	case <-time.After(60 * time.Second):
+		t.Fatal("the board never reached its hold before the shell prompt")
+	}
+	sent := string(b.Sent())
+	if !strings.Contains(sent, "nixos login: nixos (automatic login)") || strings.Contains(sent, "[nixos@nixos:~]$") {
+		t.Fatalf("held before the shell, the board sent:\n%q", sent[max(0, len(sent)-200):])
+	}
+	ev.wait(t, stage(serialcon.StageLogin))
+	ev.mu.Lock()
+	for _, e := range ev.all {
+		if s, ok := e.(serialcon.Stage); ok && s.Stage == serialcon.StageShell {
+			t.Error("the console saw the shell while the board was held")
+		}
+	}
+	ev.mu.Unlock()
+	b.Release()
+	b.Release() // twice is harmless
+	ev.wait(t, stage(serialcon.StageShell))
+}
+
+func TestBoardHoldAtNeedsAStageItsScriptReaches(t *testing.T) {
+	for _, tc := range []struct {
+		hold   string
+		script []BootLine
+		want   string
+	}{
+		{"shel", nil, "is not a console stage"},
+		{serialcon.StageLogin, []BootLine{{0, "UEFI Interactive Shell v2.2"}, {0, "\x00Shell> "}}, `never reaches stage "login"`},
+	} {
+		_, err := NewBoard(BoardOptions{Dir: t.TempDir(), HoldAt: tc.hold, Script: tc.script})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("HoldAt %q: error %v, want %q", tc.hold, err, tc.want)
+		}
+	}
+	// The UEFI shell's prompt is the shell stage: the hold is before it.
+	b, err := NewBoard(BoardOptions{Dir: t.TempDir(), HoldAt: serialcon.StageShell,
+		Script: []BootLine{{0, "UEFI Interactive Shell v2.2"}, {0, "\x00Shell> "}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.hold != 1 {
+		t.Errorf("held before line %d, want 1 (the prompt)", b.hold)
+	}
+}

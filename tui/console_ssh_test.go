@@ -14,6 +14,7 @@ import (
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/serialcon"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
@@ -68,9 +69,16 @@ func TestConsoleSSHKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) 
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		w, h := size[0], size[1]
 		key := personsKey(t)
-		tm, scr, m, board := startConsole(t, w, h)
-		// Before the shell prompt k sends nothing and says why.
-		scr.WaitFor(t, bootWait, "● connected")
+		// The board holds before its login prompt until the test has
+		// pressed k there: before the shell prompt k sends nothing and says
+		// why.
+		tm, scr, m, board := startConsoleWith(t, w, h, sim.BoardOptions{Speed: 20, HoldAt: serialcon.StageLogin})
+		select {
+		case <-board.Held():
+		case <-time.After(bootWait):
+			t.Fatal("the board never reached its hold before the login prompt")
+		}
+		scr.WaitFor(t, bootWait, "● connected", "▸stage-2")
 		tm.Type("k")
 		if w == 200 {
 			scr.WaitFor(t, wait, "k: no shell prompt yet", "k, at the board's shell prompt")
@@ -80,6 +88,7 @@ func TestConsoleSSHKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) 
 		if len(board.Input()) != 0 {
 			t.Fatalf("k before the prompt sent %q", board.Input())
 		}
+		board.Release()
 
 		text := scr.WaitFor(t, bootWait, "▸shell", "k SSH key to board")
 		checkWidth(t, text, w)

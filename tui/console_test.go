@@ -18,13 +18,20 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-const bootWait = 30 * time.Second
+const bootWait = 60 * time.Second
 
 // startConsole opens the wizard on the Watch step with a simulated board
 // booting NixOS on a real pty, twenty times faster than real time.
 func startConsole(t *testing.T, w, h int) (*teatest.TestModel, *testkit.Screen, *Model, *sim.Board) {
 	t.Helper()
-	board, err := sim.NewBoard(sim.BoardOptions{Dir: t.TempDir(), Speed: 20})
+	return startConsoleWith(t, w, h, sim.BoardOptions{Speed: 20})
+}
+
+// startConsoleWith is startConsole with a board made from o.
+func startConsoleWith(t *testing.T, w, h int, o sim.BoardOptions) (*teatest.TestModel, *testkit.Screen, *Model, *sim.Board) {
+	t.Helper()
+	o.Dir = t.TempDir()
+	board, err := sim.NewBoard(o)
 	if err != nil {
 		t.Fatal(err)
 	}

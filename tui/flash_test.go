@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const flashWait = 20 * time.Second
+const flashWait = 60 * time.Second
 
 // toFlash starts the wizard on the simulated Orin Nano, passes the host
 // check, takes the board the Recover screen finds and so reaches the flash.

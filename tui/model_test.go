@@ -21,7 +21,9 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-const wait = 5 * time.Second
+// wait bounds a wait for what a screen shows next: generous, so a busy
+// machine is slow, not failing.
+const wait = 60 * time.Second
 
 func startWizard(t *testing.T, w, h int, o Options) (*teatest.TestModel, *testkit.Screen, *Model) {
 	t.Helper()

@@ -21,7 +21,7 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-const pushWait = 20 * time.Second
+const pushWait = 60 * time.Second
 
 // fastBench is the simulated bench with a quick board: the same sequence,
 // a faster clock.
