@@ -28,6 +28,10 @@ func simBench(cfg sim.USBConfig) (bench.Bench, *sim.USB) {
 	return b, usb
 }
 
+// noBoardYet is a bus the board never enters on its own: the test plugs
+// it in (sim.USB.Plug) once it has seen what it waits for.
+var noBoardYet = sim.USBConfig{Board: sim.RecoveryBoard, AppearAfter: 24 * time.Hour}
+
 // toRecover starts the wizard for profile and passes the host check.
 func toRecover(t *testing.T, w, h int, profile string, b bench.Bench) (*teatest.TestModel, *testkit.Screen, *Model) {
 	t.Helper()
@@ -63,7 +67,9 @@ func recoverStep(t *testing.T, m *Model) runrec.StepRecord {
 func TestRecoverWaitsThenShowsTheBoard(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		w, h := size[0], size[1]
-		b, _ := simBench(sim.USBConfig{Board: sim.RecoveryBoard, AppearAfter: 1500 * time.Millisecond})
+		// The board enters recovery mode once the test has seen the
+		// screen wait for it.
+		b, usb := simBench(noBoardYet)
 		tm, scr, m := toRecover(t, w, h, "orin-nano-devkit", b)
 		text := scr.WaitFor(t, wait, "Put the board in USB recovery mode", "Connect: USB-C port of the Orin Nano devkit carrier",
 			"1. Power the board off", "5. After flashing, remove the jumper",
@@ -79,6 +85,7 @@ func TestRecoverWaitsThenShowsTheBoard(t *testing.T) {
 		}
 		text = scr.WaitFor(t, wait, "Button header J14", "┌●┐ o     9  GND", "└●┘ o    10  FC REC")
 		checkWidth(t, text, w)
+		usb.Plug(sim.RecoveryBoard)
 
 		text = scr.WaitFor(t, wait, "✓ Board in recovery mode", "Orin Nano 8GB (P3767-0003/-0005)",
 			"USB instance 1-2 (/dev/bus/usb/001/007)", "480 Mb/s (high speed)", "0955:7523 · som orin-nano",
@@ -124,9 +131,10 @@ func TestRecoverSeveralBoardsLetsThePersonChoose(t *testing.T) {
 }
 
 func TestRecoverBoardLeavingGoesBackToWaiting(t *testing.T) {
-	b, _ := simBench(sim.USBConfig{Board: sim.RecoveryBoard, LeaveAfter: 1200 * time.Millisecond})
+	b, usb := simBench(sim.USBConfig{Board: sim.RecoveryBoard})
 	_, scr, _ := toRecover(t, 200, 60, "orin-nano-devkit", b)
 	scr.WaitFor(t, wait, "✓ Board in recovery mode")
+	usb.Unplug(sim.RecoveryBoard.Instance())
 	text := scr.WaitFor(t, wait, "! The Orin Nano 8GB (P3767-0003/-0005) at 1-2 left recovery mode", "Waiting for the board on USB")
 	if strings.Contains(text, "enter: use this board") {
 		t.Errorf("no board, no continue:\n%s", text)
@@ -144,9 +152,10 @@ func TestRecoverAccessWarningNamesDoctorFix(t *testing.T) {
 // waiting, then the mismatch, a confirmation, and the way to the right
 // profile.
 func TestRecoverOtherModuleOffersTheProfilesThatFit(t *testing.T) {
-	b, _ := simBench(sim.USBConfig{Board: sim.RecoveryBoard, AppearAfter: 1500 * time.Millisecond})
+	b, usb := simBench(noBoardYet)
 	tm, scr, m := toRecover(t, 200, 60, "orin-agx-devkit", b)
 	scr.WaitFor(t, wait, "AGX Orin devkit buttons", "│ Force Recovery │", "Waiting for the board on USB (0955:7023, 0955:7223)")
+	usb.Plug(sim.RecoveryBoard)
 	firstRun := m.sess.Run
 	scr.WaitFor(t, wait, "this board is Orin Nano 8GB (P3767-0003/-0005) (orin-nano), but profile orin-agx-devkit is for orin-agx",
 		"switch profile to one for this module: orin-nano-devkit, orin-nano-super-devkit")
