@@ -29,10 +29,10 @@ func readUntil(t *testing.T, d Device, want string) {
 	t.Helper()
 	var got []byte
 	buf := make([]byte, 256)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(bound)
 	for string(got) != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("read %q, want %q", got, want)
+			t.Fatalf("waited %v to read %q; read %q", bound, want, got)
 		}
 		n, err := d.Read(buf)
 		if err != nil {
@@ -40,6 +40,27 @@ func readUntil(t *testing.T, d Device, want string) {
 		}
 		got = append(got, buf[:n]...)
 	}
+}
+
+// readLoop reads d until it fails and hands over the error; reading is
+// closed once the first read has come back (idle: the loop is running).
+func readLoop(d Device) (got chan error, reading chan struct{}) {
+	got, reading = make(chan error, 1), make(chan struct{})
+	go func() {
+		first := true
+		for {
+			_, err := d.Read(make([]byte, 64))
+			if first {
+				close(reading)
+				first = false
+			}
+			if err != nil {
+				got <- err
+				return
+			}
+		}
+	}()
+	return got, reading
 }
 
 func TestDeviceReadsWritesAndTimesOut(t *testing.T) {
@@ -53,8 +74,8 @@ func TestDeviceReadsWritesAndTimesOut(t *testing.T) {
 	if n, err := d.Read(make([]byte, 16)); n != 0 || err != nil {
 		t.Fatalf("idle read: %d %v", n, err)
 	}
-	if time.Since(start) > time.Second {
-		t.Error("an idle read must come back soon")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("an idle read must come back soon (its timeout is 50 ms), not after %v", took)
 	}
 	if _, err := master.Write([]byte("Shell> ")); err != nil {
 		t.Fatal(err)
@@ -76,24 +97,16 @@ func TestDeviceTellsAnUnplugFromOurClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan error, 1)
-	go func() {
-		for {
-			if _, err := d.Read(make([]byte, 64)); err != nil {
-				got <- err
-				return
-			}
-		}
-	}()
-	time.Sleep(100 * time.Millisecond)
+	got, reading := readLoop(d)
+	<-reading
 	master.Close() // the adapter is pulled out
 	select {
 	case err := <-got:
 		if !errors.Is(err, ErrGone) {
 			t.Errorf("unplug gave %v, want ErrGone", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no error after the unplug")
+	case <-time.After(bound):
+		t.Fatalf("waited %v for the read error after the unplug", bound)
 	}
 	d.Close()
 
@@ -102,23 +115,16 @@ func TestDeviceTellsAnUnplugFromOurClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for {
-			if _, err := d2.Read(make([]byte, 64)); err != nil {
-				got <- err
-				return
-			}
-		}
-	}()
-	time.Sleep(100 * time.Millisecond)
+	got, reading = readLoop(d2)
+	<-reading
 	d2.Close()
 	select {
 	case err := <-got:
 		if !errors.Is(err, ErrClosed) {
 			t.Errorf("our close gave %v, want ErrClosed", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no error after close")
+	case <-time.After(bound):
+		t.Fatalf("waited %v for the read error after our close", bound)
 	}
 }
 

@@ -51,18 +51,25 @@ func TestRealEDK2FirmwareOverQEMUSerial(t *testing.T) {
 	pts := make(chan string, 1)
 	go func() {
 		re := regexp.MustCompile(`/dev/pts/[0-9]+`)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := re.FindString(sc.Text()); m != "" {
-				pts <- m
+		r := bufio.NewReader(out)
+		for { // to EOF, so qemu never blocks on its monitor's output
+			line, err := r.ReadString('\n')
+			if m := re.FindString(line); m != "" {
+				select {
+				case pts <- m:
+				default:
+				}
+			}
+			if err != nil {
+				return
 			}
 		}
 	}()
 	var port string
 	select {
 	case port = <-pts:
-	case <-time.After(30 * time.Second):
-		t.Fatal("qemu did not say where its serial pty is")
+	case <-time.After(bound):
+		t.Fatalf("waited %v for qemu to say where its serial pty is", bound)
 	}
 
 	events := &eventLog{}
@@ -75,19 +82,16 @@ func TestRealEDK2FirmwareOverQEMUSerial(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The firmware boots in emulation: these waits share the test's
+	// four minutes.
+	deadline, _ := ctx.Deadline()
 	waitLong := func(what string, ok func(step.Event) bool) step.Event {
 		t.Helper()
-		for {
-			for _, e := range snapshot(events) {
-				if ok(e) {
-					return e
-				}
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("no %s before the deadline; console so far:\n%s", what, events.output())
-			}
-			time.Sleep(100 * time.Millisecond)
+		var found step.Event
+		if !events.changed.WaitUntil(time.Until(deadline), func() bool { found = events.find(ok); return found != nil }) {
+			t.Fatalf("no %s within 4 minutes; console so far:\n%s", what, events.output())
 		}
+		return found
 	}
 	uefi := waitLong("UEFI banner", isStage(StageUEFI)).(Stage)
 	if !strings.HasPrefix(uefi.Line, "UEFI firmware (version") {
@@ -99,17 +103,14 @@ func TestRealEDK2FirmwareOverQEMUSerial(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The shell echoes the command, then answers with its version.
-	for {
+	answered := func() bool {
 		after := events.output()[before:]
 		lines, _ := cookLines([]byte(after), len(after))
 		text := strings.Join(lines, "\n")
-		if strings.Contains(text, "ver") && regexp.MustCompile(`UEFI v2\.[0-9]+ \(EDK II`).MatchString(text) {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("no answer to ver; after sending it:\n%q", after)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return strings.Contains(text, "ver") && regexp.MustCompile(`UEFI v2\.[0-9]+ \(EDK II`).MatchString(text)
+	}
+	if !events.changed.WaitUntil(time.Until(deadline), answered) {
+		t.Fatalf("no answer to ver within 4 minutes; after sending it:\n%q", events.output()[before:])
 	}
 	stop()
 	r := <-done
@@ -121,10 +122,4 @@ func TestRealEDK2FirmwareOverQEMUSerial(t *testing.T) {
 
 func isStage(id string) func(step.Event) bool {
 	return func(e step.Event) bool { s, ok := e.(Stage); return ok && s.Stage == id }
-}
-
-func snapshot(l *eventLog) []step.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]step.Event(nil), l.events...)
 }

@@ -1,6 +1,7 @@
 package serialcon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -24,21 +25,29 @@ import (
 // Ending socat closes the pty master: to the port's reader that is an
 // unplugged adapter, and a new socat with the same link is the replug.
 type socatBoard struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	mu   sync.Mutex
-	got  bytes.Buffer
-	done chan struct{}
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	mu      sync.Mutex
+	got     bytes.Buffer
+	changed testkit.Changes // after each read from socat
+	done    chan struct{}
 }
+
+// bound is how long a test waits for anything before it gives up: far
+// more than any of these waits takes, even on a busy machine.
+const bound = time.Minute
 
 func startSocat(t *testing.T, link string) *socatBoard {
 	t.Helper()
 	testkit.NeedCommands(t, "socat")
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &socatBoard{done: make(chan struct{})}
-	b.cmd = proc.Host{}.Command(ctx, "socat", "STDIO", "pty,raw,echo=0,link="+link)
+	// -d -d: socat says "starting data transfer loop" once both ends are
+	// open, the pty's link made.
+	b.cmd = proc.Host{}.Command(ctx, "socat", "-d", "-d", "STDIO", "pty,raw,echo=0,link="+link)
 	b.in, _ = b.cmd.StdinPipe()
 	out, _ := b.cmd.StdoutPipe()
+	errOut, _ := b.cmd.StderrPipe()
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,18 +59,37 @@ func startSocat(t *testing.T, link string) *socatBoard {
 			b.mu.Lock()
 			b.got.Write(buf[:n])
 			b.mu.Unlock()
+			b.changed.Changed()
 			if err != nil {
 				return
 			}
 		}
 	}()
-	t.Cleanup(func() { cancel(); b.stop() })
-	deadline := time.Now().Add(10 * time.Second)
-	for !exists(link) {
-		if time.Now().After(deadline) {
-			t.Fatal("socat made no pty")
+	ready := make(chan struct{})
+	go func() {
+		r := bufio.NewReader(errOut)
+		said := false
+		for {
+			line, err := r.ReadString('\n')
+			if !said && strings.Contains(line, "starting data transfer loop") {
+				close(ready)
+				said = true
+			}
+			if err != nil {
+				return // drained to EOF: socat never blocks on its log
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+	}()
+	t.Cleanup(func() { cancel(); b.stop() })
+	select {
+	case <-ready:
+	case <-b.done:
+		t.Fatal("socat ended before it made its pty")
+	case <-time.After(bound):
+		t.Fatalf("waited %v for socat to make its pty", bound)
+	}
+	if !exists(link) {
+		t.Fatalf("socat said it was ready but %s is missing", link)
 	}
 	return b
 }
@@ -86,38 +114,56 @@ func (b *socatBoard) received() string {
 	return b.got.String()
 }
 
+// waitReceived waits until what the board received passes ok.
+func (b *socatBoard) waitReceived(t *testing.T, what string, ok func(string) bool) {
+	t.Helper()
+	b.changed.Wait(t, bound, "the board to receive "+what, func() bool { return ok(b.received()) })
+}
+
 // eventLog collects a session's events for assertions.
 type eventLog struct {
-	mu     sync.Mutex
-	events []step.Event
-	out    bytes.Buffer
+	mu      sync.Mutex
+	events  []step.Event
+	out     bytes.Buffer
+	changed testkit.Changes
 }
 
 func (l *eventLog) Emit(e step.Event) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.events = append(l.events, e)
 	if o, ok := e.(Output); ok {
 		l.out.Write(o.Data)
 	}
+	l.mu.Unlock()
+	l.changed.Changed()
+}
+
+func (l *eventLog) find(ok func(step.Event) bool) step.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.events {
+		if ok(e) {
+			return e
+		}
+	}
+	return nil
 }
 
 func (l *eventLog) waitFor(t *testing.T, what string, ok func(step.Event) bool) step.Event {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	var found step.Event
+	if !l.changed.WaitUntil(bound, func() bool { found = l.find(ok); return found != nil }) {
 		l.mu.Lock()
-		for _, e := range l.events {
-			if ok(e) {
-				l.mu.Unlock()
-				return e
-			}
-		}
-		l.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
+		defer l.mu.Unlock()
+		t.Fatalf("waited %v for a %s event; got %+v", bound, what, l.events)
 	}
-	t.Fatalf("no %s event; got %+v", what, l.events)
-	return nil
+	return found
+}
+
+// waitOutput waits until the session's output passes ok.
+func (l *eventLog) waitOutput(t *testing.T, what string, ok func(string) bool) {
+	t.Helper()
+	l.changed.Wait(t, bound, what, func() bool { return ok(l.output()) })
 }
 
 func (l *eventLog) output() string {
@@ -159,9 +205,9 @@ func TestSessionSurvivesUnplugAndKeepsOneLog(t *testing.T) {
 	events.waitFor(t, "connected", isConn(EventConnected))
 	board.write(t, part1)
 	events.waitFor(t, "kernel stage", func(e step.Event) bool { s, ok := e.(Stage); return ok && s.Stage == StageKernel })
-	for !strings.HasSuffix(events.output(), string(part1[len(part1)-20:])) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	events.waitOutput(t, "the end of the first part on the screen", func(out string) bool {
+		return strings.HasSuffix(out, string(part1[len(part1)-20:]))
+	})
 	board.stop() // unplugged
 	gone := events.waitFor(t, "disconnected", isConn(EventDisconnected)).(Connection)
 	if gone.Offset != int64(len(part1)) {
@@ -177,8 +223,8 @@ func TestSessionSurvivesUnplugAndKeepsOneLog(t *testing.T) {
 	var r runResult
 	select {
 	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the session did not end at the login prompt")
+	case <-time.After(bound):
+		t.Fatalf("waited %v for the session to end at the login prompt", bound)
 	}
 	rawFile.Close()
 	textFile.Close()
@@ -216,17 +262,13 @@ func TestSessionSendsAndEchoes(t *testing.T) {
 	con := New(Options{Port: link, Until: until, Send: []byte("\x1b"), Timeout: 20 * time.Second})
 	done := run(con, context.Background(), events)
 	events.waitFor(t, "connected", isConn(EventConnected))
-	for !strings.Contains(board.received(), "\x1b") {
-		time.Sleep(10 * time.Millisecond)
-	}
+	board.waitReceived(t, "the ESC sent at connect", func(got string) bool { return strings.Contains(got, "\x1b") })
 	board.write(t, []byte("\x1b[1m\x1b[33m\x1b[40mShell> \x1b[0m"))
 	events.waitFor(t, "shell stage", func(e step.Event) bool { s, ok := e.(Stage); return ok && s.Stage == StageShell })
 	if err := con.Send([]byte("ver\r")); err != nil {
 		t.Fatal(err)
 	}
-	for !strings.Contains(board.received(), "ver\r") {
-		time.Sleep(10 * time.Millisecond)
-	}
+	board.waitReceived(t, "ver", func(got string) bool { return strings.Contains(got, "ver\r") })
 	board.write(t, []byte("ver\r\nUEFI Interactive Shell v2.2\r\nEDK II\r\nUEFI v2.70 (EDK II, 0x00010000)\r\n"))
 	r := <-done
 	if r.err != nil || r.res.MatchedLine != "UEFI v2.70 (EDK II, 0x00010000)" {
@@ -310,17 +352,25 @@ func TestSessionSendAtAStage(t *testing.T) {
 	con := New(Options{Port: link, Until: until, Send: []byte(KeyEsc), SendAt: StageUEFIMenu, Timeout: 20 * time.Second})
 	done := run(con, context.Background(), events)
 	events.waitFor(t, "connected", isConn(EventConnected))
-	time.Sleep(200 * time.Millisecond)
-	if got := board.received(); got != "" {
+	// The firmware's banner, not yet its menu: the session has read it
+	// when its stage comes; then a marker sent by hand reaches the board
+	// behind anything sent before it, so the board holding only the
+	// marker shows nothing went out at connect or at the banner.
+	board.write(t, []byte("Jetson UEFI firmware (version 35.3.1 built on 1980-01-01T00:00:00+00:00)\r\n"))
+	events.waitFor(t, "uefi stage", func(e step.Event) bool { s, ok := e.(Stage); return ok && s.Stage == StageUEFI })
+	if err := con.Send([]byte("#")); err != nil {
+		t.Fatal(err)
+	}
+	board.waitReceived(t, "the marker", func(got string) bool { return strings.Contains(got, "#") })
+	if got := board.received(); got != "#" {
 		t.Fatalf("sent %q before the menu", got)
 	}
-	board.write(t, []byte("Jetson UEFI firmware (version 35.3.1 built on 1980-01-01T00:00:00+00:00)\r\nESC   to enter Setup.\r\n"))
+	board.write(t, []byte("ESC   to enter Setup.\r\n"))
 	if r := <-done; r.err != nil || !r.res.Matched {
 		t.Fatalf("%+v %v", r.res, r.err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); board.received() != KeyEsc; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the board got %q", board.received())
-		}
+	board.waitReceived(t, "the ESC at the menu", func(got string) bool { return got != "#" })
+	if got := board.received(); got != "#"+KeyEsc {
+		t.Fatalf("the board got %q", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/assets"
+	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/serialcon"
 	"github.com/jetup/jetup/step"
@@ -39,31 +40,36 @@ func (s *syncBuffer) Bytes() []byte {
 }
 
 type events struct {
-	mu  sync.Mutex
-	all []step.Event
+	mu      sync.Mutex
+	all     []step.Event
+	changed testkit.Changes
 }
 
 func (e *events) Emit(ev step.Event) {
 	e.mu.Lock()
 	e.all = append(e.all, ev)
 	e.mu.Unlock()
+	e.changed.Changed()
+}
+
+func (e *events) seen(ok func(step.Event) bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range e.all {
+		if ok(ev) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *events) wait(t *testing.T, ok func(step.Event) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	if !e.changed.WaitUntil(time.Minute, func() bool { return e.seen(ok) }) {
 		e.mu.Lock()
-		for _, ev := range e.all {
-			if ok(ev) {
-				e.mu.Unlock()
-				return
-			}
-		}
-		e.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
+		defer e.mu.Unlock()
+		t.Fatalf("waited a minute for an event; got %+v", e.all)
 	}
-	t.Fatalf("event never came; got %+v", e.all)
 }
 
 func (e *events) output() string {
@@ -101,7 +107,8 @@ func TestBoardBootsToTheInstallerShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	time.Sleep(100 * time.Millisecond)
+	// The board powers on when its console is first opened (waitOpen),
+	// not before.
 	if b.Powered() {
 		t.Fatal("the board booted before anyone watched its console")
 	}
@@ -152,7 +159,6 @@ func TestBoardUnplugAndReplugKeepOneContinuousLog(t *testing.T) {
 	// Pull the cable once jetup has read everything sent so far.
 	b.UnplugWhen(func(sent int) bool { return raw.Len() == sent })
 	ev.wait(t, conn(serialcon.EventDisconnected))
-	time.Sleep(100 * time.Millisecond) // the board boots on meanwhile
 	if err := b.Replug(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +195,8 @@ func TestBoardUnplugAndReplugKeepOneContinuousLog(t *testing.T) {
 	if err := con2.Send([]byte("uname -m\r")); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ev2.output(), "uname -m\r\n\x1b[1;32m[nixos@nixos:~]$"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no echo: %q", ev2.output())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !ev2.changed.WaitUntil(time.Minute, func() bool { return strings.Contains(ev2.output(), "uname -m\r\n\x1b[1;32m[nixos@nixos:~]$") }) {
+		t.Fatalf("waited a minute for the echo and the new prompt: %q", ev2.output())
 	}
 	cancel()
 	<-done2
