@@ -281,6 +281,21 @@ var flashRuns = map[string]flashRun{
 		"Waiting for target to boot-up...").add(2*sec, "Waiting for target to boot-up...").add(2*sec,
 		"Waiting for target to boot-up...").add(2*sec, "Device ping failed after RCM boot.").done("exit", 1),
 
+	// OE4T meta-tegra's initrd-flash failing to sign before anything
+	// reaches the board (OE4T/meta-tegra#1530, verbatim but for the
+	// timestamps and the machine name).
+	"signing-failed": (&runBuilder{}).add(200*ms, "Starting at 2026-01-18T09:12:04",
+		"Machine:      p3768-0000-p3767-0000",
+		"Rootfs device: nvme0n1p1",
+		"Found Jetson device in recovery mode at USB 1-2").add(300*ms,
+		"== Step 1: Signing binaries at 2026-01-18T09:12:04+00:00 ==").add(2*sec,
+		"cp: cannot stat 'signed/*': No such file or directory",
+		"cp: cannot stat 'signed/flash.xml.tmp': No such file or directory",
+		"sed: can't read flash.xml.tmp: No such file or directory",
+		"./initrd-flash: line 292: flash.idx: No such file or directory",
+		"ERR: no SPI or eMMC boot partition entries found",
+		"ERR: signing failed at 2026-01-18T09:12:06+00:00").done("exit", 1),
+
 	"unknown": banner().add(500*ms,
 		"cp: cannot stat 'bootloader/uefi_jetson.bin': No such file or directory").done("exit", 1),
 }
