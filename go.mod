@@ -23,6 +23,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sys v0.49.0
+	tags.cncf.io/container-device-interface/specs-go v1.1.1
 )
 
 require (

@@ -63,7 +63,7 @@ func imports(t *testing.T) map[string][]string {
 // faces (tui, cmd), the hardware choice (bench, sim), or another step's
 // package (flash's own detect sub-package aside).
 var (
-	steps   = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy"}
+	steps   = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify"}
 	base    = []string{"step", "runrec", "proc", "profiles", "assets", "remote", "disklabel"}
 	faces   = []string{"tui", "cmd/jetup", "bench", "sim"}
 	allowed = map[string][]string{"flash": {"flash/detect"}}
