@@ -10,6 +10,8 @@ import (
 const (
 	StageMB1      = "mb1"           // first-stage boot loader (MB1)
 	StageMB2      = "mb2"           // MB2 / TF-A, up to "CPU switching to normal world boot"
+	StageFirmware = "firmware"      // a Raspberry Pi's own boot firmware (EEPROM bootloader, start*.elf)
+	StageUBoot    = "u-boot"        // U-Boot: its banner, autoboot countdown and extlinux menu
 	StageUEFI     = "uefi"          // the UEFI banner
 	StageUEFIMenu = "uefi-menu"     // "ESC to enter Setup" countdown: keys reach the firmware now
 	StageKernel   = "kernel"        // EFI stub / Linux started
@@ -20,7 +22,7 @@ const (
 )
 
 // Stages lists the stage ids in boot order.
-var Stages = []string{StageMB1, StageMB2, StageUEFI, StageUEFIMenu, StageKernel, StageNixOS1, StageNixOS2, StageLogin, StageShell}
+var Stages = []string{StageMB1, StageMB2, StageFirmware, StageUBoot, StageUEFI, StageUEFIMenu, StageKernel, StageNixOS1, StageNixOS2, StageLogin, StageShell}
 
 // IsStage reports whether id is a stage id.
 func IsStage(id string) bool {
@@ -42,7 +44,37 @@ const (
 	// FactHostKey is an SSH host key fingerprint (SHA256:...) the board
 	// printed (ssh-keygen -l), for the push step to pin.
 	FactHostKey = "host-key"
+	// FactModel is the board the firmware or the kernel names ("Machine
+	// model: NVIDIA Jetson AGX Orin Developer Kit", U-Boot's "RPI 3 Model B").
+	FactModel = "model"
 )
+
+// stageIndex is a stage's place in Stages, -1 for none.
+func stageIndex(id string) int {
+	for i, s := range Stages {
+		if s == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Finding is a known dead end in the boot (a firmware assert, a kernel
+// panic, L4TLauncher giving up on extlinux.conf) with what it means and
+// what to do next. Its JSON is the `jetup console --json` finding line.
+type Finding struct {
+	Finding string    `json:"finding"` // the id: extlinux-fallback, uefi-assert, kernel-panic, ...
+	Stage   string    `json:"stage"`   // the stage the boot was in
+	Line    string    `json:"line"`
+	What    string    `json:"what"`
+	Next    string    `json:"next"`
+	At      time.Time `json:"at"`
+}
+
+// Text is the headless form.
+func (f Finding) Text() string {
+	return fmt.Sprintf("finding %s: %s\n  line: %s\n  next: %s", f.Finding, f.What, f.Line, f.Next)
+}
 
 // Stage is emitted when the boot reaches a stage. Its JSON is the
 // `jetup console --json` stage line.

@@ -94,6 +94,8 @@ type Summary struct {
 	Stages []Stage `json:"stages"`
 	// Facts, in the order they were seen.
 	Facts []Fact `json:"facts"`
+	// Findings are the known dead ends the boot hit, with the next step.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 func (s *Summary) add(e any) {
@@ -102,6 +104,8 @@ func (s *Summary) add(e any) {
 		s.Stages = append(s.Stages, e)
 	case Fact:
 		s.Facts = append(s.Facts, e)
+	case Finding:
+		s.Findings = append(s.Findings, e)
 	}
 }
 

@@ -27,11 +27,15 @@ type Watcher struct {
 	facts map[string]string
 	ips   map[string]bool
 	last  string // last error line, to report a repeated one once
+	found map[string]bool // findings reported in this boot
+	// bannered: the current stage was entered at its banner, not from a
+	// line inside it; its banner after such a line is the same boot.
+	bannered bool
 }
 
 // NewWatcher calls emit with a Stage or a Fact for each one it recognises.
 func NewWatcher(emit func(any)) *Watcher {
-	return &Watcher{emit: emit, facts: map[string]string{}, ips: map[string]bool{}}
+	return &Watcher{emit: emit, facts: map[string]string{}, ips: map[string]bool{}, found: map[string]bool{}}
 }
 
 // Current is the stage reached last ("" before any).
@@ -50,11 +54,24 @@ func (w *Watcher) toStage(id, line string, at time.Time, bootStart bool) {
 	// A stage is reported when the boot moves to it. The first-stage and
 	// firmware banners are reported every time: seeing one again means the
 	// board rebooted.
-	if id == w.stage && !bootStart {
+	if id == w.stage && (!bootStart || !w.bannered) {
+		w.bannered = w.bannered || bootStart
 		return
 	}
-	w.stage = id
+	if bootStart {
+		clear(w.found) // a new boot may hit the same dead end again
+	}
+	w.stage, w.bannered = id, bootStart
 	w.emit(Stage{Stage: id, At: at, Line: clip(line)})
+}
+
+// advance moves to stage id only if the boot has not got that far: a line
+// from inside a stage (MB2's task lines, L4TLauncher's, the kernel's)
+// tells where a capture that started late is, but never means a reboot.
+func (w *Watcher) advance(id, line string, at time.Time) {
+	if stageIndex(id) > stageIndex(w.stage) {
+		w.toStage(id, line, at, false)
+	}
 }
 
 func (w *Watcher) fact(id, value string, at time.Time) {
@@ -97,7 +114,78 @@ var (
 	reUEFIPrompt  = regexp.MustCompile(`^(Shell|FS[0-9]+:[^>]*)> ?`)
 	reIPv4        = regexp.MustCompile(`\b(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\b`)
 	reHostKey     = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
+	// MB1/MB2's log lines: "[0000.061] I> ..." (MB2 on Orin prints no
+	// time stamp: "I> Task: ...").
+	reTegraLog   = regexp.MustCompile(`\[\d{4}\.\d{3}\] [IWEC]> `)
+	reTegraPlain = regexp.MustCompile(`^\s*[IWEC]> `)
+	// The kernel's "[    1.514127] " (five columns of seconds; the RCE
+	// firmware's "[ 6.318531]" is not the kernel's).
+	reKernelTime = regexp.MustCompile(`^\[[ \d]{5}\.\d{6}\] `)
+	reUBoot      = regexp.MustCompile(`^U-Boot (\d{4}\.\d{2}\S*)`)
+	rePiEEPROM   = regexp.MustCompile(`RPi: BOOTLOADER release VERSION:(\S+) DATE: (\w+ +\d+ \d{4})`)
+	reRPiModel   = regexp.MustCompile(`^RPI [0-9].*\(0x[0-9a-f]+\)$`)
 )
+
+// mb2Hints are words only MB2 (and what it starts before UEFI) prints in
+// the common log format: its secure-world hand-off (BL31/BL32, Hafnium on
+// Thor), NVDisp-Init on Xavier, the CPU-BL parameters.
+var mb2Hints = []string{"BL31", "BL32", "Hafnium", "NVDisp-Init", "CPU-BL", "TBoot-BPMP", "Welcome to MB2"}
+
+// inside are lines from inside a stage: a capture that starts after the
+// stage's banner still shows where the boot is. Prefixes unless noted.
+var inside = []struct {
+	stage  string
+	pats   []string
+	prefix bool
+}{
+	{StageMB2, []string{"I/TC: "}, true}, // OP-TEE, started by MB2
+	{StageFirmware, []string{"PM_RSTS:", "Boot mode: ", "Initialising SDRAM", "Raspberry Pi Bootcode", "Read start"}, true},
+	{StageUBoot, []string{"Hit any key to stop autoboot", "Retrieving file: ", "Scanning mmc ", "switch to partitions #",
+		"Found /extlinux/extlinux.conf", "Enter choice: ", "Starting kernel ...", "## Flattened Device Tree blob"}, true},
+	{StageUEFI, []string{"L4TLauncher:", "ExtLinuxBoot:", "ProcessExtLinuxConfig", "OpenAndReadUntrustedFileToBuffer",
+		"Could not locate device tree fixup protocol", "**  WARNING: Test Key is used.  **", "BdsDxe: ",
+		"ASSERT [", "Synchronous Exception at"}, false},
+	{StageKernel, []string{"EFI stub: ", "Linux version ", "Machine model: ", "Kernel command line: "}, true},
+	{StageNixOS1, []string{"loading module ", "running udev..."}, true},
+	{StageNixOS2, []string{"running activation script...", "setting up /etc..."}, true},
+}
+
+// within recognises a line from inside a stage.
+func (w *Watcher) within(line string, at time.Time) bool {
+	l := strings.TrimLeft(line, " `")
+	if strings.Contains(l, "> ") {
+		if plain := reTegraPlain.MatchString(l); plain || reTegraLog.MatchString(l) {
+			st := StageMB1
+			if plain || containsAny(l, mb2Hints) {
+				st = StageMB2 // Orin's MB2 prints no time stamps
+			}
+			w.advance(st, line, at)
+			return true
+		}
+	}
+	if l != "" && l[0] == '[' && reKernelTime.MatchString(l) {
+		w.advance(StageKernel, line, at)
+		return true
+	}
+	for _, in := range inside {
+		for _, p := range in.pats {
+			if in.prefix && strings.HasPrefix(l, p) || !in.prefix && strings.Contains(l, p) {
+				w.advance(in.stage, line, at)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
 
 // IsUEFIShell reports whether a shell stage's line is the EDK2 shell's
 // prompt (Shell>, FS0:\>) rather than a Linux shell's: only a Linux shell
@@ -111,6 +199,7 @@ func (w *Watcher) Line(line string, at time.Time) {
 	}
 	w.stages(line, at, false)
 	w.facts1(line, at)
+	w.findings(line, at)
 }
 
 // Idle examines the unfinished line when the board has paused after it:
@@ -124,8 +213,18 @@ func (w *Watcher) Idle(partial string, at time.Time) {
 
 func (w *Watcher) stages(line string, at time.Time, idle bool) {
 	switch {
-	case strings.Contains(line, "MB1 (version"):
+	case strings.Contains(line, "MB1 (version") || strings.Contains(line, "MB1 (prd-version"):
 		w.toStage(StageMB1, line, at, true)
+	case strings.Contains(line, "RPi: BOOTLOADER release"):
+		w.toStage(StageFirmware, line, at, true)
+		if m := rePiEEPROM.FindStringSubmatch(line); m != nil {
+			w.fact(FactFirmwareVersion, m[1]+" ("+m[2]+")", at)
+		}
+	case strings.HasPrefix(line, "U-Boot 20"):
+		w.toStage(StageUBoot, line, at, true)
+		if m := reUBoot.FindStringSubmatch(line); m != nil {
+			w.fact(FactFirmwareVersion, "U-Boot "+m[1], at)
+		}
 	case strings.Contains(line, "MB2 (version") || strings.Contains(line, "CPU switching to normal world boot") ||
 		strings.HasPrefix(line, "NOTICE:  BL31: v"):
 		w.toStage(StageMB2, line, at, false)
@@ -151,8 +250,24 @@ func (w *Watcher) stages(line string, at time.Time, idle bool) {
 		w.toStage(StageNixOS2, line, at, false)
 	case strings.Contains(line, "Welcome to NixOS"):
 		w.welcome(line, at)
+	case w.within(line, at):
 	default:
 		w.prompts(line, at, idle)
+	}
+	w.model(line, at)
+}
+
+// model reports the board the kernel or U-Boot names.
+func (w *Watcher) model(line string, at time.Time) {
+	l := strings.TrimSpace(line)
+	switch {
+	case strings.Contains(l, "Machine model: "):
+		_, m, _ := strings.Cut(l, "Machine model: ")
+		w.fact(FactModel, clip(m), at)
+	case strings.HasPrefix(l, "Model: "):
+		w.fact(FactModel, clip(strings.TrimPrefix(l, "Model: ")), at)
+	case strings.HasPrefix(l, "RPI ") && reRPiModel.MatchString(l):
+		w.fact(FactModel, clip(l), at)
 	}
 }
 

@@ -232,6 +232,8 @@ func (c *consoleScreen) event(e step.Event) {
 		c.stageLine = e.Line
 	case serialcon.Fact:
 		c.fact(e)
+	case serialcon.Finding:
+		c.warn = e.What + ": " + e.Next
 	case serialcon.Connection:
 		switch e.Event {
 		case serialcon.EventWaiting:
@@ -554,7 +556,8 @@ func (c *consoleScreen) header() string {
 
 // stageLabels are the track's short names.
 var stageLabels = map[string]string{
-	serialcon.StageMB1: "MB1", serialcon.StageMB2: "MB2", serialcon.StageUEFI: "UEFI", serialcon.StageUEFIMenu: "menu",
+	serialcon.StageMB1: "MB1", serialcon.StageMB2: "MB2", serialcon.StageFirmware: "firmware", serialcon.StageUBoot: "U-Boot",
+	serialcon.StageUEFI: "UEFI", serialcon.StageUEFIMenu: "menu",
 	serialcon.StageKernel: "kernel", serialcon.StageNixOS1: "stage-1", serialcon.StageNixOS2: "stage-2",
 	serialcon.StageLogin: "login", serialcon.StageShell: "shell",
 }
@@ -562,8 +565,15 @@ var stageLabels = map[string]string{
 // track draws the boot stages: ✓ passed, ▸ the current one, plain ahead.
 func (c *consoleScreen) track() string {
 	var parts []string
+	pi := c.reached[serialcon.StageFirmware] || c.reached[serialcon.StageUBoot]
 	for _, s := range serialcon.Stages {
 		label := stageLabels[s]
+		// One family's stages: a Jetson never shows the Pi's firmware
+		// or U-Boot, a Pi never MB1/MB2.
+		pistage := s == serialcon.StageFirmware || s == serialcon.StageUBoot
+		if pistage != pi && (s == serialcon.StageMB1 || s == serialcon.StageMB2 || pistage) && !c.reached[s] {
+			continue
+		}
 		switch {
 		case s == c.current:
 			parts = append(parts, c.st.Accent.Render("▸"+label))

@@ -210,6 +210,9 @@ func consoleSummary(r serialcon.Result) string {
 			parts = append(parts, k+" "+v)
 		}
 	}
+	for _, f := range r.Findings {
+		parts = append(parts, "finding "+f.Finding)
+	}
 	if r.Reconnects > 0 {
 		parts = append(parts, fmt.Sprintf("%d reconnects", r.Reconnects))
 	}

@@ -218,3 +218,29 @@ func TestConsoleSetupSSHWithoutAKeyStillAsksForTheHostKey(t *testing.T) {
 		t.Errorf("--send with --setup-ssh: %+v", bad)
 	}
 }
+
+// A capture opened late (a forum paste that starts at L4TLauncher) is
+// placed in its stage, and its dead end comes with the next step.
+func TestConsoleSavedLogFindingsAndMidBootStages(t *testing.T) {
+	b, err := os.ReadFile("../../serialcon/testdata/real/oe4t-meta-tegra-1215-agx-orin-l4tlauncher-extlinux-fallback.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "paste.txt")
+	_ = os.WriteFile(file, []byte(strings.Join(out, "\r\n")), 0o644)
+	r := jetup(t, nil, "console", "--from", file, "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"stage":"uefi","at":"0001-01-01T00:00:00Z","line":"L4TLauncher: Attempting Direct Boot"`) ||
+		!strings.Contains(r.stdout, `"finding":"extlinux-fallback"`) || !strings.Contains(r.stdout, `"next":"The board is not booting`) {
+		t.Errorf("%+v", r)
+	}
+	r = jetup(t, nil, "console", "--from", file)
+	if !strings.Contains(r.stdout, "jetup: finding extlinux-fallback: L4TLauncher could not use") || !strings.Contains(r.stdout, "next: ") {
+		t.Errorf("%+v", r)
+	}
+}
