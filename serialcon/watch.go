@@ -26,7 +26,7 @@ type Watcher struct {
 	stage string
 	facts map[string]string
 	ips   map[string]bool
-	last  string // last error line, to report a repeated one once
+	last  string          // last error line, to report a repeated one once
 	found map[string]bool // findings reported in this boot
 	// bannered: the current stage was entered at its banner, not from a
 	// line inside it; its banner after such a line is the same boot.
