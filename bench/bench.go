@@ -14,6 +14,7 @@ import (
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/media"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/serialcon"
@@ -25,6 +26,11 @@ type Bench struct {
 	Sim bool
 	// Runner starts external programs (nix, ssh, the flash script, xz).
 	Runner proc.Runner
+	// Nix runs every nix call of the run (flash's build, the installer
+	// build, the push's build, path-info and copy): one value, so a mode
+	// set on it before the steps start (offline, the user to build as)
+	// reaches them all.
+	Nix *nixrun.Nix
 	// Host is what doctor checks and fixes.
 	Host doctor.Host
 	// USB lists the host's USB devices, to find boards in recovery mode.
@@ -45,7 +51,8 @@ type Bench struct {
 
 // Real is this machine.
 func Real() Bench {
-	return Bench{Runner: proc.Host{}, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
+	nix := &nixrun.Nix{Runner: proc.Host{}}
+	return Bench{Runner: proc.Host{}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{},
 		Push: deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}}}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/step"
 )
 
@@ -100,58 +101,20 @@ func TestBuildFailureSaysWhat(t *testing.T) {
 	}
 }
 
-func TestOutPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"/nix/store/abc-flash\n": "/nix/store/abc-flash",
-		`[{"drvPath":"/nix/store/x.drv","outputs":{"out":"/nix/store/abc-flash"}}]`: "/nix/store/abc-flash",
-		"":   "",
-		"[]": "",
-	} {
-		if got := outPath(in); got != want {
-			t.Errorf("outPath(%q) = %q", in, got)
-		}
+// The build line people read; the numbers come from the Nix runner's
+// tracker (nixrun's tests feed it real Nix 2.8 logs).
+func TestBuildEventText(t *testing.T) {
+	e := BuildEvent{Ref: "x#y", Progress: nixrun.Progress{Built: 1, Total: 3, Running: 1, Downloaded: 1, Downloads: 2,
+		Bytes: 1 << 20, Activity: "building edk2-jetson"}}
+	if got := e.Text(); got != "build x#y: 1/3 built, 1/2 fetched, 1.0 MiB downloaded · building edk2-jetson" {
+		t.Errorf("text %q", got)
 	}
-}
-
-// Progress from nix's internal-json log, as Nix 2.8 printed it for a build
-// that also fetched a path from a cache.
-func TestBuildProgress(t *testing.T) {
-	var events collect
-	p := newBuildProgress("x#y", &events)
-	lines := []string{
-		`@nix {"action":"start","id":2,"level":0,"text":"","type":104}`,
-		`@nix {"action":"start","id":3,"level":0,"text":"","type":103}`,
-		`@nix {"action":"result","fields":[0,3,0,0],"id":2,"type":105}`,
-		`@nix {"action":"result","fields":[0,2,0,0],"id":3,"type":105}`,
-		`@nix {"action":"start","fields":["/nix/store/aaa-glibc","https://cache.nixos.org","local"],"id":7,"level":3,"text":"copying path '/nix/store/aaa-glibc' from 'https://cache.nixos.org'","type":100}`,
-		`@nix {"action":"start","fields":["https://cache.nixos.org/nar/x.nar.xz"],"id":8,"level":4,"text":"downloading","type":101}`,
-		`@nix {"action":"result","fields":[1048576,4194304,0,0],"id":8,"type":105}`,
-		`@nix {"action":"stop","id":7}`,
-		`@nix {"action":"start","fields":["/nix/store/bbb-edk2.drv","",1,1],"id":9,"level":3,"text":"building '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-edk2-jetson.drv'","type":105}`,
-		`@nix {"action":"result","fields":[1,3,1,0],"id":2,"type":105}`,
-		`@nix {"action":"msg","level":0,"msg":"\u001b[31;1merror:\u001b[0m something\n  more"}`,
+	e.Done = true
+	if got := e.Text(); got != "build x#y: 1/3 built, 1/2 fetched, 1.0 MiB downloaded (done)" {
+		t.Errorf("done %q", got)
 	}
-	for _, l := range lines {
-		if !p.line([]byte(l)) {
-			t.Fatalf("not taken: %s", l)
-		}
-	}
-	if p.line([]byte("warning: plain text")) {
-		t.Error("plain text taken as an event")
-	}
-	p.flush(false)
-	e := events.ev[len(events.ev)-1].(BuildEvent)
-	if e.Built != 1 || e.Total != 3 || e.Running != 1 || e.Downloaded != 1 || e.Downloads != 2 || e.Bytes != 1<<20 {
-		t.Errorf("%+v", e)
-	}
-	if p.errors.String() != "error: something\n" {
-		t.Errorf("errors %q", p.errors.String())
-	}
-	if got := shorten("building '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-edk2-jetson.drv'"); got != "building edk2-jetson" {
-		t.Errorf("shorten %q", got)
-	}
-	if !strings.Contains(e.Text(), "1/3 built, 1/2 fetched, 1.0 MiB downloaded") {
-		t.Errorf("text %q", e.Text())
+	if got := (BuildEvent{Ref: "x#y"}).Text(); got != "build x#y" {
+		t.Errorf("empty %q", got)
 	}
 }
 
@@ -194,6 +157,40 @@ func TestResolveScript(t *testing.T) {
 		var se *step.Error
 		if !errors.As(err, &se) || se.Code != step.ExitRefused || !strings.Contains(se.What, want) || se.Next == "" {
 			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}
+
+// Issue 21 finding 3: one stderr line longer than any line buffer must not
+// stop the reading of nix's log (nix would block on a full pipe and the
+// build never end). 8 MiB is beyond the 4 MiB a bufio.Scanner took here.
+func TestBuildSurvivesAHugeLogLine(t *testing.T) {
+	out := t.TempDir()
+	for _, old := range []bool{false, true} {
+		testkit.FakeNix{Out: out, LongLine: 8 << 20, Old: old}.Install(t)
+		var events collect
+		var log strings.Builder
+		done := make(chan error, 1)
+		var path string
+		go func() {
+			var err error
+			path, err = Build(context.Background(), BuildOptions{Ref: "path:/x#flash", Log: &log}, &events)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil || path != out {
+				t.Fatalf("old nix %v: %q %v", old, path, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("old nix %v: Build did not return within 60 s after nix printed an 8 MiB line", old)
+		}
+		last := events.ev[len(events.ev)-1].(BuildEvent)
+		if !last.Done || last.Built != 1 || last.Total != 1 {
+			t.Errorf("old nix %v: progress after the long line was lost: %+v", old, last)
+		}
+		if log.Len() > 2<<20 {
+			t.Errorf("old nix %v: the log kept %d bytes of one line", old, log.Len())
 		}
 	}
 }

@@ -2,8 +2,9 @@ package flash
 
 import (
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/jetup/jetup/nixrun"
 )
 
 // The flash step's events. Their JSON encoding is the `jetup flash --json`
@@ -75,36 +76,21 @@ func (e NoticeEvent) Text() string {
 	return s
 }
 
-// BuildEvent is the progress of `nix build` for the flash script.
+// BuildEvent is the progress of `nix build` for the flash script: the
+// Nix runner's Progress (built/total/running derivations,
+// downloaded/downloads paths, bytes, activity, done) with the ref.
 type BuildEvent struct {
-	Event      string    `json:"event"` // "build"
-	At         time.Time `json:"at"`
-	Ref        string    `json:"ref"`
-	Built      int       `json:"built"`      // derivations built
-	Total      int       `json:"total"`      // derivations to build
-	Running    int       `json:"running"`    // derivations building now
-	Downloaded int       `json:"downloaded"` // store paths fetched from caches
-	Downloads  int       `json:"downloads"`  // store paths to fetch
-	Bytes      int64     `json:"bytes"`      // bytes downloaded
-	Activity   string    `json:"activity"`   // what nix does now
-	Done       bool      `json:"done,omitempty"`
+	Event string    `json:"event"` // "build"
+	At    time.Time `json:"at"`
+	Ref   string    `json:"ref"`
+	nixrun.Progress
 }
 
-// Text renders "build: 3/10 derivations, 12/40 paths fetched (120 MiB)".
+// Text renders "build REF: 3/10 built, 12/40 fetched, 120.0 MiB downloaded · building x".
 func (e BuildEvent) Text() string {
-	var parts []string
-	if e.Total > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d built", e.Built, e.Total))
-	}
-	if e.Downloads > 0 || e.Downloaded > 0 {
-		parts = append(parts, fmt.Sprintf("%d/%d fetched", e.Downloaded, max(e.Downloads, e.Downloaded)))
-	}
-	if e.Bytes > 0 {
-		parts = append(parts, fmt.Sprintf("%.1f MiB downloaded", float64(e.Bytes)/(1<<20)))
-	}
 	s := "build " + e.Ref
-	if len(parts) > 0 {
-		s += ": " + strings.Join(parts, ", ")
+	if sum := e.Summary(); sum != "" {
+		s += ": " + sum
 	}
 	if e.Done {
 		return s + " (done)"

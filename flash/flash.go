@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
@@ -78,6 +79,9 @@ type Options struct {
 	// is then run without the check).
 	Finder BoardFinder
 	Runner proc.Runner
+	// Nix builds the flash script: the run's shared Nix runner with its
+	// modes; nil runs nix from PATH through Runner.
+	Nix    *nixrun.Nix
 	Helper Helper
 	// Authorize gets the sudo credential when it is needed and not cached
 	// (headless: `sudo -v` on the terminal). nil: a missing credential is
@@ -270,7 +274,7 @@ func getScript(ctx context.Context, o Options, sink step.Sink) (string, bool, er
 	if err != nil {
 		return "", false, err
 	}
-	out, err := Build(ctx, BuildOptions{Ref: ref, OutLink: o.OutLink, Runner: o.Runner, Log: o.BuildLog}, sink)
+	out, err := Build(ctx, BuildOptions{Ref: ref, OutLink: o.OutLink, Nix: o.Nix, Runner: o.Runner, Log: o.BuildLog}, sink)
 	if err != nil {
 		return "", false, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/doctor"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 )
 
@@ -24,7 +25,7 @@ func Bench() bench.Bench {
 	disks := NewDisks()
 	disks.WriteRate *= Speed()
 	disks.ReadRate *= Speed()
-	return bench.Bench{Sim: true, Runner: proc.Host{}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
+	return bench.Bench{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
 		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
 		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target)}
 }

@@ -138,7 +138,7 @@ func (f *flashScreen) options() (flash.Options, error) {
 	}
 	b := f.sess.Bench
 	o := flash.Options{Profile: f.sess.Profile, USBInstance: f.sess.Facts[step.FactUSBInstance], Edge: b.Flash,
-		Runner: b.Runner, Helper: helper}
+		Runner: b.Runner, Nix: b.Nix, Helper: helper}
 	if b.USB != nil {
 		// The Recover step has seen the board: check it is still there.
 		o.Finder = flash.USBFinder(b.USB, detect.Options{Profile: f.sess.Profile})

@@ -105,7 +105,7 @@ func (a *app) runFlash(ctx context.Context, rs *runrec.Step, p *profiles.Profile
 	if err != nil {
 		return runrec.Failed, "", err
 	}
-	o.Profile, o.Edge, o.Runner, o.Log, o.BuildLog = p, b.Flash, b.Runner, logFile, buildLog
+	o.Profile, o.Edge, o.Runner, o.Nix, o.Log, o.BuildLog = p, b.Flash, b.Runner, b.Nix, logFile, buildLog
 	o.Helper = helper
 	o.Finder = a.recoveryFinder(b, p)
 	o.Authorize = a.sudoOnTerminal

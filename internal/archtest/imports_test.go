@@ -64,7 +64,7 @@ func imports(t *testing.T) map[string][]string {
 // package (flash's own detect sub-package aside).
 var (
 	steps   = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify"}
-	base    = []string{"step", "runrec", "proc", "profiles", "assets", "remote", "disklabel"}
+	base    = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel"}
 	faces   = []string{"tui", "cmd/jetup", "bench", "sim"}
 	allowed = map[string][]string{"flash": {"flash/detect"}}
 	// leaves read hostile bytes (disks, images) and stay small enough to
@@ -137,6 +137,16 @@ func TestTUINeverPicksHardware(t *testing.T) {
 	for _, d := range imports(t)["tui"] {
 		if d == "sim" || d == "cmd/jetup" {
 			t.Errorf("tui imports %s: only cmd/jetup picks real or simulated hardware", d)
+		}
+	}
+}
+
+// nixrun is the one place nix runs: it builds on proc (and may use step)
+// only, so every step package can use it and it never learns about them.
+func TestNixRunnerBuildsOnProcOnly(t *testing.T) {
+	for _, d := range imports(t)["nixrun"] {
+		if d != "proc" && d != "step" {
+			t.Errorf("nixrun imports %s: it may import only proc and step", d)
 		}
 	}
 }

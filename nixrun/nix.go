@@ -1,0 +1,212 @@
+// Package nixrun is the one place jetup runs nix, as lazygit builds every
+// git call in one place: flash's script build, media's installer build and
+// deploy's build, path-info and copy all go through a Nix. It owns
+//
+//   - the command line: `--extra-experimental-features "nix-command flakes"`
+//     on every call (jetup never asks anyone to edit nix.conf), and the
+//     modes that must reach every call at once (Offline; User, to run nix
+//     as the person who ran sudo);
+//   - `nix build`: the out-link or --no-link, --print-out-paths with the
+//     --json fallback for Nix < 2.9, and the PreBuild hook that may refuse
+//     a build before nix evaluates anything;
+//   - reading nix's stderr: lines through proc.LineWriter (cut at a bound,
+//     always drained to EOF), each parsed by the tolerant internal-json
+//     reader (ParseLine), kept raw for the step's log, folded into build
+//     Progress by one Tracker, and its errors kept for the Error.
+//
+// Imports proc only: the steps turn Progress and Error into their own
+// events and step.Errors.
+package nixrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/jetup/jetup/proc"
+)
+
+// Nix runs the nix command. One value is shared by every step of a run
+// (bench.Bench.Nix), so a mode set on it before the steps start reaches
+// every nix call; a nil *Nix runs nix from PATH on this machine.
+type Nix struct {
+	// Runner starts nix; nil is proc.Host{}.
+	Runner proc.Runner
+	// Offline adds --offline and empties the substituters on every call,
+	// so nothing waits for a network timeout (issue 20's field kit).
+	Offline bool
+	// User, when set, runs nix as that user instead of as jetup: under
+	// sudo, the person who ran it (SUDO_UID/SUDO_GID), so a build does not
+	// run as root (issue 21, finding 11). Out-links must then be where
+	// that user can write.
+	User *User
+	// Env is added to the environment of every call.
+	Env []string
+	// PreBuild is asked before every build, before nix evaluates
+	// anything; an error stops the build and is returned as it is (a
+	// *step.Error keeps its cause and next step). The place for checks
+	// such as "can this host build aarch64-linux" (issue 14).
+	PreBuild func(ctx context.Context, b Build) error
+}
+
+// User is who nix runs as.
+type User struct {
+	UID, GID uint32
+	Home     string // becomes HOME ("" leaves it)
+}
+
+// ErrNotInstalled is returned (wrapped) when there is no nix on PATH.
+var ErrNotInstalled = errors.New("nix is not installed")
+
+// features: Debian's Nix 2.8 needs them named on every call.
+var features = []string{"--extra-experimental-features", "nix-command flakes"}
+
+func (n *Nix) get() Nix {
+	if n == nil {
+		return Nix{Runner: proc.Host{}}
+	}
+	c := *n
+	if c.Runner == nil {
+		c.Runner = proc.Host{}
+	}
+	return c
+}
+
+// Args is the whole argument list of a nix call (after "nix"): the common
+// flags every call gets, then args.
+func (n *Nix) Args(args ...string) []string {
+	c := n.get()
+	a := append([]string{}, features...)
+	if c.Offline {
+		a = append(a, "--offline", "--option", "substituters", "")
+	}
+	return append(a, args...)
+}
+
+// LookPath finds nix, or returns an error wrapping ErrNotInstalled.
+func (n *Nix) LookPath() (string, error) {
+	p, err := n.get().Runner.LookPath("nix")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNotInstalled, err)
+	}
+	return p, nil
+}
+
+// command is `nix ARGS...` as every call starts it: the common flags, the
+// environment, the user.
+func (n *Nix) command(ctx context.Context, args, env []string) *exec.Cmd {
+	c := n.get()
+	cmd := c.Runner.Command(ctx, "nix", n.Args(args...)...)
+	if extra := append(append([]string{}, c.Env...), env...); len(extra) > 0 || c.User != nil {
+		cmd.Env = append(os.Environ(), extra...)
+	}
+	if u := c.User; u != nil {
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID}
+		if u.Home != "" {
+			cmd.Env = append(cmd.Env, "HOME="+u.Home)
+		}
+	}
+	return cmd
+}
+
+// Call is one nix command.
+type Call struct {
+	// Args follow the common flags: "path-info", "-r", "--json", PATH.
+	Args []string
+	// Env is added to this call's environment (NIX_SSHOPTS).
+	Env []string
+	// Log is what to do with nix's stderr.
+	Log Watch
+	// MaxStdout is how much of stdout is kept (1 MiB when 0); more is
+	// an error, never a truncated answer.
+	MaxStdout int
+}
+
+// Run runs one nix command and returns its stdout. Its stderr goes
+// through a Log made from c.Log; a failure is an *Error with the errors
+// nix printed. A cancelled ctx returns ctx.Err().
+func (n *Nix) Run(ctx context.Context, c Call) ([]byte, error) {
+	return n.run(ctx, c, NewLog(c.Log))
+}
+
+func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
+	if c.MaxStdout <= 0 {
+		c.MaxStdout = 1 << 20
+	}
+	cmd := n.command(ctx, c.Args, c.Env)
+	stdout := &proc.CappedBuffer{Max: c.MaxStdout}
+	// Writers, not pipes: os/exec copies both to EOF in its own
+	// goroutines, and neither writer ever fails, so nix never blocks on
+	// a full pipe whatever it prints.
+	cmd.Stdout, cmd.Stderr = stdout, lg
+	err := cmd.Run()
+	lg.Close()
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		if errors.Is(err, exec.ErrNotFound) {
+			err = fmt.Errorf("%w: %v", ErrNotInstalled, err)
+		}
+		return nil, &Error{Args: c.Args, Err: err, Messages: lg.Errors()}
+	case stdout.Full():
+		return nil, &Error{Args: c.Args, Err: fmt.Errorf("nix printed more than %d bytes on stdout", c.MaxStdout)}
+	}
+	return stdout.Bytes(), nil
+}
+
+// Error is a nix command that failed, with the errors it printed.
+type Error struct {
+	Args     []string // after the common flags
+	Err      error
+	Messages []string // errors nix printed, colour codes gone, the last few
+}
+
+func (e *Error) Error() string {
+	if len(e.Messages) > 0 {
+		return strings.Join(e.Messages, "; ")
+	}
+	return fmt.Sprintf("nix %s: %v", strings.Join(e.Args[:min(len(e.Args), 2)], " "), e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Reason is the most useful line of nix's complaint: the first line of
+// its last "error: ..." (without the prefix), else its last message, else
+// how the command ended.
+func (e *Error) Reason() string {
+	for i := len(e.Messages) - 1; i >= 0; i-- {
+		first, _, _ := strings.Cut(strings.TrimSpace(e.Messages[i]), "\n")
+		if rest, ok := strings.CutPrefix(first, "error:"); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	if n := len(e.Messages); n > 0 {
+		first, _, _ := strings.Cut(strings.TrimSpace(e.Messages[n-1]), "\n")
+		return first
+	}
+	var ee *exec.ExitError
+	if errors.As(e.Err, &ee) {
+		return fmt.Sprintf("exit status %d", ee.ExitCode())
+	}
+	if e.Err == nil {
+		return "failed"
+	}
+	return e.Err.Error()
+}
+
+// ReasonOf is Reason for an *Error, err.Error() for anything else.
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason()
+	}
+	return err.Error()
+}
