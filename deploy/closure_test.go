@@ -1,11 +1,14 @@
 package deploy
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,17 +80,88 @@ func TestStoreQueryEscapesForNix(t *testing.T) {
 	}
 }
 
+// fakeSleep puts a sleep on PATH that the test drives: each call says
+// "asleep" on one fifo and returns when the test wakes it through another,
+// so the test knows where a shell loop is and decides when its pause ends.
+type fakeSleep struct {
+	env    []string
+	asleep chan struct{}
+	wake   *os.File
+}
+
+func newFakeSleep(t *testing.T) *fakeSleep {
+	t.Helper()
+	dir := t.TempDir()
+	asleepPath, wakePath := filepath.Join(dir, "asleep"), filepath.Join(dir, "wake")
+	for _, p := range []string{asleepPath, wakePath} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := "#!/bin/sh\necho asleep > " + asleepPath + "\nread -r _ < " + wakePath + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "sleep"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Held open read-write by the test, neither fifo blocks the script's
+	// open of it.
+	asleep, err := os.OpenFile(asleepPath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wake, err := os.OpenFile(wakePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeSleep{env: append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH")), asleep: make(chan struct{}, 100), wake: wake}
+	go func() {
+		r := bufio.NewReader(asleep)
+		for {
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+			f.asleep <- struct{}{}
+		}
+	}()
+	t.Cleanup(func() { asleep.Close(); wake.Close() })
+	return f
+}
+
+// waitAsleep waits until the next call of sleep has begun.
+func (f *fakeSleep) waitAsleep(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-f.asleep:
+	case <-time.After(time.Minute):
+		t.Fatalf("waited a minute for %s", what)
+	}
+}
+
+// wakeOne ends one sleep.
+func (f *fakeSleep) wakeOne(t *testing.T) {
+	t.Helper()
+	if _, err := f.wake.WriteString("\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The gate, run by a real sh: it waits for the go file, then runs the
-// daemon with the sudo and store the board shell wrote there.
+// daemon with the sudo and store the board shell wrote there. Its pauses
+// are a sleep the test drives, so each step is taken at a known point.
 func TestGateProgramWaitsThenRunsTheDaemon(t *testing.T) {
-	testkit.NeedCommands(t, "sh", "sleep")
+	testkit.NeedCommands(t, "sh")
 	tok := fmt.Sprintf("test%d", time.Now().UnixNano())
 	dir := "/tmp/jetup-" + tok
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("sh", "-c", strings.Replace(gateProgram(tok), "jetup-gate nix-daemon", "jetup-gate echo", 1)+" --stdio")
+	gate := func(sl *fakeSleep) *exec.Cmd {
+		cmd := exec.Command("sh", "-c", strings.Replace(gateProgram(tok), "jetup-gate nix-daemon", "jetup-gate echo", 1)+" --stdio")
+		cmd.Env = sl.env
+		return cmd
+	}
+	sl := newFakeSleep(t)
+	cmd := gate(sl)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	if err := cmd.Start(); err != nil {
@@ -95,34 +169,58 @@ func TestGateProgramWaitsThenRunsTheDaemon(t *testing.T) {
 	}
 	ended := make(chan error, 1)
 	go func() { ended <- cmd.Wait() }()
+	// It pauses instead of running the daemon: it waits at the gate.
 	select {
-	case <-ended:
-		t.Fatalf("did not wait at the gate: %q", out.String())
-	case <-time.After(300 * time.Millisecond):
+	case <-sl.asleep:
+	case err := <-ended:
+		t.Fatalf("did not wait at the gate: %v %q", err, out.String())
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for the gate to pause")
 	}
 	if err := os.WriteFile(dir+"/go", []byte("SUDO=\"\"\nSTORE=\"local?root=/mnt\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-ended; err != nil {
-		t.Fatal(err)
+	sl.wakeOne(t)
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-sl.asleep:
+		t.Fatal("the gate paused again with the go file there")
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for the gate to run the daemon")
 	}
 	if got := out.String(); got != "--stdio --store local?root=/mnt\n" {
 		t.Errorf("daemon called with %q", got)
 	}
 
-	// Its board shell ends (the directory goes): it gives up.
+	// Its board shell ends (the directory goes): it gives up at its next
+	// look, without pausing again.
 	os.RemoveAll(dir)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	gone := exec.Command("sh", "-c", strings.Replace(gateProgram(tok), "jetup-gate nix-daemon", "jetup-gate echo", 1)+" --stdio")
+	sl = newFakeSleep(t)
+	gone := gate(sl)
 	if err := gone.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	goneEnded := make(chan error, 1)
+	go func() { goneEnded <- gone.Wait() }()
+	sl.waitAsleep(t, "the gate to see the directory and pause")
 	os.RemoveAll(dir)
-	start := time.Now()
-	if err := gone.Wait(); err == nil || time.Since(start) > 2*time.Second {
-		t.Errorf("without its board shell the gate must give up: %v after %v", err, time.Since(start))
+	sl.wakeOne(t)
+	select {
+	case err := <-goneEnded:
+		if err == nil {
+			t.Error("without its board shell the gate must give up with an error")
+		}
+	case <-sl.asleep:
+		_ = gone.Process.Kill()
+		t.Error("without its board shell the gate paused again instead of giving up")
+	case <-time.After(time.Minute):
+		_ = gone.Process.Kill()
+		t.Error("waited a minute for the gate to give up")
 	}
 }

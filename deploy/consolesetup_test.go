@@ -26,12 +26,13 @@ import (
 // machine's. asUser runs the shell as nobody (the installer's nixos user:
 // root through sudo); sudoers, when set, replaces /etc/sudoers.
 type boardShell struct {
-	t    *testing.T
-	f    *os.File
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
+	t       *testing.T
+	f       *os.File
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	out     bytes.Buffer
+	changed testkit.Changes // after each read from the pty
+	done    chan struct{}
 }
 
 const boardPrompt = "[tech@board:~]$ "
@@ -61,6 +62,7 @@ func startBoardShell(t *testing.T, root, etcSSH, sudoers string, asNobody bool) 
 			s.mu.Lock()
 			s.out.Write(buf[:n])
 			s.mu.Unlock()
+			s.changed.Changed()
 			if err != nil {
 				return
 			}
@@ -84,15 +86,10 @@ func (s *boardShell) output() string {
 
 func (s *boardShell) waitFor(ok func(string) bool) string {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if out := s.output(); ok(out) {
-			return out
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !s.changed.WaitUntil(time.Minute, func() bool { return ok(s.output()) }) {
+		s.t.Fatalf("waited a minute for the board's shell to get there; it printed:\n%s", s.output())
 	}
-	s.t.Fatalf("the board's shell did not get there; it printed:\n%s", s.output())
-	return ""
+	return s.output()
 }
 
 // run types p and waits until the ed25519 fingerprint has been printed n

@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,18 +40,34 @@ func startAgent(t *testing.T) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for range 100 {
-		if _, err := os.Stat(sock); err == nil {
-			return sock
+	// It listens on the socket before it prints the SSH_AUTH_SOCK line.
+	first := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(out)
+		line, _ := r.ReadString('\n')
+		first <- line
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case line := <-first:
+		if !strings.HasPrefix(line, "SSH_AUTH_SOCK="+sock+";") {
+			t.Fatalf("ssh-agent said %q", line)
 		}
-		time.Sleep(20 * time.Millisecond)
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for ssh-agent to say its socket is ready")
 	}
-	t.Fatal("ssh-agent did not make its socket")
-	return ""
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatal(err)
+	}
+	return sock
 }
 
 func sshAdd(t *testing.T, sock, key string) {

@@ -2,12 +2,16 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jetup/jetup/internal/testkit"
 )
 
 // A shell that starts grandchildren and ignores SIGTERM: cancelling the
@@ -31,17 +35,41 @@ func TestCancelEndsTheWholeGroup(t *testing.T) {
 	start := time.Now()
 	cancel()
 	_ = cmd.Wait()
-	deadline := time.Now().Add(Grace + 3*time.Second)
-	for GroupAlive(pgid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			t.Fatalf("process group %d still alive %v after cancel", pgid, time.Since(start))
-		}
-		time.Sleep(50 * time.Millisecond)
+	// The group gets SIGKILL after Grace: wait for each member's exit
+	// (pidfds), with a bound far beyond it.
+	bound := Grace + time.Minute
+	// (An exited member may linger as a zombie until init reaps it: the
+	// pidfd tells its exit, kill(pid, 0) would not.)
+	if left := testkit.WaitGone(groupMembers(pgid), bound); len(left) > 0 {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		t.Fatalf("process group %d still alive %v after cancel: %v", pgid, time.Since(start), left)
 	}
-	if syscall.Kill(grandchild, 0) == nil {
+	if len(testkit.WaitGone([]int{grandchild}, 0)) > 0 {
 		t.Errorf("grandchild %d survived", grandchild)
 	}
+}
+
+// groupMembers lists the processes of process group pgid (field 5 of
+// /proc/PID/stat).
+func groupMembers(pgid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 func TestEndGroupAfterExitIsHarmless(t *testing.T) {

@@ -7,6 +7,7 @@
 package testboard
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -214,28 +215,60 @@ echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
 	if b.opt.NoNix {
 		s += fmt.Sprintf("for f in /usr/bin/nix-store /usr/bin/nix /usr/bin/nix-env /usr/bin/nix-daemon; do mount --bind %s/empty $f; done\n", inside)
 	}
-	return s + fmt.Sprintf("exec /usr/sbin/sshd -D -f %[1]s/sshd_config -E %[1]s/sshd.log\n", inside)
+	// -e: sshd logs to stderr, which Start reads (and copies to sshd.log).
+	return s + fmt.Sprintf("exec /usr/sbin/sshd -D -e -f %s/sshd_config\n", inside)
 }
 
-// Start starts sshd in the namespaces and waits until it listens.
+// Start starts sshd in the namespaces and waits until it says it listens.
+// Its log (and the start script's output) goes to Dir/sshd.log.
 func (b *Board) Start() {
 	b.t.Helper()
 	os.Remove(filepath.Join(b.Dir, "sshd.pid"))
+	logFile, err := os.OpenFile(filepath.Join(b.Dir, "sshd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	must(b.t, err)
 	cmd := exec.Command("ip", "netns", "exec", b.Name, "unshare", "-m", "--propagation", "private", "sh", "-c", b.startScript())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	pr, pw, err := os.Pipe()
+	must(b.t, err)
+	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(b.t, cmd.Start())
-	b.sshd, b.stopped = cmd, false
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if log, _ := os.ReadFile(filepath.Join(b.Dir, "sshd.log")); bytes.Contains(log, []byte("Server listening")) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		logFile.Close()
+		b.t.Fatal(err)
 	}
-	log, _ := os.ReadFile(filepath.Join(b.Dir, "sshd.log"))
-	b.t.Fatalf("sshd did not start: %s %s", out.String(), log)
+	pw.Close()
+	b.sshd, b.stopped = cmd, false
+	listening, ended := make(chan struct{}), make(chan struct{})
+	var early bytes.Buffer // what it said before listening, for the failure message
+	go func() {
+		defer close(ended)
+		defer logFile.Close()
+		defer pr.Close()
+		r := bufio.NewReader(pr)
+		said := false
+		for { // to EOF, so sshd never blocks on its log
+			line, err := r.ReadString('\n')
+			_, _ = logFile.WriteString(line)
+			if !said {
+				early.WriteString(line)
+				if strings.Contains(line, "Server listening") {
+					said = true
+					close(listening)
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-listening:
+	case <-ended:
+		b.t.Fatalf("sshd ended before it listened: %s", early.String())
+	case <-time.After(time.Minute):
+		b.t.Fatal("waited a minute for sshd to say it listens") // early is still being written: not read here
+	}
 }
 
 // Stop ends sshd and every session it runs.
