@@ -18,6 +18,7 @@ import (
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/serialcon"
+	"github.com/jetup/jetup/verify"
 )
 
 // Bench is every hardware edge.
@@ -47,6 +48,8 @@ type Bench struct {
 	// Push is the push step's edge: this machine's Nix and the way to the
 	// board.
 	Push deploy.Edge
+	// Verify is the verify step's edge: the same SSH as push's.
+	Verify verify.Edge
 }
 
 // Real is this machine.
@@ -54,5 +57,6 @@ func Real() Bench {
 	nix := &nixrun.Nix{Runner: proc.Host{}}
 	return Bench{Runner: proc.Host{}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{},
-		Push: deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}}}
+		Push:   deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
+		Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}}}
 }

@@ -38,6 +38,7 @@ type Profile struct {
 	Console      Console   `yaml:"console" json:"console"`
 	Flash        *Flash    `yaml:"flash,omitempty" json:"flash,omitempty"`
 	Installer    Installer `yaml:"installer" json:"installer"`
+	Verify       *Verify   `yaml:"verify,omitempty" json:"verify,omitempty"`
 	Notes        []string  `yaml:"notes,omitempty" json:"notes,omitempty"`
 
 	// Source is where the profile came from: "embedded:<file>" or a path.
@@ -100,6 +101,24 @@ type Installer struct {
 	Attribute string `yaml:"attribute" json:"attribute"`
 	// Output is a glob inside the build result for the file to write.
 	Output string `yaml:"output" json:"output"`
+}
+
+// Verify is what the verify step checks on this board besides what every
+// board has: the GPU's device nodes and a CUDA sample.
+type Verify struct {
+	// SoC is the Tegra chip ("tegra234"), as the board's device tree
+	// names it ("nvidia,tegra234" in /proc/device-tree/compatible).
+	SoC string `yaml:"soc" json:"soc"`
+	// GPU names the GPU for people ("Orin") and GPUDriver its kernel
+	// driver ("nvgpu", "openrm").
+	GPU       string `yaml:"gpu" json:"gpu"`
+	GPUDriver string `yaml:"gpu_driver" json:"gpu_driver"`
+	// GPUDevices are the device nodes the driver makes: paths or globs
+	// under /dev, each must match at least one node.
+	GPUDevices []string `yaml:"gpu_devices" json:"gpu_devices"`
+	// CUDASample is a command run on the board when installed
+	// (jetpack-nixos' cuda-test runs deviceQuery).
+	CUDASample string `yaml:"cuda_sample,omitempty" json:"cuda_sample,omitempty"`
 }
 
 // HasStep reports whether the step applies to this board.
@@ -183,6 +202,13 @@ func (p *Profile) Describe() string {
 		fmt.Fprintf(&b, "  flash script: nix build %s  (runs result/bin/%s)\n", p.FlashRef(), p.Flash.Script)
 	}
 	fmt.Fprintf(&b, "  installer (%s): nix build %s  (writes result/%s)\n", p.Installer.Kind, p.InstallerRef(), p.Installer.Output)
+	if vf := p.Verify; vf != nil {
+		fmt.Fprintf(&b, "  verify: %s GPU (%s): %s", vf.GPU, vf.GPUDriver, strings.Join(vf.GPUDevices, " "))
+		if vf.CUDASample != "" {
+			fmt.Fprintf(&b, "; CUDA sample %s", vf.CUDASample)
+		}
+		b.WriteString("\n")
+	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
 	}

@@ -11,10 +11,13 @@ import (
 var (
 	nameRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	usbIDRe = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{4}$`)
+	// devGlobRe is a device node path or glob: the verify step's board
+	// shell expands it unquoted, so nothing else may be in it.
+	devGlobRe = regexp.MustCompile(`^/dev/[A-Za-z0-9_./*?\[\]-]+$`)
 )
 
 // StepIDs are the steps a profile may list.
-var StepIDs = []step.ID{step.Detect, step.Flash, step.Console, step.Write, step.Push}
+var StepIDs = []step.ID{step.Detect, step.Flash, step.Console, step.Write, step.Push, step.Verify}
 
 // Controls are the recovery drawings the TUI knows.
 var Controls = []string{"j14-header", "agx-orin-buttons", "agx-xavier-buttons", "thor-buttons", "none"}
@@ -147,6 +150,28 @@ func validate(p *Profile, file string, lines map[string]int) []error {
 	v.required("installer.flake", in.Flake)
 	v.required("installer.attribute", in.Attribute)
 	v.required("installer.output", in.Output)
+	if vf := p.Verify; vf != nil {
+		if p.Family != Jetson {
+			v.fail("verify", "verify.gpu_devices are for Jetson profiles")
+		}
+		v.required("verify.soc", vf.SoC)
+		if vf.SoC != "" && !regexp.MustCompile(`^tegra[0-9]+$`).MatchString(vf.SoC) {
+			v.fail("verify.soc", "bad verify.soc %q: the chip as the device tree names it, like tegra234", vf.SoC)
+		}
+		v.required("verify.gpu", vf.GPU)
+		v.required("verify.gpu_driver", vf.GPUDriver)
+		if len(vf.GPUDevices) == 0 {
+			v.fail("verify.gpu_devices", "missing verify.gpu_devices: the GPU device nodes under /dev")
+		}
+		for i, d := range vf.GPUDevices {
+			if !devGlobRe.MatchString(d) || strings.Contains(d, "..") {
+				v.fail(fmt.Sprintf("verify.gpu_devices[%d]", i), "bad device %q: a path or glob under /dev (letters, digits, / . _ - * ? [ ])", d)
+			}
+		}
+		if strings.ContainsAny(vf.CUDASample, "\n\x00") {
+			v.fail("verify.cuda_sample", "verify.cuda_sample must be one line")
+		}
+	}
 	return v.errs
 }
 

@@ -49,6 +49,7 @@ type PushBoard struct {
 	generation int
 	closure    []deploy.StorePath
 	top        string
+	verify     *VerifyBoard // answers verify, made on first use
 }
 
 // PushOptions tune the simulated board.
@@ -358,6 +359,9 @@ func (s *simSSH) Dial(ctx context.Context, t remote.Target, o remote.DialOptions
 	}
 	if err := s.b.wait(ctx, 250*time.Millisecond); err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(o.Script, verifyScriptTag) {
+		return s.b.Verifier().Shell(ctx, o.Script), nil
 	}
 	return newSimConn(ctx, s.b, user, o.Script), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/verify"
 )
 
 // Bench returns a simulated bench.
@@ -27,7 +28,8 @@ func Bench() bench.Bench {
 	disks.ReadRate *= Speed()
 	return bench.Bench{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
 		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
-		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target)}
+		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target),
+		Verify: verify.Edge{SSH: EdgeFor(target).SSH}}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

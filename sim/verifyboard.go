@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -49,6 +50,22 @@ func (b *VerifyBoard) wait(ctx context.Context, d time.Duration) error {
 	return sleep(ctx, time.Duration(float64(d)*b.pace))
 }
 
+// verifyScriptTag starts verify's board shell (verify/script.go).
+const verifyScriptTag = "# jetup:verify"
+
+// Verifier is the board's answers to verify: it runs the system pushed to
+// it (the simulated toplevel), and fails as JETUP_SIM_VERIFY (--sim-verify)
+// says.
+func (b *PushBoard) Verifier() *VerifyBoard {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.verify == nil {
+		b.verify = NewVerifyBoard(b.top, os.Getenv(VerifyEnv), b.pace)
+		b.verify.Hostname = b.Hostname
+	}
+	return b.verify
+}
+
 // VerifyConn is one run of the verify board shell on the simulated board.
 type VerifyConn struct {
 	out    *io.PipeReader
@@ -80,6 +97,19 @@ func (c *VerifyConn) Send(s string) error {
 }
 
 func (c *VerifyConn) Wait() error { <-c.done; return nil }
+
+// Alive is true until Close.
+func (c *VerifyConn) Alive() bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// StoreURL is never used by verify's session.
+func (c *VerifyConn) StoreURL(string) (string, []string) { return "ssh-ng://jetup-board", nil }
 
 func (c *VerifyConn) Close() error {
 	c.cancel()

@@ -27,6 +27,7 @@ const (
 	Console ID = "console"
 	Write   ID = "write"
 	Push    ID = "push"
+	Verify  ID = "verify"
 )
 
 // Facts flow forward from step to step and are kept in run.json (run-level

@@ -3,7 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"io"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,24 +11,27 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 	"github.com/jetup/jetup/verify"
 )
 
-// simConnector hands the verify script to the simulated board's shell. The
-// link is what the SSH tests (testboard) cover; these cover the checks.
-type simConnector struct {
-	board   *sim.VerifyBoard
-	scripts []string
+// newBoard is the simulated Jetson with its host key pinned in a fresh
+// known_hosts, reached through the simulated SSH as push reaches it. The
+// real SSH is what the testboard tests cover; these cover the checks.
+func newBoard(t *testing.T, failure string) (*sim.PushBoard, verify.Edge, remote.Trust) {
+	t.Helper()
+	b := sim.NewPushBoard(sim.PushOptions{Pace: 0.001})
+	b.Verifier().Failure = failure
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := (remote.KnownHosts{File: kh}).Pin(sim.BoardAddress+":22", b.HostKey()); err != nil {
+		t.Fatal(err)
+	}
+	return b, verify.Edge{SSH: sim.EdgeFor(b).SSH}, remote.Trust{KnownHosts: kh}
 }
-
-func (c *simConnector) Connect(ctx context.Context, _ verify.Target, script string, _ io.Writer, _ step.Sink) (verify.Session, string, error) {
-	c.scripts = append(c.scripts, script)
-	return c.board.Shell(ctx, script), "SHA256:simulated", nil
-}
-
-const top = "/nix/store/8s7x2kpl0b3ym1gkz6h5bq0d1z2c3v4w-nixos-system-nixos-24.11.20250101.jetson"
 
 var orin = []verify.GPUSet{{SoC: "tegra234", Family: "Orin", Driver: "nvgpu",
 	Devices: []string{"/dev/nvmap", "/dev/nvgpu/igpu0/ctrl", "/dev/nvgpu/igpu0/as", "/dev/nvhost-ctrl-gpu"}}}
@@ -59,7 +62,7 @@ func options(t *testing.T) verify.Options {
 		t.Fatal(err)
 	}
 	yes := true
-	return verify.Options{Target: verify.Target{Host: "192.168.55.1"}, Closure: top, GPU: orin, Jetson: &yes,
+	return verify.Options{Target: remote.Target{Host: sim.BoardAddress}, GPU: orin, Jetson: &yes,
 		CUDASample: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-cuda-samples/bin/deviceQuery", ContainerImage: "nvcr.io/nvidia/l4t-jetpack:r36.4.0",
 		Workload: wl, Wait: 20 * time.Second, PollEvery: 5 * time.Millisecond}
 }
@@ -79,19 +82,25 @@ spec:
         nvidia.com/gpu: 1
 `
 
-func run(t *testing.T, failure string, o verify.Options) (*verify.Result, *recorder, *simConnector, string) {
+func run(t *testing.T, failure string, o verify.Options) (*verify.Result, *recorder, string) {
 	t.Helper()
-	c := &simConnector{board: sim.NewVerifyBoard(top, failure, 0.001)}
+	b, edge, trust := newBoard(t, failure)
+	if o.Closure == "" {
+		o.Closure = b.System()
+	} else if o.Closure == "-" {
+		o.Closure = ""
+	}
+	o.Trust = trust
 	var log bytes.Buffer
 	o.Log = &log
 	rec := &recorder{}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res, err := verify.Run(ctx, verify.Edge{Connect: c}, o, rec)
+	res, err := verify.Run(ctx, edge, o, rec)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	return res, rec, c, log.String()
+	return res, rec, log.String()
 }
 
 func check(t *testing.T, res *verify.Result, id string) verify.Check {
@@ -106,7 +115,7 @@ func check(t *testing.T, res *verify.Result, id string) verify.Check {
 }
 
 func TestEveryCheckPassesOnAHealthyBoard(t *testing.T) {
-	res, rec, _, log := run(t, "", options(t))
+	res, rec, log := run(t, "", options(t))
 	for _, c := range res.Checks {
 		t.Log(c.Text())
 	}
@@ -160,7 +169,7 @@ func TestEachSimulatedFailureFailsItsCheck(t *testing.T) {
 		t.Run(c.failure, func(t *testing.T) {
 			o := options(t)
 			o.Wait = 300 * time.Millisecond
-			res, _, _, _ := run(t, c.failure, o)
+			res, _, _ := run(t, c.failure, o)
 			got := check(t, res, c.id)
 			if got.Status != c.status || !strings.Contains(got.Detail, c.detail) || !strings.Contains(got.Next, c.next) {
 				t.Errorf("%s: %s %q next %q", c.id, got.Status, got.Detail, got.Next)
@@ -195,7 +204,7 @@ func TestAWorkloadThatIsNotAPodFailsOnlyItsCheck(t *testing.T) {
 			if err := os.WriteFile(o.Workload, []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			res, _, _, _ := run(t, "", o)
+			res, _, _ := run(t, "", o)
 			got := check(t, res, verify.K3sGPU)
 			if got.Status != verify.Fail || got.Cause != verify.CauseBadInput || !strings.Contains(got.Detail, "--workload "+o.Workload) {
 				t.Errorf("k3s-gpu %+v", got)
@@ -210,12 +219,12 @@ func TestAWorkloadThatIsNotAPodFailsOnlyItsCheck(t *testing.T) {
 func TestOnlyRunsTheChecksAskedFor(t *testing.T) {
 	o := options(t)
 	o.Only = []string{verify.K3sStorage, verify.BootedSystem}
-	res, _, c, _ := run(t, "", o)
+	res, _, log := run(t, "", o)
 	if len(res.Checks) != 2 || res.Checks[0].ID != verify.BootedSystem || res.Checks[1].ID != verify.K3sStorage {
 		t.Fatalf("checks %+v", res.Checks)
 	}
-	if !strings.Contains(c.scripts[0], "checks=' booted-system k3s-storage '") {
-		t.Errorf("the board was asked for more: %s", c.scripts[0][:200])
+	if strings.Contains(log, "NVIDIA-SMI") || strings.Contains(log, "cdiVersion") {
+		t.Errorf("the board was asked for more than two checks: %s", log)
 	}
 }
 
@@ -223,7 +232,7 @@ func TestAPiIsNoJetsonAndNamesNoCUDASample(t *testing.T) {
 	o := options(t)
 	no := false
 	o.Jetson, o.GPU, o.CUDASample = &no, nil, ""
-	res, _, _, _ := run(t, "", o)
+	res, _, _ := run(t, "", o)
 	if c := check(t, res, verify.JetsonGPU); c.Status != verify.NotEnabled {
 		t.Errorf("jetson-gpu on a Pi: %+v", c)
 	}
@@ -237,9 +246,51 @@ func TestAPiIsNoJetsonAndNamesNoCUDASample(t *testing.T) {
 
 func TestNoClosureAndNoPushRecordComparesNothing(t *testing.T) {
 	o := options(t)
-	o.Closure, o.StateDir = "", t.TempDir()
-	res, _, _, _ := run(t, "", o)
+	o.Closure, o.StateDir = "-", t.TempDir()
+	res, _, _ := run(t, "", o)
 	if c := check(t, res, verify.BootedSystem); c.Status != verify.NotEnabled || !strings.Contains(c.Detail, "runs nixos-system-nixos") {
 		t.Errorf("booted-system %+v", c)
+	}
+}
+
+func TestUnknownChangedOrUnreachableBoardsAreRefusedAsPushRefusesThem(t *testing.T) {
+	cases := []struct {
+		name, host, cause string
+		pin               func(kh string, b *sim.PushBoard) error
+		code              int
+	}{
+		{"unknown key", sim.BoardAddress, "host-key-unknown", func(string, *sim.PushBoard) error { return nil }, 2},
+		{"changed key", sim.BoardAddress, "host-key-changed", func(kh string, _ *sim.PushBoard) error {
+			k, _, _, _, err := ssh.ParseAuthorizedKey([]byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGGmYQJ2bSmGjQ3vO7RzJzjL3n8QpRqmpDgiHLXkE7cf other"))
+			if err != nil {
+				return err
+			}
+			return remote.KnownHosts{File: kh}.Pin(sim.BoardAddress+":22", k)
+		}, 2},
+		{"unreachable", "192.168.77.1", "unreachable", func(string, *sim.PushBoard) error { return nil }, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := sim.NewPushBoard(sim.PushOptions{Pace: 0.001})
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := c.pin(kh, b); err != nil {
+				t.Fatal(err)
+			}
+			o := options(t)
+			o.Target.Host, o.Trust = c.host, remote.Trust{KnownHosts: kh}
+			res, err := verify.Run(context.Background(), verify.Edge{SSH: sim.EdgeFor(b).SSH}, o, step.Discard)
+			var se *step.Error
+			if !errors.As(err, &se) || se.Cause != c.cause || step.ExitCodeOf(err) != c.code || se.Next == "" {
+				t.Fatalf("err %v (%T)", err, err)
+			}
+			if res == nil || len(res.Checks) != len(verify.IDs) || res.Failed != len(verify.IDs) {
+				t.Fatalf("result %+v", res)
+			}
+			for _, ch := range res.Checks {
+				if ch.Cause != verify.CauseNotRun || !strings.HasPrefix(ch.Detail, "not checked: ") {
+					t.Errorf("%s: %+v", ch.ID, ch)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jetup/jetup/remote"
 )
 
 // k3sState is the board's "k3s" section: which service is active, and
@@ -137,9 +139,12 @@ func (v *verifier) openServer(ctx context.Context, node string) *Check {
 		host = h
 		port, _ = strconv.Atoi(p)
 	}
-	t := Target{Host: host, Port: port, User: v.o.Target.User, Identity: v.o.Target.Identity}
+	t := remote.Target{Host: host, Port: port, User: v.o.Target.User, Identity: v.o.Target.Identity}
 	p := scriptParams{Token: v.token, Checks: []string{K3sNode}, Node: node, KubeOnly: true}
-	sh, _, err := v.open(ctx, t, p)
+	// The server's key must be pinned already (or the person asked): the
+	// fingerprints vouching for the board's key are not the server's.
+	tr := remote.Trust{KnownHosts: v.o.Trust.KnownHosts, Prompt: v.o.Trust.Prompt}
+	sh, _, err := v.open(ctx, t, tr, p)
 	if err != nil {
 		return &Check{Status: Fail, Detail: "cannot ask the k3s server " + t.String() + ": " + err.Error(), Next: nextOf(err)}
 	}
@@ -174,6 +179,10 @@ func (v *verifier) k3sGPU(ctx context.Context) Check {
 		n = got
 	}
 	count, has := n.gpus()
+	if (!has || count == 0) && n.ready().Status != "True" {
+		return Check{Status: Fail, Detail: fmt.Sprintf("node %s is not Ready, and offers no nvidia.com/gpu (see k3s-node)", n.Metadata.Name),
+			Next: "make the node Ready first; the NVIDIA device plugin's pod runs only on a Ready node"}
+	}
 	if !has || count == 0 {
 		what := "no nvidia.com/gpu in the node's allocatable"
 		if has {

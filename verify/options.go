@@ -1,67 +1,16 @@
 package verify
 
 import (
-	"context"
 	"io"
-	"net"
-	"strconv"
 	"time"
 
-	"github.com/jetup/jetup/step"
+	"github.com/jetup/jetup/remote"
 )
 
-// Target is the board to verify.
-type Target struct {
-	Host string
-	Port int    // 22 when 0
-	User string // root when ""
-	// Identity is the private key file; "" uses ssh's defaults and agent.
-	Identity string
-}
-
-// Addr is "host:port".
-func (t Target) Addr() string {
-	p := t.Port
-	if p == 0 {
-		p = 22
-	}
-	return net.JoinHostPort(t.Host, strconv.Itoa(p))
-}
-
-// String is "user@host" or "user@host:port".
-func (t Target) String() string {
-	u := t.User
-	if u == "" {
-		u = "root"
-	}
-	s := u + "@" + t.Host
-	if t.Port != 0 && t.Port != 22 {
-		s += ":" + strconv.Itoa(t.Port)
-	}
-	return s
-}
-
-// Session is the board shell verify runs: one ssh session whose output
-// it reads and whose stdin takes its commands.
-type Session interface {
-	Output() io.Reader
-	Send(s string) error
-	Wait() error
-	Close() error
-}
-
-// Connector opens a board shell on a target, trusting its host key
-// exactly as push does (pinned keys only; a new one needs someone to
-// vouch; a changed one is refused). It emits the host key events on sink
-// and returns the session and the trusted key's fingerprint; its errors
-// are *step.Error with push's cause ids.
-type Connector interface {
-	Connect(ctx context.Context, t Target, script string, log io.Writer, sink step.Sink) (Session, string, error)
-}
-
-// Edge is verify's hardware edge: the way to the board.
+// Edge is verify's hardware edge: the way to the board (and to a k3s
+// server), the same SSH as push's.
 type Edge struct {
-	Connect Connector
+	SSH remote.Dialer
 }
 
 // GPUSet is the GPU device nodes of one SoC family (from the profiles).
@@ -74,7 +23,11 @@ type GPUSet struct {
 
 // Options for Run.
 type Options struct {
-	Target Target
+	Target remote.Target
+	// Trust decides the board's host key exactly as push does (pinned
+	// keys only; a new one needs the console, --accept-host-key or the
+	// person to vouch; a changed one is refused).
+	Trust remote.Trust
 	// Closure is the system toplevel the board should run (a store path
 	// or a link to one). Empty: the last push to this board (by its host
 	// key) in the run records under StateDir.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/jetup/jetup/remote"
 )
 
 // One shell on the board does everything verify needs there, as the only
@@ -60,8 +62,8 @@ const boardPath = "/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/pro
 func script(p scriptParams) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# jetup:verify\nM=%s\nchecks=' %s '\ngpu_globs=%s\ncuda=%s\nimage=%s\nnode=%s\nkube_only=%v\n",
-		marker(p.Token), strings.Join(p.Checks, " "), shellQuote(strings.Join(p.GPUGlobs, " ")), shellQuote(p.CUDA),
-		shellQuote(p.Image), shellQuote(p.Node), p.KubeOnly)
+		marker(p.Token), strings.Join(p.Checks, " "), remote.ShellQuote(strings.Join(p.GPUGlobs, " ")), remote.ShellQuote(p.CUDA),
+		remote.ShellQuote(p.Image), remote.ShellQuote(p.Node), p.KubeOnly)
 	b.WriteString(boardShell)
 	return b.String()
 }
@@ -198,8 +200,3 @@ while read -r cmd a b; do
 done
 exit 0
 `
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}

@@ -22,12 +22,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
 // shell is one board shell and what it has said.
 type shell struct {
-	sess     Session
+	sess     remote.Conn
 	rd       *frameReader
 	sections map[string][]*frame
 	ready    bool
@@ -183,9 +184,10 @@ func dedupe(s []string) []string {
 	return out
 }
 
-// open starts a board shell on t and reads it until its first frame.
-func (v *verifier) open(ctx context.Context, t Target, p scriptParams) (*shell, string, error) {
-	sess, fp, err := v.edge.Connect.Connect(ctx, t, script(p), v.log, v.sink)
+// open connects to t (trusting its key as push does) with a board shell
+// running p.
+func (v *verifier) open(ctx context.Context, t remote.Target, tr remote.Trust, p scriptParams) (*shell, string, error) {
+	sess, fp, err := remote.Connect(ctx, v.edge.SSH, t, tr, remote.DialOptions{Log: v.log, Script: script(p)}, v.sink)
 	if err != nil {
 		return nil, "", err
 	}
@@ -194,7 +196,7 @@ func (v *verifier) open(ctx context.Context, t Target, p scriptParams) (*shell, 
 }
 
 func (v *verifier) run(ctx context.Context) error {
-	sh, fp, err := v.open(ctx, v.o.Target, v.params())
+	sh, fp, err := v.open(ctx, v.o.Target, v.o.Trust, v.params())
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ type app struct {
 	stateDir    string
 	json        bool
 	simFlash    string
+	simVerify   string
 	simSpeed    float64
 
 	profilesOnce sync.Once
@@ -99,6 +101,15 @@ func (a *app) applySim() error {
 	}
 	if a.simSpeed > 0 {
 		_ = os.Setenv(sim.SpeedEnv, strconv.FormatFloat(a.simSpeed, 'f', -1, 64))
+	}
+	if a.simVerify != "" {
+		if !a.sim {
+			return step.Refuse("usage", "add --sim: --sim-verify steers the simulated board only", "--sim-verify without --sim")
+		}
+		if !slices.Contains(sim.VerifyFailures, a.simVerify) {
+			return step.Refuse("usage", "choose one of: "+strings.Join(sim.VerifyFailures, ", "), "unknown --sim-verify %q", a.simVerify)
+		}
+		_ = os.Setenv(sim.VerifyEnv, a.simVerify)
 	}
 	if a.simFlash == "" {
 		return nil
@@ -132,13 +143,17 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	_ = root.RegisterFlagCompletionFunc("sim-flash", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return sim.FlashOutcomes(), cobra.ShellCompDirectiveNoFileComp
 	})
+	pf.StringVar(&a.simVerify, "sim-verify", "", "with --sim: make one verify check of the simulated board fail (e.g. no-cdi, k3s-not-ready, failed-unit)")
+	_ = root.RegisterFlagCompletionFunc("sim-verify", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return sim.VerifyFailures, cobra.ShellCompDirectiveNoFileComp
+	})
 	pf.Float64Var(&a.simSpeed, "sim-speed", 0, "with --sim: run the simulated bench N times faster than real time")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return a.applySim() }
 	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
-	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand())
+	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand())
 	return root
 }
 
