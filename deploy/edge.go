@@ -9,7 +9,7 @@ import (
 
 // Edge is the push step's hardware edge: this machine's Nix store and the
 // way to reach the board. bench.Real fills it with the Nix CLI and OpenSSH;
-// sim.Bench with a simulated Jetson.
+// sim.Hardware with a simulated Jetson.
 type Edge struct {
 	Nix Nix
 	SSH remote.Dialer

@@ -46,7 +46,7 @@ type FinderFunc func(ctx context.Context) ([]Board, error)
 // FindBoards calls f.
 func (f FinderFunc) FindBoards(ctx context.Context) ([]Board, error) { return f(ctx) }
 
-// Edge is the flash step's hardware edge (bench.Bench.Flash): what stands
+// Edge is the flash step's hardware edge (hardware.Edges.Flash): what stands
 // between jetup and the board.
 type Edge interface {
 	// Script returns a ready flash script for the profile, or "" when it

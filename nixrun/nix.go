@@ -31,7 +31,7 @@ import (
 )
 
 // Nix runs the nix command. One value is shared by every step of a run
-// (bench.Bench.Nix), so a mode set on it before the steps start reaches
+// (hardware.Edges.Nix), so a mode set on it before the steps start reaches
 // every nix call; a nil *Nix runs nix from PATH on this machine.
 type Nix struct {
 	// Runner starts nix; nil is proc.Host{}.

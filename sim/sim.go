@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/doctor"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/verify"
@@ -20,13 +20,13 @@ import (
 // Bench returns a simulated bench.
 // The board on the console and the push target are one board: the
 // console prints the host key the push is offered.
-func Bench() bench.Bench {
+func Hardware() hardware.Edges {
 	// Every part runs at the bench's speed (speed.go).
 	target := NewPushBoard(PushOptions{Pace: 1 / Speed(), Rate: 35 << 20 * Speed()})
 	disks := NewDisks()
 	disks.WriteRate *= Speed()
 	disks.ReadRate *= Speed()
-	return bench.Bench{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
+	return hardware.Edges{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
 		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
 		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target),
 		Verify: verify.Edge{SSH: EdgeFor(target).SSH}}

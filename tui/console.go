@@ -98,7 +98,7 @@ func (c *consoleScreen) start() tea.Cmd {
 	c.term = serialcon.NewTerm(c.termSize())
 	c.follow, c.match = true, -1
 
-	o := serialcon.Options{Ports: c.sess.Bench.Serial, Profile: c.sess.Profile}
+	o := serialcon.Options{Ports: c.sess.Hardware.Serial, Profile: c.sess.Profile}
 	if o.Profile != nil {
 		o.Config.Baud = o.Profile.Console.Baud
 	}

@@ -71,9 +71,9 @@ func sustained(b *testing.B, d time.Duration) {
 	port := slave.Name()
 	slave.Close()
 	set, _ := profiles.Load(assets.Profiles(), "")
-	bench := sim.Bench()
+	bench := sim.Hardware()
 	bench.Serial = onePort{path: port}
-	m := New(Options{Profiles: set, StateDir: b.TempDir(), Profile: "orin-nano-devkit", Bench: bench})
+	m := New(Options{Profiles: set, StateDir: b.TempDir(), Profile: "orin-nano-devkit", Hardware: bench})
 	tm := teatest.NewTestModel(b, m, teatest.WithInitialTermSize(200, 60),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ANSI256)))
 	defer func() { _ = tm.Quit(); m.Close() }()
@@ -168,9 +168,9 @@ func cpuTime() time.Duration {
 // dropped), following the tail and scrolled back into the middle.
 func BenchmarkConsoleFrame200x60(b *testing.B) {
 	set, _ := profiles.Load(assets.Profiles(), "")
-	bench := sim.Bench()
+	bench := sim.Hardware()
 	bench.Serial = onePort{path: "/nonexistent/tty"}
-	m := New(Options{Profiles: set, StateDir: b.TempDir(), Profile: "orin-nano-devkit", Bench: bench})
+	m := New(Options{Profiles: set, StateDir: b.TempDir(), Profile: "orin-nano-devkit", Hardware: bench})
 	defer m.Close()
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
 	m.Update(m.Init()())

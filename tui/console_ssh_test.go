@@ -167,9 +167,9 @@ func TestConsoleSSHKeyNotOnTheUEFIShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(board.Close)
-	b := sim.Bench()
+	b := sim.Hardware()
 	b.Serial = board
-	tm, scr, _ := startWizard(t, 80, 24, Options{Profile: "orin-nano-devkit", Bench: b})
+	tm, scr, _ := startWizard(t, 80, 24, Options{Profile: "orin-nano-devkit", Hardware: b})
 	scr.WaitFor(t, wait, "Check host")
 	tm.Send(GoToMsg{Step: step.Console})
 	text := scr.WaitFor(t, bootWait, "▸shell")
@@ -196,7 +196,7 @@ func watchThenPush(t *testing.T, w, h int, hostKeys []ssh.PublicKey) (*teatest.T
 		t.Fatal(err)
 	}
 	t.Cleanup(board.Close)
-	o.Bench.Serial = board
+	o.Hardware.Serial = board
 	tm, scr, m := startWizard(t, w, h, o)
 	scr.WaitFor(t, wait, "11 checks:")
 	tm.Send(GoToMsg{Step: step.Console})

@@ -40,9 +40,9 @@ func startConsoleWith(t *testing.T, w, h int, o sim.BoardOptions) (*teatest.Test
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	b := sim.Bench()
+	b := sim.Hardware()
 	b.Serial = board
-	m := New(Options{Profiles: set, StateDir: t.TempDir(), Profile: "orin-nano-devkit", Bench: b})
+	m := New(Options{Profiles: set, StateDir: t.TempDir(), Profile: "orin-nano-devkit", Hardware: b})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
 	t.Cleanup(func() { _ = tm.Quit(); m.Close() })
@@ -161,9 +161,9 @@ func TestConsoleScreenBusyPortFailsThenRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := sim.Bench()
+	b := sim.Hardware()
 	b.Serial = board
-	m := New(Options{Profiles: set, StateDir: t.TempDir(), Profile: "orin-nano-devkit", Bench: b})
+	m := New(Options{Profiles: set, StateDir: t.TempDir(), Profile: "orin-nano-devkit", Hardware: b})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
 	t.Cleanup(func() { _ = tm.Quit(); m.Close() })

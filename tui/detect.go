@@ -65,7 +65,7 @@ func (r *recoverScreen) Init() tea.Cmd {
 	if r.sess.Profiles != nil {
 		opt.Profiles = r.sess.Profiles.All()
 	}
-	usb := r.sess.Bench.USB
+	usb := r.sess.Hardware.USB
 	var log io.WriteCloser
 	if rs := r.sess.Step(); rs != nil {
 		if f, err := rs.CreateLog("log"); err == nil {

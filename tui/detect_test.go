@@ -12,8 +12,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
-	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/flash/detect"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
@@ -21,8 +21,8 @@ import (
 )
 
 // simBench is the simulated bench with its USB bus set up by cfg.
-func simBench(cfg sim.USBConfig) (bench.Bench, *sim.USB) {
-	b := sim.Bench()
+func simBench(cfg sim.USBConfig) (hardware.Edges, *sim.USB) {
+	b := sim.Hardware()
 	usb := sim.NewUSB(cfg)
 	b.USB = usb
 	return b, usb
@@ -33,9 +33,9 @@ func simBench(cfg sim.USBConfig) (bench.Bench, *sim.USB) {
 var noBoardYet = sim.USBConfig{Board: sim.RecoveryBoard, AppearAfter: 24 * time.Hour}
 
 // toRecover starts the wizard for profile and passes the host check.
-func toRecover(t *testing.T, w, h int, profile string, b bench.Bench) (*teatest.TestModel, *testkit.Screen, *Model) {
+func toRecover(t *testing.T, w, h int, profile string, b hardware.Edges) (*teatest.TestModel, *testkit.Screen, *Model) {
 	t.Helper()
-	tm, scr, m := startWizard(t, w, h, Options{Profile: profile, Bench: b})
+	tm, scr, m := startWizard(t, w, h, Options{Profile: profile, Hardware: b})
 	scr.WaitFor(t, wait, "11 checks:")
 	press(tm, tea.KeyEnter)
 	scr.WaitFor(t, wait, "▸ Recover")

@@ -39,7 +39,7 @@ func newDoctorScreen(s *Session, st *Styles) Screen {
 
 func (d *doctorScreen) start() tea.Cmd {
 	d.findings, d.report, d.err = nil, nil, nil
-	host := d.sess.Bench.Host
+	host := d.sess.Hardware.Host
 	t, cmd := d.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
 		rep, err := doctor.Run(ctx, host, doctor.Options{}, sink)
 		return rep, err

@@ -99,12 +99,12 @@ func (f *flashScreen) Init() tea.Cmd {
 // then starts the flash.
 func (f *flashScreen) begin() tea.Cmd {
 	f.reset()
-	edge := f.sess.Bench.Flash
+	edge := f.sess.Hardware.Flash
 	if edge == nil || !edge.NeedsRoot() || !flash.NeedsSudo() {
 		return f.start()
 	}
 	f.phase = flashSudo
-	ctx, runner := f.sess.ctx, f.sess.Bench.Runner
+	ctx, runner := f.sess.ctx, f.sess.Hardware.Runner
 	return tea.Batch(f.spin.Tick, func() tea.Msg { return sudoCheckedMsg{cached: flash.SudoCached(ctx, runner)} })
 }
 
@@ -136,7 +136,7 @@ func (f *flashScreen) options() (flash.Options, error) {
 	if err != nil {
 		return flash.Options{}, err
 	}
-	b := f.sess.Bench
+	b := f.sess.Hardware
 	o := flash.Options{Profile: f.sess.Profile, USBInstance: f.sess.Facts[step.FactUSBInstance], Edge: b.Flash,
 		Runner: b.Runner, Nix: b.Nix, Helper: helper}
 	if b.USB != nil {

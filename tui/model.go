@@ -14,7 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
-	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -28,7 +28,7 @@ type Options struct {
 	StateDir string
 	Version  string
 	Host     runrec.Host
-	Bench    bench.Bench
+	Hardware hardware.Edges
 	// Sim marks the run record as a run against the simulated bench.
 	Sim bool
 }
@@ -71,7 +71,7 @@ type Model struct {
 
 // New makes the wizard.
 func New(o Options) *Model {
-	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Bench, o.StateDir, o.Version), help: help.New(), w: 80, h: 24}
+	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Hardware, o.StateDir, o.Version), help: help.New(), w: 80, h: 24}
 	m.sess.Profiles = o.Profiles
 	last := loadRemembered(o.StateDir).LastProfile
 	m.entries = []*entry{{title: "Profile", make: func() Screen { return newPicker(o.Profiles, last) }}}

@@ -37,8 +37,8 @@ func startWizard(t *testing.T, w, h int, o Options) (*teatest.TestModel, *testki
 	if o.StateDir == "" {
 		o.StateDir = t.TempDir()
 	}
-	if o.Bench.Host == nil {
-		o.Bench = sim.Bench()
+	if o.Hardware.Host == nil {
+		o.Hardware = sim.Hardware()
 	}
 	m := New(o)
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),

@@ -53,7 +53,7 @@ func newPushScreen(s *Session, st *Styles) Screen {
 	if host == "" {
 		host = s.Facts[step.FactHostname]
 	}
-	if host == "" && s.Bench.Sim {
+	if host == "" && s.Hardware.Sim {
 		host = "192.168.55.1"
 	}
 	p := &pushScreen{sess: s, st: st, form: newPushForm(host, "./result"), spin: spinner.New(spinner.WithSpinner(spinner.Dot))}
@@ -105,7 +105,7 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 	}
 	p.retry = true
 	o.KnownHosts = filepath.Join(p.sess.StateDir, "known_hosts")
-	if p.sess.Bench.Sim {
+	if p.sess.Hardware.Sim {
 		o.KnownHosts += ".sim"
 	}
 	o.ConsoleHostKey = p.sess.Facts[step.FactHostKey]
@@ -125,7 +125,7 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 	}
 	p.opts = o
 	p.run = newPushRun(o)
-	edge := p.sess.Bench.Push
+	edge := p.sess.Hardware.Push
 	var log io.WriteCloser
 	if rs := p.sess.Step(); rs != nil {
 		if f, err := rs.CreateLog("log"); err == nil {

@@ -26,10 +26,10 @@ const pushWait = 60 * time.Second
 // fastBench is the simulated bench with a quick board: the same sequence,
 // a faster clock.
 func fastBench() (Options, *sim.PushBoard) {
-	b := sim.Bench()
+	b := sim.Hardware()
 	board := sim.NewPushBoard(sim.PushOptions{Rate: 600 << 20, Paths: 120, Bytes: 300 << 20, Pace: 0.1})
 	b.Push = sim.EdgeFor(board)
-	return Options{Bench: b, Profile: "orin-nano-devkit", Sim: true}, board
+	return Options{Hardware: b, Profile: "orin-nano-devkit", Sim: true}, board
 }
 
 // toPush opens the wizard on the push step.
@@ -164,10 +164,10 @@ func TestPushScreenFormSaysWhatIsMissing(t *testing.T) {
 }
 
 func TestPushScreenCancelStopsTheCopy(t *testing.T) {
-	b := sim.Bench()
+	b := sim.Hardware()
 	board := sim.NewPushBoard(sim.PushOptions{Rate: 20 << 20, Paths: 200, Bytes: 400 << 20, Pace: 0.1})
 	b.Push = sim.EdgeFor(board)
-	o := Options{Bench: b, Profile: "orin-nano-devkit", Sim: true, StateDir: t.TempDir()}
+	o := Options{Hardware: b, Profile: "orin-nano-devkit", Sim: true, StateDir: t.TempDir()}
 	tm, scr, m := toPush(t, 80, 24, o)
 	press(tm, tea.KeyEnter)
 	scr.WaitFor(t, pushWait, "First contact")

@@ -7,7 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -31,15 +31,15 @@ type Session struct {
 	// the board on the bench).
 	Profiles *profiles.Set
 	Run      *runrec.Run
-	Bench    bench.Bench
+	Hardware hardware.Edges
 	StateDir string
 	Version  string
 	Facts    map[string]string
 }
 
-func newSession(b bench.Bench, stateDir, version string) *Session {
+func newSession(b hardware.Edges, stateDir, version string) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Session{ctx: ctx, cancel: cancel, Bench: b, StateDir: stateDir, Version: version, Facts: map[string]string{}}
+	return &Session{ctx: ctx, cancel: cancel, Hardware: b, StateDir: stateDir, Version: version, Facts: map[string]string{}}
 }
 
 // Step is the active step's attempt in the run record, for its logs; nil

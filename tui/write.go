@@ -260,7 +260,7 @@ func (w *writeScreen) onKey(k tea.KeyPressMsg) tea.Cmd {
 // build runs the profile's installer build as a task.
 func (w *writeScreen) build() tea.Cmd {
 	w.state, w.logs, w.err = wsBuilding, nil, nil
-	inst, b := w.sess.Profile.Installer, w.sess.Bench.Installer
+	inst, b := w.sess.Profile.Installer, w.sess.Hardware.Installer
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
 		return b.Build(ctx, inst, sink)
 	})
@@ -285,13 +285,13 @@ func (w *writeScreen) toDisks() tea.Cmd {
 		w.watching = true
 		ctx, cancel := context.WithCancel(w.sess.ctx)
 		w.watchCtx = cancel
-		cmds = append(cmds, w.waitChanges(w.sess.Bench.Disks.Changes(ctx)))
+		cmds = append(cmds, w.waitChanges(w.sess.Hardware.Disks.Changes(ctx)))
 	}
 	return tea.Batch(cmds...)
 }
 
 func (w *writeScreen) listDisks() tea.Cmd {
-	edge, image := w.sess.Bench.Disks, w.image
+	edge, image := w.sess.Hardware.Disks, w.image
 	return func() tea.Msg {
 		im, _ := media.Inspect(image)
 		ds, rs, err := media.ListDisks(context.Background(), edge, im, media.Constraints{})
@@ -314,7 +314,7 @@ func (w *writeScreen) waitChanges(ch <-chan struct{}) tea.Cmd {
 // prepare checks the chosen disk and reads what is on it.
 func (w *writeScreen) prepare(d media.Disk) tea.Cmd {
 	w.state, w.err = wsPreparing, nil
-	env := media.Env{Edge: w.sess.Bench.Disks, Runner: w.sess.Bench.Runner}
+	env := media.Env{Edge: w.sess.Hardware.Disks, Runner: w.sess.Hardware.Runner}
 	req := media.Request{Image: w.image, Target: d.Path, Unmount: true}
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
 		return media.Prepare(ctx, env, req, sink)
@@ -342,7 +342,7 @@ func (w *writeScreen) execute() tea.Cmd {
 }
 
 func (w *writeScreen) powerOff() tea.Cmd {
-	edge, d := w.sess.Bench.Disks, w.plan.Disk
+	edge, d := w.sess.Hardware.Disks, w.plan.Disk
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
 		return media.PowerOff(ctx, edge, d, sink)
 	})

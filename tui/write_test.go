@@ -27,11 +27,11 @@ func startWrite(t *testing.T, w, h int, rate float64, size int64) (*teatest.Test
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	b := sim.Bench()
+	b := sim.Hardware()
 	disks := b.Disks.(*sim.Disks)
 	disks.WriteRate, disks.ReadRate, disks.Size = rate, 2*rate, size
 	b.Installer = &sim.Installer{Pace: 10 * time.Millisecond}
-	m := New(Options{Profiles: set, Profile: "rpi4", StateDir: t.TempDir(), Bench: b, Sim: true})
+	m := New(Options{Profiles: set, Profile: "rpi4", StateDir: t.TempDir(), Hardware: b, Sim: true})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
 	t.Cleanup(func() { _ = tm.Quit(); m.Close() })

@@ -172,7 +172,7 @@ func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profil
 		textLog = io.MultiWriter(text, extra)
 	}
 	con := serialcon.New(serialcon.Options{
-		Ports: a.bench().Serial, Profile: p, Port: f.port, Until: until, Send: send, SendAt: f.sendAt, Timeout: f.timeout,
+		Ports: a.hardware().Serial, Profile: p, Port: f.port, Until: until, Send: send, SendAt: f.sendAt, Timeout: f.timeout,
 		Config: serialcon.Config{Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits},
 		RawLog: raw, TextLog: textLog, NoReconnect: f.noReconnect,
 	})
@@ -267,7 +267,7 @@ func (p *consolePrinter) Emit(e step.Event) {
 
 // listPorts prints the serial ports ranked for the profile.
 func (a *app) listPorts(p *profiles.Profile) error {
-	ports, err := a.bench().Serial.List()
+	ports, err := a.hardware().Serial.List()
 	if err != nil {
 		return step.Errorf("port-list", "check that /sys and /dev are readable", "%v", err)
 	}

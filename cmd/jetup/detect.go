@@ -75,7 +75,7 @@ Exit status: 0 when a board is in recovery mode (or --watch was interrupted),
 // usbLister is the bench's USB edge, or a sysfs tree given with --sysfs.
 func (a *app) usbLister(sysfsDir string) (detect.Lister, error) {
 	if sysfsDir == "" {
-		return a.bench().USB, nil
+		return a.hardware().USB, nil
 	}
 	dir, err := detect.ResolveSysfsDir(sysfsDir)
 	if err != nil {

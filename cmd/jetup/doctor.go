@@ -29,7 +29,7 @@ Exit status: 0 when nothing blocks flashing, 1 otherwise.`,
 				sink = step.Discard
 			}
 			return a.recordStep(step.Doctor, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-				rep, err := doctor.Run(cmd.Context(), a.bench().Host, doctor.Options{Fix: fix}, sink)
+				rep, err := doctor.Run(cmd.Context(), a.hardware().Host, doctor.Options{Fix: fix}, sink)
 				if err != nil {
 					return "", "", err
 				}

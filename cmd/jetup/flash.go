@@ -14,9 +14,9 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
-	"github.com/jetup/jetup/bench"
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
@@ -93,7 +93,7 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 // runFlash runs the flash step with the headless face: live events on
 // stderr, the result on stdout, everything in the run record.
 func (a *app) runFlash(ctx context.Context, rs *runrec.Step, p *profiles.Profile, o flash.Options, verbose bool) (runrec.Outcome, string, error) {
-	b := a.bench()
+	b := a.hardware()
 	logFile, err := rs.CreateLog("log")
 	if err != nil {
 		return runrec.Failed, "", step.Errorf("state-dir", "pass --state-dir with a writable directory", "%v", err)
@@ -247,7 +247,7 @@ func (a *app) sudoOnTerminal(ctx context.Context) error {
 // scan of the bench's USB bus. The simulated bench's board is already in
 // recovery mode for a headless flash (in the wizard it enters recovery on
 // the Recover screen).
-func (a *app) recoveryFinder(b bench.Bench, p *profiles.Profile) flash.BoardFinder {
+func (a *app) recoveryFinder(b hardware.Edges, p *profiles.Profile) flash.BoardFinder {
 	usb := b.USB
 	if a.sim {
 		id := ""

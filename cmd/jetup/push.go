@@ -98,7 +98,7 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		o := deploy.Options{Target: f.target, Closure: f.closure, Flake: f.flake, Mode: mode,
 			Trust:    remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
 			Compress: f.compress, Reboot: f.reboot, Retries: f.retries, Log: logf}
-		res, err := deploy.Push(cmd.Context(), a.bench().Push, o, a.pushSink(logf))
+		res, err := deploy.Push(cmd.Context(), a.hardware().Push, o, a.pushSink(logf))
 		if err != nil {
 			return "", "", err
 		}
@@ -117,7 +117,7 @@ func (a *app) pushToDir(cmd *cobra.Command, f pushFlags) error {
 			return "", "", err
 		}
 		defer logf.Close()
-		res, err := deploy.ToDir(cmd.Context(), a.bench().Push.Nix,
+		res, err := deploy.ToDir(cmd.Context(), a.hardware().Push.Nix,
 			deploy.ToDirOptions{Closure: f.closure, Flake: f.flake, Dir: f.toDir, Log: logf}, a.pushSink(logf))
 		if err != nil {
 			return "", "", err

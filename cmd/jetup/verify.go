@@ -126,7 +126,7 @@ func (a *app) verify(cmd *cobra.Command, f verifyFlags) error {
 		return err
 	}
 	set, _ := a.loadProfiles()
-	b := a.bench()
+	b := a.hardware()
 	closure := f.closure
 	if a.sim && closure != "" {
 		// The simulated store holds the simulated system (./result).

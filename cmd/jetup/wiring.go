@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jetup/jetup/assets"
-	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
@@ -22,9 +22,9 @@ import (
 )
 
 // bench picks the hardware: the only place that chooses real or simulated.
-func (a *app) bench() bench.Bench {
+func (a *app) hardware() hardware.Edges {
 	if a.sim {
-		b := sim.Bench()
+		b := sim.Hardware()
 		// The simulated board is the one the chosen profile is for.
 		if set, _ := a.loadProfiles(); set != nil {
 			if p, ok := set.Get(a.profileName); ok && p.Recovery != nil && len(p.Recovery.USBIDs) > 0 {
@@ -33,7 +33,7 @@ func (a *app) bench() bench.Bench {
 		}
 		return b
 	}
-	return bench.Real()
+	return hardware.Real()
 }
 
 // loadProfiles reads the embedded and user profiles once per run; problems

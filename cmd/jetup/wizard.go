@@ -25,7 +25,7 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 	}
 	m := tui.New(tui.Options{
 		Profiles: set, Profile: a.profileName, StateDir: a.stateDir, Version: jetupVersion(),
-		Host: hostInfo(), Bench: a.bench(), Sim: a.sim,
+		Host: hostInfo(), Hardware: a.hardware(), Sim: a.sim,
 	})
 	_, err := tea.NewProgram(m, tea.WithContext(cmd.Context())).Run()
 	// However the program ended (quit, SIGTERM, a panic recovered by Bubble

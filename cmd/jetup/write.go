@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jetup/jetup/bench"
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -113,7 +113,7 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 	if err != nil {
 		return err
 	}
-	b := a.bench()
+	b := a.hardware()
 	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		sink, closeLog := a.writeSink(rs)
 		defer closeLog()
@@ -182,7 +182,7 @@ func (a *app) confirmWrite(p *media.Plan, f writeFlags) error {
 	return nil
 }
 
-func (a *app) offerPowerOff(ctx context.Context, b bench.Bench, p *media.Plan, rc *media.Receipt, f writeFlags, sink step.Sink) {
+func (a *app) offerPowerOff(ctx context.Context, b hardware.Edges, p *media.Plan, rc *media.Receipt, f writeFlags, sink step.Sink) {
 	if p.Disk.Transport != media.USB && p.Disk.Transport != media.MMC {
 		return
 	}
@@ -230,7 +230,7 @@ func (a *app) writeList(ctx context.Context, f writeFlags) error {
 			return err
 		}
 	}
-	ds, reasons, err := media.ListDisks(ctx, a.bench().Disks, im, media.Constraints{AllowFixed: f.req.AllowFixed})
+	ds, reasons, err := media.ListDisks(ctx, a.hardware().Disks, im, media.Constraints{AllowFixed: f.req.AllowFixed})
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (a *app) writeList(ctx context.Context, f writeFlags) error {
 	for i, d := range ds {
 		e := listEntry{Disk: d, Reasons: reasons[i]}
 		if len(media.Blocking(reasons[i])) == 0 {
-			e.Holds = media.ReadContents(ctx, a.bench().Disks, d)
+			e.Holds = media.ReadContents(ctx, a.hardware().Disks, d)
 			cands = append(cands, e)
 		} else {
 			excl = append(excl, e)

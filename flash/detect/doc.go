@@ -16,7 +16,7 @@
 //   - Sysfs: /sys/bus/usb/devices, pure Go; its Dir can point at a fake
 //     tree (tests, `jetup detect --sysfs DIR`).
 //
-// System() is the lister for this host; bench.Bench.USB holds it (sim.USB
+// System() is the lister for this host; hardware.Edges.USB holds it (sim.USB
 // in the simulated bench).
 //
 // # Finding the board to flash

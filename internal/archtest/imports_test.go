@@ -60,12 +60,12 @@ func imports(t *testing.T) map[string][]string {
 }
 
 // The step packages and what they build on: none of them may reach the
-// faces (tui, cmd), the hardware choice (bench, sim), or another step's
+// faces (tui, cmd), the hardware choice (hardware, sim), or another step's
 // package (flash's own detect sub-package aside).
 var (
 	steps   = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify"}
 	base    = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel"}
-	faces   = []string{"tui", "cmd/jetup", "bench", "sim"}
+	faces   = []string{"tui", "cmd/jetup", "hardware", "sim"}
 	allowed = map[string][]string{"flash": {"flash/detect"}}
 	// leaves read hostile bytes (disks, images) and stay small enough to
 	// fuzz whole: they import nothing of ours.
@@ -93,7 +93,7 @@ func TestDomainPackagesNeverImportTheFaces(t *testing.T) {
 		for _, d := range m[p] {
 			for _, f := range faces {
 				if d == f || strings.HasPrefix(d, f+"/") {
-					t.Errorf("%s imports %s: domain packages never import the TUI, the CLI, bench or sim", p, d)
+					t.Errorf("%s imports %s: domain packages never import the TUI, the CLI, hardware or sim", p, d)
 				}
 			}
 		}

@@ -1,12 +1,12 @@
-// Package bench names the hardware edges jetup touches: the things a test or
-// the demo must be able to put a simulated part in place of. cmd/jetup is the
-// only place that decides whether a Bench holds the real machine (Real) or
-// the simulated bench (sim.Bench); the TUI and the headless commands only
-// take what they need from it.
+// Package hardware names the hardware edges jetup touches: the things a
+// test or the demo must be able to put a simulated part in place of.
+// cmd/jetup is the only place that decides whether the Edges are the real
+// machine (Real) or the simulated bench (sim.Hardware); the TUI and the
+// headless commands only take what they need from it.
 //
 // Each edge is a small interface owned by the domain package that uses it;
 // a step issue adds its field here and fills it in Real and in sim.
-package bench
+package hardware
 
 import (
 	"github.com/jetup/jetup/deploy"
@@ -21,8 +21,8 @@ import (
 	"github.com/jetup/jetup/verify"
 )
 
-// Bench is every hardware edge.
-type Bench struct {
+// Edges is every hardware edge.
+type Edges struct {
 	// Sim is true when every part is simulated (--sim).
 	Sim bool
 	// Runner starts external programs (nix, ssh, the flash script, xz).
@@ -53,9 +53,9 @@ type Bench struct {
 }
 
 // Real is this machine.
-func Real() Bench {
+func Real() Edges {
 	nix := &nixrun.Nix{Runner: proc.Host{}}
-	return Bench{Runner: proc.Host{}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
+	return Edges{Runner: proc.Host{}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Runner: proc.Host{}}, Serial: serialcon.System{},
 		Push:   deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
 		Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}}}
