@@ -207,11 +207,12 @@ func TestDetectWatchStreamsJSONLinesUntilInterrupted(t *testing.T) {
 			if c["event"] != event || c["usb_instance"] != instance || c["vendor_id"] != "0955" || c["at"] == nil {
 				t.Fatalf("got %s, want %s of %s", l, event, instance)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("no %s line within 5 s; stderr: %s", event, stderr.String())
+		case <-time.After(time.Minute):
+			t.Fatalf("waited a minute for the %s line; stderr: %s", event, stderr.String())
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Plugged before or after the watch's first scan, the board is an
+	// appear either way.
 	if _, err := fakesysfs.Add(devices, nanoInRecovery); err != nil {
 		t.Fatal(err)
 	}
@@ -229,8 +230,8 @@ func TestDetectWatchStreamsJSONLinesUntilInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("interrupted watch: %v; stderr: %s", err, stderr.String())
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the watch did not end on SIGINT")
+	case <-time.After(time.Minute):
+		t.Fatal("waited a minute for the watch to end on SIGINT")
 	}
 	st := onlyRun(t, state).Steps[0]
 	if st.Outcome != runrec.Success || !strings.Contains(st.Summary, "1 appeared, 1 disappeared") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"testing"
-	"time"
 
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -14,17 +13,17 @@ import (
 func TestE2ERecoverFindsTheSimulatedBoard(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color"}, "--sim", "--state-dir", state, "--profile", "orin-nano-devkit")
-	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "11 checks:")
 	tm.keys("Enter")
-	tm.waitFor(5*time.Second, "▸ Recover", "1. Power the board off", "Waiting for the board on USB")
-	tm.waitFor(10*time.Second, "✓ Board in recovery mode", "USB instance 1-2", "480 Mb/s (high speed)")
+	tm.waitFor("▸ Recover", "1. Power the board off", "Waiting for the board on USB")
+	tm.waitFor("✓ Board in recovery mode", "USB instance 1-2", "480 Mb/s (high speed)")
 	tm.keys("Enter")
-	tm.waitFor(5*time.Second, "✓ Recover", "▸ Flash")
+	tm.waitFor("✓ Recover", "▸ Flash")
 	// The flash has started with the board: quitting asks first.
 	tm.keys("q")
-	tm.waitFor(5*time.Second, "Quit and stop it?")
+	tm.waitFor("Quit and stop it?")
 	tm.keys("y")
-	tm.waitFor(10*time.Second, "JETUP-EXIT=")
+	tm.waitFor("JETUP-EXIT=")
 
 	runs, _, err := runrec.List(state)
 	if err != nil || len(runs) != 1 {

@@ -46,21 +46,27 @@ func (tm *tmuxTerm) keys(k ...string) { tm.run(append([]string{"send-keys", "-t"
 
 func (tm *tmuxTerm) screen() string { return tm.run("capture-pane", "-p", "-t", "e2e") }
 
+// screenBound is how long a test waits for a screen before it fails: only
+// a guard against a hang, far beyond what any screen takes on a busy
+// machine (the wizard runs in another process: its screen is read with
+// tmux capture-pane).
+const screenBound = 2 * time.Minute
+
 // waitFor waits until the screen shows every string, or fails showing it.
-func (tm *tmuxTerm) waitFor(timeout time.Duration, want ...string) string {
+func (tm *tmuxTerm) waitFor(want ...string) string {
 	tm.t.Helper()
-	return testkit.WaitForText(tm.t, timeout, tm.screen, want...)
+	return testkit.WaitForText(tm.t, screenBound, tm.screen, want...)
 }
 
 // pickThroughHostCheck picks profile in the board picker by filtering for
 // its name, as a person does, and continues past the host check.
 func (tm *tmuxTerm) pickThroughHostCheck(profile string) {
 	tm.t.Helper()
-	tm.waitFor(10*time.Second, "Which board is on the bench?")
+	tm.waitFor("Which board is on the bench?")
 	tm.keys("/")
 	tm.keys("-l", profile)
-	tm.waitFor(5*time.Second, profile)
+	tm.waitFor(profile)
 	tm.keys("Enter", "Enter")
-	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "11 checks:")
 	tm.keys("Enter")
 }

@@ -20,32 +20,23 @@ func TestWizardEndToEndInTmux(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color"}, "--sim", "--state-dir", state)
 	tm.pickThroughHostCheck("rpi4")
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(tm.screen(), "▸ Summary") {
-		if time.Now().After(deadline) {
-			t.Fatalf("never reached the summary:\n%s", tm.screen())
-		}
-		// The write step: build the installer, take the preselected
-		// stick, erase it, wait for the verify.
-		switch scr := tm.screen(); {
-		case strings.Contains(scr, "building the installer"), strings.Contains(scr, "checking the disk"),
-			strings.Contains(scr, "Writing "), strings.Contains(scr, "Verifying"):
-			time.Sleep(300 * time.Millisecond)
-			continue
-		case strings.Contains(scr, "Press y"):
-			tm.keys("y")
-			tm.waitFor(30*time.Second, "written and verified")
-		case strings.Contains(scr, "Push the system to the board"):
-			tm.keys("s") // enter would start a push; its screen has its own tests
-			time.Sleep(300 * time.Millisecond)
-			continue
-		}
-		tm.keys("Enter")
-		time.Sleep(300 * time.Millisecond)
-	}
-	tm.waitFor(5*time.Second, "Run record:")
+	// Each key once its screen is up: a key sent while the previous
+	// screen is still shown would land on the next one.
+	tm.waitFor("▸ Write", "Which image goes on the stick?")
 	tm.keys("Enter")
-	tm.waitFor(10*time.Second, "JETUP-EXIT=0")
+	tm.waitFor("Pick the stick")
+	tm.keys("Enter")
+	tm.waitFor("Press y")
+	tm.keys("y")
+	tm.waitFor("written and verified")
+	tm.keys("Enter")
+	tm.waitFor("▸ Watch", "enter continue")
+	tm.keys("Enter")
+	tm.waitFor("▸ Push", "Push the system to the board")
+	tm.keys("s") // enter would start a push; its screen has its own tests
+	tm.waitFor("▸ Summary", "Run record:")
+	tm.keys("Enter")
+	tm.waitFor("JETUP-EXIT=0")
 
 	runs, _, err := runrec.List(state)
 	if err != nil || len(runs) != 1 {
@@ -74,15 +65,15 @@ func TestWizardFlashInTmux(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "JETUP_SIM_FLASH=usb-transport", "JETUP_SIM_FLASH_SPEED=0.05"},
 		"--sim", "--state-dir", state, "--profile", "orin-nano-super-devkit")
-	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "11 checks:")
 	tm.keys("Enter")
-	tm.waitFor(15*time.Second, "▸ Recover", "enter: use this board")
+	tm.waitFor("▸ Recover", "enter: use this board")
 	tm.keys("Enter")
-	tm.waitFor(20*time.Second, "✗ Failed", "usb-transport:", "Next: USB trouble", "r retry from recovery")
+	tm.waitFor("✗ Failed", "usb-transport:", "Next: USB trouble", "r retry from recovery")
 	tm.keys("r")
-	tm.waitFor(5*time.Second, "▸ Recover", "enter: use this board")
+	tm.waitFor("▸ Recover", "enter: use this board")
 	tm.keys("q")
-	tm.waitFor(10*time.Second, "JETUP-EXIT=")
+	tm.waitFor("JETUP-EXIT=")
 
 	runs, _, _ := runrec.List(state)
 	if len(runs) != 1 {
@@ -106,36 +97,38 @@ func TestQuitWhileFlashingLeavesNoProcess(t *testing.T) {
 	mark := testkit.Mark(t)
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", mark, "JETUP_SIM_FLASH_SPEED=1"},
 		"--sim", "--state-dir", state, "--profile", "orin-nano-devkit")
-	tm.waitFor(10*time.Second, "▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "11 checks:")
 	tm.keys("Enter")
-	tm.waitFor(15*time.Second, "enter: use this board")
+	tm.waitFor("enter: use this board")
 	tm.keys("Enter")
-	tm.waitFor(15*time.Second, "▸ Probe the board")
+	tm.waitFor("▸ Probe the board")
 	// jetup, its flash helper, the script and its sleep at the least.
 	if n := len(testkit.Marked(mark)); n < 3 {
 		t.Fatalf("only %d marked processes while flashing: the test would prove nothing", n)
 	}
 	tm.keys("q")
-	tm.waitFor(5*time.Second, "Quit and stop it?")
+	tm.waitFor("Quit and stop it?")
 	tm.keys("y")
-	tm.waitFor(15*time.Second, "JETUP-EXIT=")
+	tm.waitFor("JETUP-EXIT=")
 	// The pane's shell carries the mark too; it waits in `sleep 30` now.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var left []string
-		for _, pid := range testkit.Marked(mark) {
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			if c := strings.ReplaceAll(string(cmdline), "\x00", " "); !strings.HasPrefix(c, "bash ") && !strings.HasPrefix(c, "sleep 30") {
-				left = append(left, fmt.Sprintf("%d %s", pid, c))
-			}
+	// What jetup ended may take a moment to exit: each is awaited through
+	// its pidfd.
+	cmdline := func(pid int) string {
+		raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return strings.ReplaceAll(string(raw), "\x00", " ")
+	}
+	var ours []int
+	for _, pid := range testkit.Marked(mark) {
+		if c := cmdline(pid); !strings.HasPrefix(c, "bash ") && !strings.HasPrefix(c, "sleep 30") {
+			ours = append(ours, pid)
 		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("left behind after quitting mid-flash:\n%s", strings.Join(left, "\n"))
-		}
-		time.Sleep(100 * time.Millisecond)
+	}
+	var left []string
+	for _, pid := range testkit.WaitGone(ours, time.Minute) {
+		left = append(left, fmt.Sprintf("%d %s", pid, cmdline(pid)))
+	}
+	if len(left) > 0 {
+		t.Fatalf("left behind after quitting mid-flash:\n%s", strings.Join(left, "\n"))
 	}
 	runs, _, _ := runrec.List(state)
 	if len(runs) != 1 || runs[0].Outcome != runrec.Cancelled {
@@ -165,27 +158,27 @@ func TestJetsonFlowEndToEndInTmux(t *testing.T) {
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="},
 		"--sim", "--sim-speed", "20", "--state-dir", state)
 	tm.pickThroughHostCheck("orin-nano-super-devkit")
-	tm.waitFor(10*time.Second, "▸ Recover", "enter: use this board")
+	tm.waitFor("▸ Recover", "enter: use this board")
 	tm.keys("Enter")
-	tm.waitFor(30*time.Second, "✓ Flash", "▸ Write", "Which image goes on the stick?")
+	tm.waitFor("✓ Flash", "▸ Write", "Which image goes on the stick?")
 	tm.keys("Enter")
-	tm.waitFor(30*time.Second, "Pick the stick")
+	tm.waitFor("Pick the stick")
 	tm.keys("Enter")
-	tm.waitFor(10*time.Second, "Press y")
+	tm.waitFor("Press y")
 	tm.keys("y")
-	tm.waitFor(30*time.Second, "written and verified")
+	tm.waitFor("written and verified")
 	tm.keys("Enter")
-	tm.waitFor(30*time.Second, "▸ Watch", "▸shell", "continue with 192.168.55.1")
+	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
 	tm.keys("k")
-	tm.waitFor(10*time.Second, "(ED25519)")
+	tm.waitFor("(ED25519)")
 	tm.keys("Enter")
-	tm.waitFor(10*time.Second, "▸ Push", "Push the system to the board")
+	tm.waitFor("▸ Push", "Push the system to the board")
 	tm.keys("Enter")
-	tm.waitFor(60*time.Second, "matches the board's console", "✓ pushed")
+	tm.waitFor("matches the board's console", "✓ pushed")
 	tm.keys("Enter")
-	tm.waitFor(10*time.Second, "▸ Summary", "192.168.55.1", "In all")
+	tm.waitFor("▸ Summary", "192.168.55.1", "In all")
 	tm.keys("Enter")
-	tm.waitFor(10*time.Second, "JETUP-EXIT=0")
+	tm.waitFor("JETUP-EXIT=0")
 
 	runs, _, err := runrec.List(state)
 	if err != nil || len(runs) != 1 {
