@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // FileError is a problem in one profile file, at a line when known.
@@ -95,6 +97,13 @@ func Load(builtin fs.FS, userDir string) (*Set, []error) {
 	if userDir == "" {
 		return set, errs
 	}
+	// A profile says what to build and flash as root: only from a
+	// directory no other user could have made or may change.
+	if err := safe.CheckDir(userDir); errors.Is(err, fs.ErrNotExist) {
+		return set, errs
+	} else if err != nil {
+		return set, append(errs, &FileError{File: userDir, Msg: "not read: " + err.Error() + " (chmod go-w, or move your profiles to a directory only you can write to)"})
+	}
 	files, err := filepath.Glob(filepath.Join(userDir, "*.yaml"))
 	if err != nil {
 		return set, append(errs, err)
@@ -102,7 +111,7 @@ func Load(builtin fs.FS, userDir string) (*Set, []error) {
 	sort.Strings(files)
 	fromUser := map[string]string{}
 	for _, file := range files {
-		data, err := os.ReadFile(file)
+		data, err := readProfile(file)
 		if err != nil {
 			errs = append(errs, &FileError{File: file, Msg: err.Error()})
 			continue
@@ -283,15 +292,37 @@ func deepCopy(src, dst *Profile) error {
 	return json.NewDecoder(bytes.NewReader(b)).Decode(dst)
 }
 
-// UserDir is where user profiles live: $XDG_CONFIG_HOME/jetup/profiles.
+// UserDir is where user profiles live: $XDG_CONFIG_HOME/jetup/profiles, or
+// ~/.config/jetup/profiles; "" when there is no home (no user profiles).
 func UserDir() string {
 	dir := os.Getenv("XDG_CONFIG_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
+	if !filepath.IsAbs(dir) {
+		home := safe.Home()
+		if home == "" {
 			return ""
 		}
 		dir = filepath.Join(home, ".config")
 	}
-	return path.Join(dir, "jetup", "profiles")
+	return filepath.Join(dir, "jetup", "profiles")
+}
+
+// maxProfile bounds a profile file: the largest embedded one is ~2 KiB.
+const maxProfile = 1 << 20
+
+// readProfile reads one user profile: a regular file of ours that no one
+// else may write to, at most maxProfile bytes.
+func readProfile(file string) ([]byte, error) {
+	if err := safe.CheckFile(file); err != nil {
+		return nil, fmt.Errorf("not read: %v (chmod go-w)", err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxProfile+1))
+	if err == nil && len(data) > maxProfile {
+		err = fmt.Errorf("larger than %d KiB: not a profile", maxProfile>>10)
+	}
+	return data, err
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -130,6 +131,12 @@ func validate(p *Profile, file string, lines map[string]int) []error {
 	if f := p.Flash; f != nil {
 		v.required("flash.flake", f.Flake)
 		v.required("flash.attribute", f.Attribute)
+		if f.Attribute != "" {
+			// It names the build's GC root under the state dir.
+			if err := safe.Name("flash.attribute", f.Attribute); err != nil {
+				v.fail("flash.attribute", "%v", err)
+			}
+		}
 		v.required("flash.script", f.Script)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,11 +15,23 @@ func isCancel(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// maxRecord bounds run.json: a long run with a flash verdict's evidence
+// and a write receipt is tens of KiB.
+const maxRecord = 16 << 20
+
 // Load reads the run.json in dir.
 func Load(dir string) (*Record, error) {
-	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	f, err := os.Open(filepath.Join(dir, FileName))
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRecord+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxRecord {
+		return nil, fmt.Errorf("%s: larger than %d MiB, not a run record", filepath.Join(dir, FileName), maxRecord>>20)
 	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -114,14 +115,23 @@ func Create(stateDir string, o Options) (*Run, error) {
 	if profile == "" {
 		profile = "none"
 	}
+	if err := safe.Name("profile", profile); err != nil {
+		return nil, fmt.Errorf("no run record: %w", err) // it names the run directory
+	}
 	base := filepath.Join(stateDir, "runs")
-	if err := os.MkdirAll(base, 0o755); err != nil {
+	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create the run record directory %s: %w (set --state-dir to a writable directory)", base, err)
+	}
+	// Logs hold what boards and tools printed (addresses, serials, what
+	// was typed at a prompt): for this user only. Runs directories made
+	// by older versions (0755) are closed too.
+	if fi, err := os.Stat(base); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Chmod(base, 0o700)
 	}
 	id := start.Format("20060102T150405Z") + "-" + profile
 	dir := filepath.Join(base, id)
 	for n := 2; ; n++ {
-		err := os.Mkdir(dir, 0o755)
+		err := os.Mkdir(dir, 0o700)
 		if err == nil {
 			break
 		}
@@ -133,7 +143,7 @@ func Create(stateDir string, o Options) (*Run, error) {
 	}
 	r := &Run{dir: dir, now: now, rec: Record{
 		ID: id, Kind: o.Kind, Profile: o.Profile, Host: o.Host, JetupVersion: o.Version,
-		Command: o.Command, Sim: o.Sim, Started: start, Outcome: Running, Steps: []StepRecord{},
+		Command: RedactCommand(o.Command), Sim: o.Sim, Started: start, Outcome: Running, Steps: []StepRecord{},
 	}}
 	if err := r.save(); err != nil {
 		return nil, err

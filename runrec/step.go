@@ -42,7 +42,7 @@ func (s *Step) CreateLog(suffix string) (*os.File, error) {
 		name = fmt.Sprintf("%s-%d", name, rec.Attempt)
 	}
 	name += "." + strings.TrimPrefix(suffix, ".")
-	f, err := os.OpenFile(filepath.Join(s.run.dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(s.run.dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create log %s: %w", name, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // ID names a step. The ids are part of the interface: run.json, --json
@@ -108,7 +110,8 @@ func (p *Printer) Emit(e Event) {
 		}
 		line = append(b, '\n')
 	} else {
-		t := e.Text()
+		// Lines carry what tools and boards printed: never their escapes.
+		t := safe.Text(e.Text())
 		if t == "" {
 			return
 		}

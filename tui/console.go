@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/serialcon"
 	"github.com/jetup/jetup/step"
 )
@@ -229,7 +230,7 @@ func (c *consoleScreen) event(e step.Event) {
 		}
 	case serialcon.Stage:
 		c.stage(e.Stage)
-		c.stageLine = e.Line
+		c.stageLine = safe.Text(e.Line) // the pane is a terminal; the status line is not
 	case serialcon.Fact:
 		c.fact(e)
 	case serialcon.Finding:
@@ -250,7 +251,7 @@ func (c *consoleScreen) event(e step.Event) {
 			c.mark(fmt.Sprintf("── %s: %s ──", time.Now().Format("15:04:05"), "the port is back"))
 		}
 	case step.Warning:
-		c.warn = e.Text()
+		c.warn = safe.Text(e.Text())
 	}
 }
 

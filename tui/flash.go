@@ -15,6 +15,7 @@ import (
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -322,20 +323,21 @@ func (f *flashScreen) event(e step.Event) {
 	switch ev := e.(type) {
 	case flash.StageEvent:
 		f.stage = ev.Stage
-		f.stageTxt[ev.Stage] = ev.Line
+		f.stageTxt[ev.Stage] = safe.Text(ev.Line)
 	case flash.StepEvent:
 		f.step = &ev
 	case flash.BuildEvent:
 		f.build = &ev
 	case flash.OutputEvent:
-		f.lines = append(f.lines, ev.Line)
+		line := safe.Text(ev.Line) // the script's output: never raw to the terminal
+		f.lines = append(f.lines, line)
 		if len(f.lines) > keepLines {
 			f.lines = append(f.lines[:0], f.lines[len(f.lines)-keepLines:]...)
 		}
 		if f.stage != "" {
-			f.stageTxt[f.stage] = ev.Line
+			f.stageTxt[f.stage] = line
 		}
 	case flash.NoticeEvent:
-		f.notes = append(f.notes, ev.Text())
+		f.notes = append(f.notes, safe.Text(ev.Text()))
 	}
 }

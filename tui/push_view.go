@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/remote"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -73,12 +74,12 @@ func (r *pushRun) event(e step.Event) {
 	case deploy.CopyProgress:
 		r.copy = &e
 	case deploy.RemoteLine:
-		r.remote = append(r.remote, e.Line)
+		r.remote = append(r.remote, safe.Text(e.Line)) // the board's output
 		if len(r.remote) > remoteKeep {
 			r.remote = r.remote[len(r.remote)-remoteKeep:]
 		}
 	case step.Warning:
-		r.warnings = append(r.warnings, e.Text())
+		r.warnings = append(r.warnings, safe.Text(e.Text()))
 	}
 }
 

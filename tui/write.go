@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -368,12 +369,12 @@ func (w *writeScreen) onEvent(e step.Event) {
 	case media.Stage:
 		w.stage = e.Message
 	case step.Log:
-		w.logs = append(w.logs, e.Line)
+		w.logs = append(w.logs, safe.Text(e.Line)) // nix's output
 		if len(w.logs) > 200 {
 			w.logs = w.logs[1:]
 		}
 	case step.Warning:
-		w.stage = e.Text()
+		w.stage = safe.Text(e.Text())
 	}
 }
 

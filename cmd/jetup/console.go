@@ -16,6 +16,7 @@ import (
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/serialcon"
 	"github.com/jetup/jetup/step"
 )
@@ -45,7 +46,10 @@ number, and carries on in the same log.
 Boot stages are recognised as they pass: mb1, mb2, uefi, uefi-menu, kernel,
 nixos-stage-1, nixos-stage-2, login, shell; and facts: firmware-version,
 nixos-version, hostname, ip, error (and host-key). The board's bytes go to
-stdout, jetup's notes to stderr; --json prints one JSON line per stage
+stdout as they come, escape sequences included (a live console is a
+terminal: colours, cursor moves and what the board's programs send reach
+yours); jetup's notes go to stderr with control characters removed, as
+does everything read back from a saved log with --from; --json prints one JSON line per stage
 ({"stage","at","line"}), fact ({"fact","value","at"}) and connection event
 instead. Every run keeps console.raw (the bytes) and console.log (a line per
 line, with its UTC time) in its run record.
@@ -176,7 +180,7 @@ func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profil
 		Config: serialcon.Config{Baud: f.baud, DataBits: f.dataBits, Parity: f.parity, StopBits: f.stopBits},
 		RawLog: raw, TextLog: textLog, NoReconnect: f.noReconnect,
 	})
-	pr := &consolePrinter{out: a.stdout, notes: a.stderr, json: a.json}
+	pr := &consolePrinter{out: a.stdout, raw: a.rawStdout, notes: a.stderr, json: a.json, sameTerminal: a.rawStdout == io.Writer(os.Stdout)}
 	if note != nil {
 		pr.Emit(note)
 	}
@@ -220,20 +224,25 @@ func consoleSummary(r serialcon.Result) string {
 }
 
 // consolePrinter is the headless face: the stream raw on stdout and notes on
-// stderr, or JSON lines for stages, facts and connection events.
+// stderr, or JSON lines for stages, facts and connection events. The
+// board's stream is passed through as it came (raw), escape sequences and
+// all: that is what a terminal is for. Everything else (a stage's line, a
+// fact) is jetup speaking and goes through the sanitized writers.
 type consolePrinter struct {
-	mu         sync.Mutex
-	out, notes io.Writer
-	json       bool
-	midLine    bool
+	mu           sync.Mutex
+	out, notes   io.Writer
+	raw          io.Writer // the board's stream; nil: not printed
+	json         bool
+	sameTerminal bool // out and notes are the process's stdout and stderr
+	midLine      bool
 }
 
 func (p *consolePrinter) Emit(e step.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if o, ok := e.(serialcon.Output); ok {
-		if !p.json {
-			_, _ = p.out.Write(o.Data)
+		if !p.json && p.raw != nil {
+			_, _ = p.raw.Write(o.Data)
 			p.midLine = len(o.Data) > 0 && o.Data[len(o.Data)-1] != '\n'
 		}
 		return
@@ -245,22 +254,22 @@ func (p *consolePrinter) Emit(e step.Event) {
 		}
 		return
 	}
-	if p.midLine && p.out == io.Writer(os.Stdout) && p.notes == io.Writer(os.Stderr) {
+	if p.midLine && p.sameTerminal {
 		// On one terminal, a note starts on its own line.
 		fmt.Fprintln(p.notes)
 		p.midLine = false
 	}
 	switch e := e.(type) {
 	case serialcon.Stage:
-		fmt.Fprintf(p.notes, "jetup: stage %s: %s\n", e.Stage, e.Line)
+		fmt.Fprintf(p.notes, "jetup: stage %s: %s\n", e.Stage, safe.Text(e.Line))
 	case serialcon.Fact:
-		fmt.Fprintf(p.notes, "jetup: %s: %s\n", e.Fact, e.Value)
+		fmt.Fprintf(p.notes, "jetup: %s: %s\n", e.Fact, safe.Text(e.Value))
 	default:
 		if t := e.Text(); t != "" {
 			if !strings.HasPrefix(t, "jetup: ") {
 				t = "jetup: " + t
 			}
-			fmt.Fprintln(p.notes, t)
+			fmt.Fprintln(p.notes, safe.Text(t))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -70,6 +71,10 @@ func readFlashLog(arg string) (string, []byte, error) {
 		}
 		if last == "" {
 			return "", nil, step.Refuse("no-log", "pass a run directory with a flash step, or the log file itself", "%s has no flash log", arg)
+		}
+		// The name comes from run.json: a file inside the run, never a path.
+		if err := safe.Name("log file", last); err != nil {
+			return "", nil, step.Refuse("no-log", "pass the log file itself", "%s: %v", arg, err)
 		}
 		arg = filepath.Join(arg, last)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
@@ -47,7 +48,10 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == flash.HelperArg {
 		os.Exit(flash.HelperMain(os.Args[2:]))
 	}
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	// Everything jetup prints goes through safe.Text: board names, log
+	// lines and records may carry escape sequences. The live console's
+	// stream is the one exception (rawStdout): it is a terminal.
+	a := &app{stdin: os.Stdin, stdout: safe.NewWriter(os.Stdout), stderr: safe.NewWriter(os.Stderr), rawStdout: os.Stdout}
 	err := fang.Execute(context.Background(), a.rootCommand(),
 		fang.WithVersion(jetupVersion()),
 		fang.WithErrorHandler(printError),
@@ -65,16 +69,18 @@ func printError(w io.Writer, _ fang.Styles, err error) {
 	if err.Error() == "" {
 		return
 	}
-	fmt.Fprintf(w, "jetup: %s\n", err)
+	// An error may quote a board, a log or a file.
+	fmt.Fprintf(w, "jetup: %s\n", safe.Text(err.Error()))
 	if next := step.NextOf(err); next != "" {
-		fmt.Fprintf(w, "next: %s\n", next)
+		fmt.Fprintf(w, "next: %s\n", safe.Text(next))
 	}
 }
 
 // app holds the global flags and what they resolve to.
 type app struct {
 	stdin          io.Reader
-	stdout, stderr io.Writer
+	stdout, stderr io.Writer // sanitized (safe.Writer)
+	rawStdout      io.Writer // the live console's passthrough only
 
 	profileName string
 	sim         bool
@@ -83,6 +89,9 @@ type app struct {
 	simFlash    string
 	simVerify   string
 	simSpeed    float64
+
+	stateOnce sync.Once
+	stateErr  error
 
 	profilesOnce sync.Once
 	profileSet   *profiles.Set
@@ -137,7 +146,7 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.profileName, "profile", "", "board profile (see `jetup profiles`)")
 	pf.BoolVar(&a.sim, "sim", false, "use the simulated bench instead of real hardware")
-	pf.StringVar(&a.stateDir, "state-dir", defaultStateDir(), "where run records and logs are kept")
+	pf.StringVar(&a.stateDir, "state-dir", defaultStateDir(), "where run records, logs and pinned host keys are kept (a directory only you can write to)")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON (headless subcommands)")
 	pf.StringVar(&a.simFlash, "sim-flash", "", "with --sim: how the simulated flash ends: success or a cause id (e.g. usb-transport)")
 	_ = root.RegisterFlagCompletionFunc("sim-flash", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -148,7 +157,15 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 		return sim.VerifyFailures, cobra.ShellCompDirectiveNoFileComp
 	})
 	pf.Float64Var(&a.simSpeed, "sim-speed", 0, "with --sim: run the simulated bench N times faster than real time")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return a.applySim() }
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if a.profileName != "" {
+			// It names the run directory: never a path.
+			if err := safe.Name("profile", a.profileName); err != nil {
+				return step.Refuse("usage", "`jetup profiles` lists the profile names", "--profile: %v", err)
+			}
+		}
+		return a.applySim()
+	}
 	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
@@ -172,16 +189,16 @@ func (a *app) versionCommand() *cobra.Command {
 	}
 }
 
-// defaultStateDir is $XDG_STATE_HOME/jetup, or ~/.local/state/jetup.
+// defaultStateDir is $XDG_STATE_HOME/jetup, or ~/.local/state/jetup; ""
+// when there is no home (then app.state makes a private one per run).
 func defaultStateDir() string {
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "jetup")
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "jetup-state")
+	if home := safe.Home(); home != "" {
+		return filepath.Join(home, ".local", "state", "jetup")
 	}
-	return filepath.Join(home, ".local", "state", "jetup")
+	return ""
 }
 
 // silent is an error that only sets the exit code: the command has already

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -27,7 +28,11 @@ or running, ⊘ cancelled; retries show as several marks) and how long it took.
 The record of each run is in <state-dir>/runs/<ID>/run.json with its logs.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			runs, bad, err := runrec.List(a.stateDir)
+			state, err := a.state()
+			if err != nil {
+				return err
+			}
+			runs, bad, err := runrec.List(state)
 			if err != nil {
 				return step.Errorf("state-dir", "pass --state-dir with the directory jetup wrote its runs to", "cannot read runs: %v", err)
 			}
@@ -56,7 +61,11 @@ The record of each run is in <state-dir>/runs/<ID>/run.json with its logs.`,
 		Short: "Show one run: each step, its outcome, cause, next step and logs",
 		Args:  cobra.ExactArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			runs, _, _ := runrec.List(a.stateDir)
+			state, err := a.state()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			runs, _, _ := runrec.List(state)
 			var ids []string
 			for _, r := range runs {
 				ids = append(ids, r.ID)
@@ -64,7 +73,14 @@ The record of each run is in <state-dir>/runs/<ID>/run.json with its logs.`,
 			return ids, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(_ *cobra.Command, args []string) error {
-			dir := filepath.Join(a.stateDir, "runs", filepath.Base(args[0]))
+			state, err := a.state()
+			if err != nil {
+				return err
+			}
+			if err := safe.Name("run id", args[0]); err != nil {
+				return step.Refuse("unknown-run", "`jetup runs` lists the run ids", "%v", err)
+			}
+			dir := filepath.Join(state, "runs", args[0])
 			rec, err := runrec.Load(dir)
 			if err != nil {
 				return step.Refuse("unknown-run", "`jetup runs` lists the run ids", "no run %q in %s: %v", args[0], a.stateDir, err)

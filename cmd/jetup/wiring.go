@@ -106,7 +106,11 @@ func osName() string {
 
 // startRun opens a run record for a headless command or the wizard.
 func (a *app) startRun(kind, profile string) (*runrec.Run, error) {
-	run, err := runrec.Create(a.stateDir, runrec.Options{
+	dir, err := a.state()
+	if err != nil {
+		return nil, err
+	}
+	run, err := runrec.Create(dir, runrec.Options{
 		Kind: kind, Profile: profile, Version: jetupVersion(), Command: os.Args, Host: hostInfo(), Sim: a.sim,
 	})
 	if err != nil {

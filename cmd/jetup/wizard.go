@@ -17,6 +17,10 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 		return &step.Error{Cause: "no-terminal", Code: step.ExitRefused, Err: errNoTerminal,
 			Next: "run jetup in a terminal, or use the subcommands from scripts (jetup --help lists them)"}
 	}
+	state, err := a.state()
+	if err != nil {
+		return err
+	}
 	set, _ := a.loadProfiles()
 	if a.profileName != "" {
 		if _, err := a.profile(true); err != nil {
@@ -24,10 +28,10 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	m := tui.New(tui.Options{
-		Profiles: set, Profile: a.profileName, StateDir: a.stateDir, Version: jetupVersion(),
+		Profiles: set, Profile: a.profileName, StateDir: state, Version: jetupVersion(),
 		Host: hostInfo(), Hardware: a.hardware(), Sim: a.sim,
 	})
-	_, err := tea.NewProgram(m, tea.WithContext(cmd.Context())).Run()
+	_, err = tea.NewProgram(m, tea.WithContext(cmd.Context())).Run()
 	// However the program ended (quit, SIGTERM, a panic recovered by Bubble
 	// Tea), stop every running step before exiting.
 	m.Close()
