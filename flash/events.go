@@ -87,19 +87,7 @@ type BuildEvent struct {
 }
 
 // Text renders "build REF: 3/10 built, 12/40 fetched, 120.0 MiB downloaded · building x".
-func (e BuildEvent) Text() string {
-	s := "build " + e.Ref
-	if sum := e.Summary(); sum != "" {
-		s += ": " + sum
-	}
-	if e.Done {
-		return s + " (done)"
-	}
-	if e.Activity != "" {
-		s += " · " + e.Activity
-	}
-	return s
-}
+func (e BuildEvent) Text() string { return e.Line(e.Ref) }
 
 // VerdictEvent is the end of a run: the classifier's judgement.
 type VerdictEvent struct {

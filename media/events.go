@@ -3,6 +3,8 @@ package media
 import (
 	"fmt"
 	"time"
+
+	"github.com/jetup/jetup/nixrun"
 )
 
 // Phases of a write, in the order they run.
@@ -70,6 +72,19 @@ type RateSample struct {
 
 // Text is empty: the Progress lines say the same for people.
 func (RateSample) Text() string { return "" }
+
+// BuildProgress is how far the installer's nix build has come: the Nix
+// runner's Progress (built/total/running derivations, downloaded/downloads
+// paths, bytes, activity, done), as flash's build event has it.
+type BuildProgress struct {
+	At    time.Time `json:"at"`
+	Phase string    `json:"phase"` // "build"
+	Ref   string    `json:"ref"`
+	nixrun.Progress
+}
+
+// Text is "build REF: 3/10 built, 1/2 fetched · building x".
+func (b BuildProgress) Text() string { return b.Line(b.Ref) }
 
 // Stage marks a step of the write with a line for people.
 type Stage struct {

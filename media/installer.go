@@ -1,15 +1,12 @@
 package media
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
@@ -22,66 +19,51 @@ type Builder interface {
 
 // NixBuilder runs `nix build` on the profile's flake attribute.
 type NixBuilder struct {
+	// Nix is the run's Nix runner (its modes reach this build); nil runs
+	// nix from PATH through Runner.
+	Nix    *nixrun.Nix
 	Runner proc.Runner
 	// OutLink, when set, keeps the result as a GC root there, so the
 	// installer stays in the store for the next stick (offline benches).
 	OutLink string
 }
 
-// Build runs nix build FLAKE#ATTR, passes its log lines on as step.Log
-// events, and finds the image with the profile's output glob.
+// Build builds FLAKE#ATTR through the Nix runner, passes what nix would
+// print for a person on as step.Log events and its progress as
+// BuildProgress, and finds the image with the profile's output glob.
 func (b NixBuilder) Build(ctx context.Context, inst profiles.Installer, sink step.Sink) (string, error) {
 	if inst.Flake == "" || inst.Attribute == "" {
 		return "", step.Refuse("no-installer", "pass --image FILE, or give the profile an installer (flake and attribute)", "the profile names no installer to build")
 	}
-	nix, err := b.Runner.LookPath("nix")
-	if err != nil {
-		return "", step.Refuse("no-nix", "install Nix (`jetup doctor` says how), or pass --image FILE", "nix is not installed, so the installer cannot be built")
+	nx := b.Nix
+	if nx == nil {
+		nx = &nixrun.Nix{Runner: b.Runner}
 	}
 	ref := inst.Flake + "#" + inst.Attribute
-	args := []string{"--extra-experimental-features", "nix-command flakes", "build", "--json", "-L"}
-	if b.OutLink != "" {
-		args = append(args, "--out-link", b.OutLink)
-	} else {
-		args = append(args, "--no-link")
-	}
-	args = append(args, ref)
 	sink.Emit(Stage{At: time.Now(), Stage: PhaseBuild, Message: "nix build " + ref})
-	cmd := b.Runner.Command(ctx, nix, args...)
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return "", err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("cannot start nix: %w", err)
-	}
-	var tail []string
-	sc := bufio.NewScanner(stderr)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		sink.Emit(step.Log{At: time.Now(), Line: line})
-		tail = append(tail, line)
-		if len(tail) > 8 {
-			tail = tail[1:]
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
+	out, err := nx.Build(ctx, nixrun.Build{Installable: ref, OutLink: b.OutLink, Log: nixrun.Watch{
+		Line: func(l nixrun.Line) {
+			if text, ok := l.Human(); ok {
+				sink.Emit(step.Log{At: time.Now(), Line: text})
+			}
+		},
+		Progress: func(p nixrun.Progress) {
+			sink.Emit(BuildProgress{At: time.Now(), Phase: PhaseBuild, Ref: ref, Progress: p})
+		},
+	}})
+	switch {
+	case errors.Is(err, nixrun.ErrNotInstalled):
+		return "", step.Refuse("no-nix", "install Nix (`jetup doctor` says how), or pass --image FILE", "nix is not installed, so the installer cannot be built")
+	case ctx.Err() != nil:
+		return "", ctx.Err()
+	case err != nil:
+		var se *step.Error
+		if errors.As(err, &se) { // a PreBuild refusal says what to do itself
+			return "", err
 		}
 		return "", step.Errorf("build-failed", "read the build log above; fix the flake, or pass --image FILE",
-			"nix build %s failed: %s", ref, strings.Join(tail, " | "))
+			"nix build %s failed: %s", ref, nixrun.ReasonOf(err))
 	}
-	var res []struct {
-		Outputs map[string]string `json:"outputs"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || len(res) == 0 || res[0].Outputs["out"] == "" {
-		return "", step.Errorf("build-failed", "run the nix build by hand to see what it made", "nix build %s gave no output path (%q)", ref, stdout.String())
-	}
-	out := res[0].Outputs["out"]
 	glob := inst.Output
 	if glob == "" {
 		glob = "*"

@@ -34,6 +34,22 @@ func (p Progress) Summary() string {
 	return strings.Join(parts, ", ")
 }
 
+// Line is the one-line form steps print: "build REF: 3/10 built, 1/2
+// fetched · building x", "(done)" at the end.
+func (p Progress) Line(ref string) string {
+	s := "build " + ref
+	if sum := p.Summary(); sum != "" {
+		s += ": " + sum
+	}
+	if p.Done {
+		return s + " (done)"
+	}
+	if p.Activity != "" {
+		s += " · " + p.Activity
+	}
+	return s
+}
+
 // maxActivities bounds the activity table: a log that starts activities
 // and never stops them costs no more than this.
 const maxActivities = 1 << 16

@@ -12,6 +12,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/jetup/jetup/media"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 )
@@ -41,18 +43,32 @@ func (in *Installer) Build(ctx context.Context, inst profiles.Installer, sink st
 		"building the system configuration...",
 		"Writing image, this may take a while...",
 	}
+	// The progress the Nix runner's tracker makes of such a build: two
+	// derivations (the image and its system), one path from the cache.
+	building := "building " + inst.Attribute
+	progress := []nixrun.Progress{
+		{Total: 2, Running: 1, Downloads: 1, Activity: building},
+		{Total: 2, Running: 1, Downloaded: 1, Downloads: 1, Activity: "copying path linux-6.6.52 from https://cache.nixos.org"},
+		{Built: 1, Total: 2, Running: 1, Downloaded: 1, Downloads: 1, Activity: building},
+		{Built: 1, Total: 2, Running: 1, Downloaded: 1, Downloads: 1, Activity: building},
+	}
 	sink.Emit(step.Log{At: time.Now(), Line: "nix build " + ref})
-	for _, l := range lines {
+	for i, l := range lines {
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-time.After(in.Pace):
 		}
 		sink.Emit(step.Log{At: time.Now(), Line: l})
+		sink.Emit(media.BuildProgress{At: time.Now(), Phase: media.PhaseBuild, Ref: ref, Progress: progress[i]})
 	}
 	v, _ := in.once.LoadOrStore(inst.Kind, &builtImage{})
 	b := v.(*builtImage)
 	b.once.Do(func() { b.path, b.err = makeImage(inst.Kind) })
+	if b.err == nil {
+		sink.Emit(media.BuildProgress{At: time.Now(), Phase: media.PhaseBuild, Ref: ref,
+			Progress: nixrun.Progress{Built: 2, Total: 2, Downloaded: 1, Downloads: 1, Done: true}})
+	}
 	return b.path, b.err
 }
 

@@ -59,6 +59,7 @@ type writeScreen struct {
 	plan      *media.Plan
 	nameInput textinput.Model
 
+	buildProg  *media.BuildProgress // the installer's nix build
 	prog       media.Progress
 	samples    []media.RateSample
 	receipt    *media.Receipt
@@ -260,7 +261,7 @@ func (w *writeScreen) onKey(k tea.KeyPressMsg) tea.Cmd {
 
 // build runs the profile's installer build as a task.
 func (w *writeScreen) build() tea.Cmd {
-	w.state, w.logs, w.err = wsBuilding, nil, nil
+	w.state, w.logs, w.err, w.buildProg = wsBuilding, nil, nil, nil
 	inst, b := w.sess.Profile.Installer, w.sess.Hardware.Installer
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
 		return b.Build(ctx, inst, sink)
@@ -362,6 +363,8 @@ func (w *writeScreen) finish() tea.Cmd {
 
 func (w *writeScreen) onEvent(e step.Event) {
 	switch e := e.(type) {
+	case media.BuildProgress:
+		w.buildProg = &e
 	case media.Progress:
 		w.prog = e
 	case media.RateSample:

@@ -8,11 +8,13 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/jetup/jetup/assets"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/media"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
@@ -123,4 +125,29 @@ func TestWriteScreenTypedNameHotplugAndGraphAt200x60(t *testing.T) {
 	checkWriteWidth(t, text, 200)
 	text = scr.WaitFor(t, wait, "✓ written and verified")
 	checkWriteWidth(t, text, 200)
+}
+
+// The installer's nix build shows its progress under the spinner, as the
+// flash step's build does, with the build log below it.
+func TestWriteScreenShowsTheInstallerBuildProgress(t *testing.T) {
+	w := newWriteScreen(&Session{}, DefaultStyles()).(*writeScreen)
+	w.SetSize(80, 24)
+	w.state = wsBuilding
+	w.onEvent(step.Log{Line: "building '/nix/store/9x2k1m3v0y8c4q7s5b6n1d2f3g4h5j6k-installer.drv'"})
+	if strings.Contains(w.View(), "built") {
+		t.Fatalf("progress before nix reported any:\n%s", w.View())
+	}
+	w.onEvent(media.BuildProgress{Phase: media.PhaseBuild, Ref: "x#installer",
+		Progress: nixrun.Progress{Built: 1, Total: 2, Running: 1, Downloaded: 1, Downloads: 1, Activity: "building sd-image"}})
+	view := w.View()
+	for _, want := range []string{"building the installer with nix", "1/2 built, 1/1 fetched · building sd-image", "building '/nix/store/"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("view lacks %q:\n%s", want, view)
+		}
+	}
+	for _, l := range strings.Split(view, "\n") {
+		if ansi.StringWidth(l) > 80 {
+			t.Errorf("wider than 80 columns: %q", l)
+		}
+	}
 }

@@ -27,8 +27,15 @@ func (w *writeScreen) View() string {
 			b.WriteString("\nImage file (raw, .zst, .xz, .gz, .bz2; a .bmap and .sha256 beside it are used):\n" + w.fileInput.View() + "\n")
 		}
 	case wsBuilding:
-		b.WriteString(w.spin.View() + " building the installer with nix…\n\n")
-		b.WriteString(w.tail(w.logs, w.h-6))
+		b.WriteString(w.spin.View() + " building the installer with nix…\n")
+		if p := w.buildProg; p != nil {
+			detail := p.Summary()
+			if p.Activity != "" {
+				detail = strings.TrimPrefix(detail+" · "+p.Activity, " · ")
+			}
+			b.WriteString(w.st.Subtle.Render(truncate(detail, w.w)) + "\n")
+		}
+		b.WriteString("\n" + w.tail(w.logs, w.h-7))
 	case wsDisks, wsPreparing:
 		b.WriteString(w.diskList())
 	case wsConfirm:

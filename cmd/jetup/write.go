@@ -97,9 +97,16 @@ func throttleProgress(s step.Sink, asJSON bool) step.Sink {
 	}
 	last := map[string]int64{}
 	return step.SinkFunc(func(e step.Event) {
-		if p, ok := e.(media.Progress); ok {
+		switch p := e.(type) {
+		case media.Progress:
 			sec := p.At.Unix()
 			if last[p.Phase] == sec && p.Done != p.Total {
+				return
+			}
+			last[p.Phase] = sec
+		case media.BuildProgress:
+			sec := p.At.Unix()
+			if last[p.Phase] == sec && !p.Done {
 				return
 			}
 			last[p.Phase] = sec
