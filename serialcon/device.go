@@ -130,7 +130,7 @@ func (System) List() ([]PortInfo, error) {
 // OpenError says why a port could not be opened; Cause is a stable id.
 type OpenError struct {
 	Path  string
-	Cause string // "port-missing", "port-busy", "port-permission", "port-invalid"
+	Cause Cause // CausePortMissing, CausePortBusy, CausePortPermission or CausePortInvalid
 	Err   error
 	// Holder names the process that has the port, when one could be found.
 	Holder string
@@ -138,14 +138,14 @@ type OpenError struct {
 
 func (e *OpenError) Error() string {
 	switch e.Cause {
-	case "port-missing":
+	case CausePortMissing:
 		return fmt.Sprintf("%s does not exist", e.Path)
-	case "port-busy":
+	case CausePortBusy:
 		if e.Holder != "" {
 			return fmt.Sprintf("%s is in use by %s", e.Path, e.Holder)
 		}
 		return fmt.Sprintf("%s is in use by another program", e.Path)
-	case "port-permission":
+	case CausePortPermission:
 		return fmt.Sprintf("no permission to open %s", e.Path)
 	}
 	return fmt.Sprintf("cannot open %s: %v", e.Path, e.Err)
@@ -159,11 +159,11 @@ func (e *OpenError) Unwrap() error { return e.Err }
 func (System) Open(path string, cfg Config) (Device, error) {
 	mode, err := cfg.mode()
 	if err != nil {
-		return nil, &OpenError{Path: path, Cause: "port-invalid", Err: err}
+		return nil, &OpenError{Path: path, Cause: CausePortInvalid, Err: err}
 	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return nil, &OpenError{Path: path, Cause: "port-missing", Err: err}
+		return nil, &OpenError{Path: path, Cause: CausePortMissing, Err: err}
 	}
 	lock, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -171,7 +171,7 @@ func (System) Open(path string, cfg Config) (Device, error) {
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, &OpenError{Path: path, Cause: "port-busy", Err: err, Holder: holderOf(real)}
+		return nil, &OpenError{Path: path, Cause: CausePortBusy, Err: err, Holder: holderOf(real)}
 	}
 	port, err := serial.Open(real, mode)
 	if err != nil {
@@ -185,7 +185,7 @@ func (System) Open(path string, cfg Config) (Device, error) {
 	if err := port.SetReadTimeout(readTimeout); err != nil {
 		port.Close()
 		lock.Close()
-		return nil, &OpenError{Path: path, Cause: "port-invalid", Err: err}
+		return nil, &OpenError{Path: path, Cause: CausePortInvalid, Err: err}
 	}
 	return &sysDevice{port: port, lock: lock}, nil
 }
@@ -198,22 +198,22 @@ func classifyOpen(path, real string, err error) *OpenError {
 	var pe *serial.PortError
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO):
-		return &OpenError{Path: path, Cause: "port-missing", Err: err}
+		return &OpenError{Path: path, Cause: CausePortMissing, Err: err}
 	case errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EACCES):
-		return &OpenError{Path: path, Cause: "port-permission", Err: err}
+		return &OpenError{Path: path, Cause: CausePortPermission, Err: err}
 	case errors.Is(err, unix.EBUSY):
-		return &OpenError{Path: path, Cause: "port-busy", Err: err, Holder: holderOf(real)}
+		return &OpenError{Path: path, Cause: CausePortBusy, Err: err, Holder: holderOf(real)}
 	case errors.As(err, &pe):
 		switch pe.Code() {
 		case serial.PortBusy:
-			return &OpenError{Path: path, Cause: "port-busy", Err: err, Holder: holderOf(real)}
+			return &OpenError{Path: path, Cause: CausePortBusy, Err: err, Holder: holderOf(real)}
 		case serial.PermissionDenied:
-			return &OpenError{Path: path, Cause: "port-permission", Err: err}
+			return &OpenError{Path: path, Cause: CausePortPermission, Err: err}
 		case serial.PortNotFound:
-			return &OpenError{Path: path, Cause: "port-missing", Err: err}
+			return &OpenError{Path: path, Cause: CausePortMissing, Err: err}
 		}
 	}
-	return &OpenError{Path: path, Cause: "port-invalid", Err: err}
+	return &OpenError{Path: path, Cause: CausePortInvalid, Err: err}
 }
 
 // holderOf names a process that has node open ("picocom (pid 4121)"), by

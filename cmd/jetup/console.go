@@ -278,7 +278,7 @@ func (p *consolePrinter) Emit(e step.Event) {
 func (a *app) listPorts(p *profiles.Profile) error {
 	ports, err := a.hardware().Serial.List()
 	if err != nil {
-		return step.Errorf("port-list", "check that /sys and /dev are readable", "%v", err)
+		return step.Errorf(string(serialcon.CausePortList), "check that /sys and /dev are readable", "%v", err)
 	}
 	cands := serialcon.Rank(ports, p)
 	if a.json {
