@@ -533,6 +533,17 @@ func TestBoardPushFromAFlakeBuildsItFirst(t *testing.T) {
 			built = strings.Contains(ph.What, "#nixosConfigurations.board.config.system.build.toplevel")
 		}
 	}
+	// The Nix runner's tracker: one derivation to build (its first
+	// change is always reported; later ones are throttled).
+	var progress bool
+	for _, e := range rec.events {
+		if bp, ok := e.(deploy.BuildProgress); ok && bp.Expected == 1 {
+			progress = true
+		}
+	}
+	if !progress {
+		t.Errorf("no build progress among %d events", len(rec.events))
+	}
 	if !built || !strings.HasSuffix(res.System, "-nixos-system-flake-"+salt) || !b.Valid("", res.System) {
 		t.Errorf("built %v, result %+v", built, res)
 	}

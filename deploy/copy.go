@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/step"
 )
 
@@ -58,18 +58,18 @@ func (p *pusher) startCopy(ctx context.Context) *pendingCopy {
 	ctx, cancel := context.WithCancel(ctx)
 	pc := &pendingCopy{p: p, cancel: cancel, done: make(chan error, 1)}
 	u, env := p.conn.StoreURL(storeQuery(p.gate))
-	lw := proc.NewLineWriter(pc.line)
+	// nix's log through the Nix runner's reader: kept raw in the push
+	// log, each line parsed for the copy tracker.
+	lg := nixrun.NewLog(nixrun.Watch{Raw: p.log, Line: pc.line})
 	go func() {
-		err := p.edge.Nix.Copy(ctx, CopyRequest{To: u, Paths: []string{p.res.System}, Env: env, NoCheckSigs: true}, lw)
-		lw.Flush()
+		err := p.edge.Nix.Copy(ctx, CopyRequest{To: u, Paths: []string{p.res.System}, Env: env, NoCheckSigs: true}, lg)
+		lg.Close()
 		pc.done <- err
 	}()
 	return pc
 }
 
-func (pc *pendingCopy) line(line string) {
-	fmt.Fprintln(pc.p.log, line)
-	l := ParseNixLine(line)
+func (pc *pendingCopy) line(l nixrun.Line) {
 	now := time.Now()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()

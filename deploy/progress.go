@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"time"
+
+	"github.com/jetup/jetup/nixrun"
 )
 
 // copyTracker turns `nix copy` internal-json lines into progress. Nix 2.8
@@ -67,16 +69,16 @@ func (t *copyTracker) finish(p string) {
 }
 
 // Feed takes one line and reports whether the progress changed.
-func (t *copyTracker) Feed(l NixLine, now time.Time) bool {
+func (t *copyTracker) Feed(l nixrun.Line, now time.Time) bool {
 	if !l.JSON {
 		return false
 	}
 	switch l.Action {
 	case "start":
-		if l.Type != actCopyPath {
+		if l.Type != nixrun.ActCopyPath {
 			return false
 		}
-		p := copyPathOf(l)
+		p := nixrun.CopyPathOf(l)
 		t.open[l.ID] = p
 		t.current = p
 		return true
@@ -91,7 +93,7 @@ func (t *copyTracker) Feed(l NixLine, now time.Time) bool {
 		t.sample(now)
 		return true
 	case "result":
-		if l.Type != resProgress {
+		if l.Type != nixrun.ResProgress {
 			return false
 		}
 		if _, ok := t.open[l.ID]; !ok {

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
@@ -112,14 +112,13 @@ func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDir
 func (p *pusher) progressWriter(tr *copyTracker) io.Writer {
 	last := time.Time{}
 	tr.sample(time.Now())
-	return proc.NewLineWriter(func(line string) {
-		fmt.Fprintln(p.log, line)
+	return nixrun.NewLog(nixrun.Watch{Raw: p.log, Line: func(l nixrun.Line) {
 		now := time.Now()
-		if tr.Feed(ParseNixLine(line), now) && (now.Sub(last) >= p.o.ProgressEvery || len(tr.finished) == tr.pathsTotal) {
+		if tr.Feed(l, now) && (now.Sub(last) >= p.o.ProgressEvery || len(tr.finished) == tr.pathsTotal) {
 			last = now
 			p.sink.Emit(tr.Snapshot(now))
 		}
-	})
+	}})
 }
 
 // missingInCache lists the closure's paths without a .narinfo in dir.

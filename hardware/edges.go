@@ -57,6 +57,6 @@ func Real() Edges {
 	nix := &nixrun.Nix{Runner: proc.Host{}}
 	return Edges{Runner: proc.Host{}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Nix: nix, Runner: proc.Host{}}, Serial: serialcon.System{},
-		Push:   deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
+		Push:   deploy.Edge{Nix: deploy.NixCLI{Nix: nix, Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
 		Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}}}
 }

@@ -73,6 +73,7 @@ func TestParseLineOnRealAndOddLines(t *testing.T) {
 		{`@nix {"action":"result","fields":[1.5e3,"x"],"id":1,"type":105}`, true, "result", ResProgress, "", false, ""},
 		{`@nix {"action":"msg","level":0,"msg":"warning: only a warning"}`, true, "msg", 0, "warning: only a warning", false, "warning: only a warning"},
 		{`@nix {"action":"start","id":1`, false, "", 0, `@nix {"action":"start","id":1`, true, `@nix {"action":"start","id":1`},
+		{"@nix ", false, "", 0, "@nix ", true, "@nix "},
 		{`@nix not json`, false, "", 0, "@nix not json", true, "@nix not json"},
 		{`@nix ["an","array"]`, false, "", 0, `@nix ["an","array"]`, true, `@nix ["an","array"]`},
 		{"", false, "", 0, "", false, ""},
