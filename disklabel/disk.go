@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 )
@@ -118,7 +119,18 @@ var ErrUnreadable = errors.New("cannot read the first sectors")
 // file system of each partition. It fails only when the first sectors
 // cannot be read; a table it cannot trust is returned with Damaged set and
 // its Problems, and what could be read of it.
-func Read(r io.ReaderAt, size int64) (*Disk, error) {
+func Read(r io.ReaderAt, size int64) (*Disk, error) { return ReadWith(r, size, Options{}) }
+
+// Options tune Read for readers where a far read is costly.
+type Options struct {
+	// Stream: r decompresses forward (an image.zst), so the backup GPT at
+	// the disk's end is read only when the primary is damaged.
+	Stream bool
+}
+
+// ReadWith is Read with options. A size of 0 or less is unknown (a gzip
+// image): then nothing is judged against the disk's end.
+func ReadWith(r io.ReaderAt, size int64, o Options) (*Disk, error) {
 	head := make([]byte, headRead)
 	n, err := r.ReadAt(head, 0)
 	if n < 512 {
@@ -129,10 +141,14 @@ func Read(r io.ReaderAt, size int64) (*Disk, error) {
 	}
 	head = head[:n]
 	d := &Disk{Table: None, SectorSize: 512, Partitions: []Partition{}}
+	end := size
+	if end <= 0 {
+		end = math.MaxInt64
+	}
 	mbr := parseMBR(head)
 	switch {
-	case readGPT(r, size, head, mbr, d):
-	case mbr != nil && !mbr.protective && !mbrIsBootSector(r, size):
+	case readGPT(r, size, head, mbr, d, o):
+	case mbr != nil && !mbr.protective && !mbrIsBootSector(r, end):
 		d.Table = MBR
 		d.DiskID = fmt.Sprintf("%08x", mbr.signature)
 		d.Partitions = mbr.partitions(r, size, d)
@@ -141,15 +157,15 @@ func Read(r io.ReaderAt, size int64) (*Disk, error) {
 		d.checkLayout(size)
 		for i := range d.Partitions {
 			p := &d.Partitions[i]
-			if p.Start >= 0 && p.Start < size {
-				p.FS = ProbeFS(r, p.Start, min(p.Size, size-p.Start))
+			if p.Start >= 0 && p.Start < end {
+				p.FS = ProbeFS(r, p.Start, min(p.Size, end-p.Start))
 			}
 		}
 	}
 	if d.Table == None || iso9660(r, 0) != nil {
 		// An isohybrid installer has an MBR (often a GPT too) and an ISO
 		// 9660 file system on the whole disk.
-		d.FS = ProbeFS(r, 0, size)
+		d.FS = ProbeFS(r, 0, end)
 	}
 	d.Damaged = len(d.Problems) > 0
 	return d, nil

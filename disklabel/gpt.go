@@ -25,7 +25,7 @@ type gptHeader struct {
 // readGPT looks for a GPT with 512- and 4096-byte sectors: the primary
 // header at LBA 1, else the backup at the disk's last LBA. It fills d and
 // returns true when a GPT (even a damaged one) is there.
-func readGPT(r io.ReaderAt, size int64, head []byte, m *mbr, d *Disk) bool {
+func readGPT(r io.ReaderAt, size int64, head []byte, m *mbr, d *Disk, o Options) bool {
 	for _, ss := range []int64{512, 4096} {
 		sector := readSector(r, head, ss, ss)
 		if sector == nil || string(sector[:8]) != "EFI PART" {
@@ -39,7 +39,7 @@ func readGPT(r io.ReaderAt, size int64, head []byte, m *mbr, d *Disk) bool {
 		}
 		if why == "" {
 			useGPT(d, h, parts, ss, m)
-			if lba := h.backup; size > 0 && (lba > uint64(size/ss) || backupMissing(r, lba, ss, size)) {
+			if lba := h.backup; size > 0 && !o.Stream && (lba > uint64(size/ss) || backupMissing(r, lba, ss, size)) {
 				d.problem("the backup GPT header (sector %d) is missing or damaged; the primary is fine (gdisk's w, or sfdisk --relocate gpt-bak-std, writes it again)", lba)
 			}
 			return true
@@ -51,8 +51,12 @@ func readGPT(r io.ReaderAt, size int64, head []byte, m *mbr, d *Disk) bool {
 		}
 		return true
 	}
-	// No primary header: a backup alone still says the disk was GPT.
+	// No primary header: a backup alone still says the disk was GPT (on a
+	// stream, looked for only when the MBR says GPT).
 	for _, ss := range []int64{512, 4096} {
+		if o.Stream && (m == nil || !m.protective) {
+			break
+		}
 		if bh, parts, ok := readBackup(r, nil, ss, size); ok {
 			d.Table, d.SectorSize = GPT, int(ss)
 			d.problem("the primary GPT header is missing (sector 1 holds no \"EFI PART\")")

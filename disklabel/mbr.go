@@ -98,7 +98,7 @@ func (m *mbr) partitions(r io.ReaderAt, size int64, d *Disk) []Partition {
 				break
 			}
 			seen[lba] = true
-			if int64(lba)*ss+512 > size {
+			if size > 0 && int64(lba)*ss+512 > size {
 				d.problem("logical partition %d's table at sector %d lies past the disk's end", 5+n, lba)
 				break
 			}

@@ -63,10 +63,12 @@ func imports(t *testing.T) map[string][]string {
 // faces (tui, cmd), the hardware choice (hardware, sim), or another step's
 // package (flash's own detect sub-package aside).
 var (
-	steps   = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify"}
-	base    = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel", "safe"}
-	faces   = []string{"tui", "cmd/jetup", "hardware", "sim"}
-	allowed = map[string][]string{"flash": {"flash/detect"}}
+	steps = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify", "image"}
+	base  = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel", "safe"}
+	faces = []string{"tui", "cmd/jetup", "hardware", "sim"}
+	// image reads images through media's own decompressors (the same
+	// bytes write would write) and checks a write's plan for the board.
+	allowed = map[string][]string{"flash": {"flash/detect"}, "image": {"media"}}
 	// leaves read hostile bytes (disks, images) and stay small enough to
 	// fuzz whole: they import nothing of ours.
 	leaves = []string{"disklabel", "safe"}
