@@ -122,6 +122,23 @@ func (p *Printer) Emit(e Event) {
 	_, _ = p.w.Write(line)
 }
 
+// NewStampedPrinter prints each event's Text after its UTC time
+// (2006-01-02T15:04:05.000Z): for logs read long after the events, where
+// the events carry no time a person would see (the detect log).
+func NewStampedPrinter(w io.Writer) Sink {
+	var mu sync.Mutex
+	return SinkFunc(func(e Event) {
+		t := safe.Text(e.Text())
+		if t == "" {
+			return
+		}
+		line := time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + t + "\n"
+		mu.Lock()
+		defer mu.Unlock()
+		_, _ = io.WriteString(w, line)
+	})
+}
+
 // Log is a line of a tool's output, passed through as it came.
 type Log struct {
 	At   time.Time `json:"at"`

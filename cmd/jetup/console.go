@@ -156,12 +156,12 @@ func consoleSSHSetup(ctx context.Context, f consoleFlags) ([]byte, step.Event, e
 }
 
 func (a *app) runConsole(cmd *cobra.Command, rs *runrec.Step, p *profiles.Profile, f consoleFlags, until *serialcon.Until, send []byte, note step.Event) (runrec.Outcome, string, error) {
-	raw, err := rs.CreateLog("raw")
+	raw, err := rs.OpenLog("raw")
 	if err != nil {
 		return "", "", step.Refuse("state-dir", "pass --state-dir with a writable directory", "%v", err)
 	}
 	defer raw.Close()
-	text, err := rs.CreateLog("log")
+	text, err := rs.OpenLog("log")
 	if err != nil {
 		return "", "", step.Refuse("state-dir", "pass --state-dir with a writable directory", "%v", err)
 	}

@@ -49,12 +49,12 @@ Exit status: 0 when a board is in recovery mode (or --watch was interrupted),
 			set, _ := a.loadProfiles()
 			opt := detect.Options{Profile: p, Profiles: set.All()}
 			return a.recordStep(step.Detect, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-				log, err := rs.CreateLog("log")
+				log, err := rs.OpenLog("log")
 				if err != nil {
 					return "", "", err
 				}
 				defer log.Close()
-				logSink := textLog(log)
+				logSink := log.Stamped()
 				if verbose {
 					logSink = step.Tee(logSink, step.NewPrinter(a.stderr, false))
 				}
@@ -157,20 +157,6 @@ func (a *app) watchDevices(cmd *cobra.Command, l detect.Lister, opt detect.Optio
 	_ = rs.SetDetails(map[string]any{"appeared": appeared, "disappeared": disappeared, "devices": last})
 	summary := fmt.Sprintf("watched %s: %d appeared, %d disappeared", time.Since(start).Round(time.Second), appeared, disappeared)
 	return runrec.Success, summary, err
-}
-
-// textLog writes every event to the step log, one timestamped line each.
-func textLog(w io.Writer) step.Sink {
-	var mu sync.Mutex
-	return step.SinkFunc(func(e step.Event) {
-		t := e.Text()
-		if t == "" {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(w, "%s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), t)
-	})
 }
 
 // printDevices is the human form: one line per device, then what to fix.

@@ -94,7 +94,7 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 // stderr, the result on stdout, everything in the run record.
 func (a *app) runFlash(ctx context.Context, rs *runrec.Step, p *profiles.Profile, o flash.Options, verbose bool) (runrec.Outcome, string, error) {
 	b := a.hardware()
-	logFile, err := rs.CreateLog("log")
+	logFile, err := rs.OpenLog("log")
 	if err != nil {
 		return runrec.Failed, "", step.Errorf("state-dir", "pass --state-dir with a writable directory", "%v", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"path/filepath"
 	"sync"
 	"time"
@@ -90,7 +89,7 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		return step.Refuse("usage", "pass --mode installer, switch or boot", "%v", err)
 	}
 	return a.recordStep(step.Push, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-		logf, err := rs.CreateLog("log")
+		logf, err := rs.OpenLog("log")
 		if err != nil {
 			return "", "", err
 		}
@@ -112,7 +111,7 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 
 func (a *app) pushToDir(cmd *cobra.Command, f pushFlags) error {
 	return a.recordStep(step.Push, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-		logf, err := rs.CreateLog("log")
+		logf, err := rs.OpenLog("log")
 		if err != nil {
 			return "", "", err
 		}
@@ -139,8 +138,8 @@ func (a *app) printResult(res step.Event) {
 // pushSink prints push events: every one as a JSON line with --json;
 // otherwise text, with copy progress at most every two seconds. The log
 // file gets them all as text.
-func (a *app) pushSink(log io.Writer) step.Sink {
-	logSink := step.NewPrinter(log, false)
+func (a *app) pushSink(log *runrec.Log) step.Sink {
+	logSink := log.Printer()
 	if a.json {
 		return step.Tee(step.NewPrinter(a.stdout, true), logSink)
 	}

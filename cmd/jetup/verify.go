@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"sync"
 	"time"
 
@@ -135,12 +134,11 @@ func (a *app) verify(cmd *cobra.Command, f verifyFlags) error {
 		}
 	}
 	return a.recordStep(step.Verify, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-		logf, err := rs.CreateLog("log")
+		log, err := rs.OpenLog("log")
 		if err != nil {
 			return "", "", err
 		}
-		defer logf.Close()
-		log := &syncWriter{w: logf}
+		defer log.Close()
 		o := verify.Options{Target: f.target, Closure: closure, StateDir: a.stateDir, Only: only, Wait: f.wait,
 			Workload: f.workload, CUDASample: f.cudaSample, ContainerImage: f.image, K3sServer: f.k3sServer,
 			Trust: remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
@@ -188,8 +186,8 @@ func joinIDs() string {
 // verifySink prints verify's events: all as JSON lines with --json;
 // otherwise text, with a waiting line at most every five seconds. The log
 // gets them all as text.
-func (a *app) verifySink(log io.Writer) step.Sink {
-	logSink := step.NewPrinter(log, false)
+func (a *app) verifySink(log *runrec.Log) step.Sink {
+	logSink := log.Printer()
 	if a.json {
 		return step.Tee(step.NewPrinter(a.stdout, true), logSink)
 	}
@@ -210,17 +208,4 @@ func (a *app) verifySink(log io.Writer) step.Sink {
 		}
 		out.Emit(e)
 	}))
-}
-
-// syncWriter serialises the board's raw output and the event lines into
-// one log.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

@@ -77,16 +77,11 @@ func (a *app) writeSink(rs *runrec.Step) (step.Sink, func()) {
 			step.NewPrinter(a.stdout, false).Emit(e)
 		}))
 	}
-	closeLog := func() {}
-	if rs != nil {
-		if f, err := rs.CreateLog("log"); err == nil {
-			sinks = append(sinks, step.NewPrinter(f, false))
-			closeLog = func() { f.Close() }
-		}
-	}
+	// Without its log the write goes on; Tee says the log is missing.
+	log, _ := rs.OpenLog("log")
 	// Progress four times a second is for screens; the text face prints
 	// it once a second.
-	return throttleProgress(step.Tee(sinks...), a.json), closeLog
+	return throttleProgress(log.Tee(step.Tee(sinks...)), a.json), func() { _ = log.Close() }
 }
 
 // throttleProgress keeps every event but Progress, which it passes at most
