@@ -2,8 +2,9 @@ package deploy
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/jetup/jetup/remote"
 )
 
 // The NixOS installer logs `nixos` in on the console by itself, but over
@@ -15,10 +16,6 @@ import (
 
 // HostKeyFile is the board's ed25519 host key, the one OpenSSH offers first.
 const HostKeyFile = "/etc/ssh/ssh_host_ed25519_key.pub"
-
-// validUser is a login name as shadow-utils accepts it: the name is typed
-// unquoted after ~ (tilde expansion does not happen inside quotes).
-var validUser = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 // ConsoleSetup returns the keystrokes that, typed at the board's shell
 // prompt, install key for user (root when "") and print the host key
@@ -43,8 +40,10 @@ func consoleSetupLines(user string, key *LoginKey) ([]string, error) {
 	if user == "" {
 		user = "root"
 	}
-	if !validUser.MatchString(user) {
-		return nil, fmt.Errorf("user %q is not a login name", user)
+	// The push's own rule (remote.CheckUser): the name is typed unquoted
+	// after ~ (tilde expansion does not happen inside quotes).
+	if err := remote.CheckUser(user); err != nil {
+		return nil, err
 	}
 	var lines []string
 	if key != nil {

@@ -175,6 +175,9 @@ func (p *pusher) validate() error {
 	case o.KnownHosts == "":
 		return step.Refuse("usage", "pass the known_hosts file jetup keeps under its state dir", "no known_hosts file")
 	}
+	if err := o.Target.Refusal(); err != nil {
+		return err
+	}
 	if o.Target.Identity != "" {
 		if _, err := os.Stat(o.Target.Identity); err != nil {
 			return step.Refuse("usage", "pass --identity with your private key file (the board has its public half)", "identity file: %v", err)

@@ -1,19 +1,23 @@
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/sys/unix"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // jetup keeps its own known_hosts file (under the state dir) in OpenSSH's
@@ -39,16 +43,58 @@ func SameFingerprint(a, b string) bool {
 // KnownHosts is jetup's known_hosts file.
 type KnownHosts struct{ File string }
 
-// ensure creates the file (0600, its directory 0700) if missing.
+// maxKnownHosts bounds the file: a pin is ~150 bytes, an RSA-16384 one 3 KiB.
+const maxKnownHosts = 64 << 20
+
+// ensure creates the file (0600, its directory 0700) if missing, and
+// refuses one another user owns or may write to: its pins decide which
+// board jetup trusts.
 func (k KnownHosts) ensure() error {
 	if err := os.MkdirAll(filepath.Dir(k.File), 0o700); err != nil {
 		return err
+	}
+	if err := safe.CheckFile(k.File); err != nil {
+		return fmt.Errorf("not trusted: %w", err)
 	}
 	f, err := os.OpenFile(k.File, os.O_CREATE|os.O_RDONLY, 0o600)
 	if err != nil {
 		return err
 	}
 	return f.Close()
+}
+
+// lock takes an exclusive lock on the file's directory for one edit, so a
+// Forget that rewrites the file and a Pin that appends to it (two pushes
+// on one bench) never lose each other's lines. The directory, not the
+// file: Forget replaces the file, and a lock on the old one would not
+// keep a Pin waiting on it from appending to a file no longer there.
+func (k KnownHosts) lock() (unlock func(), err error) {
+	d, err := os.Open(filepath.Dir(k.File))
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return func() { _ = d.Close() }, nil // closing the last fd releases the lock
+}
+
+// read reads the whole file, or fails: an edit never starts from part of it.
+func (k KnownHosts) read() ([]byte, error) {
+	f, err := os.Open(k.File)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxKnownHosts+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxKnownHosts {
+		return nil, fmt.Errorf("%s is larger than %d MiB: not edited", k.File, maxKnownHosts>>20)
+	}
+	return b, nil
 }
 
 // throwawayKey is a key no board offers (an all-zero ed25519 key), for
@@ -89,64 +135,144 @@ func placeholderAddr(addr string) net.Addr {
 }
 
 // Pin appends key for addr, in the form OpenSSH looks up ("host" on port
-// 22, "[host]:port" otherwise).
+// 22, "[host]:port" otherwise). A file whose last line has no newline gets
+// one first, so the pin never changes that line.
 func (k KnownHosts) Pin(addr string, key ssh.PublicKey) error {
+	if err := checkAddr(addr); err != nil {
+		return err // it would become a line, or a field, of its own in the file
+	}
 	if err := k.ensure(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(k.File, os.O_APPEND|os.O_WRONLY, 0o600)
+	unlock, err := k.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := os.OpenFile(k.File, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	line := fmt.Sprintf("# pinned by jetup %s\n%s\n", time.Now().UTC().Format(time.RFC3339),
 		knownhosts.Line([]string{knownhosts.Normalize(addr)}, key))
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			line = "\n" + line
+		}
+	}
 	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
-// Forget removes every key pinned for addr and returns how many it removed.
+// checkAddr checks a "host:port" before it goes into known_hosts.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != port {
+		return fmt.Errorf("%q: %q is not a TCP port", addr, port)
+	}
+	return CheckHost(host)
+}
+
+// Forget removes every key pinned for addr, with the "# pinned by jetup"
+// line right above each, and returns how many keys it removed. Every other
+// byte stays as it was: lines of any length, comments, blank lines, CRs,
+// a last line without a newline. The file is read whole or not edited,
+// and replaced atomically (a temp file beside it, synced, renamed over it,
+// the directory synced): a crash leaves the old file or the new one.
 func (k KnownHosts) Forget(addr string) (int, error) {
-	b, err := os.ReadFile(k.File)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(k.File); errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
+	if err := k.ensure(); err != nil {
+		return 0, err
+	}
+	unlock, err := k.lock()
 	if err != nil {
 		return 0, err
 	}
-	host := knownhosts.Normalize(addr)
-	var out bytes.Buffer
-	removed := 0
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	var comment string
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "# pinned by jetup") {
-			comment = line
-			continue
-		}
-		fields := strings.Fields(line)
-		if len(fields) >= 3 && !strings.HasPrefix(line, "#") && hostsField(fields[0], host) {
-			removed++
-			comment = ""
-			continue
-		}
-		if comment != "" {
-			out.WriteString(comment + "\n")
-			comment = ""
-		}
-		out.WriteString(line + "\n")
+	defer unlock()
+	b, err := k.read()
+	if err != nil {
+		return 0, err
 	}
+	out, removed := forgetLines(b, knownhosts.Normalize(addr))
 	if removed == 0 {
 		return 0, nil
 	}
-	tmp := k.File + ".tmp"
-	if err := os.WriteFile(tmp, out.Bytes(), 0o600); err != nil {
-		return 0, err
+	return removed, replaceFile(k.File, out)
+}
+
+// forgetLines drops the entries for host (and the jetup comment right
+// above each) from a known_hosts file's bytes.
+func forgetLines(b []byte, host string) ([]byte, int) {
+	out := make([]byte, 0, len(b))
+	removed := 0
+	var held []byte // a "# pinned by jetup" line, kept unless the next line goes
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line = b[:i+1]
+		}
+		b = b[len(line):]
+		if isEntryFor(line, host) {
+			removed++
+			held = nil
+			continue
+		}
+		out = append(out, held...)
+		held = nil
+		if bytes.HasPrefix(line, []byte("# pinned by jetup")) {
+			held = line
+			continue
+		}
+		out = append(out, line...)
 	}
-	return removed, os.Rename(tmp, k.File)
+	return append(out, held...), removed
+}
+
+// isEntryFor reports whether a known_hosts line is a key for host (not a
+// comment, not a @cert-authority or @revoked marker line).
+func isEntryFor(line []byte, host string) bool {
+	f := strings.Fields(string(line))
+	return len(f) >= 3 && !strings.HasPrefix(f[0], "#") && hostsField(f[0], host)
+}
+
+// replaceFile writes data to a temp file in path's directory, syncs it,
+// renames it over path and syncs the directory.
+func replaceFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // hostsField reports whether a known_hosts host list names host.

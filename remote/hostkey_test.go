@@ -79,7 +79,10 @@ func TestSameFingerprint(t *testing.T) {
 }
 
 func TestSSHConfigPinsTheKeyStrictly(t *testing.T) {
-	c := sshConfig(Target{Host: "192.168.55.1", Port: 2222, User: "nixos", Identity: "/k/id"}, "/s/known_hosts", "/t/cm", true)
+	c, err := sshConfig(Target{Host: "192.168.55.1", Port: 2222, User: "nixos", Identity: "/k/id"}, "/s/known_hosts", "/t/cm", true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"HostName 192.168.55.1", "Port 2222", "User nixos", `IdentityFile "/k/id"`, "IdentitiesOnly yes",
 		`UserKnownHostsFile "/s/known_hosts"`, "GlobalKnownHostsFile /dev/null", "StrictHostKeyChecking yes", "BatchMode yes",
 		`ControlPath "/t/cm"`, "Compression yes"} {

@@ -80,7 +80,12 @@ func (o OpenSSH) Dial(ctx context.Context, t Target, do DialOptions) (Conn, erro
 		return nil, err
 	}
 	c := &sshConn{o: o, log: do.Log, dir: dir, config: filepath.Join(dir, "config"), exited: make(chan struct{})}
-	if err := os.WriteFile(c.config, []byte(sshConfig(t, do.KnownHosts, filepath.Join(dir, "cm"), do.Compress)), 0o600); err != nil {
+	config, err := sshConfig(t, do.KnownHosts, filepath.Join(dir, "cm"), do.Compress)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := os.WriteFile(c.config, []byte(config), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -93,9 +98,17 @@ func (o OpenSSH) Dial(ctx context.Context, t Target, do DialOptions) (Conn, erro
 
 // sshConfig is the client configuration every ssh of one push uses. The
 // host key rules are fixed here and cannot be loosened by a user's
-// ~/.ssh/config (-F replaces it).
-func sshConfig(t Target, knownHosts, controlPath string, compress bool) string {
-	q := func(s string) string { return `"` + s + `"` }
+// ~/.ssh/config (-F replaces it). Every value is checked first (Target.Check
+// and checkPath): a newline in one would be a directive of its own.
+func sshConfig(t Target, knownHosts, controlPath string, compress bool) (string, error) {
+	if err := t.Check(); err != nil {
+		return "", fmt.Errorf("refused: %w", err)
+	}
+	if err := errors.Join(checkPath("known_hosts", knownHosts), checkPath("control path", controlPath)); err != nil {
+		return "", fmt.Errorf("refused: %w", err)
+	}
+	// Quoted, and % doubled: these options expand %-tokens.
+	q := func(s string) string { return `"` + strings.ReplaceAll(s, "%", "%%") + `"` }
 	var b strings.Builder
 	fmt.Fprintf(&b, "Host %s\n", sshAlias)
 	fmt.Fprintf(&b, "  HostName %s\n  Port %d\n  User %s\n", t.Host, t.PortOr22(), t.UserOrRoot())
@@ -113,7 +126,7 @@ func sshConfig(t Target, knownHosts, controlPath string, compress bool) string {
 		b.WriteString("  Compression no\n")
 	}
 	b.WriteString("  ForwardAgent no\n  ForwardX11 no\n  RequestTTY no\n  LogLevel ERROR\n")
-	return b.String()
+	return b.String(), nil
 }
 
 type sshConn struct {

@@ -45,6 +45,9 @@ type Trust struct {
 // host-key-mismatch, host-key-rejected, host-key-changed, auth-refused,
 // unreachable, known-hosts).
 func Connect(ctx context.Context, d Dialer, t Target, tr Trust, o DialOptions, sink step.Sink) (Conn, string, error) {
+	if err := t.Refusal(); err != nil {
+		return nil, "", err
+	}
 	c := connector{d: d, t: t, tr: tr, sink: sink}
 	o.KnownHosts = tr.KnownHosts
 	kh := KnownHosts{File: tr.KnownHosts}

@@ -129,6 +129,9 @@ func (v *verifier) validate() error {
 	if v.o.Target.Host == "" {
 		return step.Refuse("usage", "pass --host with the board's address (the console step shows it)", "no board given")
 	}
+	if err := v.o.Target.Refusal(); err != nil {
+		return err
+	}
 	if v.o.ContainerImage != "" && !imageRe.MatchString(v.o.ContainerImage) {
 		return step.Refuse("usage", "give an image reference like nvcr.io/nvidia/l4t-base:r36.2.0", "--container-image %q is not an image reference", v.o.ContainerImage)
 	}

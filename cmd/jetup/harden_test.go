@@ -316,3 +316,24 @@ func TestRunRecordsArePrivateAndKeepNoSentText(t *testing.T) {
 		}
 	}
 }
+
+// Issue 21 finding 7: a --user or --host that would be a directive of its
+// own in the ssh config is refused (exit 2) before anything runs.
+func TestInjectedUserOrHostIsRefusedBeforeAnythingRuns(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "ran")
+	inject := "\n  ProxyCommand sh -c 'touch " + mark + "'"
+	state := t.TempDir()
+	for _, args := range [][]string{
+		{"push", "--host", "127.0.0.1", "--user", "root" + inject, "--closure", "/nix/store/x", "--accept-host-key", "SHA256:x"},
+		{"push", "--host", "127.0.0.1" + inject, "--closure", "/nix/store/x", "--accept-host-key", "SHA256:x"},
+		{"verify", "--host", "127.0.0.1", "--user", "root" + inject, "--accept-host-key", "SHA256:x"},
+	} {
+		r := jetup(t, nil, append([]string{"--state-dir", state}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "is not a") || !strings.Contains(r.stderr, "next: ") {
+			t.Errorf("%q: %+v", args, r)
+		}
+		if _, err := os.Stat(mark); err == nil {
+			t.Fatalf("%q: the injected command ran", args)
+		}
+	}
+}
