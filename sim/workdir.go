@@ -1,32 +1,35 @@
 package sim
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
 
 // Every simulated part keeps its files (the stick's backing file, the demo
-// installer, the flash replay scripts) under one directory per process,
-// TMPDIR/jetup-sim/<pid>: Cleanup removes it when jetup exits, and the
-// directories of processes that died without cleaning up are removed the
-// next time a simulated bench starts.
+// installer, the flash replay scripts it then runs) under one directory per
+// process: a fresh TMPDIR/jetup-sim-<pid>-<random> that os.MkdirTemp makes
+// 0700, so no other user can have made it first or change what is in it
+// (a fixed TMPDIR/jetup-sim was both). Cleanup removes it when jetup
+// exits; the directories of this user's processes that died without
+// cleaning up are removed the next time a simulated bench starts.
 var work struct {
 	once sync.Once
 	dir  string
 	err  error
 }
 
-func workBase() string { return filepath.Join(os.TempDir(), "jetup-sim") }
+const workPrefix = "jetup-sim-"
 
 // workDir returns this process's directory, making it on first use.
 func workDir() (string, error) {
 	work.once.Do(func() {
-		cleanStale(workBase())
-		work.dir = filepath.Join(workBase(), strconv.Itoa(os.Getpid()))
-		work.err = os.MkdirAll(work.dir, 0o755)
+		cleanStale(os.TempDir())
+		work.dir, work.err = os.MkdirTemp("", fmt.Sprintf("%s%d-*", workPrefix, os.Getpid()))
 	})
 	return work.dir, work.err
 }
@@ -39,14 +42,28 @@ func Cleanup() {
 	}
 }
 
-// cleanStale removes the directories of simulated benches whose process is
-// gone.
-func cleanStale(base string) {
-	es, _ := os.ReadDir(base)
+// cleanStale removes the work directories of simulated benches whose
+// process is gone: only real directories (not links) that belong to this
+// user.
+func cleanStale(tmp string) {
+	es, _ := os.ReadDir(tmp)
 	for _, e := range es {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
-			_ = os.RemoveAll(filepath.Join(base, e.Name()))
+		rest, ok := strings.CutPrefix(e.Name(), workPrefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		p := filepath.Join(tmp, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() {
+			_ = os.RemoveAll(p)
 		}
 	}
 }

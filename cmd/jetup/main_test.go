@@ -203,7 +203,7 @@ func TestSimLeavesNoFiles(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("sim flash: %+v", r)
 	}
-	left, _ := filepath.Glob(filepath.Join(tmp, "jetup-sim", "*"))
+	left, _ := filepath.Glob(filepath.Join(tmp, "jetup-sim*"))
 	if len(left) != 0 {
 		t.Errorf("left behind: %v", left)
 	}
