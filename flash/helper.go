@@ -144,9 +144,9 @@ func HelperMain(args []string) int {
 	select {
 	case code = <-r.exited:
 	case <-sigs:
-		code = stopScript(pid, r, o.grace)
+		code = stopScript(r, o.grace)
 	case <-gone:
-		code = stopScript(pid, r, o.grace)
+		code = stopScript(r, o.grace)
 	}
 	// Whatever the script left behind (a daemon, a tio whose expect died)
 	// ends with it.
@@ -162,15 +162,15 @@ func HelperMain(args []string) int {
 
 // stopScript ends the script's session (it leads its process group) and
 // waits up to grace for it before killing it.
-func stopScript(pid int, r *reaper, grace time.Duration) int {
-	_ = unix.Kill(-pid, unix.SIGTERM)
-	_ = unix.Kill(-pid, unix.SIGHUP)
+func stopScript(r *reaper, grace time.Duration) int {
+	r.signalGroup(unix.SIGTERM)
+	r.signalGroup(unix.SIGHUP)
 	select {
 	case code := <-r.exited:
 		return code
 	case <-time.After(grace):
 	}
-	_ = unix.Kill(-pid, unix.SIGKILL)
+	r.signalGroup(unix.SIGKILL)
 	select {
 	case code := <-r.exited:
 		return code
@@ -185,18 +185,30 @@ func isPtyEOF(err error) bool { return errors.Is(err, unix.EIO) || errors.Is(err
 // reaper collects every child that exits (the script and, as subreaper,
 // any orphan of it) and reports the script's status.
 type reaper struct {
+	pid    int // the script: leader of its session and process group
 	exited chan int
 	quit   chan struct{}
 	done   chan struct{}
+
+	// mu is held while reaping, so signalGroup knows the script is not
+	// reaped while it signals: until then its pid, and so its group's id,
+	// cannot belong to anyone else.
+	mu     sync.Mutex
+	reaped bool
 }
 
 func startReaper(pid int) *reaper {
-	r := &reaper{exited: make(chan int, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	r := &reaper{pid: pid, exited: make(chan int, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
 		for {
 			var ws unix.WaitStatus
+			r.mu.Lock()
 			wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if wpid == pid {
+				r.reaped = true
+			}
+			r.mu.Unlock()
 			if wpid > 0 {
 				if wpid == pid {
 					r.exited <- statusCode(ws)
@@ -214,6 +226,17 @@ func startReaper(pid int) *reaper {
 		}
 	}()
 	return r
+}
+
+// signalGroup signals the script's process group, only while the script
+// is not reaped; afterwards what is left of the group is ended one by one
+// through pidfds (endDescendants).
+func (r *reaper) signalGroup(sig unix.Signal) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.reaped {
+		_ = unix.Kill(-r.pid, sig)
+	}
 }
 
 func (r *reaper) stop() {

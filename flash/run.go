@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/step"
 )
@@ -154,8 +156,12 @@ func Run(ctx context.Context, o RunOptions, sink step.Sink) (Verdict, error) {
 		}
 	}()
 
-	werr := cmd.Wait()
+	// Learn that the helper exited without reaping it: while it is a
+	// zombie its pid, and so its group's id, cannot be another process's,
+	// so killing what is left of the group reaches only ours. Then reap.
+	waitExitNoReap(cmd.Process.Pid)
 	_ = signalGroup(cmd, syscall.SIGKILL) // anything of ours left in the helper's group
+	werr := cmd.Wait()
 	select {
 	case <-read:
 	case <-time.After(2 * time.Second): // a stray holder of the pipe
@@ -234,6 +240,18 @@ func signalGroup(cmd *exec.Cmd, sig syscall.Signal) error {
 		return nil
 	}
 	return err
+}
+
+// waitExitNoReap blocks until pid (a child) has exited, leaving it a
+// zombie for exec.Cmd.Wait to reap.
+func waitExitNoReap(pid int) {
+	var si unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 // exitCode is the helper's exit status, 128+n when a signal ended it.
