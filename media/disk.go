@@ -89,6 +89,10 @@ type Mount struct {
 	Device string `json:"device"` // "sdb1", "dm-0"
 	Point  string `json:"point"`
 	FSType string `json:"fs_type"`
+	// ID (the mount id) and MajMin (its device number) are what Unmount
+	// checks are still at Point before it unmounts.
+	ID     int    `json:"mount_id,omitempty"`
+	MajMin string `json:"maj_min,omitempty"`
 }
 
 // Holds reports whether the block device majMin is this disk, one of its

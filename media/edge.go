@@ -61,12 +61,44 @@ func (s System) Open(_ context.Context, d Disk, o OpenOptions) (Device, error) {
 	return OpenDevice(filepath.Join(s.root(), "dev", d.Name), o)
 }
 
-// Unmount unmounts m.Point. It never forces or detaches: a busy mount is
-// reported so the person can close what uses it.
+// Unmount unmounts the mount the scan saw at m.Point, and only that one.
+// It never forces or detaches: a busy mount is reported so the person can
+// close what uses it.
+//
+// jetup runs this as root on a path other users may be able to change (a
+// desktop's /media/USER/LABEL), so a path checked earlier is not trusted
+// at unmount time: the mount point's parent is opened with no symlink
+// anywhere in the path (openat2 RESOLVE_NO_SYMLINKS: mountinfo paths have
+// none, so one means something moved), the mount at the last component is
+// checked to be the root of the mount with the scan's id and device number
+// (statx), and the unmount goes through the parent's fd
+// (/proc/self/fd/N/NAME, UMOUNT_NOFOLLOW), so what is unmounted is what
+// was checked. A checked mount that is no longer mounted anywhere is done;
+// one that moved elsewhere is refused.
 func (s System) Unmount(_ context.Context, m Mount) error {
-	err := unix.Unmount(m.Point, 0)
+	point := filepath.Clean(m.Point)
+	dir, name := filepath.Split(point)
+	if !filepath.IsAbs(point) || name == "" {
+		return fmt.Errorf("cannot unmount %s: not a mount point jetup unmounts", m.Point)
+	}
+	gone := func() bool { return !s.mountIDLive(m) }
+	parent, err := openNoSymlinks(unix.AT_FDCWD, dir, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		if gone() {
+			return nil
+		}
+		return fmt.Errorf("cannot unmount %s: the path changed since it was checked (%v): the mount moved; unmount it yourself", m.Point, err)
+	}
+	defer unix.Close(parent)
+	if err := checkMountAt(parent, name, m); err != nil {
+		if gone() {
+			return nil // not ours any more: whatever is there now is left alone
+		}
+		return fmt.Errorf("cannot unmount %s: %v: the mount moved; unmount it yourself", m.Point, err)
+	}
+	err = unix.Unmount(fmt.Sprintf("/proc/self/fd/%d/%s", parent, name), unix.UMOUNT_NOFOLLOW)
 	switch {
-	case err == nil, errors.Is(err, unix.EINVAL) && !mounted(s.root(), m.Point):
+	case err == nil, errors.Is(err, unix.EINVAL) && gone():
 		return nil
 	case errors.Is(err, unix.EBUSY):
 		return fmt.Errorf("%s: %w", m.Point, ErrBusy)
@@ -74,13 +106,53 @@ func (s System) Unmount(_ context.Context, m Mount) error {
 	return fmt.Errorf("cannot unmount %s: %w", m.Point, err)
 }
 
-func mounted(root, point string) bool {
-	for _, m := range readMountinfo(filepath.Join(root, "proc", "self", "mountinfo")) {
-		if m.point == point {
+// mountIDLive reports whether the scanned mount is still mounted: its id
+// with its device (the kernel hands a freed id to the next mount), or
+// without an id, its point.
+func (s System) mountIDLive(m Mount) bool {
+	for _, l := range readMountinfo(filepath.Join(s.root(), "proc", "self", "mountinfo")) {
+		sameDev := m.MajMin == "" || l.majMin == m.MajMin
+		if sameDev && (m.ID != 0 && l.id == m.ID || m.ID == 0 && l.point == m.Point) {
 			return true
 		}
 	}
 	return false
+}
+
+// openNoSymlinks opens path without following a symlink anywhere in it.
+func openNoSymlinks(dirfd int, path string, flags int) (int, error) {
+	fd, err := unix.Openat2(dirfd, path, &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC | unix.O_NOFOLLOW),
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) { // Linux < 5.6: the last component at least
+		fd, err = unix.Openat(dirfd, path, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	}
+	return fd, err
+}
+
+// checkMountAt checks that NAME in the directory parent is the root of the
+// mount m was: same mount id (when the kernel reports ids) and device.
+func checkMountAt(parent int, name string, m Mount) error {
+	fd, err := openNoSymlinks(parent, name, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd) // closed before the unmount: an open fd would keep it busy
+	var st unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_MNT_ID, &st); err != nil {
+		return err
+	}
+	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && st.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return errors.New("nothing is mounted there now")
+	}
+	if m.ID != 0 && st.Mask&unix.STATX_MNT_ID != 0 && int(st.Mnt_id) != m.ID {
+		return fmt.Errorf("another mount is there now (id %d, not %d)", st.Mnt_id, m.ID)
+	}
+	if m.MajMin != "" && fmt.Sprintf("%d:%d", st.Dev_major, st.Dev_minor) != m.MajMin {
+		return fmt.Errorf("another device is mounted there now (%d:%d, not %s)", st.Dev_major, st.Dev_minor, m.MajMin)
+	}
+	return nil
 }
 
 // PowerOff asks udisks to power the drive off; without udisks, a USB disk

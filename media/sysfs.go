@@ -77,7 +77,7 @@ func scan(root string) ([]Disk, error) {
 		for _, m := range mounts {
 			dev := deviceOf(m, byName, dmNames)
 			if dev != "" && names[dev] {
-				d.Mounts = append(d.Mounts, Mount{Device: dev, Point: m.point, FSType: m.fstype})
+				d.Mounts = append(d.Mounts, Mount{Device: dev, Point: m.point, FSType: m.fstype, ID: m.id, MajMin: m.majMin})
 			}
 		}
 		for _, sw := range swaps {
@@ -242,7 +242,10 @@ func byPathLink(root, name string) string {
 	return ""
 }
 
-type mountLine struct{ majMin, point, fstype, source string }
+type mountLine struct {
+	id                            int // the mount's id: what Unmount checks it still is
+	majMin, point, fstype, source string
+}
 
 // readMountinfo parses /proc/self/mountinfo: field 3 is maj:min, 5 the
 // mount point, and after " - " the fs type and the source.
@@ -261,7 +264,8 @@ func readMountinfo(path string) []mountLine {
 		if !ok || len(f) < 5 || len(g) < 2 {
 			continue
 		}
-		out = append(out, mountLine{majMin: f[2], point: unescapeMount(f[4]), fstype: g[0], source: g[1]})
+		id, _ := strconv.Atoi(f[0])
+		out = append(out, mountLine{id: id, majMin: f[2], point: unescapeMount(f[4]), fstype: g[0], source: g[1]})
 	}
 	return out
 }
