@@ -30,6 +30,10 @@ const (
 	Write   ID = "write"
 	Push    ID = "push"
 	Verify  ID = "verify"
+	// Bundle is the offline update's home side: manifests and bundles.
+	Bundle ID = "bundle"
+	// Apply is a bundle applied on the board itself (jetup apply).
+	Apply ID = "apply"
 )
 
 // Facts flow forward from step to step and are kept in run.json (run-level

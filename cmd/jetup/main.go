@@ -170,7 +170,8 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
-	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand(), a.inspectCommand())
+	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand(), a.inspectCommand(),
+		a.manifestCommand(), a.boardsCommand())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetup/jetup/bundle"
 	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
@@ -105,8 +107,35 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		_ = rs.Run().SetFact(step.FactIP, f.target.Host)
 		_ = rs.Run().SetFact(step.FactHostKey, res.Fingerprint)
 		a.printResult(res)
+		if res.Mode != deploy.Installer {
+			a.recordManifestAfterPush(cmd.Context(), f.target, o.Trust, logf)
+		}
 		return runrec.Success, res.Text(), nil
 	})
+}
+
+// recordManifestAfterPush keeps the board's store state in the home
+// mirror after a push, so an offline bundle can later be made against it.
+// The push has succeeded whatever happens here: a failure is a warning.
+// (An installer's store is on /mnt until it reboots: its manifest waits
+// for the next push or jetup manifest.)
+func (a *app) recordManifestAfterPush(ctx context.Context, t remote.Target, tr remote.Trust, log io.Writer) {
+	state, err := a.state()
+	if err != nil {
+		return
+	}
+	tr.AcceptHostKey, tr.ForgetHostKey, tr.ConsoleHostKey = "", false, ""
+	c, err := bundle.Collect(ctx, a.hardware().Push.SSH, bundle.MirrorIn(state),
+		bundle.CollectOptions{Target: t, Trust: tr, From: "push", Log: log}, step.NewPrinter(log, false))
+	if err != nil {
+		a.pushSink(log).Emit(step.Warning{At: time.Now(), Warning: "the board's manifest was not recorded: " + err.Error(),
+			Next: "run jetup manifest --host " + t.Host + " before making an offline bundle for it"})
+		return
+	}
+	fmt.Fprintln(log, c.Text())
+	if !a.json {
+		fmt.Fprintln(a.stdout, c.Text())
+	}
 }
 
 func (a *app) pushToDir(cmd *cobra.Command, f pushFlags) error {

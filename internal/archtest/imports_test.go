@@ -63,7 +63,7 @@ func imports(t *testing.T) map[string][]string {
 // faces (tui, cmd), the hardware choice (hardware, sim), or another step's
 // package (flash's own detect sub-package aside).
 var (
-	steps = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify", "image"}
+	steps = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify", "image", "bundle"}
 	base  = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel", "safe"}
 	faces = []string{"tui", "cmd/jetup", "hardware", "sim"}
 	// image reads images through media's own decompressors (the same

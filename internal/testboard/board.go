@@ -29,7 +29,7 @@ import (
 func Need(t testing.TB) {
 	t.Helper()
 	testkit.NeedRoot(t)
-	testkit.NeedCommands(t, "ip", "unshare", "/usr/sbin/sshd", "ssh-keygen", "ssh", "nix", "nix-build", "nix-store")
+	testkit.NeedCommands(t, "ip", "unshare", "nsenter", "/usr/sbin/sshd", "ssh-keygen", "ssh", "nix", "nix-build", "nix-store")
 }
 
 // Options shape the board.
@@ -192,6 +192,30 @@ echo "installation finished!"
 `
 	must(b.t, os.WriteFile(filepath.Join(b.Dir, "bin", "nixos-install"), []byte(install), 0o755))
 	must(b.t, os.WriteFile(filepath.Join(b.Dir, "empty"), nil, 0o644))
+	b.writeEtcSSH()
+}
+
+// writeEtcSSH makes the board's /etc/ssh: this machine's client files and
+// the board's own host keys where a NixOS board keeps them, so what reads
+// /etc/ssh/ssh_host_*_key.pub on the board (the bundle's board identity)
+// finds the key its sshd offers.
+func (b *Board) writeEtcSSH() {
+	dir := filepath.Join(b.Dir, "etc-ssh")
+	must(b.t, os.MkdirAll(dir, 0o755))
+	for _, f := range []string{"ssh_config", "moduli"} {
+		if raw, err := os.ReadFile(filepath.Join("/etc/ssh", f)); err == nil {
+			must(b.t, os.WriteFile(filepath.Join(dir, f), raw, 0o644))
+		}
+	}
+	keys := map[string]string{"hostkey": "ssh_host_ed25519_key", "hostkey_rsa": "ssh_host_rsa_key"}
+	for from, to := range keys {
+		for _, ext := range []string{"", ".pub"} {
+			os.Remove(filepath.Join(dir, to+ext))
+			if raw, err := os.ReadFile(filepath.Join(b.Dir, from+ext)); err == nil {
+				must(b.t, os.WriteFile(filepath.Join(dir, to+ext), raw, 0o600))
+			}
+		}
+	}
 }
 
 // startScript runs in the board's mount namespace before sshd: its own
@@ -207,6 +231,7 @@ mount -t tmpfs tmpfs /run
 mkdir -p %[3]s /run/sshd /run/current-system/sw/bin /nix/var
 mount --bind %[1]s %[3]s
 mount -t tmpfs tmpfs /tmp
+mount --bind %[3]s/etc-ssh /etc/ssh
 echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
 `, b.Dir, nix, inside)
 	if b.opt.Installer {
@@ -351,7 +376,24 @@ func (b *Board) ChangeHostKey() {
 	b.t.Helper()
 	b.Stop()
 	b.keygen("hostkey")
+	b.writeEtcSSH()
 	b.Start()
+}
+
+// Inside is where the board sees Dir (its /tmp is its own).
+const Inside = inside
+
+// Command is a command run on the board itself, as its console would run
+// it: in its network and mount namespaces (its /nix, its /etc/ssh), as
+// root, with the test's environment and a PATH that finds the board's
+// tools. The board must be running (Start).
+func (b *Board) Command(name string, args ...string) *exec.Cmd {
+	b.t.Helper()
+	pid := strconv.Itoa(b.sshdPID())
+	cmd := exec.Command("nsenter", append([]string{"--target", pid, "--mount", "--net", "--", name}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH=/run/current-system/sw/bin:"+os.Getenv("PATH"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
 
 // HostKeyFingerprint is the board's SHA256 host key fingerprint.
