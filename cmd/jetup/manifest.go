@@ -64,7 +64,7 @@ func (a *app) manifest(cmd *cobra.Command, f manifestFlags) error {
 		return a.manifestFromFile(mirror, f.from)
 	}
 	return a.recordStep(step.Bundle, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-		logf, err := rs.CreateLog("log")
+		logf, err := rs.OpenLog("log")
 		if err != nil {
 			return "", "", err
 		}

@@ -119,14 +119,14 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 // The push has succeeded whatever happens here: a failure is a warning.
 // (An installer's store is on /mnt until it reboots: its manifest waits
 // for the next push or jetup manifest.)
-func (a *app) recordManifestAfterPush(ctx context.Context, t remote.Target, tr remote.Trust, log io.Writer) {
+func (a *app) recordManifestAfterPush(ctx context.Context, t remote.Target, tr remote.Trust, log *runrec.Log) {
 	state, err := a.state()
 	if err != nil {
 		return
 	}
 	tr.AcceptHostKey, tr.ForgetHostKey, tr.ConsoleHostKey = "", false, ""
 	c, err := bundle.Collect(ctx, a.hardware().Push.SSH, bundle.MirrorIn(state),
-		bundle.CollectOptions{Target: t, Trust: tr, From: "push", Log: log}, step.NewPrinter(log, false))
+		bundle.CollectOptions{Target: t, Trust: tr, From: "push", Log: log}, log.Printer())
 	if err != nil {
 		a.pushSink(log).Emit(step.Warning{At: time.Now(), Warning: "the board's manifest was not recorded: " + err.Error(),
 			Next: "run jetup manifest --host " + t.Host + " before making an offline bundle for it"})
