@@ -39,6 +39,7 @@ type Profile struct {
 	Flash        *Flash    `yaml:"flash,omitempty" json:"flash,omitempty"`
 	Installer    Installer `yaml:"installer" json:"installer"`
 	Verify       *Verify   `yaml:"verify,omitempty" json:"verify,omitempty"`
+	Board        *Board    `yaml:"board,omitempty" json:"board,omitempty"`
 	Notes        []string  `yaml:"notes,omitempty" json:"notes,omitempty"`
 
 	// Source is where the profile came from: "embedded:<file>" or a path.
@@ -177,6 +178,9 @@ func (p *Profile) Describe() string {
 			b.WriteString(", super mode")
 		}
 		b.WriteString("\n")
+	}
+	if p.Board != nil {
+		fmt.Fprintf(&b, "  board: %s\n", p.Board.describe())
 	}
 	fmt.Fprintf(&b, "  steps: %s\n", p.StepList())
 	if r := p.Recovery; r != nil {

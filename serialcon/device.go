@@ -3,6 +3,7 @@ package serialcon
 import (
 	"errors"
 	"fmt"
+	"github.com/jetup/jetup/profiles"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,6 +24,13 @@ import (
 type Ports interface {
 	List() ([]PortInfo, error)
 	Open(path string, cfg Config) (Device, error)
+}
+
+// BoardExpecter is an optional part of Ports: told which board a session
+// expects before it looks for a port. The simulated bench then boots that
+// board; a real machine has nothing to do with it.
+type BoardExpecter interface {
+	ExpectBoard(p *profiles.Profile)
 }
 
 // Device is an open port. Read waits at most a short time: it returns

@@ -156,6 +156,9 @@ func (c *Console) Run(ctx context.Context, sink step.Sink) (Result, error) {
 		defer cancel()
 	}
 	c.res = Result{Config: c.opt.Config.String(), Until: c.opt.Until.String()}
+	if be, ok := c.opt.Ports.(BoardExpecter); ok && c.opt.Profile != nil {
+		be.ExpectBoard(c.opt.Profile)
+	}
 	c.em = newEmitter(sink, c.opt.Batch)
 	c.text = newTextLog(c.opt.TextLog)
 	c.watch = NewWatcher(c.recognised)

@@ -73,7 +73,17 @@ func FlashUSB(id string) *USB {
 
 // Script writes the replay script for the profile and returns its path.
 func (e *FlashEdge) Script(_ context.Context, p *profiles.Profile) (string, error) {
-	run, ok := flashRuns[e.outcome()]
+	runs := defaultRuns()
+	if p != nil && p.Family != profiles.Jetson {
+		return "", fmt.Errorf("the simulated %s has no flash step", p.Title)
+	}
+	// The board on the bench is the profile's: its flash log names its
+	// own target, module and release (a profile without board data
+	// plays the default board).
+	if fb, ok := flashBoardFor(p); ok {
+		runs = runsFor(fb)
+	}
+	run, ok := runs[e.outcome()]
 	if !ok {
 		return "", fmt.Errorf("JETUP_SIM_FLASH=%q: the simulated board knows %s", e.Outcome, strings.Join(FlashOutcomes(), ", "))
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/internal/testkit"
-	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 )
 
@@ -43,7 +42,7 @@ func TestComposedRunsClassify(t *testing.T) {
 	for _, c := range flash.Causes {
 		causes[string(c)] = true
 	}
-	for name, run := range flashRuns {
+	for name, run := range defaultRuns() {
 		if name != "success" && !causes[name] {
 			t.Errorf("run %q is neither success nor a cause id", name)
 		}
@@ -65,7 +64,7 @@ func TestComposedRunsClassify(t *testing.T) {
 		}
 	}
 	for c := range causes {
-		if _, ok := flashRuns[c]; !ok {
+		if _, ok := defaultRuns()[c]; !ok {
 			t.Errorf("no simulated run for %s", c)
 		}
 	}
@@ -79,11 +78,11 @@ func TestReplayScriptsThroughTheRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &profiles.Profile{Name: "orin-nano-super-devkit", Flash: &profiles.Flash{Script: "initrd-flash-orin-nano-devkit"}}
+	p := defaultProfile()
 	for _, name := range FlashOutcomes() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			run := flashRuns[name]
+			run := defaultRuns()[name]
 			e := &FlashEdge{Outcome: name, Speed: 0.01}
 			script, err := e.Script(context.Background(), p)
 			if err != nil || !strings.HasSuffix(script, "/initrd-flash-orin-nano-devkit") {
@@ -160,7 +159,7 @@ func TestSimBoardAndOutcomeChoice(t *testing.T) {
 	}
 	// A realistic run takes about half a minute at speed 1.
 	var total time.Duration
-	for _, l := range flashRuns["success"].lines {
+	for _, l := range defaultRuns()["success"].lines {
 		total += l.Delay
 	}
 	if total < 20*time.Second || total > 90*time.Second {

@@ -38,7 +38,7 @@ type flashRun struct {
 // per cause id. JETUP_SIM_FLASH picks one.
 func FlashOutcomes() []string {
 	var out []string
-	for k := range flashRuns {
+	for k := range defaultRuns() {
 		out = append(out, k)
 	}
 	sort.Strings(out)
@@ -83,70 +83,73 @@ const (
 	wd  = "/tmp/tmp.Q2l8xKd4vN"
 )
 
-func banner() *runBuilder {
+// banner is flash.sh's start: its L4T release, the board configuration
+// and the BCT files it copies, all the profile's own (boards.go).
+func banner(fb flashBoard) *runBuilder {
 	b := &runBuilder{}
 	b.add(300*ms,
 		"###############################################################################",
 		"# L4T BSP Information:",
-		"# R36 , REVISION: 4.4",
+		fmt.Sprintf("# R%s , REVISION: %s", fb.l4tMajor, fb.l4tRevision),
 		"# User release: 0.0",
 		"###############################################################################",
 	).add(400*ms,
 		"# Target Board Information:",
-		"# Name: jetson-orin-nano-devkit-super, Board Family: generic, SoC: Tegra 234,",
+		fmt.Sprintf("# Name: %s, Board Family: %s, SoC: Tegra %s,", fb.target, fb.family, fb.soc),
 		"# OpMode: production, Boot Authentication: , NV,",
 		"# Disk encryption: disabled ,",
 		"###############################################################################",
 	).add(200*ms,
-		"copying emc_fuse_dev_params("+wd+"/bootloader/generic/BCT/tegra234-br-bct-diag-boot.dts)... done.",
-		"copying device_config("+wd+"/bootloader/generic/BCT/tegra234-mb1-bct-device-p3767-0000.dts)... done.",
-		"copying misc_config("+wd+"/bootloader/generic/BCT/tegra234-mb1-bct-misc-p3767-0000.dts)... done.",
+		fmt.Sprintf("copying emc_fuse_dev_params(%s/bootloader/%s/BCT/%s-br-bct-diag-boot.dts)... done.", wd, fb.family, fb.tegra),
+		fmt.Sprintf("copying device_config(%s/bootloader/%s/BCT/%s-mb1-bct-device-%s.dts)... done.", wd, fb.family, fb.tegra, fb.moduleBase),
+		fmt.Sprintf("copying misc_config(%s/bootloader/%s/BCT/%s-mb1-bct-misc-%s.dts)... done.", wd, fb.family, fb.tegra, fb.moduleBase),
 	)
 	return b
 }
 
-func probeStart() *runBuilder {
-	b := banner()
+func probeStart(fb flashBoard) *runBuilder {
+	b := banner(fb)
 	b.add(300*ms,
-		`./tegraflash.py --chip 0x23 --applet "`+wd+`/bootloader/mb1_t234_prod.bin" --skipuid --cfg readinfo_t234_min_prod.xml --dev_params tegra234-br-bct-diag-boot.dts --device_config tegra234-mb1-bct-device-p3767-0000.dts --misc_config tegra234-mb1-bct-misc-p3767-0000.dts --bins "mb2_applet applet_t234.bin" --cmd "dump eeprom cvm cvm.bin; dump custinfo custinfo_out.bin; reboot recovery"`,
+		fmt.Sprintf(`./tegraflash.py --chip %s --applet "%s/bootloader/mb1_%s_prod.bin" --skipuid --cfg readinfo_%s_min_prod.xml --dev_params %s-br-bct-diag-boot.dts --device_config %s-mb1-bct-device-%s.dts --misc_config %s-mb1-bct-misc-%s.dts --bins "mb2_applet applet_%s.bin" --cmd "dump eeprom cvm cvm.bin; dump custinfo custinfo_out.bin; reboot recovery"`,
+			fb.chipID, wd, fb.chip, fb.chip, fb.tegra, fb.tegra, fb.moduleBase, fb.tegra, fb.moduleBase, fb.chip),
 		"Welcome to Tegra Flash", "version 1.0.0", "Type ? or help for help and q or quit to exit", "Use ! to execute system commands", "",
 	)
 	b.tegra(0.0087, 150*ms, "Generating RCM messages",
-		"tegrahost_v2 --chip 0x23 0 --magicid MB1B --appendsigheader mb1_t234_prod.bin zerosbk",
+		fmt.Sprintf("tegrahost_v2 --chip %s 0 --magicid MB1B --appendsigheader mb1_%s_prod.bin zerosbk", fb.chipID, fb.chip),
 		"Boot Rom communication",
-		"tegrarcm_v2 --new_session --chip 0x23 0 --uid --download bct_br br_bct_BR.bct --download mb1 mb1_t234_prod_aligned_sigheader.bin.encrypt --download psc_bl1 psc_bl1_t234_prod_aligned_sigheader.bin.encrypt --download bct_mb1 mb1_bct_MB1_sigheader.bct.encrypt",
-		"BR_CID: 0x80012344705DD5032800000010FD8240")
+		fmt.Sprintf("tegrarcm_v2 --new_session --chip %s 0 --uid --download bct_br br_bct_BR.bct --download mb1 mb1_%s_prod_aligned_sigheader.bin.encrypt --download psc_bl1 psc_bl1_%s_prod_aligned_sigheader.bin.encrypt --download bct_mb1 mb1_bct_MB1_sigheader.bct.encrypt", fb.chipID, fb.chip, fb.chip),
+		"BR_CID: "+fb.brCID)
 	return b
 }
 
-func probed() *runBuilder {
-	b := probeStart()
+func probed(fb flashBoard) *runBuilder {
+	b := probeStart(fb)
 	b.tegra(0.8017, 250*ms, "Sending bct_br", "Sending mb1", "Sending psc_bl1", "Sending bct_mb1", "Boot Rom communication completed",
 		"tegrarcm_v2 --isapplet", "Sending mb2_applet", "tegrarcm_v2 --ismb2", "Reading EEPROM",
-		"tegrarcm_v2 --oem platformdetails eeprom cvm "+wd+"/bootloader/cvm.bin --chip 0x23 0", "Rebooting to recovery mode")
+		fmt.Sprintf("tegrarcm_v2 --oem platformdetails eeprom cvm %s/bootloader/cvm.bin --chip %s 0", wd, fb.chipID), "Rebooting to recovery mode")
 	b.add(1200*ms,
-		"Board ID(3767) version(300) sku(0005) revision(L.3)",
-		"Chip SKU(00:00:00:D6) ramcode(00:00:00:00) fuselevel(fuselevel_production) board_FAB(300)",
+		fmt.Sprintf("Board ID(%s) version(%s) sku(%s) revision(%s)", fb.boardID, fb.fab, fb.sku, fb.rev),
+		fmt.Sprintf("Chip SKU(00:00:00:%s) ramcode(00:00:00:00) fuselevel(fuselevel_production) board_FAB(%s)", fb.chipSKU, fb.fab),
 		"emc_opt_disable_fuse:(0)",
 	)
 	return b
 }
 
-func rcmStart() *runBuilder {
-	b := probed()
+func rcmStart(fb flashBoard) *runBuilder {
+	b := probed(fb)
 	b.add(800*ms, "*** Flashing target device started. ***",
-		`./tegraflash.py --bl uefi_jetson_with_dtb_sigheader.bin.encrypt --bct br_bct_BR.bct --securedev --bldtb tegra234-p3768-0000+p3767-0005-nv-super.dtb --applet rcm_2_signed.rcm --applet_softfuse rcm_1_signed.rcm --chip 0x23 --cmd "rcmboot"`,
+		fmt.Sprintf(`./tegraflash.py --bl uefi_jetson_with_dtb_sigheader.bin.encrypt --bct br_bct_BR.bct --securedev --bldtb %s --applet rcm_2_signed.rcm --applet_softfuse rcm_1_signed.rcm --chip %s --cmd "rcmboot"`, fb.dtb, fb.chipID),
 		"Welcome to Tegra Flash", "version 1.0.0", "Type ? or help for help and q or quit to exit", "Use ! to execute system commands", "")
 	b.tegra(0.0102, 200*ms, "Boot Rom communication", "Sending bct_br", "Sending mb1", "Sending psc_bl1", "Sending bct_mb1")
 	return b
 }
 
-func rcmBooted() *runBuilder {
-	b := rcmStart()
+func rcmBooted(fb flashBoard) *runBuilder {
+	b := rcmStart(fb)
 	b.tegra(1.0781, 500*ms, "Boot Rom communication completed", "tegrarcm_v2 --isapplet", "Sending bootloader and pre-requisite binaries",
 		"Sending mb2", "Sending psc_fw", "Sending mts_mce", "Sending tos", "Sending eks", "Sending bpmp_fw", "Sending bpmp_fw_dtb",
 		"Sending uefi", "Sending kernel", "Sending kernel_dtb", "RCM-boot started")
-	b.add(300*ms, "*** The target generic has been flashed successfully. ***", "",
+	b.add(300*ms, fmt.Sprintf("*** The target %s has been flashed successfully. ***", fb.family), "",
 		"Jetson device should now be flashing and will reboot when complete.")
 	return b
 }
@@ -160,33 +163,40 @@ func (b *runBuilder) waitDots(n int) *runBuilder {
 	return b.raw(0, "\n")
 }
 
-func connected() *runBuilder {
-	b := rcmBooted().waitDots(14)
+func connected(fb flashBoard) *runBuilder {
+	b := rcmBooted(fb).waitDots(14)
 	b.add(200*ms, "connecting to /dev/serial/by-id/usb-NixOS_serial_0-if00")
 	return b
 }
 
-// partitions of the QSPI flash.idx (13 entries + the erase = 14 steps).
+// partitions of the boot flash's flash.idx (13 entries + the erase = 14
+// steps); the chip and board names are filled in per board.
 var partitions = []struct{ file, part string }{
 	{"br_bct_BR.bct", "BCT"},
-	{"mb1_t234_prod_aligned_sigheader.bin.encrypt", "A_mb1"},
-	{"psc_bl1_t234_prod_aligned_sigheader.bin.encrypt", "A_psc_bl1"},
+	{"mb1_%[1]s_prod_aligned_sigheader.bin.encrypt", "A_mb1"},
+	{"psc_bl1_%[1]s_prod_aligned_sigheader.bin.encrypt", "A_psc_bl1"},
 	{"mb1_cold_boot_bct_MB1_sigheader.bct.encrypt", "A_MB1_BCT"},
 	{"mem_coldboot_sigheader.bct.encrypt", "A_MEM_BCT"},
-	{"nvdec_t234_prod_sigheader.fw.encrypt", "A_nvdec"},
-	{"mb2_t234_with_mb2_cold_boot_bct_MB2_sigheader.bin.encrypt", "A_mb2"},
-	{"xusb_t234_prod_sigheader.bin.encrypt", "A_xusb-fw"},
-	{"bpmp_t234-TE950M-A1_prod_sigheader.bin.encrypt", "A_bpmp-fw"},
-	{"tegra234-bpmp-3767-0000-3768-0000_with_odm_sigheader.dtb.encrypt", "A_bpmp-fw-dtb"},
+	{"nvdec_%[1]s_prod_sigheader.fw.encrypt", "A_nvdec"},
+	{"mb2_%[1]s_with_mb2_cold_boot_bct_MB2_sigheader.bin.encrypt", "A_mb2"},
+	{"xusb_%[1]s_prod_sigheader.bin.encrypt", "A_xusb-fw"},
+	{"bpmp_%[1]s_prod_sigheader.bin.encrypt", "A_bpmp-fw"},
+	{"%[2]s-bpmp-%[3]s_with_odm_sigheader.dtb.encrypt", "A_bpmp-fw-dtb"},
 	{"uefi_jetson_with_dtb_sigheader.bin.encrypt", "A_cpu-bootloader"},
-	{"tos-optee_t234_sigheader.img.encrypt", "A_secure-os"},
+	{"tos-optee_%[1]s_sigheader.img.encrypt", "A_secure-os"},
 	{"", "A_reserved_on_boot"},
 }
 
-func (b *runBuilder) deviceSteps(upTo int) *runBuilder {
+func (b *runBuilder) deviceSteps(fb flashBoard, upTo int) *runBuilder {
 	steps := len(partitions) + 1
-	b.add(600*ms, "boardspec: 3767-300-0005-L.3-1-1-jetson-orin-nano-devkit-super-")
-	b.add(400*ms, fmt.Sprintf("Step 1/%d... Erasing /dev/mtd0, this may take a while without any output...", steps))
+	b.add(600*ms, "boardspec: "+fb.boardspec+"-"+fb.target+"-")
+	// Where the boot firmware lives (research/jetpack.md 1.3 step 6): the
+	// QSPI flash, or an AGX Xavier's eMMC boot partitions.
+	first := "Erasing /dev/mtd0, this may take a while without any output..."
+	if fb.bootFlash == "emmc" {
+		first = "Erasing /dev/mmcblk0boot0, this may take a while without any output..."
+	}
+	b.add(400*ms, fmt.Sprintf("Step 1/%d... %s", steps, first))
 	offset := 0
 	for i, p := range partitions {
 		if i+2 > upTo {
@@ -194,16 +204,17 @@ func (b *runBuilder) deviceSteps(upTo int) *runBuilder {
 		}
 		delay := 700 * ms
 		if i == 0 {
-			delay = 6 * sec // the QSPI erase prints nothing for a while
+			delay = 6 * sec // the erase prints nothing for a while
 		}
 		if p.file == "" {
 			b.add(delay, fmt.Sprintf("Step %d/%d... Skipping flash.idx entry:%s (devnum=3, instnum=0) (offset=%d)", i+2, steps, p.part, offset))
 			continue
 		}
+		file := fmt.Sprintf(p.file, fb.chip, fb.tegra, fb.bpmpBoard)
 		size := 4096 << (i % 9)
-		b.add(delay, fmt.Sprintf("Step %d/%d... Writing %s (size=%d) to %s (offset=%d)", i+2, steps, p.file, size, p.part, offset))
+		b.add(delay, fmt.Sprintf("Step %d/%d... Writing %s (size=%d) to %s (offset=%d)", i+2, steps, file, size, p.part, offset))
 		if p.part == "BCT" {
-			b.add(100*ms, fmt.Sprintf("Writing %s to BCT+1 (offset=16384)", p.file), fmt.Sprintf("Writing %s to BCT+2 (offset=32768)", p.file))
+			b.add(100*ms, fmt.Sprintf("Writing %s to BCT+1 (offset=16384)", file), fmt.Sprintf("Writing %s to BCT+2 (offset=32768)", file))
 		}
 		offset += 262144
 	}
@@ -221,83 +232,86 @@ func (b *runBuilder) console(after ...string) flashRun {
 	return b.done("console", 1)
 }
 
-var flashRuns = map[string]flashRun{
-	"success": connected().deviceSteps(len(partitions)+1).add(500*ms,
-		"Finished flashing device",
-		"Flashing platform firmware successful. Rebooting now.",
-		"Device reported flashing succeeded. Device should be rebooting.").done("exit", 0),
+// runsFor composes every run for one board.
+func runsFor(fb flashBoard) map[string]flashRun {
+	return map[string]flashRun{
+		"success": connected(fb).deviceSteps(fb, len(partitions)+1).add(500*ms,
+			"Finished flashing device",
+			"Flashing platform firmware successful. Rebooting now.",
+			"Device reported flashing succeeded. Device should be rebooting.").done("exit", 0),
 
-	"not-root": (&runBuilder{}).add(200*ms, "flash.sh requires root privilege").done("exit", 1),
+		"not-root": (&runBuilder{}).add(200*ms, "flash.sh requires root privilege").done("exit", 1),
 
-	"no-recovery-device": probeStart().clone().add(2*sec,
-		"Error: probing the target board failed.",
-		"       Make sure the target board is connected through",
-		"       USB port and is in recovery mode.").done("exit", 1),
+		"no-recovery-device": probeStart(fb).add(2*sec,
+			"Error: probing the target board failed.",
+			"       Make sure the target board is connected through",
+			"       USB port and is in recovery mode.").done("exit", 1),
 
-	"usb-transport": probeStart().tegra(0.8017, 500*ms, "Sending bct_br", "ERROR: might be timeout in USB write.").add(100*ms,
-		"Error: Return value 3",
-		"Command tegrarcm_v2 --new_session --chip 0x23 0 --uid --download bct_br br_bct_BR.bct --download mb1 mb1_t234_prod_aligned_sigheader.bin.encrypt --download psc_bl1 psc_bl1_t234_prod_aligned_sigheader.bin.encrypt --download bct_mb1 mb1_bct_MB1_sigheader.bct.encrypt",
-		"Reading board information failed.").done("exit", 1),
+		"usb-transport": probeStart(fb).tegra(0.8017, 500*ms, "Sending bct_br", "ERROR: might be timeout in USB write.").add(100*ms,
+			"Error: Return value 3",
+			fmt.Sprintf("Command tegrarcm_v2 --new_session --chip %s 0 --uid --download bct_br br_bct_BR.bct --download mb1 mb1_%s_prod_aligned_sigheader.bin.encrypt --download psc_bl1 psc_bl1_%s_prod_aligned_sigheader.bin.encrypt --download bct_mb1 mb1_bct_MB1_sigheader.bct.encrypt", fb.chipID, fb.chip, fb.chip),
+			"Reading board information failed.").done("exit", 1),
 
-	"rcm-rejected": probed().add(800*ms, "*** Flashing target device started. ***").tegra(0.0102, 300*ms, "Boot Rom communication").add(1*sec,
-		"Error: Return value 8",
-		"Command tegrarcm_v2 --download bct_bootrom br_bct_BR.bct --download bct_mb1 mb1_bct_MB1_sigheader.bct.encrypt --download bct_mem mem_rcm_sigheader.bct.encrypt",
-		"Failed flashing generic.").done("exit", 1),
+		"rcm-rejected": probed(fb).add(800*ms, "*** Flashing target device started. ***").tegra(0.0102, 300*ms, "Boot Rom communication").add(1*sec,
+			"Error: Return value 8",
+			"Command tegrarcm_v2 --download bct_bootrom br_bct_BR.bct --download bct_mb1 mb1_bct_MB1_sigheader.bct.encrypt --download bct_mem mem_rcm_sigheader.bct.encrypt",
+			"Failed flashing "+fb.family+".").done("exit", 1),
 
-	// The host polls a board that reset into a state it cannot talk to
-	// (jetpack-nixos #29); the real loop never ends.
-	"applet-loop": probeStart().tegra(0.8017, 300*ms, "Sending bct_br", "Sending mb1", "Boot Rom communication completed").done("loop", 1),
+		// The host polls a board that reset into a state it cannot talk
+		// to (jetpack-nixos #29); the real loop never ends.
+		"applet-loop": probeStart(fb).tegra(0.8017, 300*ms, "Sending bct_br", "Sending mb1", "Boot Rom communication completed").done("loop", 1),
 
-	// The legacy flash.sh writing QSPI itself, the second time on an Orin
-	// NX (jetpack-nixos #33).
-	"gpt-init-failed": probed().add(800*ms, "*** Flashing target device started. ***").tegra(0.0102, 400*ms,
-		"Boot Rom communication", "Sending bct_br", "Sending mb1", "Sending bootloader and pre-requisite binaries", "Sending mb2", "Sending cpubl",
-		"tegradevflash_v2 --pt flash.xml.bin --create", "E> NV3P_SERVER: Failed to initialize partition table from GPT.").add(200*ms,
-		"Error: Return value 4",
-		"Command tegradevflash_v2 --pt flash.xml.bin --create",
-		"Failed flashing generic.").done("exit", 1),
+		// The legacy flash.sh writing the boot flash itself, the second
+		// time on an Orin NX (jetpack-nixos #33).
+		"gpt-init-failed": probed(fb).add(800*ms, "*** Flashing target device started. ***").tegra(0.0102, 400*ms,
+			"Boot Rom communication", "Sending bct_br", "Sending mb1", "Sending bootloader and pre-requisite binaries", "Sending mb2", "Sending cpubl",
+			"tegradevflash_v2 --pt flash.xml.bin --create", "E> NV3P_SERVER: Failed to initialize partition table from GPT.").add(200*ms,
+			"Error: Return value 4",
+			"Command tegradevflash_v2 --pt flash.xml.bin --create",
+			"Failed flashing "+fb.family+".").done("exit", 1),
 
-	"gadget-not-detected": rcmBooted().waitDots(40).add(100*ms,
-		"Jetson device not detected, please monitor the serial port or wait 5-15 minutes").done("exit", 2),
+		"gadget-not-detected": rcmBooted(fb).waitDots(40).add(100*ms,
+			"Jetson device not detected, please monitor the serial port or wait 5-15 minutes").done("exit", 2),
 
-	"device-write-failed": connected().deviceSteps(7).add(1500*ms,
-		"mtd_debug: write: Input/output error").console("Flashing platform firmware unsuccessful."),
+		"device-write-failed": connected(fb).deviceSteps(fb, 7).add(1500*ms,
+			"mtd_debug: write: Input/output error").console("Flashing platform firmware unsuccessful."),
 
-	"boardspec-mismatch": connected().add(1500*ms,
-		"Could not find a matching boardspec in signed firmware directory for: 3767-300-0001-N.2-1-1-jetson-orin-nano-devkit-super-",
-		"Are you sure you created the right signed firmware for this type of device?").console("Flashing platform firmware unsuccessful."),
+		"boardspec-mismatch": connected(fb).add(1500*ms,
+			"Could not find a matching boardspec in signed firmware directory for: "+fb.boardspec+"-"+fb.target+"-",
+			"Are you sure you created the right signed firmware for this type of device?").console("Flashing platform firmware unsuccessful."),
 
-	// The device goes quiet during the erase; expect gives up after 900 s
-	// (compressed here).
-	"device-timeout": connected().deviceSteps(3).add(20*sec,
-		"connection to device timed out",
-		"Flashing may have failed").done("exit", 1),
+		// The device goes quiet during the erase; expect gives up after
+		// 900 s (compressed here).
+		"device-timeout": connected(fb).deviceSteps(fb, 3).add(20*sec,
+			"connection to device timed out",
+			"Flashing may have failed").done("exit", 1),
 
-	// NVIDIA's l4t_initrd_flash (USB network + NFS), not jetpack-nixos:
-	// jetup runs whatever --script it is given.
-	"network-blocked": (&runBuilder{}).add(300*ms, "Step 1: Build the flashing environment").add(3*sec, "Finish creating flash environment.",
-		"Step 2: Boot the device with flash initrd image", "Entering RCM boot").tegra(0.0102, 500*ms, "Boot Rom communication", "Sending bct_br",
-		"Sending mb1", "RCM-boot started").add(500*ms, "Step 3: Start the flashing process").add(2*sec,
-		"Waiting for target to boot-up...").add(2*sec, "Waiting for target to boot-up...").add(2*sec,
-		"Waiting for target to boot-up...").add(2*sec, "Device ping failed after RCM boot.").done("exit", 1),
+		// NVIDIA's l4t_initrd_flash (USB network + NFS), not jetpack-nixos:
+		// jetup runs whatever --script it is given.
+		"network-blocked": (&runBuilder{}).add(300*ms, "Step 1: Build the flashing environment").add(3*sec, "Finish creating flash environment.",
+			"Step 2: Boot the device with flash initrd image", "Entering RCM boot").tegra(0.0102, 500*ms, "Boot Rom communication", "Sending bct_br",
+			"Sending mb1", "RCM-boot started").add(500*ms, "Step 3: Start the flashing process").add(2*sec,
+			"Waiting for target to boot-up...").add(2*sec, "Waiting for target to boot-up...").add(2*sec,
+			"Waiting for target to boot-up...").add(2*sec, "Device ping failed after RCM boot.").done("exit", 1),
 
-	// OE4T meta-tegra's initrd-flash failing to sign before anything
-	// reaches the board (OE4T/meta-tegra#1530, verbatim but for the
-	// timestamps and the machine name).
-	"signing-failed": (&runBuilder{}).add(200*ms, "Starting at 2026-01-18T09:12:04",
-		"Machine:      p3768-0000-p3767-0000",
-		"Rootfs device: nvme0n1p1",
-		"Found Jetson device in recovery mode at USB 1-2").add(300*ms,
-		"== Step 1: Signing binaries at 2026-01-18T09:12:04+00:00 ==").add(2*sec,
-		"cp: cannot stat 'signed/*': No such file or directory",
-		"cp: cannot stat 'signed/flash.xml.tmp': No such file or directory",
-		"sed: can't read flash.xml.tmp: No such file or directory",
-		"./initrd-flash: line 292: flash.idx: No such file or directory",
-		"ERR: no SPI or eMMC boot partition entries found",
-		"ERR: signing failed at 2026-01-18T09:12:06+00:00").done("exit", 1),
+		// OE4T meta-tegra's initrd-flash failing to sign before anything
+		// reaches the board (OE4T/meta-tegra#1530, verbatim but for the
+		// timestamps and the machine name, the board's own).
+		"signing-failed": (&runBuilder{}).add(200*ms, "Starting at 2026-01-18T09:12:04",
+			"Machine:      "+fb.machine,
+			"Rootfs device: nvme0n1p1",
+			"Found Jetson device in recovery mode at USB 1-2").add(300*ms,
+			"== Step 1: Signing binaries at 2026-01-18T09:12:04+00:00 ==").add(2*sec,
+			"cp: cannot stat 'signed/*': No such file or directory",
+			"cp: cannot stat 'signed/flash.xml.tmp': No such file or directory",
+			"sed: can't read flash.xml.tmp: No such file or directory",
+			"./initrd-flash: line 292: flash.idx: No such file or directory",
+			"ERR: no SPI or eMMC boot partition entries found",
+			"ERR: signing failed at 2026-01-18T09:12:06+00:00").done("exit", 1),
 
-	"unknown": banner().add(500*ms,
-		"cp: cannot stat 'bootloader/uefi_jetson.bin': No such file or directory").done("exit", 1),
+		"unknown": banner(fb).add(500*ms,
+			"cp: cannot stat 'bootloader/uefi_jetson.bin': No such file or directory").done("exit", 1),
+	}
 }
 
 // replayData renders a run as the replay script's data: one record per

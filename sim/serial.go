@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/serialcon"
 	"github.com/jetup/jetup/step"
 )
@@ -58,7 +59,7 @@ type BoardOptions struct {
 	// Dir holds the port's stable name (like /dev/serial/by-id); a new
 	// directory in the simulated bench's work directory when empty.
 	Dir string
-	// Script is what the board prints; NixOSBoot when nil.
+	// Script is what the board prints; BootFor(nil) when nil.
 	Script []BootLine
 	// Speed scales time: 1 is real time, 50 boots fifty times faster.
 	Speed float64
@@ -86,7 +87,7 @@ var usbTTLAdapter = serialcon.PortInfo{USB: true, VID: "10c4", PID: "ea60", Manu
 // NewBoard makes a board and plugs in its console.
 func NewBoard(o BoardOptions) (*Board, error) {
 	if o.Script == nil {
-		o.Script = NixOSBoot
+		o.Script = BootFor(nil)
 	}
 	if o.Speed <= 0 {
 		o.Speed = 1
@@ -523,14 +524,30 @@ type SerialBench struct {
 	// HostKeys are the board's SSH host keys (BoardOptions.HostKeys).
 	HostKeys []ssh.PublicKey
 
-	once  sync.Once
-	board *Board
-	err   error
+	once    sync.Once
+	board   *Board
+	err     error
+	mu      sync.Mutex
+	profile *profiles.Profile
+}
+
+// ExpectBoard is told which board the console is for before it looks for
+// a port: the simulated board then boots as that board (BootFor). Once
+// the board is made it stays the one it is.
+func (s *SerialBench) ExpectBoard(p *profiles.Profile) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.profile == nil {
+		s.profile = p
+	}
 }
 
 func (s *SerialBench) get() (*Board, error) {
 	s.once.Do(func() {
-		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys})
+		s.mu.Lock()
+		p := s.profile
+		s.mu.Unlock()
+		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys, Script: BootFor(p)})
 	})
 	return s.board, s.err
 }
