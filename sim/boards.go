@@ -21,15 +21,14 @@ import (
 // assets/transcripts/serial (MB1 banners and lines, the TX2-era t194
 // "prd-version" form), tegraflash's file names in flash/testdata/real.
 type chip struct {
-	id      string // tegraflash --chip
-	soc     string // flash.sh's "SoC: Tegra 234"
-	family  map[int]string
-	brCID   string
-	sku     string // Chip SKU's last byte
-	mb1     []string
-	mb2     []string
-	cpu     string // the kernel's "Booting Linux on physical CPU 0x0 [...]"
-	release string // flash.sh's board family before R36 was t186ref
+	id     string         // tegraflash --chip
+	soc    string         // flash.sh's "SoC: Tegra 234"
+	family map[int]string // flash.sh's board family by JetPack: t186ref up to R35
+	brCID  string
+	sku    string // Chip SKU's last byte
+	mb1    []string
+	mb2    []string
+	cpu    string // the kernel's "Booting Linux on physical CPU 0x0 [...]"
 }
 
 var chips = map[string]chip{

@@ -73,10 +73,6 @@ func (b *runBuilder) tegra(start float64, step time.Duration, texts ...string) *
 	return b
 }
 
-func (b *runBuilder) clone() *runBuilder {
-	return &runBuilder{lines: append([]replayLine(nil), b.lines...)}
-}
-
 const (
 	ms  = time.Millisecond
 	sec = time.Second
