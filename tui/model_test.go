@@ -274,7 +274,7 @@ func TestNextBoardStartsANewRun(t *testing.T) {
 	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "rpi4"})
 	scr.WaitFor(t, wait, "11 checks:")
 	press(tm, tea.KeyEnter)
-	for _, title := range []string{"Write", "Watch", "Push"} {
+	for _, title := range []string{"Write", "Watch", "Push", "Verify"} {
 		scr.WaitFor(t, wait, "▸ "+title)
 		tm.Type("s")
 	}

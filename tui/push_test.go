@@ -68,7 +68,12 @@ func TestPushScreenFirstContactPushAndActivateAtBothSizes(t *testing.T) {
 		press(tm, tea.KeyEnter)
 		scr.WaitFor(t, wait, "✓ Push", "Summary")
 		rec := m.sess.Run.Snapshot()
-		last := rec.Steps[len(rec.Steps)-1]
+		var last runrec.StepRecord // the push's attempt: Verify starts after it
+		for _, s := range rec.Steps {
+			if s.Step == step.Push {
+				last = s
+			}
+		}
 		if last.Step != step.Push || last.Outcome != runrec.Success || len(last.Logs) != 1 {
 			t.Fatalf("push step record %+v", last)
 		}

@@ -109,9 +109,20 @@ func (s *summaryScreen) View() string {
 	rec := s.sess.Run.Snapshot()
 	now := time.Now()
 	b.WriteString(s.st.Subtle.Render(wrapIndent(boardLine(rec.Facts), s.w, "")) + "\n\n")
-	for _, st := range rec.Steps {
+	lastVerify := -1
+	for i, st := range rec.Steps {
+		if st.Step == step.Verify {
+			lastVerify = i
+		}
+	}
+	for i, st := range rec.Steps {
 		fmt.Fprintf(&b, "%s %-11s %-10s %6s  %s\n", outcomeMark(s.st, st.Outcome), stepTitle[st.Step], st.Outcome,
 			st.Duration(now).Round(time.Second), truncate(st.Summary, s.w-34))
+		if i == lastVerify {
+			for _, l := range verifyVerdicts(s.st, st.Details, s.w) {
+				b.WriteString(l + "\n")
+			}
+		}
 	}
 	fmt.Fprintf(&b, "\nIn all %s. Run record: %s\n", now.Sub(rec.Started).Round(time.Second), s.sess.Run.Dir())
 	b.WriteString(s.st.Subtle.Render("n starts the next board with the same profile; enter finishes.") + "\n")

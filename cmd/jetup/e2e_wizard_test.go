@@ -34,6 +34,8 @@ func TestWizardEndToEndInTmux(t *testing.T) {
 	tm.keys("Enter")
 	tm.waitFor("▸ Push", "Push the system to the board")
 	tm.keys("s") // enter would start a push; its screen has its own tests
+	tm.waitFor("▸ Verify", "Verify the board", "enter verify")
+	tm.keys("s") // nothing was pushed: the checks wait for enter, s walks past
 	tm.waitFor("▸ Summary", "Run record:")
 	tm.keys("Enter")
 	tm.waitFor("JETUP-EXIT=0")
@@ -53,7 +55,7 @@ func TestWizardEndToEndInTmux(t *testing.T) {
 	for _, s := range r.Steps {
 		steps = append(steps, string(s.Step))
 	}
-	if got := strings.Join(steps, ","); got != "doctor,write,console,push" {
+	if got := strings.Join(steps, ","); got != "doctor,write,console,push,verify" {
 		t.Errorf("steps %s", got)
 	}
 }
@@ -176,7 +178,9 @@ func TestJetsonFlowEndToEndInTmux(t *testing.T) {
 	tm.keys("Enter")
 	tm.waitFor("matches the board's console", "✓ pushed")
 	tm.keys("Enter")
-	tm.waitFor("▸ Summary", "192.168.55.1", "In all")
+	tm.waitFor("▸ Verify", "✓ the board works")
+	tm.keys("Enter")
+	tm.waitFor("▸ Summary", "192.168.55.1", "all 8 checks passed", "In all")
 	tm.keys("Enter")
 	tm.waitFor("JETUP-EXIT=0")
 
@@ -192,7 +196,7 @@ func TestJetsonFlowEndToEndInTmux(t *testing.T) {
 	for _, s := range r.Steps {
 		got = append(got, string(s.Step)+":"+string(s.Outcome))
 	}
-	want := "doctor:success detect:success flash:success write:success console:success push:success"
+	want := "doctor:success detect:success flash:success write:success console:success push:success verify:success"
 	if strings.Join(got, " ") != want {
 		t.Errorf("steps %s\nwant  %s", strings.Join(got, " "), want)
 	}
@@ -201,7 +205,7 @@ func TestJetsonFlowEndToEndInTmux(t *testing.T) {
 			t.Errorf("fact %s not recorded (facts %v)", k, r.Facts)
 		}
 	}
-	for _, log := range []string{"flash.log", "console.raw", "console.log"} {
+	for _, log := range []string{"flash.log", "console.raw", "console.log", "verify.log"} {
 		if st, err := os.Stat(filepath.Join(state, "runs", r.ID, log)); err != nil || st.Size() == 0 {
 			t.Errorf("log %s: %v", log, err)
 		}
