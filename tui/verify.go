@@ -57,7 +57,7 @@ func (v *verifyScreen) target() remote.Target {
 	if host == "" {
 		host = v.sess.Facts[step.FactHostname]
 	}
-	if host == "" && v.sess.Bench.Sim {
+	if host == "" && v.sess.Hardware.Sim {
 		host = "192.168.55.1"
 	}
 	return remote.Target{Host: host, User: v.sess.Facts[step.FactSSHUser], Identity: v.sess.Facts[step.FactSSHIdentity]}
@@ -66,7 +66,7 @@ func (v *verifyScreen) target() remote.Target {
 // options are the checks' options for the profile and the board.
 func (v *verifyScreen) options() verify.Options {
 	kh := filepath.Join(v.sess.StateDir, "known_hosts")
-	if v.sess.Bench.Sim {
+	if v.sess.Hardware.Sim {
 		kh += ".sim"
 	}
 	o := verify.Options{Target: v.target(), StateDir: v.sess.StateDir,
@@ -146,7 +146,7 @@ func (v *verifyScreen) start(o verify.Options) tea.Cmd {
 	}
 	v.opts = o
 	v.run = newVerifyRun(o)
-	edge := v.sess.Bench.Verify
+	edge := v.sess.Hardware.Verify
 	var log io.WriteCloser
 	if rs := v.sess.Step(); rs != nil {
 		if f, err := rs.CreateLog("log"); err == nil {

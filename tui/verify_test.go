@@ -22,7 +22,7 @@ import (
 // push: the console vouched for its host key, as the Watch step's k does.
 func verifySession(t *testing.T, failure string, vouched bool) (*Session, *sim.PushBoard) {
 	t.Helper()
-	b := sim.Bench()
+	b := sim.Hardware()
 	board := sim.NewPushBoard(sim.PushOptions{Pace: 0.001})
 	board.Verifier().Failure = failure
 	b.Push = sim.EdgeFor(board)
@@ -186,8 +186,8 @@ func TestVerifyScreenAsksAboutANewKeyAndSaysWhenNoBoardIsKnown(t *testing.T) {
 		t.Errorf("view:\n%s", view)
 	}
 
-	none := newSession(sim.Bench(), t.TempDir(), "test")
-	none.Bench.Sim = false
+	none := newSession(sim.Hardware(), t.TempDir(), "test")
+	none.Hardware.Sim = false
 	t.Cleanup(func() { none.end(runrec.Cancelled) })
 	empty := newVerifyScreen(none, DefaultStyles())
 	empty.SetSize(80, 24)
@@ -216,7 +216,7 @@ func TestSummaryShowsTheVerdicts(t *testing.T) {
 // the verdicts.
 func TestWizardVerifiesAfterPushAndSummarisesTheVerdicts(t *testing.T) {
 	o, board := fastBench()
-	o.Bench.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
+	o.Hardware.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
 	o.StateDir = t.TempDir()
 	tm, scr, m := toPush(t, 100, 40, o)
 	press(tm, tea.KeyEnter)
