@@ -48,8 +48,7 @@ func verifySession(t *testing.T, failure string, vouched bool) (*Session, *sim.P
 func pump(t *testing.T, sc Screen, cmd tea.Cmd, stop func(tea.Msg) bool) (Screen, tea.Msg) {
 	t.Helper()
 	msgs := make(chan tea.Msg, 64)
-	var run func(tea.Cmd)
-	run = func(c tea.Cmd) {
+	run := func(c tea.Cmd) {
 		if c != nil {
 			go func() { msgs <- c() }()
 		}
