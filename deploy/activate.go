@@ -93,7 +93,7 @@ func (p *pusher) activate(ctx context.Context) error {
 			if p.facts.SystemdRun && mode != Installer {
 				next = "the activation goes on on the board under systemd-run: log in again and check `systemctl status jetup-switch-to-configuration`, then push again to confirm"
 			}
-			return &step.Error{Cause: "connection-lost", Err: err, What: "the connection dropped during " + tool, Next: next}
+			return &step.Error{Cause: string(CauseConnectionLost), Err: err, What: "the connection dropped during " + tool, Next: next}
 		}
 		return p.remoteErr(ctx, err, tool)
 	}
@@ -104,16 +104,16 @@ func (p *pusher) activate(ctx context.Context) error {
 		}
 		return nil
 	case "profile":
-		return step.Errorf("activation-failed", "check the board's free space and its Nix store, then push again",
+		return step.Errorf(string(CauseActivationFailed), "check the board's free space and its Nix store, then push again",
 			"could not set the system profile on the board:\n%s", a.tail(15))
 	case "":
-		return step.Errorf("activation-failed", "log in and check the board, then push again",
+		return step.Errorf(string(CauseActivationFailed), "log in and check the board, then push again",
 			"%s ended without reporting its status:\n%s", tool, a.tail(15))
 	}
 	next := "fix what the output says, rebuild the system and push again (the paths already sent stay on the board)"
 	if mode != Installer {
 		next += "; to go back: nix-env -p /nix/var/nix/profiles/system --rollback && /nix/var/nix/profiles/system/bin/switch-to-configuration switch"
 	}
-	return &step.Error{Cause: "activation-failed", Next: next,
+	return &step.Error{Cause: string(CauseActivationFailed), Next: next,
 		What: fmt.Sprintf("%s failed on the board (status %s):\n%s", tool, a.rc, a.tail(15))}
 }

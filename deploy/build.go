@@ -31,7 +31,7 @@ func FlakeInstallable(ref string) (string, error) {
 func (p *pusher) build(ctx context.Context) (string, error) {
 	inst, err := FlakeInstallable(p.o.Flake)
 	if err != nil {
-		return "", step.Refuse("usage", "pass --flake REF#NAME, NAME being one of the flake's nixosConfigurations", "%v", err)
+		return "", step.Refuse(string(CauseUsage), "pass --flake REF#NAME, NAME being one of the flake's nixosConfigurations", "%v", err)
 	}
 	p.phase(PhaseBuild, "building %s", inst)
 	var current string
@@ -55,7 +55,7 @@ func (p *pusher) build(ctx context.Context) (string, error) {
 		if errors.As(err, &se) { // a PreBuild refusal says what to do itself
 			return "", err
 		}
-		return "", &step.Error{Cause: "build-failed", Err: err, What: "nix build " + inst + " failed",
+		return "", &step.Error{Cause: string(CauseBuildFailed), Err: err, What: "nix build " + inst + " failed",
 			Next: "fix the error it printed (the push log has the whole output), or build by hand: nix build " + inst}
 	}
 	return path, nil

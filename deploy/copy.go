@@ -162,12 +162,12 @@ func (p *pusher) copy(ctx context.Context, pc *pendingCopy, missing []StorePath)
 		}
 		snap := tr.Snapshot(time.Now())
 		if !p.lost(err) {
-			return &step.Error{Cause: "copy-failed", Err: err,
+			return &step.Error{Cause: string(CauseCopyFailed), Err: err,
 				What: fmt.Sprintf("nix copy failed after %d of %d paths", snap.PathsDone, snap.PathsTotal),
 				Next: "see the push log in the run record; the paths already sent stay on the board, so a new push resumes"}
 		}
 		if tr.attempt > p.o.Retries {
-			return &step.Error{Cause: "connection-lost", Err: err,
+			return &step.Error{Cause: string(CauseConnectionLost), Err: err,
 				What: fmt.Sprintf("the connection dropped during the copy: %d of %d paths (%s of %s) arrived and stay on the board",
 					snap.PathsDone, snap.PathsTotal, MiB(snap.BytesDone), MiB(snap.BytesTotal)),
 				Next: "check the link to the board, then run the same push again: it sends only what is missing"}

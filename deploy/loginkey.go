@@ -56,7 +56,7 @@ func FindLoginKey(ctx context.Context, l KeyLookup) (LoginKey, error) {
 		}
 		k, err := readKeyFile(pub)
 		if errors.Is(err, os.ErrNotExist) {
-			return LoginKey{}, step.Refuse("no-public-key", "write it next to the private key: ssh-keygen -y -f "+l.Identity+" > "+pub,
+			return LoginKey{}, step.Refuse(string(CauseNoPublicKey), "write it next to the private key: ssh-keygen -y -f "+l.Identity+" > "+pub,
 				"the push's identity %s has no public key %s", l.Identity, pub)
 		}
 		return k, err
@@ -86,7 +86,7 @@ func FindLoginKey(ctx context.Context, l KeyLookup) (LoginKey, error) {
 		}
 		looked = append(looked, "the ssh-agent")
 	}
-	return LoginKey{}, step.Refuse("no-public-key", "make one: ssh-keygen -t ed25519 (then try again)",
+	return LoginKey{}, step.Refuse(string(CauseNoPublicKey), "make one: ssh-keygen -t ed25519 (then try again)",
 		"no SSH public key found (looked for %s)", strings.Join(looked, ", "))
 }
 
@@ -99,14 +99,14 @@ func readKeyFile(path string) (LoginKey, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return LoginKey{}, err
 		}
-		return LoginKey{}, step.Refuse("bad-public-key", "check the file's permissions", "cannot read %s: %v", path, err)
+		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "check the file's permissions", "cannot read %s: %v", path, err)
 	}
 	if len(b) > 16<<10 || strings.Contains(string(b), "PRIVATE KEY") {
-		return LoginKey{}, step.Refuse("bad-public-key", "point at the .pub file, not the private key", "%s is not a public key", path)
+		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "point at the .pub file, not the private key", "%s is not a public key", path)
 	}
 	k, err := ParseLoginKey(strings.TrimRight(string(b), "\r\n"))
 	if err != nil {
-		return LoginKey{}, step.Refuse("bad-public-key", "check the file: one line, as ssh-keygen writes it", "%s: %v", path, err)
+		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "check the file: one line, as ssh-keygen writes it", "%s: %v", path, err)
 	}
 	k.Source = path
 	return k, nil
@@ -131,14 +131,14 @@ func agentKey(ctx context.Context, sock string) (LoginKey, error) {
 	_ = conn.SetDeadline(deadline)
 	keys, err := agent.NewClient(conn).List()
 	if err != nil {
-		return LoginKey{}, step.Errorf("ssh-agent", "check the agent (ssh-add -L) or unset SSH_AUTH_SOCK", "the ssh-agent at %s did not answer: %v", sock, err)
+		return LoginKey{}, step.Errorf(string(CauseSSHAgent), "check the agent (ssh-add -L) or unset SSH_AUTH_SOCK", "the ssh-agent at %s did not answer: %v", sock, err)
 	}
 	if len(keys) == 0 {
 		return LoginKey{}, nil
 	}
 	k, err := ParseLoginKey(keys[0].String())
 	if err != nil {
-		return LoginKey{}, step.Refuse("bad-public-key", "load another key into the agent first, or set the push's identity", "the ssh-agent's first key: %v", err)
+		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "load another key into the agent first, or set the push's identity", "the ssh-agent's first key: %v", err)
 	}
 	k.Source = "ssh-agent"
 	return k, nil

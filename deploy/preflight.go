@@ -40,11 +40,11 @@ type verdict struct {
 	refuse *step.Error
 }
 
-func (v *verdict) add(c Check, cause string) {
+func (v *verdict) add(c Check, cause Cause) {
 	c.Event, c.At = "check", time.Now()
 	v.checks = append(v.checks, c)
 	if c.Status == CheckFail && v.refuse == nil {
-		v.refuse = step.Refuse(cause, c.Next, "%s: %s", c.Title, c.Detail)
+		v.refuse = step.Refuse(string(cause), c.Next, "%s: %s", c.Title, c.Detail)
 	}
 }
 
@@ -59,13 +59,13 @@ func preflight(f Facts, system string, want Mode, t remote.Target) *verdict {
 	} else {
 		v.add(Check{ID: "arch", Title: "architecture", Status: CheckFail,
 			Detail: fmt.Sprintf("the board is %s (%s) but the system is built for %s", f.Arch, board, system),
-			Next:   fmt.Sprintf("build the system for %s (nixpkgs.hostPlatform = \"%s\"), or push to the right board", board, board)}, "wrong-arch")
+			Next:   fmt.Sprintf("build the system for %s (nixpkgs.hostPlatform = \"%s\"), or push to the right board", board, board)}, CauseWrongArch)
 	}
 
 	switch {
 	case f.NixVersion == "":
 		v.add(Check{ID: "nix", Title: "nix on the board", Status: CheckFail, Detail: "no nix-store on the board's PATH",
-			Next: "boot the board into the NixOS installer (jetup write, then the console step) or a NixOS system; jetup needs Nix on the board"}, "no-nix")
+			Next: "boot the board into the NixOS installer (jetup write, then the console step) or a NixOS system; jetup needs Nix on the board"}, CauseNoNix)
 	case !versionAtLeast(f.NixVersion, "2.4"):
 		v.add(Check{ID: "nix", Title: "nix on the board", Status: CheckWarn, Detail: "Nix " + f.NixVersion,
 			Next: "Nix before 2.4 receives path by path: slow on a high-latency link"}, "")
@@ -82,7 +82,7 @@ func preflight(f Facts, system string, want Mode, t remote.Target) *verdict {
 	default:
 		v.add(Check{ID: "store-write", Title: "store access", Status: CheckFail,
 			Detail: fmt.Sprintf("%s is not root and has no passwordless sudo: it cannot write the store or activate", f.User),
-			Next:   "log in as root (--user root, with your key in root's authorized_keys), or give " + f.User + " passwordless sudo"}, "wrong-user")
+			Next:   "log in as root (--user root, with your key in root's authorized_keys), or give " + f.User + " passwordless sudo"}, CauseWrongUser)
 	}
 
 	v.add(targetCheck(f, want))
@@ -90,7 +90,7 @@ func preflight(f Facts, system string, want Mode, t remote.Target) *verdict {
 }
 
 // targetCheck says whether the board is what the mode needs.
-func targetCheck(f Facts, want Mode) (Check, string) {
+func targetCheck(f Facts, want Mode) (Check, Cause) {
 	c := Check{ID: "target", Title: "target system"}
 	mode := f.Mode
 	switch {
@@ -104,7 +104,7 @@ func targetCheck(f Facts, want Mode) (Check, string) {
 		}
 		c.Status, c.Detail = CheckFail, "not ready for an install: "+strings.Join(miss, ", ")
 		c.Next = "boot the NixOS installer on the board, partition and mount the target disk on /mnt, then push again"
-		return c, "not-installer"
+		return c, CauseNotInstaller
 	case mode == Installer:
 		c.Status, c.Detail = CheckOK, "NixOS installer, target mounted on /mnt: nixos-install"
 		if want == Auto {
@@ -114,11 +114,11 @@ func targetCheck(f Facts, want Mode) (Check, string) {
 	case !f.NixOS:
 		c.Status, c.Detail = CheckFail, "the board does not run NixOS: there is no system to switch"
 		c.Next = "boot the NixOS installer on the board, mount the target disk on /mnt and push with --mode installer"
-		return c, "not-nixos"
+		return c, CauseNotNixOS
 	case f.Live:
 		c.Status, c.Detail = CheckFail, "the board runs the live installer: a switch would only change the system in RAM"
 		c.Next = "mount the target disk on /mnt and push with --mode installer"
-		return c, "not-installer"
+		return c, CauseNotInstaller
 	}
 	c.Status = CheckOK
 	c.Detail = fmt.Sprintf("NixOS %s: profile, then switch-to-configuration %s", f.NixOSVersion, mode)
@@ -134,7 +134,7 @@ func targetCheck(f Facts, want Mode) (Check, string) {
 }
 
 // spaceCheck compares the board's free space with what will be sent.
-func spaceCheck(f Facts, send int64) (Check, string) {
+func spaceCheck(f Facts, send int64) (Check, Cause) {
 	need := spaceNeeded(send)
 	c := Check{ID: "space", Title: "free space"}
 	on := f.FreeOn
@@ -149,7 +149,7 @@ func spaceCheck(f Facts, send int64) (Check, string) {
 		c.Status = CheckFail
 		c.Detail = fmt.Sprintf("%s free on %s, %s needed", Size(f.FreeBytes), on, Size(need))
 		c.Next = fmt.Sprintf("free %s on the board (nix-collect-garbage -d on %s), or use a larger disk", Size(need-f.FreeBytes), on)
-		return c, "no-space"
+		return c, CauseNoSpace
 	}
 	c.Status, c.Detail = CheckOK, fmt.Sprintf("%s free on %s, %s needed", Size(f.FreeBytes), on, Size(need))
 	return c, ""

@@ -167,24 +167,24 @@ func (p *pusher) validate() error {
 	o := p.o
 	switch {
 	case o.Target.Host == "":
-		return step.Refuse("usage", "pass --host with the board's address (the console step prints it)", "no board address given")
+		return step.Refuse(string(CauseUsage), "pass --host with the board's address (the console step prints it)", "no board address given")
 	case o.Closure == "" && o.Flake == "":
-		return step.Refuse("usage", "pass --closure STOREPATH or --flake REF#NAME", "no system to push")
+		return step.Refuse(string(CauseUsage), "pass --closure STOREPATH or --flake REF#NAME", "no system to push")
 	case o.Closure != "" && o.Flake != "":
-		return step.Refuse("usage", "pass either --closure or --flake", "both --closure and --flake given")
+		return step.Refuse(string(CauseUsage), "pass either --closure or --flake", "both --closure and --flake given")
 	case o.KnownHosts == "":
-		return step.Refuse("usage", "pass the known_hosts file jetup keeps under its state dir", "no known_hosts file")
+		return step.Refuse(string(CauseUsage), "pass the known_hosts file jetup keeps under its state dir", "no known_hosts file")
 	}
 	if err := o.Target.Refusal(); err != nil {
 		return err
 	}
 	if o.Target.Identity != "" {
 		if _, err := os.Stat(o.Target.Identity); err != nil {
-			return step.Refuse("usage", "pass --identity with your private key file (the board has its public half)", "identity file: %v", err)
+			return step.Refuse(string(CauseUsage), "pass --identity with your private key file (the board has its public half)", "identity file: %v", err)
 		}
 	}
 	if o.AcceptHostKey != "" && !strings.HasPrefix(o.AcceptHostKey, "SHA256:") {
-		return step.Refuse("usage", "copy the fingerprint as ssh prints it: SHA256:<43 characters>", "--accept-host-key %q is not a SHA256 fingerprint", o.AcceptHostKey)
+		return step.Refuse(string(CauseUsage), "copy the fingerprint as ssh prints it: SHA256:<43 characters>", "--accept-host-key %q is not a SHA256 fingerprint", o.AcceptHostKey)
 	}
 	return nil
 }
@@ -200,13 +200,13 @@ func (p *pusher) system(ctx context.Context) (string, error) {
 	} else {
 		var err error
 		if path, err = p.edge.Nix.Resolve(p.o.Closure); err != nil {
-			return "", step.Refuse("bad-closure", "pass the store path of a built system toplevel (nix build .#nixosConfigurations.NAME.config.system.build.toplevel), or --flake REF#NAME",
+			return "", step.Refuse(string(CauseBadClosure), "pass the store path of a built system toplevel (nix build .#nixosConfigurations.NAME.config.system.build.toplevel), or --flake REF#NAME",
 				"--closure %s: %v", p.o.Closure, err)
 		}
 	}
 	b, err := p.edge.Nix.ReadFile(path + "/system")
 	if err != nil {
-		return "", step.Refuse("bad-closure", "pass a NixOS system toplevel (config.system.build.toplevel): it has a `system` file",
+		return "", step.Refuse(string(CauseBadClosure), "pass a NixOS system toplevel (config.system.build.toplevel): it has a `system` file",
 			"%s is not a NixOS system: it has no `system` file", path)
 	}
 	p.res.SystemType = strings.TrimSpace(string(b))
@@ -220,11 +220,11 @@ func (p *pusher) readClosure(ctx context.Context, system string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return step.Refuse("bad-closure", "check that the system is built and valid here: nix path-info -r "+system, "cannot list the closure: %v", err)
+		return step.Refuse(string(CauseBadClosure), "check that the system is built and valid here: nix path-info -r "+system, "cannot list the closure: %v", err)
 	}
 	c, err := ParsePathInfo(system, b)
 	if err != nil {
-		return step.Refuse("bad-closure", "check that the system is built and valid here: nix path-info -r "+system, "%v", err)
+		return step.Refuse(string(CauseBadClosure), "check that the system is built and valid here: nix path-info -r "+system, "%v", err)
 	}
 	p.closure = c
 	fmt.Fprintf(p.log, "closure: %d paths, %s, listed in %v\n", len(c.Paths), MiB(c.Bytes), time.Since(start).Round(time.Millisecond))
@@ -261,7 +261,7 @@ func (p *pusher) preflight(ctx context.Context) ([]StorePath, error) {
 	c.Event, c.At = "check", time.Now()
 	p.sink.Emit(c)
 	if c.Status == CheckFail {
-		return nil, step.Refuse(cause, c.Next, "%s: %s", c.Title, c.Detail)
+		return nil, step.Refuse(string(cause), c.Next, "%s: %s", c.Title, c.Detail)
 	}
 	return missing, nil
 }
@@ -280,7 +280,7 @@ func (p *pusher) probe(ctx context.Context) (Facts, error) {
 		if !p.conn.Alive() {
 			return Facts{}, p.remoteErr(ctx, remote.ErrConnectionLost, "the probe")
 		}
-		return Facts{}, step.Errorf("probe-failed", "log in by hand (ssh "+p.o.Target.String()+") and check that sh works", "%v", err)
+		return Facts{}, step.Errorf(string(CauseProbeFailed), "log in by hand (ssh "+p.o.Target.String()+") and check that sh works", "%v", err)
 	}
 	return f, nil
 }
@@ -288,7 +288,7 @@ func (p *pusher) probe(ctx context.Context) (Facts, error) {
 // delta turns the probe's invalid list into the paths to send.
 func (p *pusher) delta(f Facts) ([]StorePath, error) {
 	if f.DeltaRC != 0 {
-		return nil, step.Errorf("delta-failed", "check the board's Nix store (nix-store --verify) and try again",
+		return nil, step.Errorf(string(CauseDeltaFailed), "check the board's Nix store (nix-store --verify) and try again",
 			"the board could not check its store (status %d): %s", f.DeltaRC, f.DeltaErr)
 	}
 	invalid := map[string]bool{}
@@ -317,9 +317,9 @@ func (p *pusher) remoteErr(ctx context.Context, err error, what string) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, remote.ErrConnectionLost):
-		return &step.Error{Cause: "connection-lost", Err: err, What: "the connection to the board dropped during " + what,
+		return &step.Error{Cause: string(CauseConnectionLost), Err: err, What: "the connection to the board dropped during " + what,
 			Next: "check the cable or network link to the board, then run the push again"}
 	}
-	return &step.Error{Cause: "remote-failed", Err: err, What: what + " failed on the board",
+	return &step.Error{Cause: string(CauseRemoteFailed), Err: err, What: what + " failed on the board",
 		Next: "see the push log in the run record; log in by hand (ssh " + p.o.Target.String() + ") to look"}
 }

@@ -58,16 +58,16 @@ func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDir
 	}
 	switch {
 	case o.Dir == "":
-		return nil, step.Refuse("usage", "pass --to-dir DIR (a directory on the stick)", "no directory given")
+		return nil, step.Refuse(string(CauseUsage), "pass --to-dir DIR (a directory on the stick)", "no directory given")
 	case o.Closure == "" && o.Flake == "":
-		return nil, step.Refuse("usage", "pass --closure STOREPATH or --flake REF#NAME", "no system to write")
+		return nil, step.Refuse(string(CauseUsage), "pass --closure STOREPATH or --flake REF#NAME", "no system to write")
 	}
 	dir, err := filepath.Abs(o.Dir)
 	if err == nil {
 		err = os.MkdirAll(dir, 0o755)
 	}
 	if err != nil {
-		return nil, step.Refuse("bad-dir", "pass a directory you can write (the stick's mount point)", "--to-dir %s: %v", o.Dir, err)
+		return nil, step.Refuse(string(CauseBadDir), "pass a directory you can write (the stick's mount point)", "--to-dir %s: %v", o.Dir, err)
 	}
 	system, err := p.system(ctx)
 	if err != nil {
@@ -96,12 +96,12 @@ func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDir
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &step.Error{Cause: "copy-failed", Err: err, What: "nix copy to " + dir + " failed",
+		return nil, &step.Error{Cause: string(CauseCopyFailed), Err: err, What: "nix copy to " + dir + " failed",
 			Next: "check the free space and that the directory is writable; a new run writes only what is missing"}
 	}
 	script := filepath.Join(dir, "jetup-import.sh")
 	if err := os.WriteFile(script, []byte(ImportScript(system)), 0o755); err != nil {
-		return nil, step.Errorf("bad-dir", "check that "+dir+" is writable", "cannot write %s: %v", script, err)
+		return nil, step.Errorf(string(CauseBadDir), "check that "+dir+" is writable", "cannot write %s: %v", script, err)
 	}
 	return &ToDirResult{Event: "result", Dir: dir, System: system, SystemType: p.res.SystemType, Paths: len(p.closure.Paths),
 		Written: len(missing), NarBytes: bytes, Script: script, Seconds: time.Since(p.started).Seconds(),

@@ -43,6 +43,18 @@ func SameFingerprint(a, b string) bool {
 // KnownHosts is jetup's known_hosts file.
 type KnownHosts struct{ File string }
 
+// KnownHostsPath is where jetup keeps its known_hosts under the state
+// dir. The simulated bench keeps its pins apart (known_hosts.sim), so the
+// simulated board's key is never trusted for a real board at the same
+// address. Every face takes the path from here.
+func KnownHostsPath(stateDir string, sim bool) string {
+	name := "known_hosts"
+	if sim {
+		name += ".sim"
+	}
+	return filepath.Join(stateDir, name)
+}
+
 // maxKnownHosts bounds the file: a pin is ~150 bytes, an RSA-16384 one 3 KiB.
 const maxKnownHosts = 64 << 20
 

@@ -110,3 +110,12 @@ func TestClassifySSH(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownHostsPathKeepsTheSimulatedPinsApart(t *testing.T) {
+	if got := KnownHostsPath("/s", false); got != "/s/known_hosts" {
+		t.Errorf("real: %s", got)
+	}
+	if got := KnownHostsPath("/s", true); got != "/s/known_hosts.sim" {
+		t.Errorf("sim: %s", got)
+	}
+}

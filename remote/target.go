@@ -111,7 +111,7 @@ func (t Target) Check() error {
 // Steps return it before they build or run anything.
 func (t Target) Refusal() error {
 	if err := t.Check(); err != nil {
-		return step.Refuse("usage", "pass --host as a host name or IP address and --user as a login name", "%v", err)
+		return step.Refuse(string(CauseUsage), "pass --host as a host name or IP address and --user as a login name", "%v", err)
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func Connect(ctx context.Context, d Dialer, t Target, tr Trust, o DialOptions, s
 		old, _ := kh.Pinned(addr)
 		n, err := kh.Forget(addr)
 		if err != nil {
-			return nil, "", step.Errorf("known-hosts", "check that "+tr.KnownHosts+" is writable", "cannot forget the old key: %v", err)
+			return nil, "", step.Errorf(string(CauseKnownHosts), "check that "+tr.KnownHosts+" is writable", "cannot forget the old key: %v", err)
 		}
 		if n > 0 && len(old) > 0 {
 			sink.Emit(keyEvent(addr, old[0], KeyForgotten, ""))
@@ -64,7 +64,7 @@ func Connect(ctx context.Context, d Dialer, t Target, tr Trust, o DialOptions, s
 	}
 	pinned, err := kh.Pinned(addr)
 	if err != nil {
-		return nil, "", step.Errorf("known-hosts", "fix or remove "+tr.KnownHosts, "jetup's known_hosts: %v", err)
+		return nil, "", step.Errorf(string(CauseKnownHosts), "fix or remove "+tr.KnownHosts, "jetup's known_hosts: %v", err)
 	}
 	fp := ""
 	if len(pinned) == 0 {
@@ -122,14 +122,14 @@ func (c *connector) firstContact(ctx context.Context, kh KnownHosts, addr string
 	case c.tr.ConsoleHostKey != "":
 		if !SameFingerprint(fp, c.tr.ConsoleHostKey) {
 			c.sink.Emit(ev)
-			return "", step.Refuse("host-key-mismatch", "check the address: the board's console shows it; something else may be answering there",
+			return "", step.Refuse(string(CauseHostKeyMismatch), "check the address: the board's console shows it; something else may be answering there",
 				"%s offers host key %s, but the board printed %s on its console", addr, fp, c.tr.ConsoleHostKey)
 		}
 		via = "console"
 	case c.tr.AcceptHostKey != "":
 		if !SameFingerprint(fp, c.tr.AcceptHostKey) {
 			c.sink.Emit(ev)
-			return "", step.Refuse("host-key-mismatch", checkOnBoard+"; pass the fingerprint it prints",
+			return "", step.Refuse(string(CauseHostKeyMismatch), checkOnBoard+"; pass the fingerprint it prints",
 				"%s offers host key %s, not %s given with --accept-host-key", addr, fp, c.tr.AcceptHostKey)
 		}
 		via = "flag"
@@ -140,17 +140,17 @@ func (c *connector) firstContact(ctx context.Context, kh KnownHosts, addr string
 			return "", err
 		}
 		if !ok {
-			return "", step.Refuse("host-key-rejected", "check the board's address and its key on its console, then try again",
+			return "", step.Refuse(string(CauseHostKeyRejected), "check the board's address and its key on its console, then try again",
 				"you did not trust the host key %s of %s", fp, addr)
 		}
 		via = "person"
 	default:
 		c.sink.Emit(ev)
-		return "", step.Refuse("host-key-unknown", checkOnBoard+", then run again with --accept-host-key "+fp,
+		return "", step.Refuse(string(CauseHostKeyUnknown), checkOnBoard+", then run again with --accept-host-key "+fp,
 			"first contact with %s: its host key is %s %s and jetup has not pinned it yet", addr, key.Type(), fp)
 	}
 	if err := kh.Pin(addr, key); err != nil {
-		return "", step.Errorf("known-hosts", "check that "+c.tr.KnownHosts+" is writable", "cannot pin the host key: %v", err)
+		return "", step.Errorf(string(CauseKnownHosts), "check that "+c.tr.KnownHosts+" is writable", "cannot pin the host key: %v", err)
 	}
 	ev.Status, ev.Via, ev.At = KeyAccepted, via, time.Now()
 	c.sink.Emit(ev)
@@ -176,17 +176,17 @@ func (c *connector) dialErr(ctx context.Context, addr string, pinned []ssh.Publi
 	}
 	var de *DialError
 	if !errors.As(err, &de) {
-		return &step.Error{Cause: "unreachable", Err: err, What: "cannot connect to " + addr,
+		return &step.Error{Cause: string(CauseUnreachable), Err: err, What: "cannot connect to " + addr,
 			Next: "check that the board is up and reachable, then try again"}
 	}
 	switch de.Reason {
 	case AuthRefused:
-		return &step.Error{Cause: "auth-refused", What: fmt.Sprintf("the board refused the login as %s: %s", c.t.UserOrRoot(), de.Detail),
+		return &step.Error{Cause: string(CauseAuthRefused), What: fmt.Sprintf("the board refused the login as %s: %s", c.t.UserOrRoot(), de.Detail),
 			Next: "check --user (root; nixos on the installer) and --identity: the board needs your public key in that user's authorized_keys"}
 	case HostKeyMismatch:
 		return c.changedKey(ctx, addr, pinned, de)
 	}
-	return &step.Error{Cause: "unreachable", What: fmt.Sprintf("cannot reach the board at %s: %s", addr, de.Detail),
+	return &step.Error{Cause: string(CauseUnreachable), What: fmt.Sprintf("cannot reach the board at %s: %s", addr, de.Detail),
 		Next: "check that the board is booted and on the network (the console step shows its address), the cable, and --host/--port"}
 }
 
@@ -204,7 +204,7 @@ func (c *connector) changedKey(ctx context.Context, addr string, pinned []ssh.Pu
 		c.sink.Emit(ev)
 		now = ev.Fingerprint
 	}
-	return &step.Error{Cause: "host-key-changed", Code: step.ExitRefused,
+	return &step.Error{Cause: string(CauseHostKeyChanged), Code: step.ExitRefused,
 		What: fmt.Sprintf("the board at %s offers host key %s, not %s that jetup pinned for it: refused (%s)", addr, now, old, de.Detail),
 		Next: "if you reflashed or swapped the board, run again with --forget-host-key --accept-host-key " + now +
 			" (in the wizard: f); if not, stop: another machine may be answering at this address"}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
@@ -91,7 +90,7 @@ func (p *pushScreen) Keys() []key.Binding {
 		return []key.Binding{pushCancelKey}
 	case p.run.err == nil:
 		return []key.Binding{pushPushedKeys, pushRetryKey, pushEditKey}
-	case p.run.cause() == "host-key-changed":
+	case p.run.cause() == string(remote.CauseHostKeyChanged):
 		return []key.Binding{pushForgetKey, pushRetryKey, pushEditKey}
 	}
 	return []key.Binding{pushRetryKey, pushEditKey}
@@ -104,10 +103,7 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 		cmds = append(cmds, Retry())
 	}
 	p.retry = true
-	o.KnownHosts = filepath.Join(p.sess.StateDir, "known_hosts")
-	if p.sess.Hardware.Sim {
-		o.KnownHosts += ".sim"
-	}
+	o.KnownHosts = remote.KnownHostsPath(p.sess.StateDir, p.sess.Hardware.Sim)
 	o.ConsoleHostKey = p.sess.Facts[step.FactHostKey]
 	// The Watch step's k installs the public key for this login.
 	p.sess.SetFact(step.FactSSHUser, o.Target.User)
@@ -209,7 +205,7 @@ func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
 	case key.Matches(k, pushRetryKey):
 		return p.start(p.opts)
-	case r.cause() == "host-key-changed" && key.Matches(k, pushForgetKey) && r.changed != "":
+	case r.cause() == string(remote.CauseHostKeyChanged) && key.Matches(k, pushForgetKey) && r.changed != "":
 		o := p.opts
 		o.ForgetHostKey, o.AcceptHostKey = true, r.changed
 		return p.start(o)

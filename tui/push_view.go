@@ -208,7 +208,7 @@ func (p *pushScreen) outcome(w int) []string {
 	switch {
 	case errors.As(r.err, &se):
 		next = se.Next
-		if se.Cause == "auth-refused" {
+		if se.Cause == string(remote.CauseAuthRefused) {
 			next += "; or, back on the Watch step (esc), press k at the board's shell prompt: it types your public key in there"
 		}
 	case errors.Is(r.err, context.Canceled):

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -76,14 +75,8 @@ Exit status: 0 done, 1 failed, 2 refused (preflight, host key, bad input).`,
 	return cmd
 }
 
-// knownHostsFile is jetup's own known_hosts; the simulated bench keeps its
-// pins apart from real boards'.
-func (a *app) knownHostsFile() string {
-	if a.sim {
-		return filepath.Join(a.stateDir, "known_hosts.sim")
-	}
-	return filepath.Join(a.stateDir, "known_hosts")
-}
+// knownHostsFile is jetup's own known_hosts (remote.KnownHostsPath).
+func (a *app) knownHostsFile() string { return remote.KnownHostsPath(a.stateDir, a.sim) }
 
 func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 	mode, err := deploy.ParseMode(f.mode)
