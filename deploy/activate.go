@@ -19,7 +19,12 @@ type activation struct {
 	output     []string // the board's lines, last ones kept
 }
 
-const keepLines = 40
+// keepLines of at most lineShown bytes: what a board prints is shown and
+// kept for the error message clipped (the push log has it whole).
+const (
+	keepLines = 40
+	lineShown = 4 << 10
+)
 
 // line takes one output line; it returns false for jetup's own lines.
 func (a *activation) line(l string) bool {
@@ -72,6 +77,9 @@ func (p *pusher) activate(ctx context.Context) error {
 		for p.out.Scan() {
 			l := p.out.Text()
 			fmt.Fprintln(p.log, "board: "+l)
+			if len(l) > lineShown {
+				l = strings.ToValidUTF8(l[:lineShown], "") + "…"
+			}
 			if a.line(l) {
 				p.sink.Emit(RemoteLine{Event: "remote", At: time.Now(), Phase: PhaseActivate, Line: l})
 			}

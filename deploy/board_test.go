@@ -557,6 +557,50 @@ func TestBoardPushFromAFlakeBuildsItFirst(t *testing.T) {
 	}
 }
 
+// Issue 21 finding 3 on the board shell: switch-to-configuration prints a
+// 2 MiB line, then more. The push reads past it (the line cut) and ends
+// with the activation's result; the old bufio.Scanner capped at 1 MiB
+// stopped reading there, the board blocked on output nobody read, and the
+// push hung until its context ended.
+func TestBoardLongOutputLineDoesNotHangThePush(t *testing.T) {
+	systems(t)
+	_, o := boardSetup(t, testboard.Options{})
+	dir := t.TempDir()
+	stc := "#!/bin/sh\n/usr/bin/head -c 2097152 /dev/zero | /usr/bin/tr '\\0' x; echo; echo switched-after-a-long-line\n"
+	if err := os.WriteFile(filepath.Join(dir, "stc.sh"), []byte(stc), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	flake := `{
+  outputs = { self }: {
+    nixosConfigurations.board.config.system.build.toplevel = derivation {
+      name = "nixos-system-long-line-` + fmt.Sprint(time.Now().UnixNano()) + `";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+      args = [ "-c" "/bin/mkdir -p $out/bin; printf x86_64-linux > $out/system; /bin/cp ${./stc.sh} $out/bin/switch-to-configuration; /bin/chmod +x $out/bin/switch-to-configuration" ];
+    };
+  };
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.Flake = "path:" + dir + "#board"
+	_, rec, err := push(t, o)
+	if err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	var after, long bool
+	for _, e := range rec.events {
+		if r, ok := e.(deploy.RemoteLine); ok {
+			after = after || r.Line == "switched-after-a-long-line"
+			long = long || strings.HasPrefix(r.Line, "xxxx") && len(r.Line) <= 4<<10+len("…")
+		}
+	}
+	if !after || !long {
+		t.Errorf("the board's lines: the one after the long line %v, the long one clipped %v", after, long)
+	}
+}
+
 // The console may print the board's RSA key's fingerprint rather than its
 // ed25519 one: that key vouches as well, and is the one pinned.
 func TestBoardConsoleFingerprintOfAnotherKeyTypeVouches(t *testing.T) {

@@ -1,11 +1,11 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 )
 
@@ -45,6 +45,5 @@ func (p *pusher) dialOptions() remote.DialOptions {
 
 func (p *pusher) use(conn remote.Conn) {
 	p.conn = conn
-	p.out = bufio.NewScanner(conn.Output())
-	p.out.Buffer(make([]byte, 64*1024), 1<<20)
+	p.out = proc.NewLineScanner(conn.Output(), proc.MaxLine)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -94,7 +95,7 @@ func FindLoginKey(ctx context.Context, l KeyLookup) (LoginKey, error) {
 // is refused without quoting it: a private key handed over by mistake must
 // not end up in a log.
 func readKeyFile(path string) (LoginKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readAtMost(path, 16<<10+1) // longer is not a public key
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return LoginKey{}, err
@@ -172,4 +173,15 @@ func ParseLoginKey(line string) (LoginKey, error) {
 	}
 	_ = comment
 	return LoginKey{Line: line, Type: pub.Type(), Fingerprint: remote.Fingerprint(pub)}, nil
+}
+
+// readAtMost reads up to max bytes of a file (a device or a huge file
+// named by mistake costs no more).
+func readAtMost(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }

@@ -226,3 +226,18 @@ func TestParseLoginKeyRefusesWhatCouldEscapeTheQuotes(t *testing.T) {
 		t.Error("ConsoleSetup took a user name with a command in it")
 	}
 }
+
+// A key file that never ends (a device named by mistake) is refused after
+// its first 16 KiB, not read into memory for ever.
+func TestKeyFileThatNeverEndsIsRefused(t *testing.T) {
+	done := make(chan error, 1)
+	go func() { _, err := readKeyFile("/dev/zero"); done <- err }()
+	select {
+	case err := <-done:
+		if causeOf(err) != "bad-public-key" {
+			t.Errorf("%v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("reading /dev/zero as a key did not end within 60 s")
+	}
+}

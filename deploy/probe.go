@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"fmt"
 	"strconv"
 	"strings"
@@ -37,9 +36,25 @@ type Facts struct {
 	DeltaErr string
 }
 
+// Lines is a line reader of the board shell's output: the push reads it
+// with proc.LineScanner, which cuts a long line and goes on instead of
+// stopping (the board would then block on output nobody reads).
+type Lines interface {
+	Scan() bool
+	Text() string
+	Err() error
+}
+
+// What a board may make the probe keep: no closure has a million paths,
+// and the delta's complaint is a few lines.
+const (
+	maxInvalid  = 1 << 20
+	maxDeltaErr = 8 << 10
+)
+
 // ParseProbe reads the probe's part of the board shell's output, up to its
 // "jetup:probe_end" line; other lines (a chatty bashrc) go to other.
-func ParseProbe(sc *bufio.Scanner, other func(string)) (Facts, error) {
+func ParseProbe(sc Lines, other func(string)) (Facts, error) {
 	f := Facts{DeltaRC: -1}
 	seen := map[string]bool{}
 	for sc.Scan() {
@@ -95,11 +110,16 @@ func ParseProbe(sc *bufio.Scanner, other func(string)) (Facts, error) {
 				f.FreeBytes = n * 1024
 			}
 		case "invalid":
+			if len(f.Invalid) == maxInvalid {
+				return f, fmt.Errorf("the board listed more than %d missing paths", maxInvalid)
+			}
 			f.Invalid = append(f.Invalid, v)
 		case "delta_rc":
 			f.DeltaRC, _ = strconv.Atoi(v)
 		case "delta_err":
-			f.DeltaErr = strings.TrimSpace(f.DeltaErr + "\n" + v)
+			if len(f.DeltaErr) < maxDeltaErr {
+				f.DeltaErr = strings.TrimSpace(f.DeltaErr + "\n" + v)
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {

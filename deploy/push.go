@@ -13,7 +13,6 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
@@ -85,8 +85,8 @@ type pusher struct {
 	closure *Closure
 	facts   Facts
 	conn    remote.Conn
-	out     *bufio.Scanner // the board shell's output
-	gate    string         // the board shell's token (its gate directory)
+	out     *proc.LineScanner // the board shell's output
+	gate    string            // the board shell's token (its gate directory)
 	started time.Time
 }
 

@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -65,9 +64,10 @@ func experimentalFeatures(e *env) (map[string]bool, []string) {
 	feats := map[string]bool{}
 	var sources []string
 	apply := func(name string, data []byte) {
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			line, _, _ := strings.Cut(sc.Text(), "#")
+		// Split, not a bufio.Scanner: it stops at a line over 64 KiB and
+		// the settings after it would go unseen.
+		for _, l := range strings.Split(string(data), "\n") {
+			line, _, _ := strings.Cut(l, "#")
 			k, v, ok := strings.Cut(line, "=")
 			if !ok {
 				continue
@@ -203,9 +203,8 @@ func checkUdevRule(_ context.Context, e *env) Finding {
 // grantsNvidia reports whether a rules file has a live rule for vendor 0955
 // that grants access.
 func grantsNvidia(rules []byte) bool {
-	sc := bufio.NewScanner(bytes.NewReader(rules))
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
+	for _, l := range strings.Split(string(rules), "\n") {
+		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "#") || !strings.Contains(l, `"0955"`) {
 			continue
 		}

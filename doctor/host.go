@@ -103,11 +103,17 @@ func (h OSHost) Run(ctx context.Context, stdin []byte, name string, args ...stri
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	// Bounded: a host tool's output is read whole, but kept only up to
+	// what a check could use.
+	stdout, stderr := &proc.CappedBuffer{Max: 16 << 20}, &proc.CappedBuffer{Max: 1 << 20}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	out := stdout.Bytes()
+	if err == nil && stdout.Full() {
+		err = fmt.Errorf("printed more than %d bytes", stdout.Max)
+	}
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := strings.TrimSpace(string(stderr.Bytes()))
 		if len(msg) > 300 {
 			msg = msg[len(msg)-300:]
 		}

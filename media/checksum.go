@@ -1,7 +1,6 @@
 package media
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -73,6 +72,13 @@ func FindChecksum(im *Image, flag string) (*Checksum, error) {
 
 type sumEntry struct{ want, of string }
 
+// Bounds of a sums file: SHA256SUMS files list thousands of files at most,
+// each line a hash and a name.
+const (
+	maxSumFile = 64 << 20
+	maxSumLine = 64 << 10
+)
+
 var bsdSum = regexp.MustCompile(`^SHA256 ?\((.+)\) ?= ?([0-9a-fA-F]{64})$`)
 
 // readSumFile finds the entry for one of names in a sha256sum-style file
@@ -84,8 +90,14 @@ func readSumFile(path string, names map[string]string) (sumEntry, bool) {
 		return sumEntry{}, false
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	// A sums file is a few lines; read at most maxSumFile of it, a line
+	// longer than any entry cut and passed over (a bufio.Scanner stopped
+	// at it, losing the entries after it).
+	sc := proc.NewLineScanner(io.LimitReader(f, maxSumFile), maxSumLine)
 	for sc.Scan() {
+		if sc.Cut() {
+			continue
+		}
 		l := strings.TrimSpace(sc.Text())
 		var sum, file string
 		if m := bsdSum.FindStringSubmatch(l); m != nil {

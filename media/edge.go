@@ -161,12 +161,14 @@ func checkMountAt(parent int, name string, m Mount) error {
 func (s System) PowerOff(ctx context.Context, d Disk) (string, error) {
 	if s.Runner != nil {
 		if p, err := s.Runner.LookPath("udisksctl"); err == nil {
-			out, err := s.Runner.Command(ctx, p, "power-off", "-b", d.Path).CombinedOutput()
-			if err == nil {
+			cmd := s.Runner.Command(ctx, p, "power-off", "-b", d.Path)
+			out := &proc.CappedBuffer{Max: 64 << 10} // its complaint, bounded
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Run(); err == nil {
 				return "powered off by udisks", nil
 			}
 			if d.Transport != USB {
-				return "", fmt.Errorf("udisksctl power-off: %s", strings.TrimSpace(string(out)))
+				return "", fmt.Errorf("udisksctl power-off: %s", strings.TrimSpace(string(out.Bytes())))
 			}
 		}
 	}

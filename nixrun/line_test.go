@@ -9,7 +9,7 @@ import (
 
 // captures reads testdata/internal-json-2.8.log: real Nix 2.8.0 stderr,
 // by capture name.
-func captures(t *testing.T) map[string][]string {
+func captures(t testing.TB) map[string][]string {
 	t.Helper()
 	f, err := os.Open("testdata/internal-json-2.8.log")
 	if err != nil {
@@ -132,4 +132,41 @@ func TestClean(t *testing.T) {
 			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// Any stderr in any pieces: the Log never fails or panics, keeps at most
+// keepErrors errors of bounded size, and what it shows a person carries
+// no escape sequence.
+func FuzzLog(f *testing.F) {
+	for _, lines := range captures(f) {
+		f.Add([]byte(strings.Join(lines, "\n")), uint8(5))
+	}
+	f.Add([]byte("@nix {\"action\":\"msg\",\"level\":0,\"msg\":\"\\u001b]52;c;x\\u0007boom\"}\n@nix {"), uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, piece uint8) {
+		step := int(piece%32) + 1
+		lg := NewLog(Watch{Every: 1, Line: func(l Line) {
+			if h, ok := l.Human(); ok && strings.ContainsRune(h, 0x1b) {
+				t.Fatalf("escape shown: %q", h)
+			}
+		}, Progress: func(p Progress) {
+			if strings.ContainsRune(p.Activity, 0x1b) {
+				t.Fatalf("escape in the activity: %q", p.Activity)
+			}
+		}})
+		for i := 0; i < len(in); i += step {
+			if n, err := lg.Write(in[i:min(i+step, len(in))]); err != nil || n != min(step, len(in)-i) {
+				t.Fatalf("write: %d %v", n, err)
+			}
+		}
+		lg.Done(false)
+		errs := lg.Errors()
+		if len(errs) > keepErrors {
+			t.Fatalf("%d errors kept", len(errs))
+		}
+		for _, e := range errs {
+			if len(e) > maxMessage+len("…") || strings.ContainsRune(e, 0x1b) {
+				t.Fatalf("error kept: %q", e)
+			}
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -155,3 +156,81 @@ func (c *CappedBuffer) Bytes() []byte { return c.buf.Bytes() }
 
 // Full reports whether anything was dropped.
 func (c *CappedBuffer) Full() bool { return c.Dropped > 0 }
+
+// LineScanner is LineWriter's pull form, for a reader that hands lines to
+// its caller one at a time (a board shell's output read while jetup
+// answers it), with bufio.Scanner's methods but not its failure: a line
+// longer than the bound is returned cut (Cut reports it) and the rest of
+// it skipped, and Scan returns false only at the end of the input or on
+// a read error (Err), never on a line's length. Memory stays within the
+// bound plus a 64 KiB read buffer.
+type LineScanner struct {
+	r    *bufio.Reader
+	max  int
+	line []byte
+	cut  bool
+	err  error
+}
+
+// NewLineScanner reads r by lines of at most max bytes (MaxLine when
+// max <= 0). When r is a *bufio.Reader of 64 KiB or more it is read
+// directly, so what it buffered after the last line read stays in it.
+func NewLineScanner(r io.Reader, max int) *LineScanner {
+	if max <= 0 {
+		max = MaxLine
+	}
+	return &LineScanner{r: bufio.NewReaderSize(r, 64<<10), max: max}
+}
+
+// Scan reads the next line; false at the end or on an error.
+func (s *LineScanner) Scan() bool {
+	if s.err != nil {
+		return false
+	}
+	s.line, s.cut = s.line[:0], false
+	total := 0
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		total += len(chunk)
+		if room := s.max - len(s.line); room > 0 {
+			s.line = append(s.line, chunk[:min(len(chunk), room)]...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			s.err = err
+			if total == 0 {
+				return false
+			}
+		}
+		n := total // the line's length without its newline
+		if err == nil {
+			n-- // ReadSlice stopped at the newline
+		}
+		s.cut = n > s.max
+		s.line = bytes.TrimSuffix(bytes.TrimSuffix(s.line, []byte("\n")), []byte("\r"))
+		if cap(s.line) > 256<<10 && !s.cut {
+			// A burst of long lines is over: give the memory back.
+			s.line = append([]byte(nil), s.line...)
+		}
+		return true
+	}
+}
+
+// Bytes is the line without its newline, valid until the next Scan.
+func (s *LineScanner) Bytes() []byte { return s.line }
+
+// Text is the line as a string.
+func (s *LineScanner) Text() string { return string(s.line) }
+
+// Cut reports whether the line was longer than the bound.
+func (s *LineScanner) Cut() bool { return s.cut }
+
+// Err is the read error that ended the scan, nil at EOF.
+func (s *LineScanner) Err() error {
+	if errors.Is(s.err, io.EOF) || errors.Is(s.err, os.ErrClosed) {
+		return nil
+	}
+	return s.err
+}

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -118,4 +119,81 @@ func TestNewLineWriterStrings(t *testing.T) {
 	if len(got) != 3 || got[0] != "a" || len(got[1]) != MaxLine || got[2] != "b" {
 		t.Errorf("%d lines", len(got))
 	}
+}
+
+func TestLineScannerCutsAndGoesOn(t *testing.T) {
+	in := "short\r\n" + strings.Repeat("L", 200_000) + "\n" + "12345678\n" + "123456789\n" + "last"
+	s := NewLineScanner(strings.NewReader(in), 8)
+	var got []gotLine
+	for s.Scan() {
+		got = append(got, gotLine{s.Text(), s.Cut()})
+	}
+	want := []gotLine{{"short", false}, {"LLLLLLLL", true}, {"12345678", false}, {"12345678", true}, {"last", false}}
+	if len(got) != len(want) {
+		t.Fatalf("%+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if s.Err() != nil || s.Scan() {
+		t.Errorf("after the end: %v", s.Err())
+	}
+	s = NewLineScanner(&failingReader{}, 0)
+	if !s.Scan() || s.Text() != "part" || s.Scan() || s.Err() == nil || s.Err().Error() != "device gone" {
+		t.Errorf("a read error: %q %v", s.Text(), s.Err())
+	}
+}
+
+// What a bufio.Reader buffered after the lines read stays in it, for the
+// next reader of the same stream.
+func TestLineScannerLeavesTheRestInABufioReader(t *testing.T) {
+	br := bufio.NewReaderSize(strings.NewReader("marker\nrest of the stream\n"), 64<<10)
+	s := NewLineScanner(br, 100)
+	if !s.Scan() || s.Text() != "marker" {
+		t.Fatal(s.Text())
+	}
+	rest, _ := io.ReadAll(br)
+	if string(rest) != "rest of the stream\n" {
+		t.Errorf("rest %q", rest)
+	}
+}
+
+// Any bytes in any pieces: lines never longer than the bound, one line per
+// newline (plus a last unterminated one), and with a bound larger than
+// the input the lines give the input back.
+func FuzzLineWriter(f *testing.F) {
+	f.Add([]byte("a\nbb\r\nccc"), uint8(3))
+	f.Add([]byte(strings.Repeat("x", 100)+"\n\n"), uint8(7))
+	f.Fuzz(func(t *testing.T, in []byte, piece uint8) {
+		step := int(piece%16) + 1
+		for _, max := range []int{8, len(in) + 1} {
+			var lines []string
+			w := NewBoundedLineWriter(max, func(l []byte, cut bool) {
+				if len(l) > max || cut && len(l) != max {
+					t.Fatalf("line of %d bytes (cut %v) with bound %d", len(l), cut, max)
+				}
+				lines = append(lines, string(l))
+			})
+			for i := 0; i < len(in); i += step {
+				_, _ = w.Write(in[min(i, len(in)):min(i+step, len(in))])
+			}
+			w.Flush()
+			want := bytes.Count(in, []byte("\n"))
+			if len(in) > 0 && in[len(in)-1] != '\n' {
+				want++
+			}
+			if len(lines) > want {
+				t.Fatalf("%d lines from %d newlines", len(lines), want)
+			}
+			if max > len(in) {
+				got := strings.Join(lines, "\n")
+				exp := strings.TrimSuffix(strings.ReplaceAll(string(in), "\r\n", "\n"), "\n")
+				if len(lines) != want || got != exp && !strings.Contains(string(in), "\r") {
+					t.Fatalf("lines %q from %q", lines, in)
+				}
+			}
+		}
+	})
 }

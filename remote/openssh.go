@@ -150,6 +150,9 @@ type sshConn struct {
 // its control socket listens, before any of the session's output.
 const readyMarker = "jetup-master-ready"
 
+// maxStderr bounds what is kept of the ssh client's stderr.
+const maxStderr = 64 << 10
+
 // start runs `ssh -M ... sh -c SCRIPT` and waits for the marker.
 func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	c.master = c.o.Runner.Command(ctx, "ssh", "-F", c.config, "-M", "-o", "ControlMaster=yes",
@@ -163,7 +166,14 @@ func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	}
 	c.master.Stderr = proc.NewLineWriter(func(l string) {
 		c.mu.Lock()
-		c.stderr.WriteString(l + "\n")
+		// Only the last words classify a failure: keep at most 64 KiB.
+		if c.stderr.Len()+len(l) > maxStderr {
+			rest := c.stderr.String()
+			rest = rest[min(len(rest), len(rest)/2+len(l)):]
+			c.stderr.Reset()
+			c.stderr.WriteString(rest)
+		}
+		c.stderr.WriteString(l[:min(len(l), maxStderr/2)] + "\n")
 		c.mu.Unlock()
 		if c.log != nil {
 			fmt.Fprintln(c.log, "ssh: "+l)
@@ -175,13 +185,12 @@ func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	c.out = bufio.NewReaderSize(stdout, 64*1024)
 	ready := make(chan struct{})
 	go func() {
-		for {
-			line, err := c.out.ReadString('\n')
-			if strings.TrimSpace(line) == readyMarker {
+		// Lines before the marker, cut at 4 KiB: what follows the marker
+		// stays buffered in c.out for Output.
+		sc := proc.NewLineScanner(c.out, 4<<10)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == readyMarker {
 				close(ready)
-				return
-			}
-			if err != nil {
 				return
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/step"
 )
 
@@ -66,8 +67,9 @@ func Scan(r io.Reader, until *Until, sink step.Sink) (sum Summary, matched bool,
 }
 
 func scanTextLog(br *bufio.Reader, line func(string, time.Time), w *Watcher) error {
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	// A line longer than 1 MiB is cut and the scan goes on (a
+	// bufio.Scanner stopped there and the rest of the log went unjudged).
+	sc := proc.NewLineScanner(br, 1<<20)
 	var last string
 	var lastAt time.Time
 	for sc.Scan() {

@@ -230,3 +230,24 @@ func TestIsUEFIShellTellsTheFirmwareShellFromLinux(t *testing.T) {
 		}
 	}
 }
+
+// A saved text log with a 2 MiB line in its middle is judged to its end:
+// the line is cut, the stages after it are still found (a bufio.Scanner
+// gave up at the line with ErrTooLong).
+func TestScanTextLogPastAHugeLine(t *testing.T) {
+	raw := transcript(t, "serial-03-agx-orin-uefi-to-nixos-login.txt")
+	var log bytes.Buffer
+	tl := newTextLog(&log)
+	at := time.Date(2026, 11, 21, 10, 15, 3, 123e6, time.UTC)
+	c := newCooker(func(l string, _ time.Time) { tl.line(at, l); at = at.Add(time.Second) })
+	c.feed(raw, at)
+	c.flush()
+	tl.flush()
+	whole := log.String()
+	cut := strings.Index(whole, "\n") + 1
+	long := "2026-11-21T10:15:03.500Z  " + strings.Repeat("x", 2<<20) + "\n"
+	sum, _, err := Scan(strings.NewReader(whole[:cut]+long+whole[cut:]), nil, step.Discard)
+	if err != nil || !sum.Reached(StageLogin) || sum.Last(FactHostname) != "net-vm" {
+		t.Errorf("%v: stages %v", err, stageIDs(sum))
+	}
+}

@@ -457,6 +457,9 @@ func (c *simConn) shell(ctx context.Context, script string, in *bufio.Reader, w 
 		return nil
 	}
 	fmt.Sscan(line, &n)
+	if n < 0 || n > 64<<20 { // the real board shell streams it with head -c; the sim holds it
+		return nil
+	}
 	list := make([]byte, n)
 	if _, err := io.ReadFull(in, list); err != nil {
 		return nil

@@ -1,8 +1,6 @@
 package verify
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"strings"
 )
@@ -11,10 +9,10 @@ import (
 func (v *verifier) sys() map[string]string {
 	m := map[string]string{}
 	if f := v.board.last("sys"); f != nil {
-		sc := bufio.NewScanner(bytes.NewReader(f.Body))
-		sc.Buffer(make([]byte, 0, 4096), maxLine)
-		for sc.Scan() {
-			if k, val, ok := strings.Cut(sc.Text(), "="); ok {
+		// Split, not a bufio.Scanner: Body's lines are up to maxLine long,
+		// one byte more than the Scanner took with its newline.
+		for _, l := range strings.Split(string(f.Body), "\n") {
+			if k, val, ok := strings.Cut(l, "="); ok {
 				m[k] = strings.TrimSpace(val)
 			}
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -35,11 +34,17 @@ l4t_initrd_flash, or OE4T initrd-flash run, or a paste from a forum. FILE may be
 Exit status: 0 when the log could be read (whatever it says), 2 when not.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			path, data, err := readFlashLog(args[0])
+			path, log, err := openFlashLog(args[0])
 			if err != nil {
 				return err
 			}
-			v, _ := flash.Classify(bytes.NewReader(data))
+			defer log.Close()
+			// Streamed: the classifier keeps its verdict, not the log, so a
+			// log of any size costs the same memory.
+			v, err := flash.Classify(log)
+			if err != nil {
+				return step.Refuse("no-log", "pass the path of a saved flash log (or - for stdin)", "cannot read %s: %v", path, err)
+			}
 			if a.json {
 				return writeJSON(a.stdout, diagnosis{File: path, Verdict: v})
 			}
@@ -49,12 +54,11 @@ Exit status: 0 when the log could be read (whatever it says), 2 when not.`,
 	}
 }
 
-// readFlashLog reads FILE, stdin for "-", or the last flash log of a run
+// openFlashLog opens FILE, stdin for "-", or the last flash log of a run
 // directory.
-func readFlashLog(arg string) (string, []byte, error) {
+func openFlashLog(arg string) (string, io.ReadCloser, error) {
 	if arg == "-" {
-		b, err := io.ReadAll(os.Stdin)
-		return "-", b, err
+		return "-", io.NopCloser(os.Stdin), nil
 	}
 	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
 		rec, err := runrec.Load(arg)
@@ -78,11 +82,11 @@ func readFlashLog(arg string) (string, []byte, error) {
 		}
 		arg = filepath.Join(arg, last)
 	}
-	b, err := os.ReadFile(arg)
+	f, err := os.Open(arg)
 	if err != nil {
 		return "", nil, step.Refuse("no-log", "pass the path of a saved flash log (or - for stdin)", "cannot read %s: %v", arg, err)
 	}
-	return arg, b, nil
+	return arg, f, nil
 }
 
 func isBuildLog(name string) bool {

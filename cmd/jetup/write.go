@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -205,12 +206,21 @@ func (a *app) offerPowerOff(ctx context.Context, b hardware.Edges, p *media.Plan
 	rc.PowerOff = how
 }
 
+// readLine reads an answer: one line, of which 4 KiB are kept (a pipe
+// with no newline costs no more), the rest of it read and dropped.
 func readLine(r *bufio.Reader) string {
-	s, err := r.ReadString('\n')
-	if err != nil && err != io.EOF {
-		return ""
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk[:min(len(chunk), max(0, 4<<10-len(line)))]...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return ""
+		}
+		return strings.TrimSpace(string(line))
 	}
-	return strings.TrimSpace(s)
 }
 
 func yes(s string) bool { return strings.EqualFold(s, "y") || strings.EqualFold(s, "yes") }
