@@ -44,6 +44,27 @@ type Options struct {
 	// NixMiB, when set, gives the board a /nix of that size (a tmpfs)
 	// instead of a directory of the test's.
 	NixMiB int
+
+	// System makes the board run a NixOS system: a store path (made in
+	// its /nix, with sw/bin and nixos-version) that /run/current-system,
+	// /run/booted-system and the system profile point to. BootEntry, when
+	// set, is the profile's target instead (pushed with --mode boot, not
+	// rebooted yet).
+	System, BootEntry string
+	// Tools are the board's own commands (name: script), put in the
+	// system's sw/bin, first on a NixOS login's PATH.
+	Tools map[string]string
+	// DevNodes gives the board its own /dev (a tmpfs with null, zero,
+	// full, random, urandom and tty) holding these character devices too:
+	// a Jetson's GPU nodes, there without their driver.
+	DevNodes []string
+	// Tmpfs are directories of this machine the board gets as its own
+	// empty tmpfs (/var/lib, for k3s's data); Dirs are made after.
+	Tmpfs, Dirs []string
+	// Links are symlinks made on the board (path: target), after Tmpfs:
+	// /run/cdi to /run/jetup-board/cdi puts a directory of the test's
+	// (Board.Dir/cdi) where the board's tools look.
+	Links map[string]string
 }
 
 // Board is a running board.
@@ -192,6 +213,12 @@ echo "installation finished!"
 `
 	must(b.t, os.WriteFile(filepath.Join(b.Dir, "bin", "nixos-install"), []byte(install), 0o755))
 	must(b.t, os.WriteFile(filepath.Join(b.Dir, "empty"), nil, 0o644))
+	if len(b.opt.Tools) > 0 {
+		must(b.t, os.MkdirAll(filepath.Join(b.Dir, "tools"), 0o755))
+	}
+	for name, script := range b.opt.Tools {
+		must(b.t, os.WriteFile(filepath.Join(b.Dir, "tools", name), []byte(script), 0o755))
+	}
 	b.writeEtcSSH()
 }
 
@@ -228,12 +255,12 @@ func (b *Board) startScript() string {
 	s := fmt.Sprintf(`set -e
 %[2]s
 mount -t tmpfs tmpfs /run
-mkdir -p %[3]s /run/sshd /run/current-system/sw/bin /nix/var
+mkdir -p %[3]s /run/sshd /nix/var
 mount --bind %[1]s %[3]s
 mount -t tmpfs tmpfs /tmp
 mount --bind %[3]s/etc-ssh /etc/ssh
-echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
 `, b.Dir, nix, inside)
+	s += b.systemScript()
 	if b.opt.Installer {
 		s += fmt.Sprintf("mount --bind %[1]s/mnt /mnt\nmkdir -p /nix/.ro-store\ncp %[1]s/bin/nixos-install /run/current-system/sw/bin/\n", inside)
 	}
@@ -242,6 +269,49 @@ echo "24.05.test (jetup test board)" > /run/current-system/nixos-version
 	}
 	// -e: sshd logs to stderr, which Start reads (and copies to sshd.log).
 	return s + fmt.Sprintf("exec /usr/sbin/sshd -D -e -f %s/sshd_config\n", inside)
+}
+
+// systemScript makes the board's NixOS system, /dev, tmpfs directories
+// and links (Options.System ... Links).
+func (b *Board) systemScript() string {
+	o := b.opt
+	var s strings.Builder
+	sys := o.System
+	if sys == "" {
+		sys = "/run/current-system"
+		s.WriteString("mkdir -p /run/current-system/sw/bin\n")
+	} else {
+		boot := o.BootEntry
+		if boot == "" {
+			boot = sys
+		}
+		fmt.Fprintf(&s, "mkdir -p %[1]s/sw/bin /nix/var/nix/profiles\nln -s %[1]s /run/current-system\nln -s %[1]s /run/booted-system\nln -sfn %[2]s /nix/var/nix/profiles/system\n", sys, boot)
+	}
+	fmt.Fprintf(&s, "echo \"24.05.test (jetup test board)\" > %s/nixos-version\n", sys)
+	for name := range o.Tools {
+		fmt.Fprintf(&s, "cp %s/tools/%s %s/sw/bin/%s\n", inside, name, sys, name)
+	}
+	if len(o.DevNodes) > 0 {
+		s.WriteString(`mount -t tmpfs -o mode=755 tmpfs /dev
+mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5; mknod -m 666 /dev/full c 1 7
+mknod -m 666 /dev/random c 1 8; mknod -m 666 /dev/urandom c 1 9; mknod -m 666 /dev/tty c 5 0
+ln -s /proc/self/fd /dev/fd; mkdir /dev/pts /dev/shm
+`)
+		for i, n := range o.DevNodes {
+			// A major no driver has here: the node exists, opening it fails.
+			fmt.Fprintf(&s, "mkdir -p $(dirname %[1]s); mknod -m 660 %[1]s c 511 %[2]d\n", n, i)
+		}
+	}
+	for _, d := range o.Tmpfs {
+		fmt.Fprintf(&s, "mount -t tmpfs tmpfs %s\n", d)
+	}
+	for _, d := range o.Dirs {
+		fmt.Fprintf(&s, "mkdir -p %s\n", d)
+	}
+	for from, to := range o.Links {
+		fmt.Fprintf(&s, "mkdir -p $(dirname %[1]s); ln -sfn %[2]s %[1]s\n", from, to)
+	}
+	return s.String()
 }
 
 // Start starts sshd in the namespaces and waits until it says it listens.
