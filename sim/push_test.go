@@ -19,7 +19,7 @@ func (e *pushEvents) Emit(ev step.Event) { *e = append(*e, ev) }
 func simPush(t *testing.T, edge deploy.Edge, o deploy.Options) (*deploy.Result, pushEvents, error) {
 	t.Helper()
 	var ev pushEvents
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound on a paced push, not its speed
 	defer cancel()
 	res, err := deploy.Push(ctx, edge, o, &ev)
 	return res, ev, err
