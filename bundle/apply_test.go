@@ -1,0 +1,533 @@
+package bundle_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/bundle"
+	"github.com/jetup/jetup/internal/testboard"
+	"github.com/jetup/jetup/nixrun"
+	"github.com/jetup/jetup/proc"
+)
+
+var bundleEdge = bundle.Edge{Nix: &nixrun.Nix{}, Runner: proc.Host{}}
+
+// key is a Nix signing key pair made with nix key generate-secret.
+type key struct{ secret, public, publicKey string }
+
+func newKey(t *testing.T, name string) key {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "key", "generate-secret", "--key-name", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := key{secret: filepath.Join(dir, name+".sec"), public: filepath.Join(dir, name+".pub")}
+	if err := os.WriteFile(k.secret, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nix", "--extra-experimental-features", "nix-command", "key", "convert-secret-to-public")
+	cmd.Stdin = bytes.NewReader(out)
+	pub, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.publicKey = strings.TrimSpace(string(pub))
+	if err := os.WriteFile(k.public, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// bundle writes a bundle of sys for the board from the mirror's manifest.
+func (h *home) bundle(t *testing.T, b *testboard.Board, o bundle.Options) *bundle.Result {
+	t.Helper()
+	res, err := h.tryBundle(b, o)
+	if err != nil {
+		t.Fatalf("bundle: %v\n%s", err, h.log)
+	}
+	return res
+}
+
+func (h *home) tryBundle(b *testboard.Board, o bundle.Options) (*bundle.Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if o.For == "" && o.Base == "" {
+		o.For = b.HostKeyFingerprint()
+	}
+	if o.Output == "" {
+		o.Output = filepath.Join(h.state, "out", "bundle.sh")
+		os.MkdirAll(filepath.Dir(o.Output), 0o755)
+	}
+	o.KeyDir, o.Log = filepath.Join(h.state, "keys"), h.log
+	return bundle.Write(ctx, bundleEdge, h.mirror, o, &recorder{})
+}
+
+// run is one run of the bundle's script on the board.
+type run struct {
+	out  string
+	code int
+}
+
+// onBoard copies the bundle's file (or its parts) into the board and runs
+// `sh FILE args...` there, in the board's namespaces: nothing but the file
+// reaches the board.
+func onBoard(t *testing.T, b *testboard.Board, files []string, args ...string) run {
+	t.Helper()
+	dir := filepath.Join(b.Dir, "carried")
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inside := testboard.Inside + "/carried/" + filepath.Base(files[0])
+	cmd := b.Command("sh", append([]string{inside}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{out: out.String(), code: code}
+}
+
+// profileTarget is what the board's system profile points to.
+func profileTarget(t *testing.T, b *testboard.Board) string {
+	t.Helper()
+	link, err := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles/system"))
+	if err != nil {
+		return ""
+	}
+	p, err := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles", link))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// storeClean runs nix-store --verify --check-contents on the board's store.
+func storeClean(t *testing.T, b *testboard.Board) {
+	t.Helper()
+	out, err := exec.Command("nix-store", "--store", "local?root="+b.Dir, "--verify", "--check-contents").CombinedOutput()
+	if err != nil || strings.Contains(string(out), "error") || strings.Contains(string(out), "modified") {
+		t.Errorf("nix-store --verify --check-contents: %v\n%s", err, out)
+	}
+}
+
+// receiptOf reads the board's receipt for a sequence.
+func receiptOf(t *testing.T, b *testboard.Board, seq int64) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(b.NixDir, "var/jetup/receipts", "receipt-"+itoa(seq)+".json"))
+	if err != nil {
+		t.Fatalf("no receipt %d: %v", seq, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("receipt %d: %v\n%s", seq, err, raw)
+	}
+	return m
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+const healthCmd = "grep -qx good /nix/var/nix/profiles/system/health"
+
+var (
+	e2eOnce sync.Once
+	e2eSys  map[string]string
+)
+
+// e2eSystems builds the systems of the apply tests once per test binary:
+// base (libfoo 1.0), next (libfoo 1.1), third (1.2), unhealthy (1.1 with a
+// health file that says bad).
+func e2eSystems(t *testing.T) map[string]string {
+	t.Helper()
+	systems(t)
+	e2eOnce.Do(func() {
+		e2eSys = map[string]string{
+			"base":      testSystem{Name: "e2e", Version: "1.0", Health: "good", Shared: 5}.build(t),
+			"next":      testSystem{Name: "e2e", Version: "1.1", Health: "good", Shared: 5}.build(t),
+			"third":     testSystem{Name: "e2e", Version: "1.2", Health: "good", Shared: 5}.build(t),
+			"unhealthy": testSystem{Name: "e2e", Version: "1.1", Health: "bad", Shared: 5}.build(t),
+		}
+	})
+	if e2eSys == nil {
+		t.Fatal("building the apply tests' systems failed earlier")
+	}
+	return e2eSys
+}
+
+// fixture is a board that runs the base system, pushed by jetup, with its
+// manifest recorded at home, and a signing key whose public half is in the
+// board's directory (trust: --trust-key it).
+type fixture struct {
+	b     *testboard.Board
+	h     *home
+	k     key
+	sys   map[string]string
+	trust []string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	sys := e2eSystems(t)
+	f := &fixture{b: testboard.New(t, testboard.Options{}), k: newKey(t, "jetup-test-a"), sys: sys}
+	f.h = newHome(t, f.b)
+	f.h.push(t, f.b, sys["base"])
+	f.h.collect(t, f.b)
+	if err := os.WriteFile(filepath.Join(f.b.Dir, "key.pub"), []byte(f.k.publicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.trust = []string{"--trust-key", testboard.Inside + "/key.pub"}
+	return f
+}
+
+func (f *fixture) bundle(t *testing.T, o bundle.Options) *bundle.Result {
+	t.Helper()
+	if o.SignKey == "" {
+		o.SignKey = f.k.secret
+	}
+	if o.Closure == "" {
+		o.Closure = f.sys["next"]
+	}
+	return f.h.bundle(t, f.b, o)
+}
+
+// apply runs the bundle on the board with the fixture's trusted key.
+func (f *fixture) apply(t *testing.T, res *bundle.Result, args ...string) run {
+	t.Helper()
+	files := res.Parts
+	if len(files) == 0 {
+		files = []string{res.File}
+	}
+	return onBoard(t, f.b, files, append(args, f.trust...)...)
+}
+
+// unchanged checks that the board still runs base and its store lacks next.
+func (f *fixture) unchanged(t *testing.T, r run) {
+	t.Helper()
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2 (refused)\n%s", r.code, r.out)
+	}
+	if profileTarget(t, f.b) != f.sys["base"] || f.b.Valid("", f.sys["next"]) {
+		t.Errorf("the board changed: profile %s, next valid %v", profileTarget(t, f.b), f.b.Valid("", f.sys["next"]))
+	}
+	if got := f.b.Read("var/jetup-activations.log"); got != "switch\n" {
+		t.Errorf("activations %q", got)
+	}
+}
+
+// A base system pushed, one package changed, a bundle made against the
+// manifest the push recorded, applied with nothing but the file.
+func TestBundleOfOnePackageChangeSwitchesTheBoard(t *testing.T) {
+	systems(t)
+	k := newKey(t, "jetup-test-a")
+	base := testSystem{Name: "e2e", Version: "1.0", Health: "good", Shared: 5}.build(t)
+	next := testSystem{Name: "e2e", Version: "1.1", Health: "good", Shared: 5}.build(t)
+	b := testboard.New(t, testboard.Options{})
+	h := newHome(t, b)
+	h.push(t, b, base)
+	h.collect(t, b)
+
+	res := h.bundle(t, b, bundle.Options{Closure: next, SignKey: k.secret, NoDeltas: true})
+	if res.Paths != 3 || res.Sequence != 1 || res.Target != next || res.ClosurePaths != 8 || res.Bytes >= res.ClosureBytes {
+		t.Errorf("result %+v", res)
+	}
+	if !strings.Contains(res.Text(), "3 paths, ") || !strings.Contains(res.Text(), "instead of") {
+		t.Errorf("text %q", res.Text())
+	}
+
+	if err := os.WriteFile(filepath.Join(b.Dir, "key.pub"), []byte(k.publicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trust := []string{"--trust-key", testboard.Inside + "/key.pub"}
+	r := onBoard(t, b, []string{res.File}, append([]string{"--check"}, trust...)...)
+	if r.code != 0 || !strings.Contains(r.out, "checked bundle 1") {
+		t.Fatalf("--check: %d\n%s", r.code, r.out)
+	}
+	if b.Valid("", next) || profileTarget(t, b) != base {
+		t.Fatal("--check changed the board")
+	}
+	r = onBoard(t, b, []string{res.File}, append([]string{"--switch", "--health", healthCmd}, trust...)...)
+	if r.code != 0 || !strings.Contains(r.out, "is confirmed") {
+		t.Fatalf("--switch: %d\n%s", r.code, r.out)
+	}
+	if profileTarget(t, b) != next || b.Read("var/jetup-activations.log") != "switch\nswitch\n" {
+		t.Errorf("profile %s, activations %q", profileTarget(t, b), b.Read("var/jetup-activations.log"))
+	}
+	rc := receiptOf(t, b, 1)
+	if rc["outcome"] != "switched" || rc["system"] != next || rc["board"] != b.HostKeyFingerprint() || len(rc["added"].([]any)) != 3 {
+		t.Errorf("receipt %v", rc)
+	}
+	storeClean(t, b)
+	t.Logf("%s", r.out)
+}
+
+func TestBundleRefusedBeforeTheStoreChanges(t *testing.T) {
+	f := newFixture(t)
+	res := f.bundle(t, bundle.Options{NoDeltas: true})
+	raw, err := os.ReadFile(res.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	variant := func(name string, b []byte) string {
+		p := filepath.Join(t.TempDir(), filepath.Base(res.File))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name, file, cause, says string
+		args                    []string
+	}{
+		{"tampered", variant("tampered", flip(raw, len(raw)-600)), "damaged", "differ from its signed header", nil},
+		{"truncated", variant("truncated", raw[:len(raw)-100000]), "truncated", "is truncated", nil},
+		{"header tampered", variant("header", flipText(raw, "\nsequence 1\n", "\nsequence 2\n")), "tampered", "does not match its signature", nil},
+		{"script lies", variant("script", flipText(raw, "\nsequence=1\n", "\nsequence=9\n")), "tampered", "its signed header", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := onBoard(t, f.b, []string{c.file}, append([]string{"--switch"}, f.trust...)...)
+			f.unchanged(t, r)
+			if !strings.Contains(r.out, c.says) {
+				t.Errorf("output lacks %q:\n%s", c.says, r.out)
+			}
+			if rc := receiptOf(t, f.b, 1); rc["outcome"] != "refused" || rc["cause"] != c.cause {
+				t.Errorf("receipt %v", rc)
+			}
+		})
+	}
+	t.Run("unsigned", func(t *testing.T) {
+		r := onBoard(t, f.b, []string{res.File}, "--switch")
+		f.unchanged(t, r)
+		if !strings.Contains(r.out, "not signed by a key this board trusts") || receiptOf(t, f.b, 1)["cause"] != "unsigned" {
+			t.Errorf("%s", r.out)
+		}
+	})
+	t.Run("wrongly signed", func(t *testing.T) {
+		other := newKey(t, "jetup-test-other")
+		wrong := f.h.bundle(t, f.b, bundle.Options{Closure: f.sys["next"], SignKey: other.secret, NoDeltas: true})
+		r := onBoard(t, f.b, []string{wrong.File}, append([]string{"--switch"}, f.trust...)...)
+		f.unchanged(t, r)
+		if !strings.Contains(r.out, "not signed by a key this board trusts") {
+			t.Errorf("%s", r.out)
+		}
+	})
+	t.Run("missing base path", func(t *testing.T) {
+		// A manifest that says the board has libfoo 1.1 (another board's,
+		// or an older state of this one): the bundle leaves it out.
+		_, man, err := f.h.mirror.Manifest(f.b.HostKeyFingerprint())
+		if err != nil {
+			t.Fatal(err)
+		}
+		libfoo := ""
+		for p := range pathInfo(t, f.sys["next"]) {
+			if strings.Contains(p, "-libfoo-1.1") {
+				libfoo = p
+			}
+		}
+		man.Paths = append(man.Paths, bundle.Path{Path: libfoo, NarHash: man.Paths[0].NarHash, NarSize: 1})
+		man.Sort()
+		file := filepath.Join(t.TempDir(), "manifest.json")
+		if err := os.WriteFile(file, man.Marshal(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := f.bundle(t, bundle.Options{Base: file, NoDeltas: true})
+		if res.Paths != 2 {
+			t.Fatalf("bundle against the forged manifest: %+v", res)
+		}
+		r := f.apply(t, res, "--switch")
+		f.unchanged(t, r)
+		if !strings.Contains(r.out, "paths it builds on are missing") || receiptOf(t, f.b, res.Sequence)["cause"] != "missing-base" {
+			t.Errorf("%s", r.out)
+		}
+	})
+	t.Run("another board", func(t *testing.T) {
+		other := testboard.New(t, testboard.Options{})
+		if err := os.WriteFile(filepath.Join(other.Dir, "key.pub"), []byte(f.k.publicKey+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := onBoard(t, other, []string{res.File}, append([]string{"--check"}, f.trust...)...)
+		if r.code != 2 || !strings.Contains(r.out, "the bundle is for board "+f.b.HostKeyFingerprint()) {
+			t.Errorf("%d %s", r.code, r.out)
+		}
+	})
+	storeClean(t, f.b)
+}
+
+func flip(b []byte, at int) []byte {
+	out := append([]byte(nil), b...)
+	out[at] ^= 0x20
+	return out
+}
+
+func flipText(b []byte, from, to string) []byte {
+	if !bytes.Contains(b, []byte(from)) {
+		panic("flipText: " + from + " not found")
+	}
+	return bytes.Replace(b, []byte(from), []byte(to), 1)
+}
+
+func TestBundleWhoseHealthCheckFailsIsRolledBack(t *testing.T) {
+	f := newFixture(t)
+	res := f.bundle(t, bundle.Options{Closure: f.sys["unhealthy"], NoDeltas: true})
+	r := f.apply(t, res, "--switch", "--health", healthCmd, "--confirm-timeout", "3s")
+	if r.code != 1 || !strings.Contains(r.out, "rolled back to generation 1") {
+		t.Fatalf("exit %d\n%s", r.code, r.out)
+	}
+	if profileTarget(t, f.b) != f.sys["base"] {
+		t.Errorf("profile %s after the rollback", profileTarget(t, f.b))
+	}
+	if got := f.b.Read("var/jetup-activations.log"); got != "switch\nswitch\nswitch\n" {
+		t.Errorf("activations %q: want the push, the new system, the old one again", got)
+	}
+	if _, err := os.Lstat(filepath.Join(f.b.NixDir, "var/nix/profiles/system-2-link")); err == nil {
+		t.Error("the failed generation is still there")
+	}
+	if rc := receiptOf(t, f.b, 1); rc["outcome"] != "rolled-back" || rc["cause"] != "unhealthy" || rc["system"] != f.sys["base"] {
+		t.Errorf("receipt %v", rc)
+	}
+	// A rolled-back bundle was not applied: the same one may run again
+	// (once the board is fixed); here its check still passes.
+	if r := f.apply(t, res, "--check"); r.code != 0 {
+		t.Errorf("check after the rollback: %d %s", r.code, r.out)
+	}
+	storeClean(t, f.b)
+}
+
+func TestBundleReplayedOrOlderIsRefused(t *testing.T) {
+	f := newFixture(t)
+	first := f.bundle(t, bundle.Options{NoDeltas: true})
+	firstFile := filepath.Join(t.TempDir(), "first.sh")
+	if err := os.Rename(first.File, firstFile); err != nil {
+		t.Fatal(err)
+	}
+	first.File = firstFile
+	second := f.bundle(t, bundle.Options{Closure: f.sys["third"], NoDeltas: true})
+	if first.Sequence != 1 || second.Sequence != 2 {
+		t.Fatalf("sequences %d %d", first.Sequence, second.Sequence)
+	}
+	if r := f.apply(t, second, "--switch"); r.code != 0 {
+		t.Fatalf("second: %d %s", r.code, r.out)
+	}
+	r := f.apply(t, second, "--switch")
+	if r.code != 2 || !strings.Contains(r.out, "bundle 2 was applied already") {
+		t.Errorf("the same bundle again: %d %s", r.code, r.out)
+	}
+	r = f.apply(t, first, "--switch")
+	if r.code != 2 || !strings.Contains(r.out, "not newer than the last bundle this board applied (2)") {
+		t.Errorf("an older bundle: %d %s", r.code, r.out)
+	}
+	if profileTarget(t, f.b) != f.sys["third"] || f.b.Valid("", f.sys["next"]) {
+		t.Error("a refused bundle changed the board")
+	}
+}
+
+func TestBundleBootSetsTheNextBootsSystemAndItsManifestIsTheSame(t *testing.T) {
+	f := newFixture(t)
+	res := f.bundle(t, bundle.Options{NoDeltas: true})
+	r := f.apply(t, res, "--boot")
+	if r.code != 0 || !strings.Contains(r.out, "next boot's system") || !strings.Contains(r.out, "not guarded at boot") {
+		t.Fatalf("--boot: %d\n%s", r.code, r.out)
+	}
+	if profileTarget(t, f.b) != f.sys["next"] || f.b.Read("var/jetup-activations.log") != "switch\nboot\n" {
+		t.Errorf("profile %s, activations %q", profileTarget(t, f.b), f.b.Read("var/jetup-activations.log"))
+	}
+	if rc := receiptOf(t, f.b, 1); rc["outcome"] != "booted" {
+		t.Errorf("receipt %v", rc)
+	}
+	// sh FILE --manifest prints what jetup manifest reads over SSH.
+	r = onBoard(t, f.b, []string{res.File}, "--manifest")
+	onFile, err := bundle.ParseManifest([]byte(r.out))
+	if r.code != 0 || err != nil {
+		t.Fatalf("--manifest: %v %d\n%s", err, r.code, r.out)
+	}
+	overSSH := f.h.collect(t, f.b).Manifest
+	if onFile.Current != f.sys["next"] || onFile.Sequence != 1 || len(onFile.Generations) != 2 || onFile.Fingerprint != overSSH.Fingerprint {
+		t.Errorf("manifest from the file %+v", onFile)
+	}
+	a, _ := json.Marshal(onFile.Paths)
+	b, _ := json.Marshal(overSSH.Paths)
+	if !bytes.Equal(a, b) || len(onFile.Paths) != 11 {
+		t.Errorf("paths differ: %d from the file, %d over SSH", len(onFile.Paths), len(overSSH.Paths))
+	}
+}
+
+func TestBundleSplitNamesTheDamagedPartAndJoinedPartsApply(t *testing.T) {
+	f := newFixture(t)
+	res := f.bundle(t, bundle.Options{NoDeltas: true, Split: 256 << 10})
+	if len(res.Parts) < 3 || res.File != "" || res.SumsFile == "" {
+		t.Fatalf("parts %v, file %q, sums %q", res.Parts, res.File, res.SumsFile)
+	}
+	var total int64
+	for _, p := range res.Parts {
+		st, err := os.Stat(p)
+		if err != nil || st.Size() > 256<<10 {
+			t.Fatalf("part %s: %v", p, err)
+		}
+		total += st.Size()
+	}
+	sums, _ := os.ReadFile(res.SumsFile)
+	check := exec.Command("sha256sum", "-c", filepath.Base(res.SumsFile))
+	check.Dir = filepath.Dir(res.SumsFile)
+	if out, err := check.CombinedOutput(); err != nil || total != res.Bytes {
+		t.Fatalf("sha256sum -c: %v %s\n%s", err, out, sums)
+	}
+	// Part 1 damaged on the way: named, nothing changed.
+	damaged := filepath.Join(t.TempDir(), filepath.Base(res.Parts[1]))
+	raw, _ := os.ReadFile(res.Parts[1])
+	if err := os.WriteFile(damaged, flip(raw, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := append([]string{res.Parts[0], damaged}, res.Parts[2:]...)
+	r := onBoard(t, f.b, files, append([]string{"--switch"}, f.trust...)...)
+	f.unchanged(t, r)
+	if !strings.Contains(r.out, "part 1 of the bundle is damaged") || !strings.Contains(r.out, "send bundle.sh.part001 again") {
+		t.Errorf("%s", r.out)
+	}
+	// A missing last part is a truncated bundle.
+	r = onBoard(t, f.b, res.Parts[:len(res.Parts)-1], append([]string{"--check"}, f.trust...)...)
+	if r.code != 2 || !strings.Contains(r.out, "truncated") {
+		t.Errorf("without the last part: %d %s", r.code, r.out)
+	}
+	// cat FILE.part* > FILE joins them.
+	joined := filepath.Join(t.TempDir(), "bundle.sh")
+	var all []byte
+	for _, p := range res.Parts {
+		b, _ := os.ReadFile(p)
+		all = append(all, b...)
+	}
+	if err := os.WriteFile(joined, all, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := onBoard(t, f.b, []string{joined}, append([]string{"--check"}, f.trust...)...); r.code != 0 {
+		t.Errorf("joined: %d %s", r.code, r.out)
+	}
+	// The parts as they came: sh FILE.part000 beside the others.
+	if r := f.apply(t, res, "--switch"); r.code != 0 || profileTarget(t, f.b) != f.sys["next"] {
+		t.Errorf("parts: %d %s", r.code, r.out)
+	}
+}
