@@ -27,6 +27,9 @@ type Edges struct {
 	Sim bool
 	// Runner starts external programs (nix, ssh, the flash script, xz).
 	Runner proc.Runner
+	// Unprivileged starts what never needs root (the decompressors): run
+	// as root under sudo, as the person who ran sudo; nil is Runner.
+	Unprivileged proc.Runner
 	// Nix runs every nix call of the run (flash's build, the installer
 	// build, the push's build, path-info and copy): one value, so a mode
 	// set on it before the steps start (offline, the user to build as)
@@ -52,11 +55,22 @@ type Edges struct {
 	Verify verify.Edge
 }
 
-// Real is this machine.
+// Real is this machine. Under sudo, what needs no root runs as the person
+// who ran sudo (proc.Invoking): the installer's build and the
+// decompressors; root opens and writes the disk.
 func Real() Edges {
 	nix := &nixrun.Nix{Runner: proc.Host{}}
-	return Edges{Runner: proc.Host{}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
-		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Nix: nix, Runner: proc.Host{}}, Serial: serialcon.System{},
+	invoking := proc.Invoking()
+	return Edges{Runner: proc.Host{}, Unprivileged: proc.Host{User: invoking}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
+		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Nix: nix, Runner: proc.Host{}, User: invoking}, Serial: serialcon.System{},
 		Push:   deploy.Edge{Nix: deploy.NixCLI{Nix: nix, Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
 		Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}}}
+}
+
+// UnprivilegedRunner is Unprivileged, or Runner when there is none.
+func (e Edges) UnprivilegedRunner() proc.Runner {
+	if e.Unprivileged != nil {
+		return e.Unprivileged
+	}
+	return e.Runner
 }

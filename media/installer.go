@@ -26,6 +26,9 @@ type NixBuilder struct {
 	// OutLink, when set, keeps the result as a GC root there, so the
 	// installer stays in the store for the next stick (offline benches).
 	OutLink string
+	// User builds as that user: under sudo, the person who ran it
+	// (proc.Invoking). Building needs no root; only opening the disk does.
+	User *proc.User
 }
 
 // Build builds FLAKE#ATTR through the Nix runner, passes what nix would
@@ -41,7 +44,7 @@ func (b NixBuilder) Build(ctx context.Context, inst profiles.Installer, sink ste
 	}
 	ref := inst.Flake + "#" + inst.Attribute
 	sink.Emit(Stage{At: time.Now(), Stage: PhaseBuild, Message: "nix build " + ref})
-	out, err := nx.Build(ctx, nixrun.Build{Installable: ref, OutLink: b.OutLink, Log: nixrun.Watch{
+	out, err := nx.Build(ctx, nixrun.Build{Installable: ref, OutLink: b.OutLink, User: b.User, Log: nixrun.Watch{
 		Line: func(l nixrun.Line) {
 			if text, ok := l.Human(); ok {
 				sink.Emit(step.Log{At: time.Now(), Line: text})

@@ -34,7 +34,9 @@ type Request struct {
 
 // Env is the hardware a write uses.
 type Env struct {
-	Edge   Edge
+	Edge Edge
+	// Runner starts the decompressors (xz, lbzip2). They need no root:
+	// under sudo, give one that runs as the person who ran sudo.
 	Runner proc.Runner
 }
 

@@ -20,6 +20,9 @@ type Build struct {
 	Args []string
 	// Log is what to do with nix's log; Progress gets build progress.
 	Log Watch
+	// User runs this build as that user (nil: the Nix's User): the
+	// installer under sudo is built as the person who ran it.
+	User *User
 }
 
 // oldNix remembers, per nix binary, that it has no --print-out-paths, so
@@ -73,7 +76,7 @@ func (n *Nix) build(ctx context.Context, b Build, lg *Log, asJSON bool) (string,
 	} else {
 		args = append(args, "--no-link")
 	}
-	out, err := n.run(ctx, Call{Args: append(args, b.Args...)}, lg)
+	out, err := n.run(ctx, Call{Args: append(args, b.Args...), User: b.User}, lg)
 	return string(out), err
 }
 

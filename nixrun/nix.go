@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 
 	"github.com/jetup/jetup/proc"
 )
@@ -40,9 +39,9 @@ type Nix struct {
 	// so nothing waits for a network timeout (issue 20's field kit).
 	Offline bool
 	// User, when set, runs nix as that user instead of as jetup: under
-	// sudo, the person who ran it (SUDO_UID/SUDO_GID), so a build does not
+	// sudo, the person who ran it (proc.Invoking), so a build does not
 	// run as root (issue 21, finding 11). Out-links must then be where
-	// that user can write.
+	// that user can write. A Build or Call may name its own.
 	User *User
 	// Env is added to the environment of every call.
 	Env []string
@@ -53,11 +52,9 @@ type Nix struct {
 	PreBuild func(ctx context.Context, b Build) error
 }
 
-// User is who nix runs as.
-type User struct {
-	UID, GID uint32
-	Home     string // becomes HOME ("" leaves it)
-}
+// User is who nix runs as: proc's, so every command jetup starts as
+// another user is started the same way.
+type User = proc.User
 
 // ErrNotInstalled is returned (wrapped) when there is no nix on PATH.
 var ErrNotInstalled = errors.New("nix is not installed")
@@ -97,22 +94,20 @@ func (n *Nix) LookPath() (string, error) {
 }
 
 // command is `nix ARGS...` as every call starts it: the common flags, the
-// environment, the user.
-func (n *Nix) command(ctx context.Context, args, env []string) *exec.Cmd {
+// environment, the user (the call's own, else the Nix's).
+func (n *Nix) command(ctx context.Context, args, env []string, as *User) *exec.Cmd {
 	c := n.get()
 	cmd := c.Runner.Command(ctx, "nix", n.Args(args...)...)
-	if extra := append(append([]string{}, c.Env...), env...); len(extra) > 0 || c.User != nil {
-		cmd.Env = append(os.Environ(), extra...)
-	}
-	if u := c.User; u != nil {
-		if cmd.SysProcAttr == nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if extra := append(append([]string{}, c.Env...), env...); len(extra) > 0 {
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
 		}
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: u.UID, Gid: u.GID}
-		if u.Home != "" {
-			cmd.Env = append(cmd.Env, "HOME="+u.Home)
-		}
+		cmd.Env = append(cmd.Env, extra...)
 	}
+	if as == nil {
+		as = c.User
+	}
+	as.Apply(cmd)
 	return cmd
 }
 
@@ -127,6 +122,8 @@ type Call struct {
 	// MaxStdout is how much of stdout is kept (1 MiB when 0); more is
 	// an error, never a truncated answer.
 	MaxStdout int
+	// User runs this call as that user (nil: the Nix's User).
+	User *User
 }
 
 // Run runs one nix command and returns its stdout. Its stderr goes
@@ -140,7 +137,7 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	if c.MaxStdout <= 0 {
 		c.MaxStdout = 1 << 20
 	}
-	cmd := n.command(ctx, c.Args, c.Env)
+	cmd := n.command(ctx, c.Args, c.Env, c.User)
 	stdout := &proc.CappedBuffer{Max: c.MaxStdout}
 	// Writers, not pipes: os/exec copies both to EOF in its own
 	// goroutines, and neither writer ever fails, so nix never blocks on

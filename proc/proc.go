@@ -26,13 +26,17 @@ type Runner interface {
 	LookPath(name string) (string, error)
 }
 
-// Host runs programs on this machine.
-type Host struct{}
+// Host runs programs on this machine, as jetup or, with User, as that user.
+type Host struct {
+	User *User
+}
 
-// Command returns exec.CommandContext(ctx, name, args...) prepared with Group.
-func (Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+// Command returns exec.CommandContext(ctx, name, args...) prepared with
+// Group, and set to run as h.User when there is one.
+func (h Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	Group(cmd)
+	h.User.Apply(cmd)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -79,5 +80,31 @@ func TestEndGroupAfterExitIsHarmless(t *testing.T) {
 	}
 	if err := EndGroup(cmd); err != nil {
 		t.Errorf("EndGroup after exit: %v", err)
+	}
+}
+
+// Under sudo, Invoking is the person who ran it, and Host{User} runs a
+// command as them: uid, gid, HOME and USER.
+func TestInvokingUserRunsCommandsAsThePersonWhoRanSudo(t *testing.T) {
+	testkit.NeedRoot(t)
+	t.Setenv("SUDO_UID", "")
+	if u := Invoking(); u != nil {
+		t.Fatalf("no sudo: %+v", u)
+	}
+	t.Setenv("SUDO_UID", "0")
+	t.Setenv("SUDO_GID", "0")
+	if u := Invoking(); u != nil {
+		t.Fatalf("sudo from root: %+v", u)
+	}
+	t.Setenv("SUDO_UID", "65534")
+	t.Setenv("SUDO_GID", "65534")
+	u := Invoking()
+	if u == nil || u.UID != 65534 || u.GID != 65534 {
+		t.Fatalf("%+v", u)
+	}
+	out, err := Host{User: u}.Command(context.Background(), "sh", "-c", `echo "$(id -u):$(id -g):$HOME:$USER"`).Output()
+	want := fmt.Sprintf("65534:65534:%s:%s", u.Home, u.Name)
+	if err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("%q %v, want %q", out, err, want)
 	}
 }

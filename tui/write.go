@@ -316,7 +316,7 @@ func (w *writeScreen) waitChanges(ch <-chan struct{}) tea.Cmd {
 // prepare checks the chosen disk and reads what is on it.
 func (w *writeScreen) prepare(d media.Disk) tea.Cmd {
 	w.state, w.err = wsPreparing, nil
-	env := media.Env{Edge: w.sess.Hardware.Disks, Runner: w.sess.Hardware.Runner}
+	env := media.Env{Edge: w.sess.Hardware.Disks, Runner: w.sess.Hardware.UnprivilegedRunner()}
 	req := media.Request{Image: w.image, Target: d.Path, Unmount: true}
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
 		return media.Prepare(ctx, env, req, sink)

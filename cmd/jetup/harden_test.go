@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -335,5 +336,72 @@ func TestInjectedUserOrHostIsRefusedBeforeAnythingRuns(t *testing.T) {
 		if _, err := os.Stat(mark); err == nil {
 			t.Fatalf("%q: the injected command ran", args)
 		}
+	}
+}
+
+// Issue 21 finding 11: under sudo, `write` built the installer and ran the
+// decompressor as root. They need no root: they run as the person who ran
+// sudo (SUDO_UID/SUDO_GID); root only opens and writes the disk. A fake
+// nix (the build: it prints the out path) and an xz wrapper record who
+// they ran as; the write itself is real, onto a loop device.
+func TestWriteUnderSudoBuildsAndDecompressesAsTheUser(t *testing.T) {
+	uid, gid := nobody(t)
+	testkit.NeedCommands(t, "losetup", "xz")
+	realXZ, _ := exec.LookPath("xz")
+	dir, err := os.MkdirTemp("", "jetup-sudo-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	_ = os.Chmod(dir, 0o755) // nobody runs the fakes and reads the out dir
+	who := filepath.Join(dir, "who")
+	_ = os.WriteFile(who, nil, 0o666)
+	_ = os.Chmod(who, 0o666)
+	out := filepath.Join(dir, "out")
+	_ = os.Mkdir(out, 0o755)
+	img := filepath.Join(out, "installer.img")
+	data := bytes.Repeat([]byte("jetup installer "), 1<<16) // 1 MiB
+	_ = os.WriteFile(img, data, 0o644)
+	if o, err := exec.Command(realXZ, "-q", img).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, o)
+	}
+	bin := filepath.Join(dir, "bin")
+	_ = os.Mkdir(bin, 0o755)
+	// `nix build ... --print-out-paths` prints the output path on stdout.
+	_ = os.WriteFile(filepath.Join(bin, "nix"), []byte("#!/bin/sh\necho \"nix $(id -u):$(id -g) $HOME\" >> "+who+"\necho "+out+"\n"), 0o755)
+	_ = os.WriteFile(filepath.Join(bin, "xz"), []byte("#!/bin/sh\necho \"xz $(id -u):$(id -g)\" >> "+who+"\nexec "+realXZ+" \"$@\"\n"), 0o755)
+
+	cfg := t.TempDir()
+	profs := filepath.Join(cfg, "jetup", "profiles")
+	_ = os.MkdirAll(profs, 0o755)
+	_ = os.WriteFile(filepath.Join(profs, "mine.yaml"), []byte("name: mine\nbase: rpi4\ntitle: Mine\ninstaller:\n  kind: sd-image\n  flake: path:/x\n  attribute: y\n  output: \"*.img.xz\"\n"), 0o644)
+
+	back := filepath.Join(t.TempDir(), "stick.bin")
+	_ = os.WriteFile(back, make([]byte, 4<<20), 0o644)
+	dev, err := exec.Command("losetup", "-f", "--show", back).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := strings.TrimSpace(string(dev))
+	defer exec.Command("losetup", "-d", loop).Run()
+
+	env := []string{"XDG_CONFIG_HOME=" + cfg, "PATH=" + bin + ":" + os.Getenv("PATH"),
+		"SUDO_UID=" + strconv.Itoa(uid), "SUDO_GID=" + strconv.Itoa(gid), "SUDO_USER=nobody"}
+	r := jetup(t, env, "--profile", "mine", "write", "--target", loop, "--yes", "--allow-fixed", "--json")
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	got, _ := os.ReadFile(who)
+	want := strconv.Itoa(uid) + ":" + strconv.Itoa(gid)
+	if !strings.Contains(string(got), "nix "+want+" ") || !strings.Contains(string(got), "xz "+want) || strings.Contains(string(got), " 0:0") {
+		t.Errorf("who ran what:\n%s", got)
+	}
+	// Root wrote the disk.
+	written := make([]byte, len(data))
+	f, _ := os.Open(loop)
+	_, _ = io.ReadFull(f, written)
+	f.Close()
+	if !bytes.Equal(written, data) {
+		t.Error("the stick does not hold the image")
 	}
 }

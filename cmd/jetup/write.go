@@ -131,7 +131,7 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 			f.req.Image = path
 		}
 		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
-		env := media.Env{Edge: b.Disks, Runner: b.Runner}
+		env := media.Env{Edge: b.Disks, Runner: b.UnprivilegedRunner()}
 		plan, err := media.Prepare(ctx, env, f.req, sink)
 		if err != nil {
 			return "", "", err
