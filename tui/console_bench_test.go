@@ -152,7 +152,7 @@ func sustained(b *testing.B, d time.Duration) {
 	b.ReportMetric(float64(written.Load()-raw), "bytes-lost-log")
 	b.ReportMetric(float64(written.Load()-scr.shown.Load()), "bytes-lost-screen")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
-	b.ReportMetric(float64(scr.term.Lines()), "rows-kept")
+	b.ReportMetric(float64(scr.pane.Lines()), "rows-kept")
 	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "%cpu")
 }
 
@@ -177,11 +177,11 @@ func BenchmarkConsoleFrame200x60(b *testing.B) {
 	m.Update(GoToMsg{Step: step.Console})
 	scr := m.active().screen.(*consoleScreen)
 	lines := bootLines(120_000)
-	_, _ = scr.term.Write(lines)
+	scr.pane.Write(lines)
 	scr.stage(serialcon.StageKernel)
 	scr.fact(serialcon.Fact{Fact: serialcon.FactIP, Value: "192.168.55.1"})
-	if scr.term.Lines() < serialcon.DefaultScrollback {
-		b.Fatalf("scrollback not full: %d rows", scr.term.Lines())
+	if scr.pane.Lines() < serialcon.DefaultScrollback {
+		b.Fatalf("scrollback not full: %d rows", scr.pane.Lines())
 	}
 	runtime.GC()
 	var ms runtime.MemStats
@@ -193,8 +193,8 @@ func BenchmarkConsoleFrame200x60(b *testing.B) {
 			name = "scrolled-back"
 		}
 		b.Run(name, func(b *testing.B) {
-			scr.follow = follow
-			scr.anchor = scr.term.Dropped() + 50_000
+			scr.pane.follow = follow
+			scr.pane.anchor = scr.pane.term.Dropped() + 50_000
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				_ = m.View()

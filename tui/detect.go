@@ -17,7 +17,7 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-func init() { screens[step.Detect] = newRecoverScreen }
+func init() { register(step.Detect, "Recover", newRecoverScreen) }
 
 // recoverScreen tells the person how to put the board in USB recovery mode,
 // watches the bus, and shows the board when it comes: module, port, speed,
@@ -403,34 +403,4 @@ func somText(som string) string {
 		return ""
 	}
 	return " · som " + som
-}
-
-// hanging wraps s to width with prefix on the first line and its width of
-// indent on the others.
-func hanging(prefix, s string, width int) string {
-	ind := strings.Repeat(" ", lipgloss.Width(prefix))
-	w := wrapIndent(s, width, ind)
-	return prefix + strings.TrimPrefix(w, ind)
-}
-
-// lineCount is the number of lines in the parts together.
-func lineCount(parts ...string) int {
-	n := 0
-	for _, p := range parts {
-		n += strings.Count(p, "\n") + 1
-	}
-	return n
-}
-
-// fitLines cuts s to n lines, saying how many were left out.
-func fitLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if n < 1 {
-		n = 1
-	}
-	if len(lines) <= n {
-		return s
-	}
-	cut := len(lines) - n + 1
-	return strings.Join(lines[:n-1], "\n") + "\n" + fmt.Sprintf("… %d more lines: a taller window shows them", cut)
 }

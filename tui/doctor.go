@@ -15,6 +15,8 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
+func init() { register(step.Doctor, "Check host", newDoctorScreen) }
+
 // doctorScreen checks the host and lists what to change.
 type doctorScreen struct {
 	sess     *Session
@@ -166,38 +168,4 @@ func (d *doctorScreen) View() string {
 		b.WriteString(d.st.Subtle.Render(truncate("Fixable: run `jetup doctor --fix` in another terminal, then r.", d.w)) + "\n")
 	}
 	return b.String()
-}
-
-// truncate cuts s to n display columns with an ellipsis.
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if n <= 1 || len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
-
-// wrapIndent wraps words to width with indent on every line.
-func wrapIndent(s string, width int, indent string) string {
-	width -= len(indent)
-	if width < 20 {
-		width = 20
-	}
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(s) {
-		if line != "" && len([]rune(line))+1+len([]rune(w)) > width {
-			lines = append(lines, indent+line)
-			line = w
-			continue
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
-	}
-	if line != "" {
-		lines = append(lines, indent+line)
-	}
-	return strings.Join(lines, "\n")
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-func init() { screens[step.Flash] = newFlashScreen }
+func init() { register(step.Flash, "Flash", newFlashScreen) }
 
 // flashScreen runs the flash step: sudo first when needed (the terminal is
 // handed to `sudo -v`), then the build and the script with a stage

@@ -21,7 +21,21 @@ func (m *Model) choose(p *profiles.Profile) tea.Cmd {
 		return nil // one board per run: a late duplicate choice is ignored
 	}
 	m.startRun(p)
-	return m.activate(1)
+	return m.activate(m.index(step.Doctor))
+}
+
+// pickerEntry is the step list's first line, the board picker. The chosen
+// profile's steps follow it, the host check first, then the summary.
+const pickerEntry = 0
+
+// index is where step id is in the step list; -1 when the flow has none.
+func (m *Model) index(id step.ID) int {
+	for i, e := range m.entries {
+		if e.id == id && id != "" {
+			return i
+		}
+	}
+	return -1
 }
 
 // nextBoardMsg starts the flow again for the next board of the same profile.
@@ -39,12 +53,12 @@ func (m *Model) nextBoard() tea.Cmd {
 	m.sess.Run, m.sess.Profile, m.sess.Facts = nil, nil, map[string]string{}
 	m.boards++
 	m.startRun(p)
-	doctorEntry := m.entries[1]
+	doctor := m.index(step.Doctor)
 	if m.sess.Run != nil {
 		_ = m.sess.Run.Begin(step.Doctor).Finish(runrec.Skipped, "host checked for the previous board (run "+prev+")", nil)
 	}
-	doctorEntry.state = skipped
-	return m.activate(2)
+	m.entries[doctor].state = skipped
+	return m.activate(doctor + 1) // the board's first step
 }
 
 // startRun makes the run record and the step list for profile p.
@@ -58,20 +72,16 @@ func (m *Model) startRun(p *profiles.Profile) {
 		m.err = err.Error()
 	}
 	m.sess.Run = run
-	m.entries[0].state = done
-	m.entries = m.entries[:1]
+	m.entries[pickerEntry].state = done
+	m.entries = m.entries[:pickerEntry+1]
 	ids := append([]step.ID{step.Doctor}, p.Steps...)
 	for _, id := range ids {
-		id := id
-		factory, ok := screens[id]
-		if id == step.Doctor {
-			factory, ok = newDoctorScreen, true
-		}
+		factory, ok := m.screens[id]
 		mk := func() Screen { return newNotBuilt(id, m.st) }
 		if ok && factory != nil {
 			mk = func() Screen { return factory(m.sess, m.st) }
 		}
-		m.entries = append(m.entries, &entry{id: id, title: stepTitle[id], make: mk})
+		m.entries = append(m.entries, &entry{id: id, title: titleOf(id), make: mk})
 	}
 	m.entries = append(m.entries, &entry{title: "Summary", make: func() Screen { return newSummary(m.sess, m.st, m.boards) }})
 }
@@ -105,7 +115,7 @@ func (m *Model) finishStep(d DoneMsg) tea.Cmd {
 // back leaves the active step for the previous one; an attempt left open is
 // recorded as skipped so the record never shows a phantom running step.
 func (m *Model) back() tea.Cmd {
-	if m.cur <= 1 {
+	if d := m.index(step.Doctor); d < 0 || m.cur <= d {
 		return nil // the profile is chosen once per run
 	}
 	m.leave("left before it finished")
@@ -132,7 +142,7 @@ func (m *Model) goTo(id step.ID, fresh bool) tea.Cmd {
 		if e.id != id {
 			continue
 		}
-		m.leave("left for " + stepTitle[id])
+		m.leave("left for " + titleOf(id))
 		if fresh {
 			e.screen = nil
 			e.state = pending
@@ -180,11 +190,11 @@ func (m *Model) changeProfile(msg ChangeProfileMsg) tea.Cmd {
 	}
 	m.sess.Facts = map[string]string{}
 	m.sess.Profile = nil // choose takes the next pick
-	picker := m.entries[0]
+	picker := m.entries[pickerEntry]
 	picker.state, picker.screen = pending, nil
 	picker.make = func() Screen { return newPicker(m.opt.Profiles, msg.Suggest) }
-	m.entries = m.entries[:1]
-	return m.activate(0)
+	m.entries = m.entries[:pickerEntry+1]
+	return m.activate(pickerEntry)
 }
 
 // RetryMsg tells the root that the active screen starts its step again: a

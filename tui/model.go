@@ -7,6 +7,7 @@ package tui
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -67,11 +68,16 @@ type Model struct {
 	help        help.Model
 	err         string // a problem of the wizard itself (run record unwritable)
 	boards      int    // boards brought up before this one in this session
+
+	// screens are the registered screens (screen.go), copied so that a
+	// test may replace one for its own wizard.
+	screens map[step.ID]ScreenFactory
 }
 
 // New makes the wizard.
 func New(o Options) *Model {
-	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Hardware, o.StateDir, o.Version), help: help.New(), w: 80, h: 24}
+	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Hardware, o.StateDir, o.Version), help: help.New(), w: 80, h: 24,
+		screens: maps.Clone(screens)}
 	m.sess.Profiles = o.Profiles
 	last := loadRemembered(o.StateDir).LastProfile
 	m.entries = []*entry{{title: "Profile", make: func() Screen { return newPicker(o.Profiles, last) }}}
@@ -83,7 +89,7 @@ func (m *Model) Init() tea.Cmd {
 	if p, ok := m.opt.Profiles.Get(m.opt.Profile); ok {
 		return func() tea.Msg { return profileChosenMsg{profile: p} }
 	}
-	return m.activate(0)
+	return m.activate(pickerEntry)
 }
 
 // activate makes entry i the active one and starts its screen.

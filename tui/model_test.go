@@ -55,21 +55,17 @@ func press(tm *teatest.TestModel, codes ...rune) {
 
 func TestPickerAtBothSizes(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
-		_, scr, _ := startWizard(t, size[0], size[1], Options{})
+		d := drive(t, size[0], size[1], Options{})
 		want := []string{"Which board is on the bench?", "▸ Profile", "orin-nano-devkit", "q quit"}
 		if size[0] == 200 {
 			want = append(want, "Jetson Xavier NX production eMMC module on the Xavier NX Developer Kit carrier")
 		}
-		text := scr.WaitFor(t, wait, want...)
-		lines := strings.Split(text, "\n")
-		for i, l := range lines {
-			if w := len([]rune(l)); w > size[0] {
-				t.Errorf("%dx%d: line %d is %d columns wide: %q", size[0], size[1], i, w, l)
-			}
-		}
+		checkWidth(t, d.waitView(want...), size[0])
 	}
 }
 
+// The picker's walk through a real Bubble Tea program: the choice builds
+// the step list and starts the host check.
 func TestChooseProfileBuildsTheStepList(t *testing.T) {
 	dir := t.TempDir()
 	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir})
@@ -85,12 +81,15 @@ func TestChooseProfileBuildsTheStepList(t *testing.T) {
 }
 
 func TestFilterPicksAPiWithoutFlashSteps(t *testing.T) {
-	tm, scr, _ := startWizard(t, 80, 24, Options{})
-	scr.WaitFor(t, wait, "orin-agx-devkit")
-	tm.Type("/rpi4q") // the q goes to the filter, not to quit
-	scr.WaitFor(t, wait, "rpi4q")
-	press(tm, tea.KeyBackspace, tea.KeyEnter, tea.KeyEnter)
-	text := scr.WaitFor(t, wait, "Raspberry Pi 4", "▸ Check host", "Write", "Watch", "Push")
+	d := drive(t, 80, 24, Options{})
+	d.waitView("orin-agx-devkit")
+	d.typ("/rpi4q") // the q goes to the filter, not to quit
+	d.waitView("rpi4q")
+	if d.quit || d.m.confirmQuit {
+		t.Fatal("q in the filter quit the wizard")
+	}
+	d.key(tea.KeyBackspace, tea.KeyEnter, tea.KeyEnter)
+	text := d.waitView("Raspberry Pi 4", "▸ Check host", "Write", "Watch", "Push")
 	if strings.Contains(text, "Recover") || strings.Contains(text, "Flash") {
 		t.Errorf("a Pi has no recover or flash step:\n%s", text)
 	}
@@ -101,43 +100,41 @@ func TestLastProfileIsPreselected(t *testing.T) {
 	if err := saveRemembered(dir, remembered{LastProfile: "xavier-nx-devkit"}); err != nil {
 		t.Fatal(err)
 	}
-	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir})
-	scr.WaitFor(t, wait, "> xavier-nx-devkit")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "Jetson Xavier NX Developer Kit")
+	d := drive(t, 80, 24, Options{StateDir: dir})
+	d.waitView("> xavier-nx-devkit")
+	d.key(tea.KeyEnter)
+	d.waitView("Jetson Xavier NX Developer Kit")
 }
 
 func TestResizeRelaysOut(t *testing.T) {
-	tm, scr, _ := startWizard(t, 60, 20, Options{Profile: "orin-nano-devkit"})
+	d := driveStep(t, 60, 20, Options{Profile: "orin-nano-devkit"}, step.Doctor)
 	// At 60 columns the run id does not fit beside the title and long
 	// details are cut with an ellipsis instead of wrapping.
-	text := scr.WaitFor(t, wait, "▸ Check host", "/etc/udev/rule…", "· ↓ more")
+	text := d.waitView("▸ Check host", "/etc/udev/rule…", "· ↓ more")
 	if header := strings.SplitN(text, "\n", 2)[0]; strings.Contains(header, "run 20") {
 		t.Errorf("run id squeezed into a 60-column header: %q", header)
 	}
-	scr.Resize(200, 60)
-	tm.Send(tea.WindowSizeMsg{Width: 200, Height: 60})
-	text = scr.WaitFor(t, wait, "run 20", "/etc/udev/rules.d/70-jetup.rules")
-	for i, l := range strings.Split(text, "\n") {
-		if len([]rune(l)) > 200 {
-			t.Errorf("line %d wider than the window: %q", i, l)
-		}
-	}
+	d.send(tea.WindowSizeMsg{Width: 200, Height: 60})
+	text = d.waitView("run 20", "/etc/udev/rules.d/70-jetup.rules")
+	checkWidth(t, text, 200)
 }
 
+// A step a profile names without a screen of its own says so, and enter
+// records it skipped.
 func TestNotBuiltStepSaysSoAndIsRecordedSkipped(t *testing.T) {
-	dir := t.TempDir()
-	tm, scr, m := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "rpi4"})
-	scr.WaitFor(t, wait, "11 checks:")
-	press(tm, tea.KeyEnter)
-	if _, built := screens[step.Write]; built {
-		t.Skip("the write step has its screen now")
-	}
-	scr.WaitFor(t, wait, "not built yet", "enter skip")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "– Write")
-	rec := m.sess.Run.Snapshot()
-	if len(rec.Steps) < 2 || rec.Steps[1].Step != step.Write || rec.Steps[1].Outcome != runrec.Skipped {
+	d := newDriver(t, Options{Profile: "rpi4"})
+	delete(d.m.screens, step.Write) // as if the write screen were not built
+	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	d.run(d.m.Init())
+	d.waitView("11 checks:")
+	d.key(tea.KeyEnter)
+	text := d.waitView("▸ Write", "The write step is not built yet", "enter skip")
+	checkWidth(t, text, 80)
+	d.key(tea.KeyEnter)
+	d.waitView("– Write", "▸ Watch")
+	rec := d.m.sess.Run.Snapshot()
+	if len(rec.Steps) < 2 || rec.Steps[1].Step != step.Write || rec.Steps[1].Outcome != runrec.Skipped ||
+		rec.Steps[1].Summary != "step not built yet in this version of jetup" {
 		t.Errorf("run record steps: %+v", rec.Steps)
 	}
 }
@@ -169,44 +166,44 @@ func (b *blockingScreen) CapturesKeys() bool               { return false }
 func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 	testkit.NeedCommands(t, "sleep")
 	pids := make(chan int, 1)
-	old, had := screens[step.Detect]
-	screens[step.Detect] = func(s *Session, _ *Styles) Screen { return &blockingScreen{sess: s, pid: pids} }
-	defer func() {
-		if had {
-			screens[step.Detect] = old
-		} else {
-			delete(screens, step.Detect)
-		}
-	}()
-
-	dir := t.TempDir()
-	tm, scr, m := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "orin-nano-devkit"})
-	scr.WaitFor(t, wait, "11 checks:")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "busy flashing")
-	pid := <-pids
-	text := scr.WaitFor(t, wait, "q quit")
+	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
+	d.m.screens[step.Detect] = func(s *Session, _ *Styles) Screen { return &blockingScreen{sess: s, pid: pids} }
+	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	d.run(d.m.Init())
+	d.waitView("11 checks:")
+	d.key(tea.KeyEnter)
+	d.waitView("busy flashing")
+	var pid int
+	select {
+	case pid = <-pids:
+	case <-time.After(waitBound):
+		t.Fatal("the busy step never started its child process")
+	}
+	text := d.waitView("q quit")
 	if strings.Contains(text, "esc back") || strings.Contains(text, "s skip") {
 		t.Errorf("back and skip offered while the step runs:\n%s", text)
 	}
 
-	tm.Type("q")
-	scr.WaitFor(t, wait, "Quit and stop it?")
-	tm.Type("n")
-	scr.WaitFor(t, wait, "busy flashing", "q quit")
+	d.typ("q")
+	d.waitView("Quit and stop it?")
+	d.typ("n")
+	text = d.waitView("busy flashing", "q quit")
+	if strings.Contains(text, "Quit and stop it?") || d.quit {
+		t.Fatalf("n did not keep the wizard:\n%s", text)
+	}
 	if syscall.Kill(pid, 0) != nil {
 		t.Fatal("saying no to quit must not stop the work")
 	}
 
-	tm.Type("q")
-	scr.WaitFor(t, wait, "Quit and stop it?")
-	tm.Type("y")
-	tm.WaitFinished(t, teatest.WithFinalTimeout(proc.Grace+5*time.Second))
+	d.typ("q")
+	d.waitView("Quit and stop it?")
+	d.typ("y")
+	d.until("the wizard to quit", func() bool { return d.quit })
 	if proc.GroupAlive(pid) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		t.Fatal("the child process outlived the wizard")
 	}
-	rec, err := runrec.Load(m.sess.Run.Dir())
+	rec, err := runrec.Load(d.m.sess.Run.Dir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,13 +220,13 @@ func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 // right after enter must still give one run, not two.
 func TestOneChoiceOneRun(t *testing.T) {
 	dir := t.TempDir()
-	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir})
-	scr.WaitFor(t, wait, "orin-agx-devkit")
-	press(tm, tea.KeyEnter, tea.KeyEnter, tea.KeyEnter)
+	d := drive(t, 80, 24, Options{StateDir: dir})
+	d.waitView("orin-agx-devkit")
+	d.key(tea.KeyEnter, tea.KeyEnter, tea.KeyEnter)
 	for i := 0; i < 20; i++ {
-		tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
+		d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	}
-	scr.WaitFor(t, wait, "11 checks:")
+	d.waitView("11 checks:")
 	runs, _, err := runrec.List(dir)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("%d run records (%v), want 1", len(runs), err)
@@ -239,19 +236,18 @@ func TestOneChoiceOneRun(t *testing.T) {
 func TestSkipAndGoTo(t *testing.T) {
 	// A flash step that waits, so that GoTo leaves an open attempt (the
 	// real one starts flashing at once).
-	old := screens[step.Flash]
-	screens[step.Flash] = func(_ *Session, st *Styles) Screen { return newNotBuilt(step.Flash, st) }
-	defer func() { screens[step.Flash] = old }()
-	dir := t.TempDir()
-	tm, scr, m := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "orin-nano-devkit"})
-	scr.WaitFor(t, wait, "11 checks:")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "▸ Recover", "s skip step")
-	tm.Type("s")
-	scr.WaitFor(t, wait, "– Recover", "▸ Flash")
-	tm.Send(GoToMsg{Step: step.Detect, Fresh: true})
-	scr.WaitFor(t, wait, "▸ Recover")
-	rec := m.sess.Run.Snapshot()
+	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
+	d.m.screens[step.Flash] = func(_ *Session, st *Styles) Screen { return newNotBuilt(step.Flash, st) }
+	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	d.run(d.m.Init())
+	d.waitView("11 checks:")
+	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover", "s skip step")
+	d.typ("s")
+	d.waitView("– Recover", "▸ Flash")
+	d.send(GoToMsg{Step: step.Detect, Fresh: true})
+	d.waitView("▸ Recover")
+	rec := d.m.sess.Run.Snapshot()
 	var got []string
 	for _, s := range rec.Steps {
 		got = append(got, string(s.Step)+":"+string(s.Outcome)+":"+s.Summary)
@@ -267,7 +263,8 @@ func TestSkipAndGoTo(t *testing.T) {
 	}
 }
 
-// The bench loop: after the summary, n starts the next board of the same
+// The bench loop, walked through a real Bubble Tea program from the host
+// check to the summary: after it, n starts the next board of the same
 // profile with its own run record; the host check is carried over.
 func TestNextBoardStartsANewRun(t *testing.T) {
 	dir := t.TempDir()

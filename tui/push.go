@@ -15,7 +15,7 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-func init() { screens[step.Push] = newPushScreen }
+func init() { register(step.Push, "Push", newPushScreen) }
 
 // pushScreen sends the system to the board: the target form, then the
 // push itself (host key, preflight checklist, delta, copy progress,

@@ -61,16 +61,33 @@ func Done(outcome runrec.Outcome, summary string, err error) tea.Cmd {
 // ScreenFactory makes the screen for a step of the chosen profile.
 type ScreenFactory func(s *Session, st *Styles) Screen
 
-// screens maps each step to its screen; steps missing here get a screen
-// that says plainly that the step is not built yet.
+// A step's screen lives in its own file(s) and registers itself there:
+//
+//	func init() { register(step.Console, "Watch", newConsoleScreen) }
+//
+// That is all the wizard needs: the step list shows the title for every
+// profile whose steps name the id, and the screen is made when the step is
+// first reached. A step a profile names with no screen registered gets a
+// screen that says plainly that it is not built yet.
+
+// screens maps each step to its screen.
 var screens = map[step.ID]ScreenFactory{}
 
 // stepTitle is what the step list shows for each step.
-var stepTitle = map[step.ID]string{
-	step.Doctor:  "Check host",
-	step.Detect:  "Recover",
-	step.Flash:   "Flash",
-	step.Console: "Watch",
-	step.Write:   "Write",
-	step.Push:    "Push",
+var stepTitle = map[step.ID]string{}
+
+// register makes factory the screen of step id, titled title in the step
+// list.
+func register(id step.ID, title string, factory ScreenFactory) {
+	screens[id] = factory
+	stepTitle[id] = title
+}
+
+// titleOf is the step list's name for id: its registered title, or the
+// id itself for a step without a screen.
+func titleOf(id step.ID) string {
+	if t, ok := stepTitle[id]; ok {
+		return t
+	}
+	return string(id)
 }

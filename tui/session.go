@@ -69,6 +69,9 @@ type Task struct {
 	events chan step.Event
 	done   chan TaskDoneMsg
 	cancel context.CancelFunc
+	// ended is closed once fn has returned, even when nobody reads the
+	// TaskDoneMsg any more (its screen was left).
+	ended chan struct{}
 }
 
 // TaskEventMsg carries one event of a task.
@@ -98,7 +101,7 @@ func (s *Session) StartWatch(fn TaskFunc) (*Task, tea.Cmd) { return s.start(fn, 
 
 func (s *Session) start(fn TaskFunc, busy bool) (*Task, tea.Cmd) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	t := &Task{events: make(chan step.Event, 256), done: make(chan TaskDoneMsg, 1), cancel: cancel}
+	t := &Task{events: make(chan step.Event, 256), done: make(chan TaskDoneMsg, 1), cancel: cancel, ended: make(chan struct{})}
 	s.tasks.Add(1)
 	if busy {
 		s.busy.Add(1)
@@ -115,6 +118,7 @@ func (s *Session) start(fn TaskFunc, busy bool) (*Task, tea.Cmd) {
 			case <-ctx.Done():
 			}
 		}))
+		close(t.ended)
 		t.done <- TaskDoneMsg{Task: t, Result: res, Err: err}
 	}()
 	return t, t.Next()

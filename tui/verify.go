@@ -17,10 +17,7 @@ import (
 	"github.com/jetup/jetup/verify"
 )
 
-func init() {
-	screens[step.Verify] = newVerifyScreen
-	stepTitle[step.Verify] = "Verify"
-}
+func init() { register(step.Verify, "Verify", newVerifyScreen) }
 
 // verifyScreen proves the board works after the push: it starts the checks
 // at once on the board the push reached (its address and login from the

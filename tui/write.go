@@ -16,7 +16,7 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-func init() { screens[step.Write] = newWriteScreen }
+func init() { register(step.Write, "Write", newWriteScreen) }
 
 type writeState int
 

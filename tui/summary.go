@@ -12,38 +12,6 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// notBuiltScreen stands in for a step whose screen does not exist yet. It
-// says so plainly and lets the person skip the step.
-type notBuiltScreen struct {
-	title string
-	id    step.ID
-	st    *Styles
-	w     int
-}
-
-func newNotBuilt(id step.ID, st *Styles) Screen {
-	return &notBuiltScreen{id: id, title: stepTitle[id], st: st}
-}
-
-func (n *notBuiltScreen) Init() tea.Cmd       { return nil }
-func (n *notBuiltScreen) SetSize(w, _ int)    { n.w = w }
-func (n *notBuiltScreen) CapturesKeys() bool  { return false }
-func (n *notBuiltScreen) Keys() []key.Binding { return []key.Binding{skipKey} }
-
-var skipKey = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "skip"))
-
-func (n *notBuiltScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
-	if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, skipKey) {
-		return n, Done(runrec.Skipped, "step not built yet in this version of jetup", nil)
-	}
-	return n, nil
-}
-
-func (n *notBuiltScreen) View() string {
-	return n.st.Title.Render(n.title) + "\n\n" +
-		wrapIndent(fmt.Sprintf("The %s step is not built yet in this version of jetup. Do it by hand (`jetup %s --help` once it exists), then press enter to skip it here.", strings.ToLower(n.title), n.id), n.w, "") + "\n"
-}
-
 // summaryScreen is the last page: which board this was, what happened at
 // each step, how long it all took, and where the run record is. From here a
 // bench technician goes on to the next board of the same profile.
@@ -116,7 +84,7 @@ func (s *summaryScreen) View() string {
 		}
 	}
 	for i, st := range rec.Steps {
-		fmt.Fprintf(&b, "%s %-11s %-10s %6s  %s\n", outcomeMark(s.st, st.Outcome), stepTitle[st.Step], st.Outcome,
+		fmt.Fprintf(&b, "%s %-11s %-10s %6s  %s\n", outcomeMark(s.st, st.Outcome), titleOf(st.Step), st.Outcome,
 			st.Duration(now).Round(time.Second), truncate(st.Summary, s.w-34))
 		if i == lastVerify {
 			for _, l := range verifyVerdicts(s.st, st.Details, s.w) {
