@@ -35,17 +35,14 @@ type driver struct {
 	stop chan struct{}
 	// quit is set when the model asked Bubble Tea to quit.
 	quit bool
-	// last is the message processed last (for waits on a message).
-	last tea.Msg
 }
 
-// drive starts the wizard with o as Bubble Tea would (Init, then the
-// window's size) in a w x h window.
+// drive starts the wizard with o as Bubble Tea would (the window's size,
+// then Init) in a w x h window.
 func drive(t testing.TB, w, h int, o Options) *driver {
 	t.Helper()
 	d := newDriver(t, o)
-	d.send(tea.WindowSizeMsg{Width: w, Height: h})
-	d.run(d.m.Init())
+	d.start(w, h)
 	return d
 }
 
@@ -55,18 +52,32 @@ func drive(t testing.TB, w, h int, o Options) *driver {
 func driveStep(t testing.TB, w, h int, o Options, id step.ID) *driver {
 	t.Helper()
 	d := newDriver(t, o)
-	p, ok := d.m.opt.Profiles.Get(o.Profile)
+	d.openStep(w, h, id)
+	return d
+}
+
+// start sizes the window and runs the model's Init.
+func (d *driver) start(w, h int) {
+	d.t.Helper()
+	d.send(tea.WindowSizeMsg{Width: w, Height: h})
+	d.run(d.m.Init())
+}
+
+// openStep sizes the window, starts the run for the profile the options
+// name, and makes step id the active one.
+func (d *driver) openStep(w, h int, id step.ID) {
+	d.t.Helper()
+	p, ok := d.m.opt.Profiles.Get(d.m.opt.Profile)
 	if !ok {
-		t.Fatalf("no profile %q", o.Profile)
+		d.t.Fatalf("no profile %q", d.m.opt.Profile)
 	}
 	d.send(tea.WindowSizeMsg{Width: w, Height: h})
 	d.m.startRun(p)
 	i := d.m.index(id)
 	if i < 0 {
-		t.Fatalf("profile %s has no %s step", o.Profile, id)
+		d.t.Fatalf("profile %s has no %s step", p.Name, id)
 	}
 	d.run(d.m.activate(i))
-	return d
 }
 
 var (
@@ -108,7 +119,6 @@ func newDriver(t testing.TB, o Options) *driver {
 // send gives msg to the model and starts the command it returns.
 func (d *driver) send(msg tea.Msg) {
 	d.t.Helper()
-	d.last = msg
 	if _, ok := msg.(tea.QuitMsg); ok {
 		d.quit = true
 		return
@@ -210,14 +220,6 @@ func (d *driver) untilf(what func() string, ok func() bool) {
 	}
 }
 
-// untilMsg processes messages until one for which ok holds has been
-// processed.
-func (d *driver) untilMsg(what string, ok func(tea.Msg) bool) {
-	d.t.Helper()
-	d.last = nil
-	d.until(what, func() bool { return d.last != nil && ok(d.last) })
-}
-
 // waitView processes messages until the screen shows every one of want,
 // and returns the screen.
 func (d *driver) waitView(want ...string) string {
@@ -244,6 +246,28 @@ func (d *driver) view() string {
 		lines[i] = strings.TrimRight(l, " ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// waitAttempt processes messages until the last recorded attempt of step
+// id satisfies ok (the screen shows an ending before the root records it),
+// and returns it.
+func (d *driver) waitAttempt(id step.ID, what string, ok func(runrec.StepRecord) bool) runrec.StepRecord {
+	d.t.Helper()
+	var last runrec.StepRecord
+	d.until("the "+string(id)+" attempt to be recorded "+what, func() bool {
+		all := d.steps(id)
+		if len(all) == 0 {
+			return false
+		}
+		last = all[len(all)-1]
+		return ok(last)
+	})
+	return last
+}
+
+// outcome is a waitAttempt condition: the attempt ended with o.
+func outcome(o runrec.Outcome) func(runrec.StepRecord) bool {
+	return func(s runrec.StepRecord) bool { return s.Outcome == o }
 }
 
 // steps are the run record's attempts of step id, in order.

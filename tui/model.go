@@ -338,5 +338,7 @@ func (m *Model) footer() string {
 	if m.showHelp {
 		return m.help.FullHelpView([][]key.Binding{screenKeys, global, {keys.ForceQuit}})
 	}
-	return m.help.ShortHelpView(append(screenKeys, global...))
+	// bubbles' help adds an item that does not fit when its ellipsis does
+	// not fit either: the line is cut to the window here.
+	return fit(m.help.ShortHelpView(append(screenKeys, global...)), m.w)
 }

@@ -124,8 +124,7 @@ func TestResizeRelaysOut(t *testing.T) {
 func TestNotBuiltStepSaysSoAndIsRecordedSkipped(t *testing.T) {
 	d := newDriver(t, Options{Profile: "rpi4"})
 	delete(d.m.screens, step.Write) // as if the write screen were not built
-	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	d.run(d.m.Init())
+	d.start(80, 24)
 	d.waitView("11 checks:")
 	d.key(tea.KeyEnter)
 	text := d.waitView("▸ Write", "The write step is not built yet", "enter skip")
@@ -168,8 +167,7 @@ func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 	pids := make(chan int, 1)
 	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
 	d.m.screens[step.Detect] = func(s *Session, _ *Styles) Screen { return &blockingScreen{sess: s, pid: pids} }
-	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	d.run(d.m.Init())
+	d.start(80, 24)
 	d.waitView("11 checks:")
 	d.key(tea.KeyEnter)
 	d.waitView("busy flashing")
@@ -238,8 +236,7 @@ func TestSkipAndGoTo(t *testing.T) {
 	// real one starts flashing at once).
 	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
 	d.m.screens[step.Flash] = func(_ *Session, st *Styles) Screen { return newNotBuilt(step.Flash, st) }
-	d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	d.run(d.m.Init())
+	d.start(80, 24)
 	d.waitView("11 checks:")
 	d.key(tea.KeyEnter)
 	d.waitView("▸ Recover", "s skip step")

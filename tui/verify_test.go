@@ -113,7 +113,7 @@ func TestVerifyScreenShowsEveryVerdictAndContinuesOnEnter(t *testing.T) {
 			t.Errorf("view lacks %q:\n%s", want, view)
 		}
 	}
-	noWideLines(t, view, 80)
+	checkWidth(t, view, 80)
 	sc, enter := sc.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	_, msg := pump(t, sc, enter, isDone)
 	d := msg.(DoneMsg)
@@ -217,15 +217,19 @@ func TestWizardVerifiesAfterPushAndSummarisesTheVerdicts(t *testing.T) {
 	o, board := fastBench()
 	o.Hardware.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
 	o.StateDir = t.TempDir()
-	tm, scr, m := toPush(t, 100, 40, o)
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, pushWait, "First contact", board.Fingerprint())
-	tm.Type("y")
-	scr.WaitFor(t, pushWait, "✓ pushed", "enter continue")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "✓ pinned ssh-ed25519", "✓ Booted system  runs the pushed", "✓ k3s storage", "✓ the board works: 8 ok", "enter continue")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "✓ Verify", "all 8 checks passed", "n starts the next board")
+	p := runProgram(t, 100, 40, o)
+	p.waitView("11 checks:")
+	p.send(GoToMsg{Step: step.Push})
+	p.waitView("Push the system to the board", "192.168.55.1", "./result")
+	p.key(tea.KeyEnter)
+	p.waitView("First contact", board.Fingerprint())
+	p.typ("y")
+	p.waitView("✓ pushed", "enter continue")
+	p.key(tea.KeyEnter)
+	p.waitView("✓ pinned ssh-ed25519", "✓ Booted system  runs the pushed", "✓ k3s storage", "✓ the board works: 8 ok", "enter continue")
+	p.key(tea.KeyEnter)
+	p.waitView("✓ Verify", "all 8 checks passed", "n starts the next board")
+	m := p.m
 	rec := m.sess.Run.Snapshot()
 	last := rec.Steps[len(rec.Steps)-1]
 	if last.Step != step.Verify || last.Outcome != runrec.Success || len(last.Logs) != 1 {

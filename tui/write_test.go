@@ -2,76 +2,82 @@ package tui
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/charmbracelet/x/exp/teatest/v2"
 
-	"github.com/jetup/jetup/assets"
-	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/nixrun"
-	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
 
-// startWrite starts the wizard for a Pi (doctor, then write) against the
-// simulated bench, with the stick's pace and size given.
-func startWrite(t *testing.T, w, h int, rate float64, size int64) (*teatest.TestModel, *testkit.Screen, *Model, *sim.Disks) {
-	t.Helper()
-	set, errs := profiles.Load(assets.Profiles(), "")
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
+// writeBench is the simulated bench for a Pi, with the stick's pace and
+// size given.
+func writeBench(rate float64, size int64) (Options, *sim.Disks) {
 	b := sim.Hardware()
 	disks := b.Disks.(*sim.Disks)
 	disks.WriteRate, disks.ReadRate, disks.Size = rate, 2*rate, size
 	b.Installer = &sim.Installer{Pace: 10 * time.Millisecond}
-	m := New(Options{Profiles: set, Profile: "rpi4", StateDir: t.TempDir(), Hardware: b, Sim: true})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),
-		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
-	t.Cleanup(func() { _ = tm.Quit(); m.Close() })
-	scr := testkit.NewScreen(tm.Output(), w, h)
-	scr.WaitFor(t, wait, "11 checks:")
-	press(tm, tea.KeyEnter)
-	return tm, scr, m, disks
+	return Options{Profile: "rpi4", Hardware: b, Sim: true}, disks
 }
 
-func checkWriteWidth(t *testing.T, text string, w int) {
+// freshStick puts the simulated stick back as sold, an exFAT stick, before
+// a test writes it: sim.Disks keeps one backing file per process
+// (TMPDIR/jetup-sim/<pid>/stick.img), which the last write filled.
+func freshStick(t *testing.T) {
 	t.Helper()
-	for i, l := range strings.Split(text, "\n") {
-		if n := len([]rune(l)); n > w {
-			t.Errorf("line %d is %d columns wide: %q", i, n, l)
-		}
+	p := filepath.Join(os.TempDir(), "jetup-sim", strconv.Itoa(os.Getpid()), "stick.img")
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
 	}
 }
 
 func TestWriteScreenBuildsWritesVerifiesAt80x24(t *testing.T) {
-	tm, scr, m, _ := startWrite(t, 80, 24, 1<<30, 30_752_636_928)
-	text := scr.WaitFor(t, wait, "Which image goes on the stick?", "Build the profile's installer", "An image file")
-	checkWriteWidth(t, text, 80)
-	press(tm, tea.KeyEnter)
-	text = scr.WaitFor(t, wait, "sda", "usb", "SanDisk Ultra Fit", "nvme0n1", "✗ system-disk", "! mounted", "they are unmounted when you confirm")
-	checkWriteWidth(t, text, 80)
-	press(tm, tea.KeyUp)
-	scr.WaitFor(t, wait, "is this computer's system disk") // the excluded disk under the cursor says why
-	press(tm, tea.KeyDown)
-	press(tm, tea.KeyEnter) // the first writable disk is preselected
-	text = scr.WaitFor(t, wait, "Erase /dev/sda", "exfat", "they will be unmounted", "Press y")
-	checkWriteWidth(t, text, 80)
-	tm.Type("y")
-	text = scr.WaitFor(t, wait, "✓ written and verified", "result:  verified", "p powers the stick off")
-	checkWriteWidth(t, text, 80)
-	tm.Type("p")
-	scr.WaitFor(t, wait, "pull it out now")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "✓ Write", "▸ Watch")
+	o, _ := writeBench(1<<30, 30_752_636_928)
+	writeBuildsWritesVerifies(t, driveStep(t, 80, 24, o, step.Write))
+}
+
+// The write screen's walk through a real program, from the host check.
+func TestWriteWalk(t *testing.T) {
+	o, _ := writeBench(1<<30, 30_752_636_928)
+	p := runProgram(t, 80, 24, o)
+	p.waitView("11 checks:")
+	p.key(tea.KeyEnter)
+	writeBuildsWritesVerifies(t, p)
+}
+
+func writeBuildsWritesVerifies(t *testing.T, u ui) {
+	t.Helper()
+	freshStick(t)
+	text := u.waitView("Which image goes on the stick?", "Build the profile's installer", "An image file")
+	checkWidth(t, text, 80)
+	u.key(tea.KeyEnter)
+	text = u.waitView("sda", "usb", "SanDisk Ultra Fit", "nvme0n1", "✗ system-disk", "! mounted", "they are unmounted when you confirm")
+	checkWidth(t, text, 80)
+	u.key(tea.KeyUp)
+	u.waitView("is this computer's system disk") // the excluded disk under the cursor says why
+	u.key(tea.KeyDown)
+	u.key(tea.KeyEnter) // the first writable disk is preselected
+	text = u.waitView("Erase /dev/sda", "exfat", "they will be unmounted", "Press y")
+	checkWidth(t, text, 80)
+	u.typ("y")
+	text = u.waitView("✓ written and verified", "result:  verified", "p powers the stick off")
+	checkWidth(t, text, 80)
+	u.typ("p")
+	u.waitView("pull it out now")
+	u.key(tea.KeyEnter)
+	u.waitView("✓ Write", "▸ Watch")
+	m := u.model()
 	rec := m.sess.Run.Snapshot()
 	var ws *runrec.StepRecord
 	for i := range rec.Steps {
@@ -94,37 +100,36 @@ func TestWriteScreenBuildsWritesVerifiesAt80x24(t *testing.T) {
 // A stick over 64 GB needs its name typed; the list follows hotplug; the
 // rate graph shows at 200x60.
 func TestWriteScreenTypedNameHotplugAndGraphAt200x60(t *testing.T) {
-	tm, scr, _, disks := startWrite(t, 200, 60, 48<<20, 128_035_676_160)
-	scr.WaitFor(t, wait, "Which image goes on the stick?")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "sda", "128.0 GB", "4C530001230518117373")
+	o, disks := writeBench(48<<20, 128_035_676_160)
+	d := driveStep(t, 200, 60, o, step.Write)
+	d.waitView("Which image goes on the stick?")
+	d.key(tea.KeyEnter)
+	d.waitView("sda", "128.0 GB", "4C530001230518117373")
 	if _, err := disks.PowerOff(t.Context(), media.Disk{Name: "sda"}); err != nil {
 		t.Fatal(err)
 	}
-	text := scr.WaitFor(t, wait, "nvme0n1")
-	deadline := time.Now().Add(wait)
-	for strings.Contains(text, "SanDisk") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		text = scr.Text()
-	}
-	if strings.Contains(text, "SanDisk") {
-		t.Fatalf("the unplugged stick is still listed:\n%s", text)
-	}
+	d.until("the unplugged stick to leave the list", func() bool {
+		text := d.view()
+		return strings.Contains(text, "nvme0n1") && !strings.Contains(text, "SanDisk")
+	})
 	disks.Plug()
-	scr.WaitFor(t, wait, "SanDisk Ultra Fit")
-	press(tm, tea.KeyDown, tea.KeyEnter) // the cursor stayed on nvme0n1 while the stick was away
-	scr.WaitFor(t, wait, "Type sda and press enter", "over 64 GB")
-	tm.Type("sdb")
-	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, `typed "sdb", not "sda": nothing was written`)
-	tm.Type("q") // captured by the name field, not quit
-	press(tm, tea.KeyBackspace)
-	tm.Type("sda")
-	press(tm, tea.KeyEnter)
-	text = scr.WaitFor(t, wait, "device ", "peak ", "bottleneck")
-	checkWriteWidth(t, text, 200)
-	text = scr.WaitFor(t, wait, "✓ written and verified")
-	checkWriteWidth(t, text, 200)
+	d.waitView("SanDisk Ultra Fit")
+	d.key(tea.KeyDown, tea.KeyEnter) // the cursor stayed on nvme0n1 while the stick was away
+	d.waitView("Type sda and press enter", "over 64 GB")
+	d.typ("sdb")
+	d.key(tea.KeyEnter)
+	d.waitView(`typed "sdb", not "sda": nothing was written`)
+	d.typ("q") // captured by the name field, not quit
+	if d.m.confirmQuit || d.quit {
+		t.Fatal("q in the name field quit the wizard")
+	}
+	d.key(tea.KeyBackspace)
+	d.typ("sda")
+	d.key(tea.KeyEnter)
+	text := d.waitView("device ", "peak ", "bottleneck")
+	checkWidth(t, text, 200)
+	text = d.waitView("✓ written and verified")
+	checkWidth(t, text, 200)
 }
 
 // The installer's nix build shows its progress under the spinner, as the
