@@ -18,13 +18,16 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// personsKey gives the test a home of its own with ~/.ssh/id_ed25519.pub
-// (no agent), and returns the key as deploy reads it.
+// personsKey puts a fresh ~/.ssh/id_ed25519.pub, and nothing else, in the
+// tests' home (TestMain; no agent), and returns the key as deploy reads it.
+// The k tests share that home, so they run one after another
+// (TestConsoleSSHKey).
 func personsKey(t *testing.T) deploy.LoginKey {
 	t.Helper()
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("SSH_AUTH_SOCK", "")
+	home := os.Getenv("HOME")
+	if err := os.RemoveAll(filepath.Join(home, ".ssh")); err != nil {
+		t.Fatal(err)
+	}
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " tech@bench"
 	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
 		t.Fatal(err)
@@ -60,11 +63,22 @@ func waitInput(t *testing.T, d *driver, board *sim.Board, want string) {
 // simulated board's console prints.
 var simTarget = sim.NewPushBoard(sim.PushOptions{}).Fingerprint()
 
+// The Watch step's k. Its tests share the tests' home (personsKey), so
+// they run one after another, beside the other tests.
+func TestConsoleSSHKey(t *testing.T) {
+	t.Parallel()
+	t.Run("InstallsTheKeyAndTakesTheHostKeyAtBothSizes", sshKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes)
+	t.Run("WithoutAUsableKeyStillAsksForTheHostKey", sshKeyWithoutAUsableKeyStillAsksForTheHostKey)
+	t.Run("NotOnTheUEFIShell", sshKeyNotOnTheUEFIShell)
+	t.Run("ThenPushTrustsTheKeyTheBoardPrinted", sshKeyThenPushTrustsTheKeyTheBoardPrinted)
+	t.Run("ThenPushRefusesAKeyTheBoardDidNotPrint", sshKeyThenPushRefusesAKeyTheBoardDidNotPrint)
+}
+
 // Before the shell prompt k sends nothing and says why; at the prompt it
 // types the key in and takes the host key the board prints. The board
 // holds before its login prompt until the test has pressed k there, so
 // "before" never races the boot.
-func TestConsoleSSHKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) {
+func sshKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		w, h := size[0], size[1]
 		key := personsKey(t)
@@ -122,7 +136,7 @@ func TestConsoleSSHKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) 
 	}
 }
 
-func TestConsoleSSHKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
+func sshKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
 	personsKey(t)
 	home := os.Getenv("HOME")
 	pub := filepath.Join(home, ".ssh", "id_ed25519.pub")
@@ -155,7 +169,7 @@ func TestConsoleSSHKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
 	waitInput(t, d, board, hostOnly+hostOnly)
 }
 
-func TestConsoleSSHKeyNotOnTheUEFIShell(t *testing.T) {
+func sshKeyNotOnTheUEFIShell(t *testing.T) {
 	personsKey(t)
 	d, board := onConsole(t, 80, 24, sim.BoardOptions{Script: []sim.BootLine{
 		{After: 0, Text: "UEFI Interactive Shell v2.2"},
@@ -200,25 +214,23 @@ func watchPushBench(t *testing.T, hostKeys []ssh.PublicKey) (Options, *sim.PushB
 	return o, target
 }
 
-// A whole-wizard walk through a real program: the host check, the Watch
-// step's k, and the push that trusts the key the console printed.
-func TestConsoleSSHKeyThenPushTrustsTheKeyTheBoardPrinted(t *testing.T) {
+// From the Watch step's k to the push, which trusts the key the console
+// printed.
+func sshKeyThenPushTrustsTheKeyTheBoardPrinted(t *testing.T) {
 	o, target := watchPushBench(t, nil)
-	p := runProgram(t, 200, 60, o)
-	p.waitView("11 checks:")
-	p.send(GoToMsg{Step: step.Console})
-	watchThenPush(t, p, 200)
-	text := p.waitView("matches the board's console", target.Fingerprint(), "✓ pushed")
+	d := driveStep(t, 200, 60, o, step.Console)
+	watchThenPush(t, d, 200)
+	text := d.waitView("matches the board's console", target.Fingerprint(), "✓ pushed")
 	if strings.Contains(text, "First contact") || strings.Contains(text, "y trust this key") {
 		t.Errorf("asked about the key the console printed:\n%s", text)
 	}
-	rec := p.m.sess.Run.Snapshot()
+	rec := d.m.sess.Run.Snapshot()
 	if rec.Facts[step.FactHostKey] != target.Fingerprint() || rec.Facts[step.FactSSHUser] != "root" {
 		t.Errorf("run facts %v", rec.Facts)
 	}
 }
 
-func TestConsoleSSHKeyThenPushRefusesAKeyTheBoardDidNotPrint(t *testing.T) {
+func sshKeyThenPushRefusesAKeyTheBoardDidNotPrint(t *testing.T) {
 	printed := testkit.SSHKey(t) // the console shows another board's key
 	o, target := watchPushBench(t, []ssh.PublicKey{printed})
 	d := driveStep(t, 200, 60, o, step.Console)

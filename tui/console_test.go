@@ -40,6 +40,7 @@ func onConsole(t *testing.T, w, h int, o sim.BoardOptions) (*driver, *sim.Board)
 }
 
 func TestConsoleScreenWatchesTheBootAtBothSizes(t *testing.T) {
+	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		d, _ := onConsole(t, size[0], size[1], sim.BoardOptions{})
 		consoleWatchesTheBoot(t, d, size[0])
@@ -49,6 +50,7 @@ func TestConsoleScreenWatchesTheBootAtBothSizes(t *testing.T) {
 // The Watch screen's walk through a real program, a board booting at
 // twenty times real time.
 func TestConsoleWalk(t *testing.T) {
+	t.Parallel()
 	o, _ := consoleBench(t, sim.BoardOptions{Speed: 20})
 	p := runProgram(t, 80, 24, o)
 	p.waitView("Check host")
@@ -93,6 +95,7 @@ func consoleWatchesTheBoot(t *testing.T, u ui, w int) {
 }
 
 func TestConsoleScreenFocusSendsKeysToTheBoard(t *testing.T) {
+	t.Parallel()
 	d, board := onConsole(t, 100, 30, sim.BoardOptions{})
 	d.waitView("▸shell")
 	d.typ("e") // named keys work outside focus mode
@@ -126,6 +129,7 @@ func TestConsoleScreenFocusSendsKeysToTheBoard(t *testing.T) {
 }
 
 func TestConsoleScreenSearchAndScroll(t *testing.T) {
+	t.Parallel()
 	d, _ := onConsole(t, 80, 24, sim.BoardOptions{})
 	d.waitView("▸shell")
 	d.typ("/Stage 1")
@@ -142,6 +146,7 @@ func TestConsoleScreenSearchAndScroll(t *testing.T) {
 }
 
 func TestConsoleScreenSurvivesAnUnplug(t *testing.T) {
+	t.Parallel()
 	d, board := onConsole(t, 80, 24, sim.BoardOptions{})
 	d.waitView("▸shell")
 	board.Unplug()
@@ -153,6 +158,7 @@ func TestConsoleScreenSurvivesAnUnplug(t *testing.T) {
 }
 
 func TestConsoleScreenBusyPortFailsThenRetries(t *testing.T) {
+	t.Parallel()
 	// Another program has the port: its open powers the board, which
 	// holds before its first line until the retry has connected.
 	o, board := consoleBench(t, sim.BoardOptions{HoldAt: serialcon.StageMB1})

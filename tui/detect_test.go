@@ -74,6 +74,7 @@ func recoverStep(t testing.TB, m *Model) runrec.StepRecord {
 // The procedure and the J14 drawing while waiting, then the board card;
 // continue passes usb_instance and module on.
 func TestRecoverWaitsThenShowsTheBoard(t *testing.T) {
+	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		b, usb := simBench(noBoardYet)
 		recoverWaitsThenShowsTheBoard(t, onRecover(t, size[0], size[1], "orin-nano-devkit", b), usb, size[0])
@@ -83,6 +84,7 @@ func TestRecoverWaitsThenShowsTheBoard(t *testing.T) {
 // The Recover screen's walk through a real program, from the host check
 // on.
 func TestRecoverWalk(t *testing.T) {
+	t.Parallel()
 	b, usb := simBench(noBoardYet)
 	tm, scr, m := toRecover(t, 80, 24, "orin-nano-devkit", b)
 	recoverWaitsThenShowsTheBoard(t, &program{t: t, tm: tm, scr: scr, m: m}, usb, 80)
@@ -135,6 +137,7 @@ func recoverWaitsThenShowsTheBoard(t *testing.T, u ui, usb *sim.USB, w int) {
 }
 
 func TestRecoverSeveralBoardsLetsThePersonChoose(t *testing.T) {
+	t.Parallel()
 	b, usb := simBench(sim.USBConfig{Board: sim.RecoveryBoard})
 	second := detect.Record{Bus: 3, Dev: 4, Path: "1", Vendor: 0x0955, Product: 0x7623, SpeedMbps: 12, Manufacturer: "NVIDIA Corp.", ProductName: "APX"}
 	usb.Plug(second)
@@ -156,6 +159,7 @@ func TestRecoverSeveralBoardsLetsThePersonChoose(t *testing.T) {
 }
 
 func TestRecoverBoardLeavingGoesBackToWaiting(t *testing.T) {
+	t.Parallel()
 	b, usb := simBench(sim.USBConfig{Board: sim.RecoveryBoard})
 	d := onRecover(t, 200, 60, "orin-nano-devkit", b)
 	d.waitView("✓ Board in recovery mode")
@@ -171,6 +175,7 @@ func TestRecoverBoardLeavingGoesBackToWaiting(t *testing.T) {
 }
 
 func TestRecoverAccessWarningNamesDoctorFix(t *testing.T) {
+	t.Parallel()
 	b, _ := simBench(sim.USBConfig{Board: sim.RecoveryBoard, Denied: map[string]bool{sim.RecoveryBoard.Node(): true}})
 	d := onRecover(t, 80, 24, "orin-nano-devkit", b)
 	text := d.waitView("! device node /dev/bus/usb/001/007 is not", "jetup doctor --fix")
@@ -181,6 +186,7 @@ func TestRecoverAccessWarningNamesDoctorFix(t *testing.T) {
 // waiting, then the mismatch, a confirmation, and the way to the right
 // profile.
 func TestRecoverOtherModuleOffersTheProfilesThatFit(t *testing.T) {
+	t.Parallel()
 	b, usb := simBench(noBoardYet)
 	d := onRecover(t, 200, 60, "orin-agx-devkit", b)
 	d.waitView("AGX Orin devkit buttons", "│ Force Recovery │", "Waiting for the board on USB (0955:7023, 0955:7223)")
@@ -213,6 +219,7 @@ func TestRecoverOtherModuleOffersTheProfilesThatFit(t *testing.T) {
 
 // "y" continues with the other module when the person knows better.
 func TestRecoverOtherModuleCanBeUsedAnyway(t *testing.T) {
+	t.Parallel()
 	b, _ := simBench(sim.USBConfig{Board: sim.RecoveryBoard})
 	d := onRecover(t, 80, 24, "orin-nx-devkit", b)
 	d.waitView("profile orin-nx-devkit is for orin-nx")
@@ -252,6 +259,7 @@ func (c *countingUSB) List(ctx context.Context, note detect.Notef) ([]detect.Rec
 // Leaving the screen (s skips it) stops the watch: nothing polls the bus
 // behind another step.
 func TestRecoverStopsWatchingWhenLeft(t *testing.T) {
+	t.Parallel()
 	b, usb := simBench(noBoardYet)
 	c := &countingUSB{Lister: usb, polls: make(chan struct{}, 1)}
 	b.USB = c

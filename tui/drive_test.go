@@ -210,10 +210,32 @@ func (d *driver) untilf(what func() string, ok func() bool) {
 	d.t.Helper()
 	timeout := time.NewTimer(waitBound)
 	defer timeout.Stop()
-	for !ok() {
+	// Like Bubble Tea's renderer, the driver looks at the model at most once
+	// a frame, and never more often than looking costs (a 200x60 frame
+	// takes tens of milliseconds under -race): a burst of events is taken in
+	// whole between looks. It looks again only after a message changed the
+	// model, and as soon as no message is waiting once the frame is over.
+	dirty, next := true, time.Time{}
+	frame := time.NewTimer(0)
+	defer frame.Stop()
+	for {
+		if dirty && !time.Now().Before(next) {
+			start := time.Now()
+			if ok() {
+				return
+			}
+			dirty, next = false, time.Now().Add(max(time.Second/60, time.Since(start)))
+		}
+		var due <-chan time.Time
+		if dirty {
+			frame.Reset(time.Until(next))
+			due = frame.C
+		}
 		select {
 		case msg := <-d.msgs:
 			d.send(msg)
+			dirty = true
+		case <-due:
 		case <-timeout.C:
 			d.t.Fatalf("waited %v for %s; the screen:\n%s", waitBound, what(), d.view())
 		}

@@ -10,21 +10,12 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
-
-// The test binary doubles as the flash helper, as jetup does.
-func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == flash.HelperArg {
-		os.Exit(flash.HelperMain(os.Args[2:]))
-	}
-	os.Exit(m.Run())
-}
 
 // flashBench is the simulated bench with the Orin Nano in recovery mode
 // and a flash that ends in outcome (success or a cause id), its pauses
@@ -49,8 +40,9 @@ func onFlash(t *testing.T, w, h int, b hardware.Edges) *driver {
 }
 
 func TestFlashScreenSuccessAtBothSizes(t *testing.T) {
+	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
-		d := onFlash(t, size[0], size[1], flashBench(t, "success", 0.05))
+		d := onFlash(t, size[0], size[1], flashBench(t, "success", 0))
 		flashSucceeds(t, d, size[0])
 		// enter moves on at once.
 		d.key(tea.KeyEnter)
@@ -62,6 +54,7 @@ func TestFlashScreenSuccessAtBothSizes(t *testing.T) {
 // The Flash screen's walk through a real program, from the Recover step:
 // after a success it moves on by itself, the board is booting.
 func TestFlashWalk(t *testing.T) {
+	t.Parallel()
 	tm, scr, m := toRecover(t, 80, 24, "orin-nano-super-devkit", flashBench(t, "success", 0.05))
 	p := &program{t: t, tm: tm, scr: scr, m: m}
 	p.waitView("enter: use this board for the flash step")
@@ -107,6 +100,7 @@ func flashRecorded(t *testing.T, m *Model) {
 }
 
 func TestFlashScreenFailureCardAndRetryFromRecovery(t *testing.T) {
+	t.Parallel()
 	d := onFlash(t, 80, 24, flashBench(t, "rcm-rejected", 0))
 	text := d.waitView("✗ Failed", "rcm-rejected: the board rejected", "Next: Power-cycle", "r retry from recovery", "✗ RCM boot over USB")
 	checkWidth(t, text, 80)

@@ -15,6 +15,7 @@ import (
 // Table tests for the pure helpers the screens draw and decide with.
 
 func TestTruncate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		n    int
@@ -34,6 +35,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestWrapIndent(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in     string
 		width  int
@@ -55,6 +57,7 @@ func TestWrapIndent(t *testing.T) {
 }
 
 func TestHangingIndentsUnderTheFirstLine(t *testing.T) {
+	t.Parallel()
 	got := hanging("1. ", "power the board off and hold the recovery button down", 24)
 	want := "1. power the board off\n   and hold the recovery\n   button down"
 	if got != want {
@@ -63,6 +66,7 @@ func TestHangingIndentsUnderTheFirstLine(t *testing.T) {
 }
 
 func TestFitLinesSaysWhatIsLeftOut(t *testing.T) {
+	t.Parallel()
 	five := "1\n2\n3\n4\n5"
 	for _, tc := range []struct {
 		n    int
@@ -83,6 +87,7 @@ func TestFitLinesSaysWhatIsLeftOut(t *testing.T) {
 }
 
 func TestFitCutsStyledTextByColumns(t *testing.T) {
+	t.Parallel()
 	styled := "\x1b[1mbold\x1b[0m and plain"
 	if got := fit(styled, 8); ansi.Strip(got) != "bold an…" || ansi.StringWidth(got) != 8 {
 		t.Errorf("fit = %q (%q)", got, ansi.Strip(got))
@@ -95,6 +100,7 @@ func TestFitCutsStyledTextByColumns(t *testing.T) {
 // pickCursor keeps the chosen disk across a hotplug refresh and otherwise
 // starts on the first disk that may be written.
 func TestPickCursor(t *testing.T) {
+	t.Parallel()
 	disk := func(names ...string) []media.Disk {
 		var ds []media.Disk
 		for _, n := range names {
@@ -129,6 +135,7 @@ func TestPickCursor(t *testing.T) {
 // The rate graph: one column a second scaled to the peak, the image's row
 // only while writing, and what held the write back.
 func TestRateGraph(t *testing.T) {
+	t.Parallel()
 	const mb = 1 << 20
 	w := &writeScreen{st: DefaultStyles(), w: 60}
 	if got := w.graph(); got != "" {
@@ -182,6 +189,7 @@ func TestRateGraph(t *testing.T) {
 
 // keyBytes: what a key in focus mode sends down the serial line.
 func TestKeyBytes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		k    tea.KeyPressMsg
 		want string
@@ -211,6 +219,7 @@ func TestKeyBytes(t *testing.T) {
 }
 
 func TestShortPortAndStoreName(t *testing.T) {
+	t.Parallel()
 	if got := shortPort("/dev/ttyUSB0"); got != "/dev/ttyUSB0" {
 		t.Errorf("shortPort kept short names whole: %q", got)
 	}
@@ -229,6 +238,7 @@ func TestShortPortAndStoreName(t *testing.T) {
 }
 
 func TestBoardLineNamesTheBoardFromItsFacts(t *testing.T) {
+	t.Parallel()
 	if got := boardLine(nil); got != "no board facts recorded" {
 		t.Errorf("no facts: %q", got)
 	}
@@ -241,6 +251,7 @@ func TestBoardLineNamesTheBoardFromItsFacts(t *testing.T) {
 
 // The push form turns its fields into options or says what is wrong.
 func TestPushFormOptions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name               string
 		host, port, system string

@@ -54,6 +54,7 @@ func press(tm *teatest.TestModel, codes ...rune) {
 }
 
 func TestPickerAtBothSizes(t *testing.T) {
+	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		d := drive(t, size[0], size[1], Options{})
 		want := []string{"Which board is on the bench?", "▸ Profile", "orin-nano-devkit", "q quit"}
@@ -67,6 +68,7 @@ func TestPickerAtBothSizes(t *testing.T) {
 // The picker's walk through a real Bubble Tea program: the choice builds
 // the step list and starts the host check.
 func TestChooseProfileBuildsTheStepList(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir})
 	scr.WaitFor(t, wait, "orin-agx-devkit")
@@ -81,6 +83,7 @@ func TestChooseProfileBuildsTheStepList(t *testing.T) {
 }
 
 func TestFilterPicksAPiWithoutFlashSteps(t *testing.T) {
+	t.Parallel()
 	d := drive(t, 80, 24, Options{})
 	d.waitView("orin-agx-devkit")
 	d.typ("/rpi4q") // the q goes to the filter, not to quit
@@ -96,6 +99,7 @@ func TestFilterPicksAPiWithoutFlashSteps(t *testing.T) {
 }
 
 func TestLastProfileIsPreselected(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := saveRemembered(dir, remembered{LastProfile: "xavier-nx-devkit"}); err != nil {
 		t.Fatal(err)
@@ -107,6 +111,7 @@ func TestLastProfileIsPreselected(t *testing.T) {
 }
 
 func TestResizeRelaysOut(t *testing.T) {
+	t.Parallel()
 	d := driveStep(t, 60, 20, Options{Profile: "orin-nano-devkit"}, step.Doctor)
 	// At 60 columns the run id does not fit beside the title and long
 	// details are cut with an ellipsis instead of wrapping.
@@ -122,6 +127,7 @@ func TestResizeRelaysOut(t *testing.T) {
 // A step a profile names without a screen of its own says so, and enter
 // records it skipped.
 func TestNotBuiltStepSaysSoAndIsRecordedSkipped(t *testing.T) {
+	t.Parallel()
 	d := newDriver(t, Options{Profile: "rpi4"})
 	delete(d.m.screens, step.Write) // as if the write screen were not built
 	d.start(80, 24)
@@ -163,6 +169,7 @@ func (b *blockingScreen) Keys() []key.Binding              { return nil }
 func (b *blockingScreen) CapturesKeys() bool               { return false }
 
 func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
+	t.Parallel()
 	testkit.NeedCommands(t, "sleep")
 	pids := make(chan int, 1)
 	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
@@ -217,6 +224,7 @@ func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 // huh keeps reporting completion after the choice: a burst of messages
 // right after enter must still give one run, not two.
 func TestOneChoiceOneRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d := drive(t, 80, 24, Options{StateDir: dir})
 	d.waitView("orin-agx-devkit")
@@ -232,6 +240,7 @@ func TestOneChoiceOneRun(t *testing.T) {
 }
 
 func TestSkipAndGoTo(t *testing.T) {
+	t.Parallel()
 	// A flash step that waits, so that GoTo leaves an open attempt (the
 	// real one starts flashing at once).
 	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
@@ -264,6 +273,7 @@ func TestSkipAndGoTo(t *testing.T) {
 // check to the summary: after it, n starts the next board of the same
 // profile with its own run record; the host check is carried over.
 func TestNextBoardStartsANewRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "rpi4"})
 	scr.WaitFor(t, wait, "11 checks:")

@@ -22,7 +22,7 @@ import (
 // a faster clock.
 func fastBench() (Options, *sim.PushBoard) {
 	b := sim.Hardware()
-	board := sim.NewPushBoard(sim.PushOptions{Rate: 600 << 20, Paths: 120, Bytes: 300 << 20, Pace: 0.1})
+	board := sim.NewPushBoard(sim.PushOptions{Rate: 600 << 20, Paths: 120, Bytes: 300 << 20, Pace: 0.01})
 	b.Push = sim.EdgeFor(board)
 	return Options{Hardware: b, Profile: "orin-nano-devkit", Sim: true}, board
 }
@@ -36,6 +36,7 @@ func onPush(t *testing.T, w, h int, o Options) *driver {
 }
 
 func TestPushScreenFirstContactPushAndActivateAtBothSizes(t *testing.T) {
+	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		o, board := fastBench()
 		o.StateDir = t.TempDir()
@@ -45,6 +46,7 @@ func TestPushScreenFirstContactPushAndActivateAtBothSizes(t *testing.T) {
 
 // The push screen's walk through a real program, from the host check.
 func TestPushWalk(t *testing.T) {
+	t.Parallel()
 	o, board := fastBench()
 	o.StateDir = t.TempDir()
 	p := runProgram(t, 80, 24, o)
@@ -90,6 +92,7 @@ func pushFirstContact(t *testing.T, u ui, board *sim.PushBoard, w int) {
 }
 
 func TestPushScreenRefusedKeyThenPushAgain(t *testing.T) {
+	t.Parallel()
 	o, _ := fastBench()
 	o.StateDir = t.TempDir()
 	d := onPush(t, 80, 24, o)
@@ -111,6 +114,7 @@ func TestPushScreenRefusedKeyThenPushAgain(t *testing.T) {
 }
 
 func TestPushScreenChangedKeyIsRefusedUntilForgotten(t *testing.T) {
+	t.Parallel()
 	o, board := fastBench()
 	o.StateDir = t.TempDir()
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
@@ -133,6 +137,7 @@ func TestPushScreenChangedKeyIsRefusedUntilForgotten(t *testing.T) {
 }
 
 func TestPushScreenTrustsTheKeyTheConsolePrinted(t *testing.T) {
+	t.Parallel()
 	o, board := fastBench()
 	o.StateDir = t.TempDir()
 	d := newDriver(t, o)
@@ -148,6 +153,7 @@ func TestPushScreenTrustsTheKeyTheConsolePrinted(t *testing.T) {
 }
 
 func TestPushScreenFormSaysWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	o, _ := fastBench()
 	o.StateDir = t.TempDir()
 	d := onPush(t, 80, 24, o)
@@ -172,6 +178,7 @@ func TestPushScreenFormSaysWhatIsMissing(t *testing.T) {
 }
 
 func TestPushScreenCancelStopsTheCopy(t *testing.T) {
+	t.Parallel()
 	b := sim.Hardware()
 	board := sim.NewPushBoard(sim.PushOptions{Rate: 20 << 20, Paths: 200, Bytes: 400 << 20, Pace: 0.1})
 	b.Push = sim.EdgeFor(board)

@@ -30,6 +30,7 @@ func rowsOf(s *scrollback) []string {
 func press1(s *scrollback, code rune) { s.Update(tea.KeyPressMsg{Code: code}) }
 
 func TestScrollbackFollowsScrollsAndFinds(t *testing.T) {
+	t.Parallel()
 	s := newScrollback(30, 5)
 	numbered(s, 100)
 	view := s.View()
@@ -101,6 +102,7 @@ func TestScrollbackFollowsScrollsAndFinds(t *testing.T) {
 }
 
 func TestScrollbackKeepsTheFirmwareRowsWhenSmall(t *testing.T) {
+	t.Parallel()
 	s := newScrollback(10, 3)
 	if w, h := s.term.Size(); w != termMinW || h != termMinH {
 		t.Errorf("a 10x3 pane emulates %dx%d, want %dx%d", w, h, termMinW, termMinH)

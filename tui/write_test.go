@@ -42,18 +42,19 @@ func freshStick(t *testing.T) {
 	}
 }
 
-func TestWriteScreenBuildsWritesVerifiesAt80x24(t *testing.T) {
-	o, _ := writeBench(1<<30, 30_752_636_928)
-	writeBuildsWritesVerifies(t, driveStep(t, 80, 24, o, step.Write))
-}
-
-// The write screen's walk through a real program, from the host check.
-func TestWriteWalk(t *testing.T) {
-	o, _ := writeBench(1<<30, 30_752_636_928)
-	p := runProgram(t, 80, 24, o)
-	p.waitView("11 checks:")
-	p.key(tea.KeyEnter)
-	writeBuildsWritesVerifies(t, p)
+// The write screen. Its tests share the simulated stick (freshStick), so
+// they run one after another, beside the other tests; the first is the
+// screen's walk through a real program, from the host check.
+func TestWriteScreen(t *testing.T) {
+	t.Parallel()
+	t.Run("WalkBuildsWritesVerifiesAt80x24", func(t *testing.T) {
+		o, _ := writeBench(1<<30, 30_752_636_928)
+		p := runProgram(t, 80, 24, o)
+		p.waitView("11 checks:")
+		p.key(tea.KeyEnter)
+		writeBuildsWritesVerifies(t, p)
+	})
+	t.Run("TypedNameHotplugAndGraphAt200x60", writeTypedNameHotplugAndGraphAt200x60)
 }
 
 func writeBuildsWritesVerifies(t *testing.T, u ui) {
@@ -99,7 +100,8 @@ func writeBuildsWritesVerifies(t *testing.T, u ui) {
 
 // A stick over 64 GB needs its name typed; the list follows hotplug; the
 // rate graph shows at 200x60.
-func TestWriteScreenTypedNameHotplugAndGraphAt200x60(t *testing.T) {
+func writeTypedNameHotplugAndGraphAt200x60(t *testing.T) {
+	freshStick(t)
 	o, disks := writeBench(48<<20, 128_035_676_160)
 	d := driveStep(t, 200, 60, o, step.Write)
 	d.waitView("Which image goes on the stick?")
@@ -126,7 +128,15 @@ func TestWriteScreenTypedNameHotplugAndGraphAt200x60(t *testing.T) {
 	d.key(tea.KeyBackspace)
 	d.typ("sda")
 	d.key(tea.KeyEnter)
-	text := d.waitView("device ", "peak ", "bottleneck")
+	// While writing: the device's and the image's rates, and what held the
+	// write back, as measured (which one depends on this machine's load).
+	var text string
+	d.until("the rate graph of the write", func() bool {
+		text = d.view()
+		return strings.Contains(text, "device ") && strings.Contains(text, "image  ") && strings.Contains(text, "peak ") &&
+			(strings.Contains(text, "the device is the bottleneck") || strings.Contains(text, "decompression is the bottleneck") ||
+				strings.Contains(text, "· balanced"))
+	})
 	checkWidth(t, text, 200)
 	text = d.waitView("✓ written and verified")
 	checkWidth(t, text, 200)
@@ -135,6 +145,7 @@ func TestWriteScreenTypedNameHotplugAndGraphAt200x60(t *testing.T) {
 // The installer's nix build shows its progress under the spinner, as the
 // flash step's build does, with the build log below it.
 func TestWriteScreenShowsTheInstallerBuildProgress(t *testing.T) {
+	t.Parallel()
 	w := newWriteScreen(&Session{}, DefaultStyles()).(*writeScreen)
 	w.SetSize(80, 24)
 	w.state = wsBuilding
