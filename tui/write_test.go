@@ -32,19 +32,22 @@ func writeBench(rate float64, size int64) (Options, *sim.Disks) {
 }
 
 // freshStick puts the simulated stick back as sold, an exFAT stick, before
-// a test writes it: sim.Disks keeps one backing file per process
-// (TMPDIR/jetup-sim/<pid>/stick.img), which the last write filled.
+// a test writes it. sim.Disks keeps one backing file per process
+// (stick.img in its TMPDIR/jetup-sim-<pid>-* directory), which the last
+// write filled; should sim move it, the walk's "exfat" check fails.
 func freshStick(t *testing.T) {
 	t.Helper()
-	p := filepath.Join(os.TempDir(), "jetup-sim", strconv.Itoa(os.Getpid()), "stick.img")
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	old, err := filepath.Glob(filepath.Join(os.TempDir(), "jetup-sim-"+strconv.Itoa(os.Getpid())+"-*", "stick.img"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range old {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
 	}
 }
 
-// The write screen. Its tests share the simulated stick (freshStick), so
-// they run one after another, beside the other tests; the first is the
-// screen's walk through a real program, from the host check.
 func TestWriteScreen(t *testing.T) {
 	t.Parallel()
 	t.Run("WalkBuildsWritesVerifiesAt80x24", func(t *testing.T) {

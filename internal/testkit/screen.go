@@ -15,13 +15,16 @@ import (
 type Screen struct {
 	mu  sync.Mutex
 	emu *vt.Emulator
+	// changed gets a token (never blocking) whenever the screen may have
+	// changed, so WaitFor looks again only then.
+	changed chan struct{}
 }
 
 // NewScreen starts copying out (teatest's tm.Output()) into a w x h
 // emulator. Bubble Tea maps \n to \r\n itself only on a real TTY, so the
 // emulator is put in newline mode (LNM) first.
 func NewScreen(out io.Reader, w, h int) *Screen {
-	s := &Screen{emu: vt.NewEmulator(w, h)}
+	s := &Screen{emu: vt.NewEmulator(w, h), changed: make(chan struct{}, 1)}
 	_, _ = s.emu.WriteString("\x1b[20h")
 	// The emulator answers terminal queries on its input pipe: drain it or
 	// its writes block.
@@ -50,6 +53,7 @@ func NewScreen(out io.Reader, w, h int) *Screen {
 func (s *Screen) write(p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.touch()
 	defer func() {
 		if recover() != nil {
 			w, h := s.emu.Width(), s.emu.Height()
@@ -66,6 +70,14 @@ func (s *Screen) Resize(w, h int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.emu.Resize(w, h)
+	s.touch()
+}
+
+func (s *Screen) touch() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 // Text is the screen's text, lines trimmed on the right.
@@ -80,10 +92,34 @@ func (s *Screen) Text() string {
 }
 
 // WaitFor waits until the screen contains every one of want, or fails the
-// test showing the screen.
+// test showing the screen after timeout. It looks again each time the
+// program's output changed the screen, not on a clock.
 func (s *Screen) WaitFor(t testing.TB, timeout time.Duration, want ...string) string {
 	t.Helper()
-	return WaitForText(t, timeout, s.Text, want...)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		got := s.Text()
+		missing := firstMissing(got, want)
+		if missing == "" {
+			return got
+		}
+		select {
+		case <-s.changed:
+		case <-deadline.C:
+			t.Fatalf("screen never showed %q within %v; screen:\n%s", missing, timeout, got)
+		}
+	}
+}
+
+// firstMissing is the first of want that text lacks, "" when none.
+func firstMissing(text string, want []string) string {
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			return w
+		}
+	}
+	return ""
 }
 
 // WaitForText polls text until it contains every one of want, or fails the
@@ -94,13 +130,7 @@ func WaitForText(t testing.TB, timeout time.Duration, text func() string, want .
 	deadline := time.Now().Add(timeout)
 	for {
 		got := text()
-		missing := ""
-		for _, w := range want {
-			if !strings.Contains(got, w) {
-				missing = w
-				break
-			}
-		}
+		missing := firstMissing(got, want)
 		if missing == "" {
 			return got
 		}
