@@ -21,9 +21,9 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// wait bounds a wait for what a screen shows next: generous, so a busy
-// machine is slow, not failing.
-const wait = 60 * time.Second
+// wait bounds a wait for what a real program's screen shows next: the
+// driver's bound, generous, so a busy machine is slow, not failing.
+const wait = waitBound
 
 func startWizard(t *testing.T, w, h int, o Options) (*teatest.TestModel, *testkit.Screen, *Model) {
 	t.Helper()

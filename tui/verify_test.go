@@ -97,6 +97,7 @@ func isDone(m tea.Msg) bool { _, ok := m.(DoneMsg); return ok }
 func taskDone(m tea.Msg) bool { _, ok := m.(TaskDoneMsg); return ok }
 
 func TestVerifyScreenShowsEveryVerdictAndContinuesOnEnter(t *testing.T) {
+	t.Parallel()
 	s, _ := verifySession(t, "", true)
 	sc := newVerifyScreen(s, DefaultStyles())
 	sc.SetSize(80, 24)
@@ -124,6 +125,7 @@ func TestVerifyScreenShowsEveryVerdictAndContinuesOnEnter(t *testing.T) {
 }
 
 func TestVerifyScreenNamesAFailedUnitWithItsJournalAndRetries(t *testing.T) {
+	t.Parallel()
 	s, board := verifySession(t, "failed-unit", true)
 	sc := newVerifyScreen(s, DefaultStyles())
 	sc.SetSize(100, 40)
@@ -160,6 +162,7 @@ func TestVerifyScreenNamesAFailedUnitWithItsJournalAndRetries(t *testing.T) {
 }
 
 func TestVerifyScreenAsksAboutANewKeyAndSaysWhenNoBoardIsKnown(t *testing.T) {
+	t.Parallel()
 	s, board := verifySession(t, "", false)
 	sc := newVerifyScreen(s, DefaultStyles())
 	sc.SetSize(80, 24)
@@ -196,6 +199,7 @@ func TestVerifyScreenAsksAboutANewKeyAndSaysWhenNoBoardIsKnown(t *testing.T) {
 }
 
 func TestSummaryShowsTheVerdicts(t *testing.T) {
+	t.Parallel()
 	res := verify.Result{Checks: []verify.Check{{ID: "cuda", Title: "CUDA sample", Status: verify.Fail, Detail: "cuda-test failed: x\nmore"},
 		{ID: "k3s-node", Title: "k3s node", Status: verify.OK, Detail: "Ready"}}}
 	b, _ := json.Marshal(res)
@@ -214,6 +218,7 @@ func TestSummaryShowsTheVerdicts(t *testing.T) {
 // compares the running system with the one pushed, and the Summary shows
 // the verdicts.
 func TestWizardVerifiesAfterPushAndSummarisesTheVerdicts(t *testing.T) {
+	t.Parallel()
 	o, board := fastBench()
 	o.Hardware.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
 	o.StateDir = t.TempDir()

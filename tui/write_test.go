@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -101,15 +102,27 @@ func writeBuildsWritesVerifies(t *testing.T, u ui) {
 	}
 }
 
-// A stick over 64 GB needs its name typed; the list follows hotplug; the
-// rate graph shows at 200x60.
+// An image file of the person's own; a stick over 64 GB needs its name
+// typed; the list follows hotplug; the rate graph shows at 200x60.
 func writeTypedNameHotplugAndGraphAt200x60(t *testing.T) {
 	freshStick(t)
-	o, disks := writeBench(48<<20, 128_035_676_160)
+	// A small image of the person's own, written slowly enough for the
+	// graph's samples (one a second).
+	img := rawImage(t, 12<<20)
+	o, disks := writeBench(8<<20, 128_035_676_160)
 	d := driveStep(t, 200, 60, o, step.Write)
-	d.waitView("Which image goes on the stick?")
+	d.waitView("Which image goes on the stick?", "An image file…")
+	d.key(tea.KeyDown, tea.KeyEnter)
+	d.waitView("Image file (raw, .zst, .xz, .gz, .bz2")
+	d.typ(img) // every key goes to the field
+	if d.m.confirmQuit || d.quit || d.m.active().id != step.Write {
+		t.Fatal("typing the image's path reached the wizard's keys")
+	}
 	d.key(tea.KeyEnter)
-	d.waitView("sda", "128.0 GB", "4C530001230518117373")
+	d.waitView("Image: "+img, "sda", "128.0 GB", "4C530001230518117373")
+	if f := d.m.sess.Facts[step.FactInstaller]; f != img {
+		t.Errorf("installer fact %q, want the file", f)
+	}
 	if _, err := disks.PowerOff(t.Context(), media.Disk{Name: "sda"}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,4 +182,25 @@ func TestWriteScreenShowsTheInstallerBuildProgress(t *testing.T) {
 			t.Errorf("wider than 80 columns: %q", l)
 		}
 	}
+}
+
+// rawImage is a raw disk image of size bytes (an MBR with one Linux
+// partition, some data in it), as a person might pick with "An image
+// file…".
+func rawImage(t *testing.T, size int) string {
+	t.Helper()
+	img := make([]byte, size)
+	e := img[446:]
+	e[4] = 0x83
+	binary.LittleEndian.PutUint32(e[8:], 2048)
+	binary.LittleEndian.PutUint32(e[12:], uint32(size/512-2048))
+	img[510], img[511] = 0x55, 0xaa
+	for i := 1 << 20; i < size; i += 4096 {
+		img[i] = byte(i >> 12)
+	}
+	p := filepath.Join(t.TempDir(), "custom.img")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
