@@ -176,7 +176,7 @@ func (b *realBoard) unset(name string) { os.Remove(filepath.Join(b.Dir, "state",
 
 var orinNodes = []string{"/dev/nvmap", "/dev/nvgpu/igpu0/ctrl", "/dev/nvgpu/igpu0/as", "/dev/nvhost-ctrl-gpu"}
 
-func newRealBoard(t *testing.T) *realBoard {
+func newRealBoard(t testing.TB) *realBoard {
 	t.Helper()
 	b := testboard.New(t, testboard.Options{System: boardSystem, DevNodes: orinNodes,
 		Tools: map[string]string{"systemctl": fakeSystemctl, "journalctl": fakeJournalctl, "nvidia-smi": fakeNvidiaSMI,
