@@ -31,7 +31,11 @@ type VerifyBoard struct {
 	Hostname string
 	System   string // what /run/current-system points to
 	Failure  string // one of VerifyFailures, or ""
-	pace     float64
+	// Agent makes the board a k3s agent: no kubeconfig of its own, so its
+	// node is read on the server (the same simulated machine answers as
+	// the server to a k3s-only shell).
+	Agent bool
+	pace  float64
 
 	mu    sync.Mutex
 	polls int            // node probes so far (it turns Ready on the third)
@@ -214,8 +218,12 @@ func (s *verifyShell) run(ctx context.Context, in *bufio.Reader) {
 		}
 	}
 	if s.want("k3s-node") || s.want("k3s-gpu") || s.want("k3s-storage") {
-		s.section("k3s", "", "k3s=active\nk3s_agent=inactive\nk3s_bin=yes\nkubeconfig=yes\nnode="+node, 0)
-		s.node(ctx, node)
+		if b.Agent && !s.p.kubeOnly {
+			s.section("k3s", "", "k3s=inactive\nk3s_agent=active\nk3s_bin=yes\nnode="+node, 0)
+		} else {
+			s.section("k3s", "", "k3s=active\nk3s_agent=inactive\nk3s_bin=yes\nkubeconfig=yes\nnode="+node, 0)
+			s.node(ctx, node)
+		}
 		s.mark("done", "k3s-node")
 	}
 	if s.want("k3s-storage") && !s.p.kubeOnly {

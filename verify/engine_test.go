@@ -294,3 +294,49 @@ func TestUnknownChangedOrUnreachableBoardsAreRefusedAsPushRefusesThem(t *testing
 		})
 	}
 }
+
+func TestAnAgentsNodeIsReadOnTheServer(t *testing.T) {
+	b, edge, trust := newBoard(t, "")
+	b.Verifier().Agent = true
+	o := options(t)
+	o.Only, o.Trust, o.Closure, o.Workload = []string{verify.K3sNode, verify.K3sGPU}, trust, b.System(), ""
+	ctx := context.Background()
+	res, err := verify.Run(ctx, edge, o, step.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := check(t, res, verify.K3sNode); c.Status != verify.Warn || !strings.Contains(c.Next, "--k3s-server") {
+		t.Errorf("no server given: %+v", c)
+	}
+	// The server's key is pinned like any board's (here the same machine's).
+	o.K3sServer = sim.BoardAddress
+	rec := &recorder{}
+	res, err = verify.Run(ctx, edge, o, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := check(t, res, verify.K3sNode); c.Status != verify.OK || !strings.Contains(c.Detail, "node nixos is Ready") {
+		t.Errorf("through the server: %+v", c)
+	}
+	if c := check(t, res, verify.K3sGPU); c.Status != verify.OK {
+		t.Errorf("k3s-gpu through the server: %+v", c)
+	}
+	keys := 0
+	for _, e := range rec.events {
+		if _, ok := e.(remote.HostKey); ok {
+			keys++
+		}
+	}
+	if keys != 2 {
+		t.Errorf("%d host key events: the board's and the server's were each checked", keys)
+	}
+	// A server whose key is not pinned is refused as any board is.
+	o.K3sServer = "192.168.55.9"
+	res, err = verify.Run(ctx, edge, o, step.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := check(t, res, verify.K3sNode); c.Status != verify.Fail || !strings.Contains(c.Detail, "cannot ask the k3s server root@192.168.55.9") {
+		t.Errorf("unreachable server: %+v", c)
+	}
+}
