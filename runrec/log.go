@@ -68,17 +68,23 @@ func (l *Log) Stamped() step.Sink {
 }
 
 // Tee is sink with every event also printed into the log. When the log
-// could not be created, sink is told so once, as a warning.
+// could not be created, sink is told so once, as a warning (Warn).
 func (l *Log) Tee(sink step.Sink) step.Sink {
 	if l == nil {
 		return sink
 	}
-	if l.err != nil && sink != nil {
-		l.once.Do(func() {
-			sink.Emit(l.missing())
-		})
-	}
+	l.Warn(sink)
 	return step.Tee(sink, l.Printer())
+}
+
+// Warn tells sink once, as a warning, when the log could not be created:
+// for a log that takes bytes only (the console's raw log) and so is not
+// Tee'd.
+func (l *Log) Warn(sink step.Sink) {
+	if l == nil || l.err == nil || sink == nil {
+		return
+	}
+	l.once.Do(func() { sink.Emit(l.missing()) })
 }
 
 func (l *Log) missing() step.Warning {

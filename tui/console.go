@@ -95,22 +95,20 @@ func (c *consoleScreen) start() tea.Cmd {
 	if o.Profile != nil {
 		o.Config.Baud = o.Profile.Console.Baud
 	}
-	if rs := c.sess.Step(); rs != nil {
-		if raw, err := rs.CreateLog("raw"); err == nil {
-			o.RawLog = raw
-			c.logs = append(c.logs, raw)
-		}
-		if text, err := rs.CreateLog("log"); err == nil {
-			o.TextLog = text
-			c.logs = append(c.logs, text)
-		}
-	}
+	// Without its logs the console still runs; the screen says they are
+	// missing.
+	raw, _ := c.sess.Step().OpenLog("raw")
+	text, _ := c.sess.Step().OpenLog("log")
+	o.RawLog, o.TextLog = raw, text
+	c.logs = append(c.logs, raw, text)
 	c.con = serialcon.New(o)
 	con := c.con
 	// Watching a console is no work in progress: esc, s and q leave without
 	// asking to stop it, and it keeps logging while later steps run (the
 	// push's reboot shows up in the same log). It ends with the wizard.
 	t, cmd := c.sess.StartWatch(func(ctx context.Context, sink step.Sink) (any, error) {
+		raw.Warn(sink)
+		text.Warn(sink)
 		return con.Run(ctx, sink)
 	})
 	c.task = t

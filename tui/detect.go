@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -66,17 +65,11 @@ func (r *recoverScreen) Init() tea.Cmd {
 		opt.Profiles = r.sess.Profiles.All()
 	}
 	usb := r.sess.Hardware.USB
-	var log io.WriteCloser
-	if rs := r.sess.Step(); rs != nil {
-		if f, err := rs.CreateLog("log"); err == nil {
-			log = f
-		}
-	}
+	log, _ := r.sess.Step().OpenLog("log") // without it the watch goes on: Warn says so
 	t, cmd := r.sess.StartWatch(func(ctx context.Context, sink step.Sink) (any, error) {
-		if log != nil {
-			defer log.Close()
-			sink = step.Tee(logLines(log), sink)
-		}
+		defer log.Close()
+		log.Warn(sink)
+		sink = step.Tee(log.Stamped(), sink)
 		if usb == nil {
 			return nil, step.Errorf("no-usb", "this bench has no USB lister", "jetup cannot see USB here")
 		}
@@ -84,15 +77,6 @@ func (r *recoverScreen) Init() tea.Cmd {
 	})
 	r.task = t
 	return tea.Batch(cmd, r.spin.Tick)
-}
-
-// logLines writes each event's text to the step log with a timestamp.
-func logLines(w io.Writer) step.Sink {
-	return step.SinkFunc(func(e step.Event) {
-		if t := e.Text(); t != "" {
-			fmt.Fprintf(w, "%s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), t)
-		}
-	})
 }
 
 // Leave stops the watch when the wizard moves to another step.

@@ -148,7 +148,7 @@ func (f *flashScreen) options() (flash.Options, error) {
 		o.OutLink = filepath.Join(f.sess.StateDir, "gcroots", p.Flash.Attribute)
 	}
 	if rs := f.sess.Step(); rs != nil {
-		log, err := rs.CreateLog("log")
+		log, err := rs.OpenLog("log")
 		if err != nil {
 			return o, err
 		}

@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"io"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
@@ -122,19 +121,11 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 	p.opts = o
 	p.run = newPushRun(o)
 	edge := p.sess.Hardware.Push
-	var log io.WriteCloser
-	if rs := p.sess.Step(); rs != nil {
-		if f, err := rs.CreateLog("log"); err == nil {
-			log = f
-		}
-	}
+	log, _ := p.sess.Step().OpenLog("log") // without it the push goes on: Tee says so
 	t, cmd := p.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
-		if log != nil {
-			defer log.Close()
-			o.Log = log
-			sink = step.Tee(sink, step.NewPrinter(log, false))
-		}
-		return deploy.Push(ctx, edge, o, sink)
+		defer log.Close()
+		o.Log = log
+		return deploy.Push(ctx, edge, o, log.Tee(sink))
 	})
 	p.task = t
 	return tea.Batch(append(cmds, cmd, p.spin.Tick)...)

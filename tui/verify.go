@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"io"
 	"path/filepath"
 
 	"charm.land/bubbles/v2/key"
@@ -144,20 +143,11 @@ func (v *verifyScreen) start(o verify.Options) tea.Cmd {
 	v.opts = o
 	v.run = newVerifyRun(o)
 	edge := v.sess.Hardware.Verify
-	var log io.WriteCloser
-	if rs := v.sess.Step(); rs != nil {
-		if f, err := rs.CreateLog("log"); err == nil {
-			log = f
-		}
-	}
+	log, _ := v.sess.Step().OpenLog("log") // without it the checks go on: Tee says so
 	t, cmd := v.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
-		if log != nil {
-			defer log.Close()
-			w := &lockedLog{w: log}
-			o.Log = w
-			sink = step.Tee(sink, step.NewPrinter(w, false))
-		}
-		return verify.Run(ctx, edge, o, sink)
+		defer log.Close()
+		o.Log = log // serialised with the event lines
+		return verify.Run(ctx, edge, o, log.Tee(sink))
 	})
 	v.task = t
 	return tea.Batch(append(cmds, cmd, v.spin.Tick)...)

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jetup/jetup/remote"
@@ -208,18 +206,6 @@ func verifyVerdicts(st *Styles, details []byte, w int) []string {
 		out = append(out, "    "+st.Good.Render("✓")+fmt.Sprintf(" all %d checks passed", len(res.Checks)))
 	}
 	return out
-}
-
-// lockedLog serialises the board's raw output and the event lines.
-type lockedLog struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 var jsonUnmarshal = json.Unmarshal

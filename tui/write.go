@@ -331,13 +331,9 @@ func (w *writeScreen) execute() tea.Cmd {
 	plan := w.plan
 	rs := w.sess.Step()
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
-		if rs != nil {
-			if f, err := rs.CreateLog("log"); err == nil {
-				defer f.Close()
-				sink = step.Tee(sink, step.NewPrinter(f, false))
-			}
-		}
-		return plan.Execute(ctx, sink)
+		log, _ := rs.OpenLog("log") // without it the write goes on: Tee says so
+		defer log.Close()
+		return plan.Execute(ctx, log.Tee(sink))
 	})
 	w.task = t
 	return tea.Batch(cmd, w.spin.Tick)
