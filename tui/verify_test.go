@@ -241,3 +241,33 @@ func TestWizardVerifiesAfterPushAndSummarisesTheVerdicts(t *testing.T) {
 		t.Errorf("verify step %+v", last)
 	}
 }
+
+// The Verify step driven as the wizard runs it: a board whose unit failed
+// is asked about its key, fails, is recorded as a failed attempt, and r
+// after the fix is a second attempt that passes.
+func TestVerifyStepRecordsAFailureAndASecondAttempt(t *testing.T) {
+	hw := sim.Hardware()
+	board := sim.NewPushBoard(sim.PushOptions{Pace: 0.001})
+	board.Verifier().Failure = "failed-unit"
+	hw.Push = sim.EdgeFor(board)
+	hw.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
+	d := driveStep(t, 100, 40, Options{Hardware: hw, Profile: "orin-nano-devkit", Sim: true}, step.Verify)
+	d.waitView("Verify the board", "enter checks root@192.168.55.1")
+	d.key(tea.KeyEnter)
+	d.waitView("First contact", board.Fingerprint(), "y trusts and pins it")
+	d.typ("y")
+	d.waitView("✗ Failed units   1 failed: nvpmodel.service", "next: read `journalctl -b -u nvpmodel.service`", "r verifies again")
+	first := d.waitAttempt(step.Verify, "failed", outcome(runrec.Failed))
+	if first.Attempt != 1 || !strings.Contains(first.Summary, "failed: failed-units") || len(first.Logs) != 1 {
+		t.Errorf("first attempt %+v", first)
+	}
+	board.Verifier().Failure = ""
+	d.typ("r")
+	d.waitView("✓ pinned ssh-ed25519", "✓ Failed units   no failed units", "✓ the board works", "enter continue")
+	d.key(tea.KeyEnter)
+	second := d.waitAttempt(step.Verify, "successful", outcome(runrec.Success))
+	if second.Attempt != 2 || len(second.Details) == 0 {
+		t.Errorf("second attempt %+v", second)
+	}
+	d.waitView("Summary", "– Booted system", "✓ Verify")
+}
