@@ -18,28 +18,22 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// personsKey puts a fresh ~/.ssh/id_ed25519.pub, and nothing else, in the
-// tests' home (TestMain; no agent), and returns the key as deploy reads it.
-// The k tests share that home, so they run one after another
-// (TestConsoleSSHKey).
-func personsKey(t *testing.T) deploy.LoginKey {
+// personsKey writes a fresh public key, id_ed25519.pub, in a directory of
+// the test's own and returns it as deploy reads it, and the identity that
+// names it (the push's ssh_identity fact, which k looks the key up for).
+// The tests' home (TestMain) stays empty, so the tests run side by side.
+func personsKey(t *testing.T) (deploy.LoginKey, string) {
 	t.Helper()
-	home := os.Getenv("HOME")
-	if err := os.RemoveAll(filepath.Join(home, ".ssh")); err != nil {
-		t.Fatal(err)
-	}
+	identity := filepath.Join(t.TempDir(), "id_ed25519")
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " tech@bench"
-	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519.pub"), []byte(line+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(identity+".pub", []byte(line+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	k, err := deploy.ParseLoginKey(line)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k
+	return k, identity
 }
 
 func setupBytes(t *testing.T, user string, k *deploy.LoginKey) string {
@@ -63,26 +57,17 @@ func waitInput(t *testing.T, d *driver, board *sim.Board, want string) {
 // simulated board's console prints.
 var simTarget = sim.NewPushBoard(sim.PushOptions{}).Fingerprint()
 
-// The Watch step's k. Its tests share the tests' home (personsKey), so
-// they run one after another, beside the other tests.
-func TestConsoleSSHKey(t *testing.T) {
-	t.Parallel()
-	t.Run("InstallsTheKeyAndTakesTheHostKeyAtBothSizes", sshKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes)
-	t.Run("WithoutAUsableKeyStillAsksForTheHostKey", sshKeyWithoutAUsableKeyStillAsksForTheHostKey)
-	t.Run("NotOnTheUEFIShell", sshKeyNotOnTheUEFIShell)
-	t.Run("ThenPushTrustsTheKeyTheBoardPrinted", sshKeyThenPushTrustsTheKeyTheBoardPrinted)
-	t.Run("ThenPushRefusesAKeyTheBoardDidNotPrint", sshKeyThenPushRefusesAKeyTheBoardDidNotPrint)
-}
-
 // Before the shell prompt k sends nothing and says why; at the prompt it
 // types the key in and takes the host key the board prints. The board
 // holds before its login prompt until the test has pressed k there, so
 // "before" never races the boot.
-func sshKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) {
+func TestConsoleSSHKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) {
+	t.Parallel()
 	for _, size := range [][2]int{{80, 24}, {200, 60}} {
 		w, h := size[0], size[1]
-		key := personsKey(t)
+		key, identity := personsKey(t)
 		d, board := onConsole(t, w, h, sim.BoardOptions{HoldAt: serialcon.StageLogin})
+		d.m.sess.Facts[step.FactSSHIdentity] = identity
 		select {
 		case <-board.Held():
 		case <-time.After(waitBound):
@@ -136,10 +121,10 @@ func sshKeyInstallsTheKeyAndTakesTheHostKeyAtBothSizes(t *testing.T) {
 	}
 }
 
-func sshKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
-	personsKey(t)
-	home := os.Getenv("HOME")
-	pub := filepath.Join(home, ".ssh", "id_ed25519.pub")
+func TestConsoleSSHKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
+	t.Parallel()
+	_, identity := personsKey(t)
+	pub := identity + ".pub"
 	// A key whose comment would end the quotes it is typed between.
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testkit.SSHKey(t)))) + " it's mine"
 	if err := os.WriteFile(pub, []byte(line+"\n"), 0o644); err != nil {
@@ -148,6 +133,7 @@ func sshKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
 	d, board := onConsole(t, 80, 24, sim.BoardOptions{})
 	d.waitView("▸shell")
 	d.m.sess.SetFact(step.FactSSHUser, "nixos") // the push logs in as nixos
+	d.m.sess.SetFact(step.FactSSHIdentity, identity)
 	d.typ("k")
 	d.waitView("no SSH key typed in: check the file")
 	hostOnly := setupBytes(t, "nixos", nil)
@@ -160,22 +146,23 @@ func sshKeyWithoutAUsableKeyStillAsksForTheHostKey(t *testing.T) {
 		t.Errorf("facts %v", d.m.sess.Facts)
 	}
 
-	// No key at all: the next step is to make one.
-	if err := os.Remove(pub); err != nil {
-		t.Fatal(err)
-	}
+	// No key at all (no identity, an empty home, no agent): the next step
+	// is to make one.
+	d.m.sess.SetFact(step.FactSSHIdentity, "")
 	d.typ("k")
 	d.waitView("no SSH key typed in: make one: ssh-keygen -t ed25519")
 	waitInput(t, d, board, hostOnly+hostOnly)
 }
 
-func sshKeyNotOnTheUEFIShell(t *testing.T) {
-	personsKey(t)
+func TestConsoleSSHKeyNotOnTheUEFIShell(t *testing.T) {
+	t.Parallel()
+	_, identity := personsKey(t)
 	d, board := onConsole(t, 80, 24, sim.BoardOptions{Script: []sim.BootLine{
 		{After: 0, Text: "UEFI Interactive Shell v2.2"},
 		{After: 0, Text: "UEFI v2.70 (EDK II, 0x00010000)"},
 		{After: 0, Text: "\x00Shell> "},
 	}})
+	d.m.sess.Facts[step.FactSSHIdentity] = identity // a key k could type, were this Linux
 	text := d.waitView("▸shell")
 	if strings.Contains(text, "k SSH key") && strings.Index(text, "k SSH key") < strings.Index(text, "i type to the board") {
 		t.Errorf("k is offered first at the UEFI shell:\n%s", text)
@@ -202,23 +189,26 @@ func watchThenPush(t *testing.T, u ui, w int) {
 	u.key(tea.KeyEnter)
 }
 
-// watchPushBench is the fast push bench with a console board printing
-// hostKeys (the push target's when nil).
-func watchPushBench(t *testing.T, hostKeys []ssh.PublicKey) (Options, *sim.PushBoard) {
+// watchPush opens the Watch step on the fast push bench with a console
+// board printing hostKeys (the push target's when nil) and the person's
+// key named as the push's identity.
+func watchPush(t *testing.T, hostKeys []ssh.PublicKey) (*driver, *sim.PushBoard) {
 	t.Helper()
-	personsKey(t)
+	_, identity := personsKey(t)
 	o, target := fastBench()
 	o.StateDir = t.TempDir()
 	co, _ := consoleBench(t, sim.BoardOptions{HostKeys: hostKeys})
 	o.Hardware.Serial = co.Hardware.Serial
-	return o, target
+	d := driveStep(t, 200, 60, o, step.Console)
+	d.m.sess.Facts[step.FactSSHIdentity] = identity
+	return d, target
 }
 
 // From the Watch step's k to the push, which trusts the key the console
 // printed.
-func sshKeyThenPushTrustsTheKeyTheBoardPrinted(t *testing.T) {
-	o, target := watchPushBench(t, nil)
-	d := driveStep(t, 200, 60, o, step.Console)
+func TestConsoleSSHKeyThenPushTrustsTheKeyTheBoardPrinted(t *testing.T) {
+	t.Parallel()
+	d, target := watchPush(t, nil)
 	watchThenPush(t, d, 200)
 	text := d.waitView("matches the board's console", target.Fingerprint(), "✓ pushed")
 	if strings.Contains(text, "First contact") || strings.Contains(text, "y trust this key") {
@@ -230,10 +220,10 @@ func sshKeyThenPushTrustsTheKeyTheBoardPrinted(t *testing.T) {
 	}
 }
 
-func sshKeyThenPushRefusesAKeyTheBoardDidNotPrint(t *testing.T) {
+func TestConsoleSSHKeyThenPushRefusesAKeyTheBoardDidNotPrint(t *testing.T) {
+	t.Parallel()
 	printed := testkit.SSHKey(t) // the console shows another board's key
-	o, target := watchPushBench(t, []ssh.PublicKey{printed})
-	d := driveStep(t, 200, 60, o, step.Console)
+	d, target := watchPush(t, []ssh.PublicKey{printed})
 	watchThenPush(t, d, 200)
 	text := d.waitView("but the board printed "+ssh.FingerprintSHA256(printed)+" on its console", "r push again")
 	if strings.Contains(text, "✓ pushed") || strings.Contains(text, "Copy      [") {

@@ -10,9 +10,9 @@ import (
 )
 
 // TestMain: the test binary doubles as the flash helper, as jetup does.
-// The tests run with a home of their own and no ssh-agent, so the Watch
-// step's k finds only the keys a test puts there (personsKey), never the
-// person's. Most of their time is spent waiting for simulated hardware
+// The tests run with an empty home of their own and no ssh-agent, so the
+// Watch step's k finds no key but the one a test names (personsKey),
+// never the person's. Most of their time is spent waiting for simulated hardware
 // (a board's boot, a stick's pace, a push's round trips), not on a CPU, so
 // up to 8 run at once unless -parallel says otherwise.
 func TestMain(m *testing.M) {
