@@ -41,8 +41,10 @@ func startWizard(t *testing.T, w, h int, o Options) (*teatest.TestModel, *testki
 		o.Hardware = sim.Hardware()
 	}
 	m := New(o)
+	// 20 frames a second rather than 60: the walks wait for what stays on
+	// the screen, and every frame costs under -race.
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h),
-		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii), tea.WithFPS(20)))
 	t.Cleanup(func() { _ = tm.Quit(); m.Close() })
 	return tm, testkit.NewScreen(tm.Output(), w, h), m
 }
