@@ -54,9 +54,10 @@ receipt() {
     printf '{\n  "format": "jetup-receipt/1",\n  "board": "%s",\n  "sequence": %s,\n' "$(fingerprints | head -n 1)" "$((sequence))"
     printf '  "outcome": "%s",\n  "cause": "%s",\n  "detail": "%s",\n' "$outcome" "$cause" "$detail"
     printf '  "target": "%s",\n  "profile": "%s",\n  "system": "%s",\n  "generation": %s,\n' "$target" "$profile" "$now" "$gen"
-    printf '  "previous": "%s",\n  "base_manifest": "%s",\n' "${previous_path:-}" "${base_manifest:-}"
-    printf '  "added": '; json_list < "$work/added" 2>/dev/null || printf '[]'
-    printf ',\n  "removed": '; json_list < "$work/removed" 2>/dev/null || printf '[]'
+    printf '  "generations": '; generations | generations_json
+    printf ',\n  "previous": "%s",\n  "base_manifest": "%s",\n' "${previous_path:-}" "${base_manifest:-}"
+    printf '  "added": '; json_list 2>/dev/null < "$work/added" || printf '[]'
+    printf ',\n  "removed": '; json_list 2>/dev/null < "$work/removed" || printf '[]'
     printf ',\n  "freed_bytes": %s,\n  "time": "%s"\n}\n' "${freed:-0}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } > "$f.tmp" && mv "$f.tmp" "$f" || return 0
   [ -n "$receipt_out" ] && cp "$f" "$receipt_out"
@@ -361,6 +362,7 @@ apply() {
   receipt "$outcome" "" "generation $new_gen"
   rm -f "$state/pending" /nix/var/nix/gcroots/jetup-pending
   echo "$sequence" > "$state/sequence.new" && mv "$state/sequence.new" "$state/sequence"
+  hold committed
   cleanup
   exit 0
 }

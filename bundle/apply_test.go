@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -529,5 +531,282 @@ func TestBundleSplitNamesTheDamagedPartAndJoinedPartsApply(t *testing.T) {
 	// The parts as they came: sh FILE.part000 beside the others.
 	if r := f.apply(t, res, "--switch"); r.code != 0 || profileTarget(t, f.b) != f.sys["next"] {
 		t.Errorf("parts: %d %s", r.code, r.out)
+	}
+}
+
+// The receipt of a switch with --keep 1 comes home; the mirror's manifest
+// is then the board's real state (the same paths as over SSH), and the next
+// bundle carries nothing the first one sent.
+func TestReceiptBroughtHomeMakesTheNextBundleSendNothingAgain(t *testing.T) {
+	f := newFixture(t)
+	first := f.bundle(t, bundle.Options{NoDeltas: true})
+	r := f.apply(t, first, "--switch", "--keep", "1", "--receipt", testboard.Inside+"/receipt.json")
+	if r.code != 0 || !strings.Contains(r.out, "kept 1 generations") {
+		t.Fatalf("--switch --keep 1: %d\n%s", r.code, r.out)
+	}
+	raw, err := os.ReadFile(filepath.Join(f.b.Dir, "receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.h.mirror.Receive(raw)
+	if err != nil {
+		t.Fatalf("receive: %v\n%s", err, raw)
+	}
+	// Generation 1 (base) went, and with it base's libfoo, app and toplevel.
+	if len(rec.Receipt.Removed) != 3 || rec.Receipt.FreedBytes <= 0 || !rec.Manifest || rec.Paths != 8 {
+		t.Errorf("received %+v\nreceipt %s", rec, raw)
+	}
+	for _, p := range rec.Receipt.Removed {
+		if f.b.Valid("", p) {
+			t.Errorf("%s is listed removed but still on the board", p)
+		}
+	}
+	_, mirrored, err := f.h.mirror.Manifest(f.b.HostKeyFingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := f.h.collect(t, f.b).Manifest
+	if a, b := pathSet(mirrored), pathSet(real); a != b {
+		t.Errorf("the mirror's manifest from the receipt:\n%s\nthe board's over SSH:\n%s", a, b)
+	}
+	if mirrored.Current != f.sys["next"] || mirrored.Sequence != 1 || len(mirrored.Generations) != 1 {
+		t.Errorf("mirrored %+v", mirrored)
+	}
+	// Back to the receipt's state (collect recorded the SSH one).
+	if _, err := f.h.mirror.Record(mirrored.Marshal(), bundle.Seen{From: "receipt"}); err != nil {
+		t.Fatal(err)
+	}
+	sentFirst := map[string]bool{}
+	for _, p := range headerOf(t, first.File).Paths {
+		sentFirst[p] = true
+	}
+	second := f.bundle(t, bundle.Options{Closure: f.sys["third"], NoDeltas: true})
+	h2 := headerOf(t, second.File)
+	if second.Sequence != 2 || len(h2.Paths) != 3 {
+		t.Errorf("second bundle %+v, paths %v", second, h2.Paths)
+	}
+	for _, p := range h2.Paths {
+		if sentFirst[p] || f.b.Valid("", p) {
+			t.Errorf("the second bundle sends %s again (sent by the first %v, on the board %v)", p, sentFirst[p], f.b.Valid("", p))
+		}
+	}
+	if r := f.apply(t, second, "--switch"); r.code != 0 {
+		t.Errorf("second: %d %s", r.code, r.out)
+	}
+	// A receipt is hostile input like any file.
+	for _, bad := range []string{`{"format":"jetup-receipt/1"}`, strings.Replace(string(raw), `"outcome": "switched"`, `"outcome": "rm -rf"`, 1),
+		strings.Replace(string(raw), f.sys["next"], "/etc/passwd", 1)} {
+		if _, err := f.h.mirror.Receive([]byte(bad)); err == nil {
+			t.Errorf("accepted %.200s", bad)
+		}
+	}
+}
+
+func pathSet(m *bundle.Manifest) string {
+	var out []string
+	for _, p := range m.Paths {
+		out = append(out, p.Path+" "+p.NarHash.String())
+	}
+	return strings.Join(out, "\n")
+}
+
+// headerOf reads a bundle's signed header (at home, with nix store cat).
+func headerOf(t *testing.T, file string) *bundle.Header {
+	t.Helper()
+	head := make([]byte, 16<<10)
+	fd, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.ReadFull(fd, head)
+	fd.Close()
+	v, err := bundle.ReadVars(head[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-c", `tail -c +$(($1 + 1)) "$2" | head -c "$3" | tar -xf - -C "$4"`, "sh", itoa(v.ScriptSize), file, itoa(v.HeaderSize), dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "store", "cat", "--store", "file://"+dir+"/jetup-bundle/header", v.HeaderPath).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := bundle.ParseHeader(string(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// The apply killed with SIGKILL at ten points, then run again: it
+// completes, the store verifies, and the profile was only ever the old
+// system or the new one.
+func TestBundleApplyKilledAtTenPointsCompletesWhenRunAgain(t *testing.T) {
+	e2eSystems(t)
+	points := []string{"header", "parts", "unpacked", "pending", "imported", "profile", "activated", "health", "commit", "committed"}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			f := newFixture(t)
+			res := f.bundle(t, bundle.Options{NoDeltas: true})
+			args := append([]string{"--switch", "--health", healthCmd}, f.trust...)
+			killedAt(t, f.b, res.File, point, args...)
+			if p := profileTarget(t, f.b); p != f.sys["base"] && p != f.sys["next"] {
+				t.Fatalf("after the kill the profile is %s", p)
+			}
+			r := f.apply(t, res, args[:3]...)
+			if r.code != 0 && !(point == "committed" && r.code == 2 && strings.Contains(r.out, "applied already")) {
+				t.Fatalf("run again after a kill at %s: %d\n%s", point, r.code, r.out)
+			}
+			if p := profileTarget(t, f.b); p != f.sys["next"] {
+				t.Errorf("profile %s after the second run", p)
+			}
+			if seq := strings.TrimSpace(f.b.Read("var/jetup/sequence")); seq != "1" {
+				t.Errorf("sequence %q", seq)
+			}
+			if _, err := os.Stat(filepath.Join(f.b.NixDir, "var/jetup/pending")); err == nil {
+				t.Error("the pending file is still there")
+			}
+			storeClean(t, f.b)
+		})
+	}
+}
+
+// killedAt runs the bundle on the board until it holds at point, then
+// kills it (and everything it started) with SIGKILL.
+func killedAt(t *testing.T, b *testboard.Board, file, point string, args ...string) {
+	t.Helper()
+	dir := filepath.Join(b.Dir, "carried")
+	os.MkdirAll(dir, 0o755)
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(file)), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := b.Command("sh", append([]string{testboard.Inside + "/carried/" + filepath.Base(file)}, args...)...)
+	cmd.Env = append(cmd.Env, "JETUP_APPLY_HOLD="+point)
+	stdin, err := cmd.StdinPipe() // never written: the script waits on it at the point
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	held, ended := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var seen strings.Builder
+	go func() {
+		defer close(ended)
+		var once sync.Once
+		_ = proc.ReadLines(out, proc.MaxLine, func(l []byte, _ bool) {
+			mu.Lock()
+			seen.Write(append(l, '\n'))
+			mu.Unlock()
+			if string(l) == "jetup:held="+point {
+				once.Do(func() { close(held) })
+			}
+		})
+	}()
+	select {
+	case <-held:
+	case <-ended:
+		cmd.Wait()
+		t.Fatalf("the apply ended before it reached %s:\n%s", point, seen.String())
+	case <-time.After(2 * time.Minute):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("waited 2 minutes for the apply to reach %s:\n%s", point, seen.String())
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
+func TestBundleDeltasAreRebuiltOnTheBoardAndCheckedFirst(t *testing.T) {
+	f := newFixture(t)
+	whole := f.bundle(t, bundle.Options{NoDeltas: true, Output: filepath.Join(t.TempDir(), "whole.sh")})
+	res := f.bundle(t, bundle.Options{})
+	// libfoo 1.1 against 1.0, app-1 against app-1 (its reference changed);
+	// the toplevel is too small to be worth a delta.
+	if res.Deltas != 2 || res.Bytes*2 > whole.Bytes {
+		t.Errorf("with deltas %d bytes (%d deltas), without %d", res.Bytes, res.Deltas, whole.Bytes)
+	}
+	h := headerOf(t, res.File)
+	for _, d := range h.Deltas {
+		if !f.b.Valid("", d.Base) || bundle.NameOf(d.Base) == bundle.NameOf(d.Path) && !strings.Contains(d.Path, "app-1") {
+			t.Errorf("delta %+v", d)
+		}
+	}
+	r := f.apply(t, res, "--switch", "--health", healthCmd)
+	if r.code != 0 || !strings.Contains(r.out, "rebuilt 2 paths from binary deltas") {
+		t.Fatalf("%d\n%s", r.code, r.out)
+	}
+	if profileTarget(t, f.b) != f.sys["next"] {
+		t.Errorf("profile %s", profileTarget(t, f.b))
+	}
+	storeClean(t, f.b)
+}
+
+func TestBundleDeltaAgainstADifferentOldPathIsRefused(t *testing.T) {
+	f := newFixture(t)
+	res := f.bundle(t, bundle.Options{})
+	if res.Deltas == 0 {
+		t.Fatal("no deltas")
+	}
+	// The board's copy of libfoo 1.0 is not what home has (a disk error,
+	// a hand edit): the patch cannot rebuild the signed NAR.
+	var old string
+	for _, d := range headerOf(t, res.File).Deltas {
+		if strings.Contains(d.Base, "-libfoo-1.0") {
+			old = d.Base
+		}
+	}
+	lib := filepath.Join(f.b.Dir, old, "lib", "libfoo.so")
+	os.Chmod(filepath.Dir(lib), 0o755)
+	os.Chmod(lib, 0o644)
+	raw, err := os.ReadFile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lib, flip(raw, len(raw)/2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := f.apply(t, res, "--switch")
+	f.unchanged(t, r)
+	if c := receiptOf(t, f.b, 1)["cause"]; c != "delta-mismatch" && c != "damaged" {
+		t.Errorf("cause %v\n%s", c, r.out)
+	}
+}
+
+func TestBoardWithoutADecoderGetsWholeNARs(t *testing.T) {
+	sys := e2eSystems(t)
+	b := testboard.New(t, testboard.Options{Hide: []string{"/usr/bin/zstd"}})
+	h := newHome(t, b)
+	h.push(t, b, sys["base"])
+	if m := h.collect(t, b).Manifest; m.Decoder != "" {
+		t.Fatalf("decoder %q on a board without zstd", m.Decoder)
+	}
+	k := newKey(t, "jetup-test-nodecoder")
+	res := h.bundle(t, b, bundle.Options{Closure: sys["next"], SignKey: k.secret})
+	if res.Deltas != 0 || res.Paths != 3 {
+		t.Errorf("%+v", res)
+	}
+	if err := os.WriteFile(filepath.Join(b.Dir, "key.pub"), []byte(k.publicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := onBoard(t, b, []string{res.File}, "--switch", "--trust-key", testboard.Inside+"/key.pub"); r.code != 0 {
+		t.Errorf("%d %s", r.code, r.out)
 	}
 }

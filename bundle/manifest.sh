@@ -23,21 +23,28 @@ decoder() {
 # json_list prints its input lines as a JSON array of strings.
 json_list() { awk 'BEGIN { printf "[" } { printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0 } END { printf "]" }'; }
 
-manifest() {
-  m=$(mktemp -d) || return 1
-  : > "$m/roots"
-  : > "$m/gens"
+# generations lists the profile's generations: "number path current".
+generations() {
   cur=$(readlink "$profile" 2>/dev/null) || cur=
   for g in "$profile"-*-link; do
     [ -e "$g" ] || continue
     n=${g##*/}; n=${n%-link}; n=${n##*-}
     case "$n" in ''|*[!0-9]*) continue ;; esac
-    p=$(readlink -f "$g")
     c=false; [ "${g##*/}" = "$cur" ] && c=true
-    printf '%s %s %s\n' "$n" "$p" "$c" >> "$m/gens"
-    echo "$p" >> "$m/roots"
-  done
-  current=; [ -n "$cur" ] && current=$(readlink -f "$profile")
+    printf '%s %s %s\n' "$n" "$(readlink -f "$g")" "$c"
+  done | sort -n
+}
+
+# generations_json prints generations' lines as a JSON array.
+generations_json() {
+  awk 'BEGIN { printf "[" } { printf "%s\n    {\"number\": %s, \"path\": \"%s\", \"current\": %s}", (NR > 1 ? "," : ""), $1, $2, $3 } END { printf "%s]", (NR > 0 ? "\n  " : "") }'
+}
+
+manifest() {
+  m=$(mktemp -d) || return 1
+  generations > "$m/gens"
+  awk '{ print $2 }' "$m/gens" > "$m/roots"
+  current=; readlink "$profile" >/dev/null 2>&1 && current=$(readlink -f "$profile")
   running=
   if [ "$profile" = /nix/var/nix/profiles/system ] && [ -e /run/current-system ]; then
     running=$(readlink -f /run/current-system)
@@ -64,9 +71,9 @@ manifest() {
   printf '  "host_keys": %s,\n' "$(json_list < "$m/keys")"
   printf '  "hostname": "%s",\n  "arch": "%s",\n  "nix": "%s",\n' "$host" "$(uname -m)" "$nixv"
   printf '  "profile": "%s",\n  "current": "%s",\n  "running": "%s",\n' "$profile" "$current" "$running"
-  printf '  "generations": ['
-  awk '{ printf "%s\n    {\"number\": %s, \"path\": \"%s\", \"current\": %s}", (NR > 1 ? "," : ""), $1, $2, $3 }' "$m/gens"
-  printf '\n  ],\n  "sequence": %s,\n  "decoder": "%s",\n  "free_bytes": %s,\n' "$seq" "$(decoder)" "${free:-0}"
+  printf '  "generations": '
+  generations_json < "$m/gens"
+  printf ',\n  "sequence": %s,\n  "decoder": "%s",\n  "free_bytes": %s,\n' "$seq" "$(decoder)" "${free:-0}"
   printf '  "time": "%s",\n  "paths": [' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   paste -d ' ' "$m/paths" "$m/hashes" "$m/sizes" |
     awk '{ printf "%s\n    {\"path\": \"%s\", \"nar_hash\": \"%s\", \"nar_size\": %s}", (NR > 1 ? "," : ""), $1, $2, $3 }'

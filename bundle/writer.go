@@ -185,6 +185,9 @@ func Write(ctx context.Context, edge Edge, m Mirror, o Options, sink step.Sink) 
 	if err := w.cache(ctx); err != nil {
 		return nil, err
 	}
+	if err := w.makeDeltas(ctx); err != nil {
+		return nil, err
+	}
 	res, err := w.assemble(ctx, out)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,8 @@ type activation struct {
 	rc         string // "0", a number, "profile", or "" when it never said
 	generation int
 	rebooting  bool
+	confirm    string   // the switch job's directory, when the board waits for a confirmation
+	rolledBack string   // why the board switched back by itself (activation failed)
 	output     []string // the board's lines, last ones kept
 }
 
@@ -37,6 +39,10 @@ func (a *activation) line(l string) bool {
 			a.generation = generationOf(v)
 		case "rebooting":
 			a.rebooting = true
+		case "confirm":
+			a.confirm = v
+		case "rolled_back":
+			a.rolledBack = v
 		}
 		return false
 	}
@@ -110,6 +116,9 @@ func (p *pusher) activate(ctx context.Context) error {
 		if p.o.Reboot && a.rebooting {
 			p.phase(PhaseReboot, "the board is rebooting")
 		}
+		if a.confirm != "" {
+			return p.confirm(ctx, a.confirm)
+		}
 		return nil
 	case "profile":
 		return step.Errorf(string(CauseActivationFailed), "check the board's free space and its Nix store, then push again",
@@ -119,6 +128,10 @@ func (p *pusher) activate(ctx context.Context) error {
 			"%s ended without reporting its status:\n%s", tool, a.tail(15))
 	}
 	next := "fix what the output says, rebuild the system and push again (the paths already sent stay on the board)"
+	if a.rolledBack != "" {
+		return &step.Error{Cause: string(CauseActivationFailed), Next: next,
+			What: fmt.Sprintf("%s failed on the board (status %s) and the board switched back to its previous system:\n%s", tool, a.rc, a.tail(15))}
+	}
 	if mode != Installer {
 		next += "; to go back: nix-env -p /nix/var/nix/profiles/system --rollback && /nix/var/nix/profiles/system/bin/switch-to-configuration switch"
 	}

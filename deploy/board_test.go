@@ -30,18 +30,22 @@ var realEdge = deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.
 
 // recorder keeps every event.
 type recorder struct {
-	mu     sync.Mutex
-	events []step.Event
-	onCopy func(deploy.CopyProgress)
+	mu       sync.Mutex
+	events   []step.Event
+	onCopy   func(deploy.CopyProgress)
+	onRemote func(deploy.RemoteLine)
 }
 
 func (r *recorder) Emit(e step.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
-	cb := r.onCopy
+	cb, rcb := r.onCopy, r.onRemote
 	r.mu.Unlock()
 	if p, ok := e.(deploy.CopyProgress); ok && cb != nil {
 		cb(p)
+	}
+	if l, ok := e.(deploy.RemoteLine); ok && rcb != nil {
+		rcb(l)
 	}
 }
 
@@ -619,5 +623,104 @@ func TestBoardConsoleFingerprintOfAnotherKeyTypeVouches(t *testing.T) {
 	o.ConsoleHostKey = ""
 	if _, rec, err = push(t, o); err != nil || rec.keys()[0].Status != remote.KeyPinned {
 		t.Errorf("second push with the RSA key pinned: %v %+v", err, rec.keys())
+	}
+}
+
+// After a switch the board waits for jetup to reach it again: a push that
+// can is confirmed; one whose link is cut right after the activation, or
+// whose health check fails, is rolled back by the board itself.
+func TestBoardSwitchIsConfirmedOrRolledBackByTheBoardItself(t *testing.T) {
+	sys := systems(t)
+	second := testboard.Build(t, testboard.System{Name: "deploy-small-second", Small: 3})
+	confirmState := func(b *testboard.Board) string {
+		out, _ := b.Command("sh", "-c", "cat /run/jetup-confirm-*/state").Output()
+		return strings.TrimSpace(string(out))
+	}
+	profile := func(b *testboard.Board) string {
+		link, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles/system"))
+		p, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles", link))
+		return p
+	}
+	base := func(t *testing.T) (*testboard.Board, deploy.Options) {
+		b, o := boardSetup(t, testboard.Options{})
+		o.Closure = sys["small"]
+		if _, _, err := push(t, o); err != nil {
+			t.Fatalf("first push: %v\n%s", err, o.Log)
+		}
+		o.AcceptHostKey, o.Closure, o.ConfirmTimeout = "", second, 4*time.Second
+		return b, o
+	}
+
+	t.Run("confirmed", func(t *testing.T) {
+		b, o := base(t)
+		o.Health = "test -x /nix/var/nix/profiles/system/bin/switch-to-configuration"
+		res, rec, err := push(t, o)
+		if err != nil || !res.Confirmed {
+			t.Fatalf("push: %v %+v\n%s", err, res, o.Log)
+		}
+		if st := confirmState(b); st != "confirmed" || profile(b) != second {
+			t.Errorf("board state %q, profile %s", st, profile(b))
+		}
+		var phased bool
+		for _, e := range rec.events {
+			if ph, ok := e.(deploy.PhaseEvent); ok && ph.Phase == deploy.PhaseConfirm {
+				phased = true
+			}
+		}
+		if !phased {
+			t.Error("no confirm phase")
+		}
+	})
+
+	t.Run("link cut after the activation", func(t *testing.T) {
+		b, o := base(t)
+		link := testboard.NewLink(t, net.JoinHostPort(b.Addr, "22"), testboard.LinkOptions{})
+		host, port, _ := net.SplitHostPort(link.Addr)
+		o.Target.Host = host
+		o.Target.Port, _ = strconv.Atoi(port)
+		o.AcceptHostKey = b.HostKeyFingerprint() // the relay's address is a new host to known_hosts
+		var once sync.Once
+		rec := &recorder{onRemote: func(l deploy.RemoteLine) {
+			if strings.Contains(l.Line, "jetup:confirm") || strings.Contains(l.Line, "activating the test system") {
+				once.Do(func() { link.Cut(); b.KillSessions() })
+			}
+		}}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_, err := deploy.Push(ctx, realEdge, o, rec)
+		if c := causeOf(err); c != "not-confirmed" && c != "connection-lost" {
+			t.Fatalf("push through a cut link: %v\n%s", err, o.Log)
+		}
+		waitFor(t, "the board to roll back by itself", func() bool { return strings.HasPrefix(confirmState(b), "rolled-back") })
+		if profile(b) != sys["small"] || b.Read("var/jetup-activations.log") != "switch\nswitch\nswitch\n" {
+			t.Errorf("profile %s, activations %q", profile(b), b.Read("var/jetup-activations.log"))
+		}
+		if _, err := os.Lstat(filepath.Join(b.NixDir, "var/nix/profiles/system-2-link")); err == nil {
+			t.Error("the unconfirmed generation is still there")
+		}
+	})
+
+	t.Run("health check fails", func(t *testing.T) {
+		b, o := base(t)
+		o.Health = "false"
+		_, _, err := push(t, o)
+		if causeOf(err) != "rolled-back" || step.ExitCodeOf(err) != step.ExitFailed || !strings.Contains(err.Error(), "health check") {
+			t.Fatalf("want rolled-back, got %v\n%s", err, o.Log)
+		}
+		if profile(b) != sys["small"] {
+			t.Errorf("profile %s", profile(b))
+		}
+	})
+}
+
+// waitFor polls cond (the board's state files) until it holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(time.Minute); !cond(); <-poll.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for %s", what)
+		}
 	}
 }

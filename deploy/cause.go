@@ -30,6 +30,10 @@ const (
 	CauseActivationFailed Cause = "activation-failed" // switch-to-configuration or nixos-install failed
 	CauseRemoteFailed     Cause = "remote-failed"     // the board shell ended otherwise
 
+	// After a switch (confirm-or-rollback).
+	CauseRolledBack   Cause = "rolled-back"   // the board's health check failed: it switched back by itself
+	CauseNotConfirmed Cause = "not-confirmed" // jetup could not reach the board again: it switches back by itself
+
 	// --to-dir.
 	CauseBadDir Cause = "bad-dir" // the directory cannot be written
 
@@ -42,5 +46,5 @@ const (
 // Causes lists every cause id.
 var Causes = []Cause{CauseUsage, CauseBadClosure, CauseBuildFailed, CauseWrongArch, CauseNoNix, CauseWrongUser,
 	CauseNotInstaller, CauseNotNixOS, CauseNoSpace, CauseProbeFailed, CauseDeltaFailed, CauseCopyFailed,
-	CauseConnectionLost, CauseActivationFailed, CauseRemoteFailed, CauseBadDir, CauseNoPublicKey, CauseBadPublicKey,
+	CauseConnectionLost, CauseActivationFailed, CauseRemoteFailed, CauseRolledBack, CauseNotConfirmed, CauseBadDir, CauseNoPublicKey, CauseBadPublicKey,
 	CauseSSHAgent}

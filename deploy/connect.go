@@ -40,7 +40,7 @@ func (p *pusher) dialOptions() remote.DialOptions {
 	_, _ = rand.Read(tok[:]) // crypto/rand.Read never fails on Linux
 	p.gate = hex.EncodeToString(tok[:])
 	return remote.DialOptions{KnownHosts: p.o.KnownHosts, Compress: p.o.Compress,
-		Log: p.log, Script: BoardScript(p.o.Mode, p.res.System, p.gate)}
+		Log: p.log, Script: BoardScript(p.o.Mode, p.res.System, p.gate, p.confirmOpt())}
 }
 
 func (p *pusher) use(conn remote.Conn) {

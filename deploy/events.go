@@ -20,6 +20,7 @@ const (
 	PhaseCopy      Phase = "copy"
 	PhaseActivate  Phase = "activate"
 	PhaseReboot    Phase = "reboot"
+	PhaseConfirm   Phase = "confirm"
 )
 
 // PhaseEvent says a phase begins.

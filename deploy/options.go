@@ -43,8 +43,17 @@ type Options struct {
 	remote.Trust
 	// Compress compresses the ssh link (slow links).
 	Compress bool
-	// Reboot reboots the board after activation.
+	// Reboot reboots the board after activation (no confirm-or-rollback
+	// then: it covers the live switch only).
 	Reboot bool
+	// ConfirmTimeout: after a switch the board waits this long for jetup
+	// to reach it again and its health check to pass, else it switches
+	// back to the previous generation by itself (0: DefaultConfirmTimeout;
+	// negative: no confirm-or-rollback).
+	ConfirmTimeout time.Duration
+	// Health is a command that must succeed on the board after a switch
+	// (besides systemd's own state).
+	Health string
 	// Retries is how many times a copy cut off by a lost connection is
 	// resumed on a new connection before giving up.
 	Retries int

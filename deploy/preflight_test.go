@@ -99,7 +99,7 @@ func TestProbeScriptRunsUnderSh(t *testing.T) {
 		paths = append(paths, valid)
 	}
 	tok := fmt.Sprintf("probetest%d", time.Now().UnixNano())
-	cmd := exec.Command("sh", "-c", BoardScript(Auto, "/nix/store/x-system", tok))
+	cmd := exec.Command("sh", "-c", BoardScript(Auto, "/nix/store/x-system", tok, Confirm{}))
 	// The list, then a gate that is not "go": the shell must stop there.
 	cmd.Stdin = strings.NewReader(BoardInput(paths) + "stop\n")
 	raw, err := cmd.Output()
@@ -142,7 +142,7 @@ func TestActivationOutput(t *testing.T) {
 	if a.rc != "4" || a.generation != 7 || a.tail(1) != "error: unit x failed" || len(a.output) != 2 {
 		t.Errorf("%+v", a)
 	}
-	if s := BoardScript(Switch, "/nix/store/x-it's", "t"); !strings.Contains(s, `sys='/nix/store/x-it'\''s'`) || !strings.Contains(s, "systemd-run") {
+	if s := BoardScript(Switch, "/nix/store/x-it's", "t", Confirm{}); !strings.Contains(s, `sys='/nix/store/x-it'\''s'`) || !strings.Contains(s, "systemd-run") {
 		t.Errorf("activate script quoting:\n%s", s)
 	}
 }

@@ -30,21 +30,24 @@ import (
 // Result is a push that went through. It is the last --json line and the
 // run record's details.
 type Result struct {
-	Event           string  `json:"event"` // "result"
-	Target          string  `json:"target"`
-	System          string  `json:"system"`
-	SystemType      string  `json:"system_type"`
-	Mode            Mode    `json:"mode"`
-	Fingerprint     string  `json:"fingerprint"`
-	BoardName       string  `json:"board_hostname,omitempty"`
-	BoardNix        string  `json:"board_nix,omitempty"`
-	Paths           int     `json:"paths"`
-	Sent            int     `json:"sent"`
-	Present         int     `json:"present"`
-	SentBytes       int64   `json:"sent_bytes"`
-	Generation      int     `json:"generation,omitempty"`
-	Attempts        int     `json:"attempts"`
-	Rebooting       bool    `json:"rebooting"`
+	Event       string `json:"event"` // "result"
+	Target      string `json:"target"`
+	System      string `json:"system"`
+	SystemType  string `json:"system_type"`
+	Mode        Mode   `json:"mode"`
+	Fingerprint string `json:"fingerprint"`
+	BoardName   string `json:"board_hostname,omitempty"`
+	BoardNix    string `json:"board_nix,omitempty"`
+	Paths       int    `json:"paths"`
+	Sent        int    `json:"sent"`
+	Present     int    `json:"present"`
+	SentBytes   int64  `json:"sent_bytes"`
+	Generation  int    `json:"generation,omitempty"`
+	Attempts    int    `json:"attempts"`
+	Rebooting   bool   `json:"rebooting"`
+	// Confirmed: the board's health check passed and jetup reached it
+	// again after the switch (confirm-or-rollback).
+	Confirmed       bool    `json:"confirmed"`
 	Seconds         float64 `json:"seconds"`
 	DeltaSeconds    float64 `json:"delta_seconds"` // preflight and delta
 	CopySeconds     float64 `json:"copy_seconds"`
@@ -62,6 +65,9 @@ func (r Result) Text() string {
 		s += fmt.Sprintf("; generation %d, switch-to-configuration %s", r.Generation, r.Mode)
 	default:
 		s += "; switch-to-configuration " + string(r.Mode)
+	}
+	if r.Confirmed {
+		s += "; confirmed (health check passed, board reached again)"
 	}
 	if r.Rebooting {
 		s += "; the board is rebooting"

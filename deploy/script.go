@@ -44,7 +44,7 @@ func BoardInput(paths []string) string {
 
 // BoardScript is the board shell for mode and system; token names its
 // private directory /tmp/jetup-<token>, where the copy's gate is.
-func BoardScript(mode Mode, system, token string) string {
+func BoardScript(mode Mode, system, token string, c Confirm) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# jetup:board\nmode=%s\nsys=%s\ngate=/tmp/jetup-%s\n", mode, remote.ShellQuote(system), token)
 	b.WriteString(`exec 2>&1
@@ -108,16 +108,18 @@ if [ "$mode" = installer ]; then
   $SUDO nixos-install --system "$sys" --root /mnt --no-root-passwd --no-channel-copy
   rc=$?
   gen=$(readlink /mnt/nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen"
-elif $SUDO nix-env -p /nix/var/nix/profiles/system --set "$sys"; then
+elif prevgen=$(readlink /nix/var/nix/profiles/system 2>/dev/null); $SUDO nix-env -p /nix/var/nix/profiles/system --set "$sys"; then
   gen=$(readlink /nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen"
-  if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    $SUDO systemd-run -E LOCALE_ARCHIVE -E NIXOS_INSTALL_BOOTLOADER --collect --no-ask-password --pipe --quiet \
-      --same-dir --service-type=exec --unit=jetup-switch-to-configuration --wait \
-      "$sys/bin/switch-to-configuration" "$mode"
-  else
-    $SUDO env -i LOCALE_ARCHIVE="${LOCALE_ARCHIVE:-}" NIXOS_INSTALL_BOOTLOADER= "$sys/bin/switch-to-configuration" "$mode"
+` + confirmShell(token, c) + `  if [ "$confirming" != yes ]; then
+    if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      $SUDO systemd-run -E LOCALE_ARCHIVE -E NIXOS_INSTALL_BOOTLOADER --collect --no-ask-password --pipe --quiet \
+        --same-dir --service-type=exec --unit=jetup-switch-to-configuration --wait \
+        "$sys/bin/switch-to-configuration" "$mode"
+    else
+      $SUDO env -i LOCALE_ARCHIVE="${LOCALE_ARCHIVE:-}" NIXOS_INSTALL_BOOTLOADER= "$sys/bin/switch-to-configuration" "$mode"
+    fi
+    rc=$?
   fi
-  rc=$?
 else
   rc=profile
 fi

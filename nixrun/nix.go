@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -119,6 +120,9 @@ type Call struct {
 	Env []string
 	// Log is what to do with nix's stderr.
 	Log Watch
+	// Stdout, when set, takes all of stdout instead (a NAR from
+	// `nix store dump-path`); Run then returns no bytes.
+	Stdout io.Writer
 	// MaxStdout is how much of stdout is kept (1 MiB when 0); more is
 	// an error, never a truncated answer.
 	MaxStdout int
@@ -143,6 +147,9 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	// goroutines, and neither writer ever fails, so nix never blocks on
 	// a full pipe whatever it prints.
 	cmd.Stdout, cmd.Stderr = stdout, lg
+	if c.Stdout != nil {
+		cmd.Stdout = c.Stdout
+	}
 	err := cmd.Run()
 	lg.Close()
 	switch {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -12,9 +13,10 @@ import (
 )
 
 func (a *app) boardsCommand() *cobra.Command {
+	var receipt string
 	cmd := &cobra.Command{
-		Use:   "boards [--json]",
-		Short: "List the boards jetup keeps manifests for",
+		Use:   "boards [--json] [--receipt FILE]",
+		Short: "List the boards jetup keeps manifests for; read a receipt a board sent home",
 		Long: `List the boards in jetup's home mirror: address, host key fingerprint,
 current system, and how old the manifest is that the next bundle will be
 made against (with the last bundle the board applied and the last one
@@ -25,9 +27,14 @@ written for it)..`,
 			if err != nil {
 				return err
 			}
-			return a.listBoards(bundle.MirrorIn(state))
+			m := bundle.MirrorIn(state)
+			if receipt != "" {
+				return a.readReceipt(m, receipt)
+			}
+			return a.listBoards(m)
 		},
 	}
+	cmd.Flags().StringVar(&receipt, "receipt", "", "update the home mirror from this receipt (written by the board after a bundle)")
 	return cmd
 }
 
@@ -95,4 +102,20 @@ func age(d time.Duration) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+func (a *app) readReceipt(m bundle.Mirror, file string) error {
+	raw, err := readFileBounded(file, bundle.MaxReceipt)
+	if err != nil {
+		return step.Refuse("usage", "pass the receipt the board wrote (/nix/var/jetup/receipts/receipt-N.json)", "%v", err)
+	}
+	rec, err := m.Receive(raw)
+	switch {
+	case errors.Is(err, bundle.ErrUnknownBoard), errors.Is(err, bundle.ErrUnknownBundle):
+		return step.Refuse("unknown-bundle", "record the board's manifest again (jetup manifest --host H, or --from the file sh BUNDLE --manifest prints)", "%s: %v", file, err)
+	case err != nil:
+		return step.Refuse("bad-receipt", "pass the receipt as the board wrote it", "%s: %v", file, err)
+	}
+	a.printResult(rec)
+	return nil
 }

@@ -21,7 +21,7 @@ type bundleFlags struct {
 func (a *app) bundleCommand() *cobra.Command {
 	var f bundleFlags
 	cmd := &cobra.Command{
-		Use:   "bundle (--closure P | --flake REF#NAME) (--for HOST|FINGERPRINT | --base MANIFEST.json) -o FILE [--sign-key FILE] [--split SIZE]",
+		Use:   "bundle (--closure P | --flake REF#NAME) (--for HOST|FINGERPRINT | --base MANIFEST.json) -o FILE [--sign-key FILE] [--split SIZE] [--no-deltas]",
 		Short: "Write a signed offline bundle of only what a board lacks",
 		Long: `Write one self-contained file for a board on a thin link (or none): a POSIX
 sh script and, after it, a tar of a zstd binary cache of exactly the
@@ -30,6 +30,13 @@ key, with the manifest it was made against, the target and a SHA-256 list.
 Its signed header names the board (host key), the manifest (hash), a
 sequence number (the board refuses a replay), the target and the SHA-256 of
 every part.
+
+For a path whose name (without hash and version) matches one the board has,
+the bundle may carry a zstd patch (--patch-from, long window) against the
+NAR of the board's old path instead of the whole NAR, whichever is smaller;
+the board rebuilds the NAR and checks its hash against the signed narinfo
+before importing. Only a board whose manifest names a decoder (zstd >=
+1.4.5) gets deltas.
 
 The manifest is the one jetup recorded for the board (--for, see jetup
 boards), or a file the board printed (--base). The key is --sign-key (nix key
@@ -57,6 +64,7 @@ system for another architecture).`,
 	fl.StringVar(&f.o.SignKey, "sign-key", "", "Nix secret key file to sign with (default: jetup's own, under the state dir)")
 	fl.StringVar(&f.split, "split", "", "cut it into parts of SIZE (bytes, or with K, M, G), at least 64K")
 	fl.StringVar(&f.o.ProfilePath, "profile-path", "", "a Nix profile to set instead of NixOS's system (a board with Nix but not NixOS)")
+	fl.BoolVar(&f.o.NoDeltas, "no-deltas", false, "send whole NARs even to a board that can decode binary deltas")
 	fl.IntVar(&f.o.Level, "level", bundle.DefaultLevel, "zstd level of the NARs (1-22)")
 	return cmd
 }

@@ -57,6 +57,18 @@ func TestBundleThenApplyOnTheBoard(t *testing.T) {
 	if now, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles/system-2-link")); now != next {
 		t.Errorf("the board's generation 2 is %q, not the new system", now)
 	}
+	// Its receipt, carried home.
+	receipt := filepath.Join(b.NixDir, "var/jetup/receipts/receipt-1.json")
+	if r := jetup(t, nil, "--state-dir", state, "boards", "--receipt", receipt); r.code != 0 || !strings.Contains(r.stdout, "bundle 1 switched") ||
+		!strings.Contains(r.stdout, "manifest is updated") {
+		t.Errorf("boards --receipt: %+v", r)
+	}
+	if r := jetup(t, nil, "--state-dir", state, "boards", "--json"); !strings.Contains(r.stdout, `"manifest_from": "receipt"`) || !strings.Contains(r.stdout, `"applied": 1`) {
+		t.Errorf("boards after the receipt: %+v", r)
+	}
+	if r := jetup(t, nil, "--state-dir", state, "boards", "--receipt", out); r.code != 2 || !strings.Contains(r.stderr, "not a jetup receipt") {
+		t.Errorf("a bundle given as a receipt: %+v", r)
+	}
 	cmd = b.Command(testboard.Inside+"/jetup", "apply", testboard.Inside+"/update.sh", "--check", "--trust-key", testboard.Inside+"/home.pub")
 	if got, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(got), "applied already") {
 		t.Errorf("applying it again: %v\n%s", err, got)

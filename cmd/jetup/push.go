@@ -26,6 +26,8 @@ type pushFlags struct {
 	reboot        bool
 	retries       int
 	toDir         string
+	confirm       time.Duration
+	health        string
 }
 
 func (a *app) pushCommand() *cobra.Command {
@@ -45,6 +47,15 @@ activation: nixos-install --system onto /mnt on the installer, or the system
 profile then switch-to-configuration (under systemd-run) on an installed
 system. A copy cut off by a dropped link is resumed (--retries); a new run
 sends only what is missing.
+
+After a switch on a board that has an earlier generation, the board runs
+the activation itself (under systemd-run where systemd runs), checks its
+health (systemd's is-system-running --wait not degraded, and --health CMD)
+and waits for jetup to reach it again over a new connection and confirm,
+within --confirm-timeout; otherwise it switches back to the previous
+generation by itself and deletes the new one, so a system that breaks the
+network or sshd, or a link cut during the switch, cannot strand the board.
+This covers the live switch only, not a reboot (--reboot, --mode boot).
 
 --to-dir writes the system as a zstd binary cache with jetup-import.sh, for a
 stick carried to a board with no network.
@@ -72,6 +83,8 @@ Exit status: 0 done, 1 failed, 2 refused (preflight, host key, bad input).`,
 	fl.BoolVar(&f.reboot, "reboot", false, "reboot the board after activating")
 	fl.IntVar(&f.retries, "retries", 2, "times a copy cut off by a dropped link is resumed on a new connection")
 	fl.StringVar(&f.toDir, "to-dir", "", "write a zstd binary cache and jetup-import.sh to DIR instead of pushing")
+	fl.DurationVar(&f.confirm, "confirm-timeout", deploy.DefaultConfirmTimeout, "after a switch, the board switches back by itself unless jetup reaches it again and its health check passes within this (0: off)")
+	fl.StringVar(&f.health, "health", "", "a command that must succeed on the board after a switch (besides systemd's own state)")
 	return cmd
 }
 
@@ -91,7 +104,10 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		defer logf.Close()
 		o := deploy.Options{Target: f.target, Closure: f.closure, Flake: f.flake, Mode: mode,
 			Trust:    remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
-			Compress: f.compress, Reboot: f.reboot, Retries: f.retries, Log: logf}
+			Compress: f.compress, Reboot: f.reboot, Retries: f.retries, Log: logf, Health: f.health, ConfirmTimeout: f.confirm}
+		if f.confirm == 0 {
+			o.ConfirmTimeout = -1
+		}
 		res, err := deploy.Push(cmd.Context(), a.hardware().Push, o, a.pushSink(logf))
 		if err != nil {
 			return "", "", err

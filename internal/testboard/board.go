@@ -65,6 +65,9 @@ type Options struct {
 	// /run/cdi to /run/jetup-board/cdi puts a directory of the test's
 	// (Board.Dir/cdi) where the board's tools look.
 	Links map[string]string
+	// Hide makes these programs of this machine empty files on the board
+	// ("/usr/bin/zstd": a board without zstd).
+	Hide []string
 }
 
 // Board is a running board.
@@ -263,6 +266,9 @@ mount --bind %[3]s/etc-ssh /etc/ssh
 	s += b.systemScript()
 	if b.opt.Installer {
 		s += fmt.Sprintf("mount --bind %[1]s/mnt /mnt\nmkdir -p /nix/.ro-store\ncp %[1]s/bin/nixos-install /run/current-system/sw/bin/\n", inside)
+	}
+	for _, f := range b.opt.Hide {
+		s += fmt.Sprintf("mount --bind %s/empty %s\n", inside, f)
 	}
 	if b.opt.NoNix {
 		s += fmt.Sprintf("for f in /usr/bin/nix-store /usr/bin/nix /usr/bin/nix-env /usr/bin/nix-daemon; do mount --bind %s/empty $f; done\n", inside)

@@ -39,6 +39,11 @@ type Link struct {
 	release  chan struct{}
 	holdOnce sync.Once
 	relOnce  sync.Once
+
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	cut   bool
 }
 
 // NewLink starts a relay to target; it stops (and releases a hold) when
@@ -49,7 +54,7 @@ func NewLink(t testing.TB, target string, o LinkOptions) *Link {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &Link{Addr: ln.Addr().String(), opt: o, held: make(chan struct{}), release: make(chan struct{})}
+	l := &Link{Addr: ln.Addr().String(), opt: o, held: make(chan struct{}), release: make(chan struct{}), ln: ln}
 	t.Cleanup(func() { ln.Close(); l.Release() })
 	go func() {
 		for {
@@ -57,10 +62,39 @@ func NewLink(t testing.TB, target string, o LinkOptions) *Link {
 			if err != nil {
 				return
 			}
+			if !l.track(c) {
+				c.Close()
+				continue
+			}
 			go l.relayConn(c, target)
 		}
 	}()
 	return l
+}
+
+// track keeps c to close on Cut; false once the link is cut.
+func (l *Link) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cut {
+		return false
+	}
+	l.conns = append(l.conns, c)
+	return true
+}
+
+// Cut cuts the link for good, as a pulled cable or a dead radio would:
+// every connection through it ends and no new one gets through.
+func (l *Link) Cut() {
+	l.mu.Lock()
+	l.cut = true
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	l.ln.Close()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 // Held is closed once a connection has carried HoldAfter bytes towards the
@@ -73,8 +107,11 @@ func (l *Link) Release() { l.relOnce.Do(func() { close(l.release) }) }
 
 func (l *Link) relayConn(client net.Conn, target string) {
 	upstream, err := net.Dial("tcp", target)
-	if err != nil {
+	if err != nil || !l.track(upstream) {
 		client.Close()
+		if upstream != nil {
+			upstream.Close()
+		}
 		return
 	}
 	done := make(chan struct{}, 2)

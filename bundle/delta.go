@@ -1,0 +1,240 @@
+package bundle
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jetup/jetup/nixrun"
+)
+
+// Binary deltas: most new paths of a small change are a rebuilt dependent
+// that differs from a path the board has only in a few store references,
+// or a new version of a package the board has. For such a path the bundle
+// may carry, instead of its zstd NAR, a zstd patch (--patch-from, a long
+// window) against the NAR of the board's own old path, whichever is
+// smaller. The board rebuilds the NAR from its copy of the old path, checks
+// it against the NarHash of the path's signed narinfo, and only then
+// imports it. Only a board whose manifest names a decoder gets deltas.
+
+// pname is a store path's name without its version: Nix's own rule
+// (parseDrvName) splits at the first "-" followed by a digit.
+func pname(name string) string {
+	for i := 0; i+1 < len(name); i++ {
+		if name[i] == '-' && name[i+1] >= '0' && name[i+1] <= '9' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// minDelta is the smallest NAR worth a delta: below it the zstd frame and
+// the board's work cost more than they save.
+const minDelta = 4 << 10
+
+// deltaBases picks, for each path to send, the board's path to patch
+// against: the same name first (a rebuilt dependent), else the same name
+// without version, the closest in size. The base must be in this
+// machine's store with the NAR hash the board has, or the patch would not
+// rebuild the board's NAR.
+func (w *writer) deltaBases(ctx context.Context) (map[string]string, error) {
+	byName := map[string][]Path{}
+	for _, p := range w.base.Paths {
+		n := pname(NameOf(p.Path))
+		byName[n] = append(byName[n], p)
+	}
+	want := map[string]string{}
+	for _, in := range w.send {
+		if in.NarSize < minDelta {
+			continue
+		}
+		name := NameOf(in.Path)
+		cands := byName[pname(name)]
+		if len(cands) == 0 {
+			continue
+		}
+		sort.SliceStable(cands, func(i, j int) bool {
+			si, sj := NameOf(cands[i].Path) == name, NameOf(cands[j].Path) == name
+			if si != sj {
+				return si
+			}
+			return abs(cands[i].NarSize-in.NarSize) < abs(cands[j].NarSize-in.NarSize)
+		})
+		want[in.Path] = cands[0].Path
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	olds := map[string]bool{}
+	for _, o := range want {
+		olds[o] = true
+	}
+	// One path-info for all of them; a path this machine lacks is left out
+	// of its answer (2.8 fails on it, so ask with --json per validity).
+	out, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: append([]string{"path-info", "--json"}, keys(olds)...), MaxStdout: 64 << 20, Log: nixrun.Watch{Raw: w.log}})
+	here := map[string]Info{}
+	if err == nil {
+		here, _ = parsePathInfo(out)
+	} else {
+		for o := range olds { // some are missing here: ask one by one
+			if b, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: []string{"path-info", "--json", o}, Log: nixrun.Watch{Raw: w.log}}); err == nil {
+				if m, err := parsePathInfo(b); err == nil {
+					for k, v := range m {
+						here[k] = v
+					}
+				}
+			}
+		}
+	}
+	for p, o := range want {
+		board, _ := w.base.Get(o)
+		if in, ok := here[o]; !ok || in.NarHash != board.NarHash {
+			delete(want, p)
+		}
+	}
+	return want, nil
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// makeDeltas replaces each NAR with its delta where that is smaller.
+func (w *writer) makeDeltas(ctx context.Context) error {
+	if w.o.NoDeltas || w.base.Decoder == "" || len(w.send) == 0 {
+		return nil
+	}
+	if _, err := w.edge.Runner.LookPath("zstd"); err != nil {
+		fmt.Fprintln(w.log, "no zstd on this machine: whole NARs only")
+		return nil
+	}
+	bases, err := w.deltaBases(ctx)
+	if err != nil || len(bases) == 0 {
+		return err
+	}
+	w.phase("delta", "binary deltas for %d paths against the board's own", len(bases))
+	cache := filepath.Join(w.stage, "jetup-bundle", "cache")
+	if err := os.MkdirAll(filepath.Join(cache, "delta"), 0o755); err != nil {
+		return err
+	}
+	type job struct{ path, base string }
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := range jobs {
+				d, err := w.delta(ctx, cache, j.path, j.base, i)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if d {
+					w.deltas = append(w.deltas, Delta{Path: j.path, Base: j.base})
+				}
+				mu.Unlock()
+			}
+		}(i)
+	}
+	for _, p := range keys(bases) {
+		jobs <- job{p, bases[p]}
+	}
+	close(jobs)
+	wg.Wait()
+	sort.Slice(w.deltas, func(i, j int) bool { return w.deltas[i].Path < w.deltas[j].Path })
+	fmt.Fprintf(w.log, "%d of %d paths go as deltas\n", len(w.deltas), len(bases))
+	return firstErr
+}
+
+// delta makes path's patch against base and keeps it when it is smaller
+// than the path's zstd NAR in the cache.
+func (w *writer) delta(ctx context.Context, cache, path, base string, slot int) (bool, error) {
+	ni := filepath.Join(cache, HashPart(path)+".narinfo")
+	url, fileSize, err := narinfoFile(ni)
+	if err != nil {
+		return false, err
+	}
+	tmp := filepath.Join(w.stage, fmt.Sprintf("delta-%d", slot))
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmp)
+	oldNar, newNar := filepath.Join(tmp, "old.nar"), filepath.Join(tmp, "new.nar")
+	for p, f := range map[string]string{base: oldNar, path: newNar} {
+		if err := w.dump(ctx, p, f); err != nil {
+			return false, err
+		}
+	}
+	out := filepath.Join(cache, "delta", HashPart(path)+".zst")
+	cmd := w.edge.Runner.Command(ctx, "zstd", "-q", "-f", "-19", "--long=31", "--patch-from="+oldNar, newNar, "-o", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		fmt.Fprintf(w.log, "zstd --patch-from for %s failed (%v): %s; sending the whole NAR\n", path, err, b)
+		os.Remove(out)
+		return false, nil
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(w.log, "delta %s against %s: %d bytes, the zstd NAR %d\n", NameOf(path), NameOf(base), st.Size(), fileSize)
+	if st.Size() >= fileSize {
+		return false, os.Remove(out)
+	}
+	return true, os.Remove(filepath.Join(cache, url))
+}
+
+// dump writes a path's NAR with nix store dump-path.
+func (w *writer) dump(ctx context.Context, path, file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: []string{"store", "dump-path", path}, Stdout: f, Log: nixrun.Watch{Raw: w.log}}); err != nil {
+		return fmt.Errorf("nix store dump-path %s: %v", path, nixrun.ReasonOf(err))
+	}
+	return f.Close()
+}
+
+var narinfoLine = regexp.MustCompile(`^(URL|FileSize): (.*)$`)
+
+// narinfoFile reads a narinfo's URL and FileSize.
+func narinfoFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	var url string
+	var size int64 = -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := narinfoLine.FindStringSubmatch(sc.Text()); m != nil {
+			if m[1] == "URL" {
+				url = m[2]
+			} else {
+				size, _ = strconv.ParseInt(m[2], 10, 64)
+			}
+		}
+	}
+	if url == "" || size < 0 || strings.Contains(url, "..") || !strings.HasPrefix(url, "nar/") {
+		return "", 0, fmt.Errorf("%s: no URL or FileSize", path)
+	}
+	return url, size, sc.Err()
+}
