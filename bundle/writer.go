@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jetup/jetup/nixrun"
@@ -144,9 +145,10 @@ func (w *writer) phase(id, format string, args ...any) {
 // Write makes a bundle of exactly the closure's paths that the board's
 // manifest lacks, signed, with the board-side script at its head.
 func Write(ctx context.Context, edge Edge, m Mirror, o Options, sink step.Sink) (*Result, error) {
-	w := &writer{edge: edge, m: m, o: o, sink: sink, log: o.Log, started: time.Now()}
-	if w.log == nil {
-		w.log = io.Discard
+	w := &writer{edge: edge, m: m, o: o, sink: sink, log: io.Discard, started: time.Now()}
+	if o.Log != nil {
+		// The deltas are made two at a time, each writing to the log.
+		w.log = &lockedWriter{w: o.Log}
 	}
 	if w.o.Level == 0 {
 		w.o.Level = DefaultLevel
@@ -473,4 +475,16 @@ func sha256Hex(f *os.File, off, n int64) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// lockedWriter serialises writes to the log.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
