@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // scan reads every disk under root's /sys/block, with partitions, holders,
@@ -144,6 +146,10 @@ func readDisk(root, dir, name string) Disk {
 	if d.Model == "" {
 		d.Model = strings.ReplaceAll(udev["ID_MODEL"], "_", " ")
 	}
+	// What the stick's firmware says (SCSI INQUIRY, USB strings) is shown
+	// on every face: never an escape sequence. The identity re-check reads
+	// them the same way, so it still compares like with like.
+	d.Vendor, d.Model, d.Serial = safe.Text(d.Vendor), safe.Text(d.Model), safe.Text(d.Serial)
 	d.ByPath = udev["ID_PATH"]
 	if d.ByPath == "" {
 		d.ByPath = byPathLink(root, name)

@@ -247,3 +247,22 @@ func TestBtrfsRootIsFoundBySource(t *testing.T) {
 		t.Errorf("btrfs root: %q", got)
 	}
 }
+
+// A USB stick's vendor, model and serial are what its firmware says (SCSI
+// INQUIRY, USB string descriptors) and reach the terminal in the write
+// list, the confirmation and the TUI: no escape sequence from a stick
+// ever does.
+func TestDiskStringsFromTheDeviceCarryNoEscapes(t *testing.T) {
+	f := newFakeSys(t)
+	f.disk("sda", usbPath, "8:0", 60437492, true, map[string]string{"device/vendor": "Evil\x1b[2J", "device/model": "Stick\x1b]52;c;eA==\x07"})
+	f.write("sys/devices/pci0000:00/0000:00:14.0/usb2/2-1/idVendor", "0781\n")
+	f.write("sys/devices/pci0000:00/0000:00:14.0/usb2/2-1/serial", "SER\x1b[31m1\n")
+	ds, err := System{Root: f.root}.Disks(context.Background())
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("%v %v", ds, err)
+	}
+	d := ds[0]
+	if d.Vendor != "Evil" || d.Model != "Stick" || d.Serial != "SER1" {
+		t.Errorf("vendor %q model %q serial %q", d.Vendor, d.Model, d.Serial)
+	}
+}

@@ -271,3 +271,20 @@ func TestVerifyStepRecordsAFailureAndASecondAttempt(t *testing.T) {
 	}
 	d.waitView("Summary", "– Booted system", "✓ Verify")
 }
+
+// A check's detail quotes the board (a unit's journal): its escape
+// sequences never reach the person's terminal through the view.
+func TestVerifyViewDropsTheBoardsEscapes(t *testing.T) {
+	r := newVerifyRun(verify.Options{})
+	r.event(verify.Check{ID: "failed-units", Status: verify.Fail,
+		Detail: "1 failed\x1b]52;c;cm0gLXJmIH4K\x07\nmsg\x1b[2J from the journal", Next: "look\x1b[H"})
+	r.event(verify.Waiting{ID: "k3s-node", What: "k3s\x1b[2J"})
+	for _, s := range []string{r.checks["failed-units"].Detail, r.checks["failed-units"].Next, r.waiting["k3s-node"].What} {
+		if strings.ContainsRune(s, 0x1b) || strings.ContainsRune(s, 0x07) {
+			t.Errorf("kept a control: %q", s)
+		}
+	}
+	if d := r.checks["failed-units"].Detail; d != "1 failed\nmsg from the journal" {
+		t.Errorf("detail %q", d)
+	}
+}

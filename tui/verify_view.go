@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/remote"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 	"github.com/jetup/jetup/verify"
 )
@@ -54,9 +55,13 @@ func (r *verifyRun) event(e step.Event) {
 			r.changed = e.Fingerprint
 		}
 	case verify.Check:
+		// A check's detail quotes the board (a unit's journal, a GPU's
+		// name): never its escape sequences on this terminal.
+		e.Detail, e.Next = safe.Text(e.Detail), safe.Text(e.Next)
 		r.checks[e.ID] = e
 		delete(r.waiting, e.ID)
 	case verify.Waiting:
+		e.What = safe.Text(e.What)
 		r.waiting[e.ID] = e
 	}
 }
