@@ -68,7 +68,10 @@ func (NixCLI) ReadFile(path string) ([]byte, error) {
 // Build builds a flake installable (no GC root) and returns its output
 // path; log gets nix's stderr, line by line as nix printed it.
 func (n NixCLI) Build(ctx context.Context, installable string, log io.Writer) (string, error) {
-	return n.nix().Build(ctx, nixrun.Build{Installable: installable, Args: []string{"-v"}, Log: nixrun.Watch{Raw: log}})
+	// What a push builds is a board's system: every board jetup brings
+	// up is aarch64-linux, and the Nix runner's PreBuild refuses it on a
+	// host that cannot build that before nix evaluates anything.
+	return n.nix().Build(ctx, nixrun.Build{Installable: installable, Args: []string{"-v"}, Log: nixrun.Watch{Raw: log}, System: "aarch64-linux"})
 }
 
 // maxPathInfo bounds path-info's JSON: about 1 KiB a path, so room for

@@ -16,7 +16,7 @@ type check func(ctx context.Context, e *env) Finding
 // checks run in this order; the order is the order of the report.
 var checks = []check{
 	checkArch, checkNix, checkNixFeatures, checkSudo, checkLibusb, checkUdevRule,
-	checkAutosuspend, checkModemManager, checkTLP, checkSerialGroup, checkNixSpace,
+	checkAutosuspend, checkModemManager, checkTLP, checkSerialGroup, checkNixSpace, checkAArch64Builder,
 }
 
 func checkArch(_ context.Context, e *env) Finding {

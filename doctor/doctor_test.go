@@ -15,7 +15,8 @@ func healthy() *MemHost {
 	return &MemHost{
 		Arch: "x86_64",
 		Files: map[string]string{
-			"/etc/nix/nix.conf":                         "experimental-features = nix-command flakes\n",
+			"/etc/nix/nix.conf":                         "experimental-features = nix-command flakes\nextra-platforms = aarch64-linux\n",
+			binfmtDir + "/qemu-aarch64":                 qemuAArch64,
 			"/usr/lib/x86_64-linux-gnu/libusb-1.0.so.0": "",
 			"/etc/udev/rules.d/70-jetup.rules":          `SUBSYSTEM=="usb", ATTR{idVendor}=="0955", TAG+="uaccess"` + "\nID_MM_DEVICE_IGNORE\n",
 			autosuspendFile:                             "-1\n",
@@ -73,7 +74,9 @@ func TestEachMiss(t *testing.T) {
 		{"arch", func(h *MemHost) { h.Arch = "aarch64" }, Fail, true, "x86_64"},
 		{"nix", func(h *MemHost) { delete(h.Paths, "nix") }, Fail, true, "install Nix"},
 		{"nix", func(h *MemHost) { delete(h.Commands, "/usr/bin/nix --version") }, Fail, true, "repair"},
-		{"nix-features", func(h *MemHost) { h.Files["/etc/nix/nix.conf"] = "experimental-features = nix-command\n" }, Warn, false, "flakes"},
+		{"nix-features", func(h *MemHost) {
+			h.Files["/etc/nix/nix.conf"] = "experimental-features = nix-command\nextra-platforms = aarch64-linux\n"
+		}, Warn, false, "flakes"},
 		{"sudo", func(h *MemHost) { delete(h.Paths, "sudo") }, Fail, true, "install sudo"},
 		{"libusb", func(h *MemHost) { delete(h.Files, "/usr/lib/x86_64-linux-gnu/libusb-1.0.so.0") }, Warn, false, "libusb-1.0-0"},
 		{"udev-rule", func(h *MemHost) { delete(h.Files, "/etc/udev/rules.d/70-jetup.rules") }, Warn, false, "doctor --fix"},
@@ -90,6 +93,7 @@ func TestEachMiss(t *testing.T) {
 		{"serial-group", func(h *MemHost) { h.Usr.Groups = nil; h.Files["/etc/group"] = "uucp:x:14:\n" }, Warn, false, "usermod -aG uucp ana"},
 		{"nix-space", func(h *MemHost) { h.Free["/nix"] = 10 << 30 }, Warn, false, "40 GiB"},
 		{"nix-space", func(h *MemHost) { h.Free = map[string]uint64{"/": 1 << 30} }, Fail, false, "nix-collect-garbage"},
+		{"aarch64-builder", func(h *MemHost) { delete(h.Files, binfmtDir+"/qemu-aarch64") }, Warn, false, "boot.binfmt.emulatedSystems"},
 	}
 	for _, c := range cases {
 		t.Run(c.id+"/"+c.next, func(t *testing.T) {

@@ -59,7 +59,9 @@ type Edges struct {
 // who ran sudo (proc.Invoking): the installer's build and the
 // decompressors; root opens and writes the disk.
 func Real() Edges {
-	nix := &nixrun.Nix{Runner: proc.Host{}}
+	// A board's system (aarch64-linux) is refused before evaluation on a
+	// host that cannot build it (doctor's aarch64-builder check).
+	nix := &nixrun.Nix{Runner: proc.Host{}, PreBuild: doctor.AArch64Preflight(doctor.OSHost{})}
 	invoking := proc.Invoking()
 	return Edges{Runner: proc.Host{}, Unprivileged: proc.Host{User: invoking}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Nix: nix, Runner: proc.Host{}, User: invoking}, Serial: serialcon.System{},

@@ -23,6 +23,10 @@ type Build struct {
 	// User runs this build as that user (nil: the Nix's User): the
 	// installer under sudo is built as the person who ran it.
 	User *User
+	// System is the platform the output is for, when the caller knows it
+	// without evaluating anything (a board's system is aarch64-linux), so
+	// PreBuild can tell whether this host can build it at all.
+	System string
 }
 
 // oldNix remembers, per nix binary, that it has no --print-out-paths, so

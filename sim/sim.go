@@ -38,7 +38,11 @@ func Host() *doctor.MemHost {
 	return &doctor.MemHost{
 		Arch: "x86_64",
 		Files: map[string]string{
-			"/etc/nix/nix.conf":                          "experimental-features = nix-command flakes\n",
+			"/etc/nix/nix.conf": "experimental-features = nix-command flakes\nextra-platforms = aarch64-linux\n",
+			// qemu-user-static's registration: the bench builds a board's
+			// system under emulation (doctor's aarch64-builder).
+			"/proc/sys/fs/binfmt_misc/qemu-aarch64": "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POF\noffset 0\n" +
+				"magic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n",
 			"/usr/lib/x86_64-linux-gnu/libusb-1.0.so.0":  "",
 			"/etc/udev/rules.d/70-jetup.rules":           `SUBSYSTEM=="usb", ATTR{idVendor}=="0955", TAG+="uaccess"` + "\n",
 			"/sys/module/usbcore/parameters/autosuspend": "2\n",
