@@ -37,7 +37,7 @@ var noBoardYet = sim.USBConfig{Board: sim.RecoveryBoard, AppearAfter: 24 * time.
 func toRecover(t *testing.T, w, h int, profile string, b hardware.Edges) (*teatest.TestModel, *testkit.Screen, *Model) {
 	t.Helper()
 	tm, scr, m := startWizard(t, w, h, Options{Profile: profile, Hardware: b})
-	scr.WaitFor(t, wait, "11 checks:")
+	scr.WaitFor(t, wait, "12 checks:")
 	press(tm, tea.KeyEnter)
 	scr.WaitFor(t, wait, "▸ Recover")
 	return tm, scr, m
@@ -209,7 +209,7 @@ func TestRecoverOtherModuleOffersTheProfilesThatFit(t *testing.T) {
 		t.Errorf("the first run must be closed: %s %+v", rec.Outcome, rec.Steps)
 	}
 	d.key(tea.KeyEnter) // orin-nano-devkit: a new run, the host check again
-	d.waitView("Jetson Orin Nano Developer Kit", "11 checks:")
+	d.waitView("Jetson Orin Nano Developer Kit", "12 checks:")
 	d.key(tea.KeyEnter)
 	d.waitView("✓ Board in recovery mode", "0955:7523 · som orin-nano")
 	if d.m.sess.Run == firstRun {

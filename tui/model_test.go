@@ -76,8 +76,8 @@ func TestChooseProfileBuildsTheStepList(t *testing.T) {
 	scr.WaitFor(t, wait, "orin-agx-devkit")
 	press(tm, tea.KeyEnter) // first entry: orin-agx-devkit
 	text := scr.WaitFor(t, wait, "✓ Profile", "▸ Check host", "Recover", "Flash", "Watch", "Write", "Push", "Summary", "Jetson AGX Orin")
-	if !strings.Contains(text, "11 checks:") {
-		scr.WaitFor(t, wait, "11 checks:")
+	if !strings.Contains(text, "12 checks:") {
+		scr.WaitFor(t, wait, "12 checks:")
 	}
 	if got := loadRemembered(dir).LastProfile; got != "orin-agx-devkit" {
 		t.Errorf("remembered %q", got)
@@ -133,7 +133,7 @@ func TestNotBuiltStepSaysSoAndIsRecordedSkipped(t *testing.T) {
 	d := newDriver(t, Options{Profile: "rpi4"})
 	delete(d.m.screens, step.Write) // as if the write screen were not built
 	d.start(80, 24)
-	d.waitView("11 checks:")
+	d.waitView("12 checks:")
 	d.key(tea.KeyEnter)
 	text := d.waitView("▸ Write", "The write step is not built yet", "enter skip")
 	checkWidth(t, text, 80)
@@ -177,7 +177,7 @@ func TestQuitWhileBusyAsksThenEndsChildren(t *testing.T) {
 	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
 	d.m.screens[step.Detect] = func(s *Session, _ *Styles) Screen { return &blockingScreen{sess: s, pid: pids} }
 	d.start(80, 24)
-	d.waitView("11 checks:")
+	d.waitView("12 checks:")
 	d.key(tea.KeyEnter)
 	d.waitView("busy flashing")
 	var pid int
@@ -234,7 +234,7 @@ func TestOneChoiceOneRun(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		d.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	}
-	d.waitView("11 checks:")
+	d.waitView("12 checks:")
 	runs, _, err := runrec.List(dir)
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("%d run records (%v), want 1", len(runs), err)
@@ -248,7 +248,7 @@ func TestSkipAndGoTo(t *testing.T) {
 	d := newDriver(t, Options{Profile: "orin-nano-devkit"})
 	d.m.screens[step.Flash] = func(_ *Session, st *Styles) Screen { return newNotBuilt(step.Flash, st) }
 	d.start(80, 24)
-	d.waitView("11 checks:")
+	d.waitView("12 checks:")
 	d.key(tea.KeyEnter)
 	d.waitView("▸ Recover", "s skip step")
 	d.typ("s")
@@ -261,7 +261,7 @@ func TestSkipAndGoTo(t *testing.T) {
 		got = append(got, string(s.Step)+":"+string(s.Outcome)+":"+s.Summary)
 	}
 	want := []string{
-		"doctor:success:11 checks: 0 to fix, 2 warnings",
+		"doctor:success:12 checks: 0 to fix, 2 warnings",
 		"detect:skipped:skipped by the person",
 		"flash:skipped:left for Recover",
 		"detect:running:",
@@ -278,7 +278,7 @@ func TestNextBoardStartsANewRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tm, scr, _ := startWizard(t, 80, 24, Options{StateDir: dir, Profile: "rpi4"})
-	scr.WaitFor(t, wait, "11 checks:")
+	scr.WaitFor(t, wait, "12 checks:")
 	press(tm, tea.KeyEnter)
 	for _, title := range []string{"Write", "Watch", "Push", "Verify"} {
 		scr.WaitFor(t, wait, "▸ "+title)

@@ -50,7 +50,7 @@ func TestPushWalk(t *testing.T) {
 	o, board := fastBench()
 	o.StateDir = t.TempDir()
 	p := runProgram(t, 80, 24, o)
-	p.waitView("11 checks:")
+	p.waitView("12 checks:")
 	p.send(GoToMsg{Step: step.Push})
 	p.waitView("Push the system to the board", "192.168.55.1", "./result")
 	pushFirstContact(t, p, board, 80)

@@ -223,7 +223,7 @@ func TestWizardVerifiesAfterPushAndSummarisesTheVerdicts(t *testing.T) {
 	o.Hardware.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
 	o.StateDir = t.TempDir()
 	p := runProgram(t, 100, 40, o)
-	p.waitView("11 checks:")
+	p.waitView("12 checks:")
 	p.send(GoToMsg{Step: step.Push})
 	p.waitView("Push the system to the board", "192.168.55.1", "./result")
 	p.key(tea.KeyEnter)

@@ -54,7 +54,7 @@ func TestWriteScreen(t *testing.T) {
 	t.Run("WalkBuildsWritesVerifiesAt80x24", func(t *testing.T) {
 		o, _ := writeBench(1<<30, 30_752_636_928)
 		p := runProgram(t, 80, 24, o)
-		p.waitView("11 checks:")
+		p.waitView("12 checks:")
 		p.key(tea.KeyEnter)
 		writeBuildsWritesVerifies(t, p)
 	})

@@ -13,7 +13,7 @@ import (
 func TestE2ERecoverFindsTheSimulatedBoard(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color"}, "--sim", "--state-dir", state, "--profile", "orin-nano-devkit")
-	tm.waitFor("▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "12 checks:")
 	tm.keys("Enter")
 	tm.waitFor("▸ Recover", "1. Power the board off", "Waiting for the board on USB")
 	tm.waitFor("✓ Board in recovery mode", "USB instance 1-2", "480 Mb/s (high speed)")

@@ -67,6 +67,6 @@ func (tm *tmuxTerm) pickThroughHostCheck(profile string) {
 	tm.keys("-l", profile)
 	tm.waitFor(profile)
 	tm.keys("Enter", "Enter")
-	tm.waitFor("▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "12 checks:")
 	tm.keys("Enter")
 }

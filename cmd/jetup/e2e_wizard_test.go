@@ -67,7 +67,7 @@ func TestWizardFlashInTmux(t *testing.T) {
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "JETUP_SIM_FLASH=usb-transport", "JETUP_SIM_FLASH_SPEED=0.05"},
 		"--sim", "--state-dir", state, "--profile", "orin-nano-super-devkit")
-	tm.waitFor("▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "12 checks:")
 	tm.keys("Enter")
 	tm.waitFor("▸ Recover", "enter: use this board")
 	tm.keys("Enter")
@@ -99,7 +99,7 @@ func TestQuitWhileFlashingLeavesNoProcess(t *testing.T) {
 	mark := testkit.Mark(t)
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", mark, "JETUP_SIM_FLASH_SPEED=1"},
 		"--sim", "--state-dir", state, "--profile", "orin-nano-devkit")
-	tm.waitFor("▸ Check host", "11 checks:")
+	tm.waitFor("▸ Check host", "12 checks:")
 	tm.keys("Enter")
 	tm.waitFor("enter: use this board")
 	tm.keys("Enter")

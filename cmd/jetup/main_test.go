@@ -143,7 +143,7 @@ func TestDoctorSimJSONWritesARunRecord(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.ReadyToFlash || len(rep.Findings) != 11 {
+	if !rep.ReadyToFlash || len(rep.Findings) != 12 {
 		t.Errorf("sim host report %+v", rep)
 	}
 	runs, _, err := runrec.List(state)
