@@ -40,6 +40,7 @@ type Profile struct {
 	Installer    Installer `yaml:"installer" json:"installer"`
 	Verify       *Verify   `yaml:"verify,omitempty" json:"verify,omitempty"`
 	Board        *Board    `yaml:"board,omitempty" json:"board,omitempty"`
+	Traps        []Trap    `yaml:"traps,omitempty" json:"traps,omitempty"`
 	Notes        []string  `yaml:"notes,omitempty" json:"notes,omitempty"`
 
 	// Source is where the profile came from: "embedded:<file>" or a path.

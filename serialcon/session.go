@@ -88,6 +88,18 @@ type Console struct {
 	matchedBefore bool
 	sentAt        bool // Send went out at SendAt
 	queued        atomic.Int32
+	trapped       map[string]bool // the profile's traps already shown
+}
+
+// trap shows one of the profile's traps once.
+func (c *Console) trap(t profiles.Trap) {
+	if c.trapped[t.ID] {
+		return
+	}
+	c.trapped[t.ID] = true
+	w := t.Warning()
+	w.At = time.Now().UTC()
+	c.em.event(w)
 }
 
 // New prepares a session; Run runs it.
@@ -160,6 +172,12 @@ func (c *Console) Run(ctx context.Context, sink step.Sink) (Result, error) {
 		be.ExpectBoard(c.opt.Profile)
 	}
 	c.em = newEmitter(sink, c.opt.Batch)
+	// The board's known traps at the console (Orin's dark HDMI) are said
+	// before the wait for its output starts.
+	c.trapped = map[string]bool{}
+	for _, t := range c.opt.Profile.TrapsAt(step.Console) {
+		c.trap(t)
+	}
 	c.text = newTextLog(c.opt.TextLog)
 	c.watch = NewWatcher(c.recognised)
 	c.cook = newCooker(c.lineDone)
@@ -285,6 +303,13 @@ func (c *Console) recognised(e any) {
 	c.res.Summary.add(e)
 	if ev, ok := e.(step.Event); ok {
 		c.em.event(ev)
+	}
+	// A trap of the firmware the board turns out to run (35.3.1 and USB
+	// boot) bites now.
+	if f, ok := e.(Fact); ok && f.Fact == FactFirmwareVersion {
+		for _, t := range c.opt.Profile.TrapsForFirmware(step.Console, f.Value) {
+			c.trap(t)
+		}
 	}
 	st, ok := e.(Stage)
 	if !ok {

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jetup/jetup/assets"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 )
 
@@ -372,5 +374,51 @@ func TestSessionSendAtAStage(t *testing.T) {
 	board.waitReceived(t, "the ESC at the menu", func(got string) bool { return got != "#" })
 	if got := board.received(); got != "#"+KeyEsc {
 		t.Fatalf("the board got %q", got)
+	}
+}
+
+// A board's traps are said where they bite: Orin's dark HDMI when the
+// console starts, firmware 35.3.1's missing USB boot only once the board
+// shows it runs that firmware.
+func TestSessionShowsTheProfilesTraps(t *testing.T) {
+	set, _ := profiles.Load(assets.Profiles(), "")
+	orin, _ := set.Get("orin-nano-devkit")
+	for _, c := range []struct {
+		firmware string
+		usbTrap  bool
+	}{{"35.3.1", true}, {"36.4.3-0a1b2c3d4e5f", false}} {
+		link := filepath.Join(t.TempDir(), "tty")
+		board := startSocat(t, link)
+		until, _ := ParseUntil(StageUEFIMenu)
+		events := &eventLog{}
+		con := New(Options{Port: link, Profile: orin, Until: until, Timeout: 20 * time.Second})
+		done := run(con, context.Background(), events)
+		events.waitFor(t, "connected", isConn(EventConnected))
+		board.write(t, []byte("Jetson UEFI firmware (version "+c.firmware+" built on 1980-01-01T00:00:00+00:00)\r\nESC   to enter Setup.\r\n"))
+		if r := <-done; r.err != nil || !r.res.Matched {
+			t.Fatalf("%+v %v", r.res, r.err)
+		}
+		var hdmi, usb, beforeFirmware bool
+		events.mu.Lock()
+		all := append([]step.Event(nil), events.events...)
+		events.mu.Unlock()
+		for _, e := range all {
+			if f, ok := e.(Fact); ok && f.Fact == FactFirmwareVersion {
+				beforeFirmware = true
+			}
+			w, ok := e.(step.Warning)
+			if !ok {
+				continue
+			}
+			switch {
+			case strings.Contains(w.Warning, "no Linux console on HDMI/DP"):
+				hdmi = !beforeFirmware
+			case strings.Contains(w.Warning, "35.3.1"):
+				usb = beforeFirmware && strings.Contains(w.Next, "jetup flash")
+			}
+		}
+		if !hdmi || usb != c.usbTrap {
+			t.Errorf("firmware %s: hdmi trap at start %v, USB boot trap %v (want %v): %+v", c.firmware, hdmi, usb, c.usbTrap, all)
+		}
 	}
 }

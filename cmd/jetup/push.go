@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetup/jetup/bundle"
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -108,7 +109,11 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		if f.confirm == 0 {
 			o.ConfirmTimeout = -1
 		}
-		res, err := deploy.Push(cmd.Context(), a.hardware().Push, o, a.pushSink(logf))
+		sink := a.pushSink(logf)
+		if prof, _ := a.profile(false); prof != nil {
+			emitTraps(sink, prof, step.Push)
+		}
+		res, err := deploy.Push(cmd.Context(), a.hardware().Push, o, sink)
 		if err != nil {
 			return "", "", err
 		}
@@ -210,4 +215,14 @@ func (a *app) pushSink(log *runrec.Log) step.Sink {
 		}
 		out.Emit(e)
 	}))
+}
+
+// emitTraps says the profile's known traps at the step where they bite
+// (an AGX Xavier's UEFI variables on eMMC when a push sets up its boot).
+func emitTraps(sink step.Sink, p *profiles.Profile, id step.ID) {
+	for _, t := range p.TrapsAt(id) {
+		w := t.Warning()
+		w.At = time.Now()
+		sink.Emit(w)
+	}
 }

@@ -84,3 +84,16 @@ func TestPushRealBoardJSONAndExitCodes(t *testing.T) {
 		t.Errorf("refused run %+v", refused)
 	}
 }
+
+// An AGX Xavier keeps its UEFI variables on eMMC: the push says so, as
+// the boot order is what the person sets next; other boards are silent.
+func TestPushShowsTheBoardsTrap(t *testing.T) {
+	r := jetup(t, nil, "--sim", "--profile", "xavier-agx-devkit", "push", "--host", "192.168.55.1", "--closure", "./result")
+	if !strings.Contains(r.stdout+r.stderr, "warning: AGX Xavier keeps its UEFI variables on eMMC") || !strings.Contains(r.stdout+r.stderr, "send-at uefi-menu") {
+		t.Errorf("%+v", r)
+	}
+	r = jetup(t, nil, "--sim", "--profile", "orin-nano-devkit", "push", "--host", "192.168.55.1", "--closure", "./result")
+	if strings.Contains(r.stdout+r.stderr, "warning: ") {
+		t.Errorf("an Orin push warned: %+v", r)
+	}
+}

@@ -120,6 +120,9 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		sink, closeLog := a.writeSink(rs)
 		defer closeLog()
+		if prof != nil {
+			emitTraps(sink, prof, step.Write)
+		}
 		if f.req.Image == "" {
 			if prof == nil {
 				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
