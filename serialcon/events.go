@@ -3,6 +3,8 @@ package serialcon
 import (
 	"fmt"
 	"time"
+
+	"github.com/jetup/jetup/step"
 )
 
 // Stage ids: where the board's boot has got to. They are an interface
@@ -48,6 +50,22 @@ const (
 	// model: NVIDIA Jetson AGX Orin Developer Kit", U-Boot's "RPI 3 Model B").
 	FactModel = "model"
 )
+
+// Trap is one of the profile's known traps of this board, said where it
+// bites (profiles.Trap): at the start of the console, or when the board
+// shows the firmware it applies to. Its JSON is the `jetup console --json`
+// trap line.
+type Trap struct {
+	Trap    string    `json:"trap"` // the trap's id
+	Warning string    `json:"warning"`
+	Next    string    `json:"next,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// Text is the headless form, a warning.
+func (t Trap) Text() string {
+	return step.Warning{Warning: t.Warning, Next: t.Next}.Text()
+}
 
 // stageIndex is a stage's place in Stages, -1 for none.
 func stageIndex(id string) int {

@@ -97,9 +97,7 @@ func (c *Console) trap(t profiles.Trap) {
 		return
 	}
 	c.trapped[t.ID] = true
-	w := t.Warning()
-	w.At = time.Now().UTC()
-	c.em.event(w)
+	c.em.event(Trap{Trap: t.ID, Warning: t.Text, Next: t.Next, At: time.Now().UTC()})
 }
 
 // New prepares a session; Run runs it.

@@ -406,7 +406,7 @@ func TestSessionShowsTheProfilesTraps(t *testing.T) {
 			if f, ok := e.(Fact); ok && f.Fact == FactFirmwareVersion {
 				beforeFirmware = true
 			}
-			w, ok := e.(step.Warning)
+			w, ok := e.(Trap)
 			if !ok {
 				continue
 			}

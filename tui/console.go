@@ -45,7 +45,8 @@ type consoleScreen struct {
 	current   string
 	stageLine string // the line that showed the current stage (tells the UEFI shell from Linux)
 	ssh       consoleSSH
-	kWarned   bool // warn says why k did nothing
+	kWarned   bool   // warn says why k did nothing
+	traps     string // the board's known traps the session named
 	facts     []serialcon.Fact
 	warn      string
 
@@ -85,7 +86,7 @@ func (c *consoleScreen) Init() tea.Cmd {
 
 func (c *consoleScreen) start() tea.Cmd {
 	c.closeLogs()
-	c.result, c.err, c.ending, c.warn = nil, nil, false, ""
+	c.result, c.err, c.ending, c.warn, c.traps = nil, nil, false, "", ""
 	c.status, c.online = "looking for the console port…", false
 	c.reached, c.current, c.stageLine, c.facts = map[string]bool{}, "", "", nil
 	c.ssh = consoleSSH{}
@@ -218,6 +219,11 @@ func (c *consoleScreen) event(e step.Event) {
 		c.fact(e)
 	case serialcon.Finding:
 		c.warn = e.What + ": " + e.Next
+	case serialcon.Trap:
+		// Shown beside the facts, never over the status line.
+		if !strings.Contains(c.traps, e.Warning) {
+			c.traps += safe.Text(e.Warning+" ("+e.Next+")") + "\n"
+		}
 	case serialcon.Connection:
 		switch e.Event {
 		case serialcon.EventWaiting:

@@ -163,6 +163,11 @@ func (c *consoleScreen) factsColumn() string {
 	if c.warn != "" {
 		b.WriteString("\n" + c.st.Warn.Render(wrapIndent(c.warn, factsWidth, "")) + "\n")
 	}
+	for _, t := range strings.Split(strings.TrimSpace(c.traps), "\n") {
+		if t != "" {
+			b.WriteString("\n" + c.st.Subtle.Render(wrapIndent("! "+t, factsWidth, "  ")) + "\n")
+		}
+	}
 	// k's part before the address note: a short window cuts the column.
 	b.WriteString(c.sshSection())
 	if ip := c.value(serialcon.FactIP); ip != "" {

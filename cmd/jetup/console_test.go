@@ -26,7 +26,7 @@ func TestConsoleSimUntilLoginJSON(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("%+v", r)
 	}
-	var stages []string
+	var stages, traps []string
 	facts := map[string]string{}
 	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
 		var m map[string]any
@@ -45,6 +45,8 @@ func TestConsoleSimUntilLoginJSON(t *testing.T) {
 			}
 			facts[m["fact"].(string)] = m["value"].(string)
 		case m["event"] != nil:
+		case m["trap"] != nil:
+			traps = append(traps, m["trap"].(string))
 		default:
 			t.Errorf("unexpected line %q", l)
 		}
@@ -54,6 +56,11 @@ func TestConsoleSimUntilLoginJSON(t *testing.T) {
 	}
 	if facts["ip"] != "192.168.55.1" || facts["hostname"] != "nixos" || facts["firmware-version"] == "" {
 		t.Errorf("facts %v", facts)
+	}
+	// The Orin's dark HDMI is said at the console; its firmware is not
+	// 35.3.1, so the USB boot trap is not.
+	if strings.Join(traps, " ") != "no-hdmi-console" {
+		t.Errorf("traps %v", traps)
 	}
 	runs, _, _ := runrec.List(state)
 	if len(runs) != 1 {
