@@ -171,7 +171,7 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
 	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand(), a.inspectCommand(),
-		a.manifestCommand(), a.boardsCommand(), a.bundleCommand(), a.applyCommand())
+		a.manifestCommand(), a.boardsCommand(), a.bundleCommand(), a.applyCommand(), a.fleetCommand())
 	return root
 }
 

@@ -66,6 +66,11 @@ var (
 	steps = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify", "image", "bundle"}
 	base  = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel", "safe"}
 	faces = []string{"tui", "cmd/jetup", "hardware", "sim"}
+	// orchestrators run step packages in order (fleet: push, then verify,
+	// on many boards): the only domain packages that may import them.
+	// They never reach the faces, and no step or base package imports
+	// them.
+	orchestrators = []string{"fleet"}
 	// image reads images through media's own decompressors (the same
 	// bytes write would write) and checks a write's plan for the board.
 	allowed = map[string][]string{"flash": {"flash/detect"}, "image": {"media"}}
@@ -88,7 +93,7 @@ func TestLeafPackagesImportNothingOfOurs(t *testing.T) {
 
 func TestDomainPackagesNeverImportTheFaces(t *testing.T) {
 	m := imports(t)
-	for _, p := range append(append([]string{}, steps...), base...) {
+	for _, p := range append(append(append([]string{}, steps...), base...), orchestrators...) {
 		if _, ok := m[p]; !ok {
 			t.Errorf("package %s not found: update this test with the layout", p)
 		}
@@ -149,6 +154,27 @@ func TestNixRunnerBuildsOnProcOnly(t *testing.T) {
 	for _, d := range imports(t)["nixrun"] {
 		if d != "proc" && d != "step" {
 			t.Errorf("nixrun imports %s: it may import only proc and step", d)
+		}
+	}
+}
+
+// The orchestrators are above the steps: no step or base package imports
+// them, and they import no other orchestrator (each runs steps, not
+// another's plan).
+func TestOrchestratorsAreImportedOnlyByTheFaces(t *testing.T) {
+	m := imports(t)
+	for _, o := range orchestrators {
+		if _, ok := m[o]; !ok {
+			t.Errorf("package %s not found: update this test with the layout", o)
+		}
+	}
+	for _, p := range append(append(append([]string{}, steps...), base...), orchestrators...) {
+		for _, d := range m[p] {
+			for _, o := range orchestrators {
+				if d == o && p != o {
+					t.Errorf("%s imports orchestrator %s: only the faces (tui, cmd/jetup) run an orchestrator", p, d)
+				}
+			}
 		}
 	}
 }
