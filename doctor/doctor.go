@@ -80,6 +80,10 @@ func (r Report) Find(id string) (Finding, bool) {
 type Options struct {
 	// Fix mends what can be mended, then checks again.
 	Fix bool
+	// More are checks the caller adds after the host's own: what doctor
+	// cannot judge without another step's package (the field kit of
+	// --profile, issue 20). Each is run once and reported like the rest.
+	More []func(ctx context.Context) Finding
 }
 
 // env is what every check reads.
@@ -119,6 +123,17 @@ func Run(ctx context.Context, h Host, o Options, sink step.Sink) (Report, error)
 			}
 		}
 		f.Fixable = f.fix != nil && f.Status != OK
+		if f.Status == Fail && f.BlocksFlashing {
+			rep.ReadyToFlash = false
+		}
+		rep.Findings = append(rep.Findings, f)
+		sink.Emit(f)
+	}
+	for _, c := range o.More {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		f := c(ctx)
 		if f.Status == Fail && f.BlocksFlashing {
 			rep.ReadyToFlash = false
 		}

@@ -220,3 +220,28 @@ func TestRealHost(t *testing.T) {
 		t.Error("x86_64 host reported as unsupported")
 	}
 }
+
+// A check handed in (the field kit of --profile) is reported after the
+// host's own, as an event and a finding; a failure that blocks flashing
+// makes the host not ready, a warning does not.
+func TestMoreChecksAreReported(t *testing.T) {
+	for _, c := range []struct {
+		f     Finding
+		ready bool
+	}{
+		{Finding{ID: "field-kit", Title: "field kit", Status: Warn, Detail: "kit k is stale"}, true},
+		{Finding{ID: "field-kit", Title: "field kit", Status: Fail, Detail: "no kit; offline", BlocksFlashing: true}, false},
+	} {
+		var events []step.Event
+		more := func(context.Context) Finding { return c.f }
+		rep, err := Run(context.Background(), healthy(), Options{More: []func(context.Context) Finding{more}},
+			step.SinkFunc(func(e step.Event) { events = append(events, e) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, ok := events[len(events)-1].(Finding)
+		if len(rep.Findings) != len(checks)+1 || !ok || last.ID != "field-kit" || rep.ReadyToFlash != c.ready {
+			t.Errorf("%+v: %d findings, last event %+v, ready %v", c.f, len(rep.Findings), last, rep.ReadyToFlash)
+		}
+	}
+}

@@ -48,6 +48,17 @@ func (n *Nix) Build(ctx context.Context, b Build) (string, error) {
 			return "", err
 		}
 	}
+	if kit := n.get().Prebuilt; kit != nil {
+		path, err := kit(ctx, b)
+		if err != nil {
+			return "", err
+		}
+		if path != "" {
+			// A store path is its own installable: nix checks it is
+			// valid and makes the out-link, and evaluates nothing.
+			b.Installable = path
+		}
+	}
 	lg := NewLog(b.Log)
 	_, old := oldNix.Load(nix)
 	out, err := n.build(ctx, b, lg, old)
@@ -101,15 +112,19 @@ func refusedPrintOutPaths(err error) bool {
 
 // OutPath reads --print-out-paths (one path per line) or --json output
 // (`[{"drvPath":…,"outputs":{"out":…}}]`): the "out" output, else the
-// only one.
+// only one; a store path built as itself is `[{"path":…}]` (Nix 2.8).
 func OutPath(out string) string {
 	out = strings.TrimSpace(out)
 	if strings.HasPrefix(out, "[") {
 		var res []struct {
+			Path    string            `json:"path"`
 			Outputs map[string]string `json:"outputs"`
 		}
 		if json.Unmarshal([]byte(out), &res) != nil || len(res) == 0 {
 			return ""
+		}
+		if res[0].Path != "" {
+			return res[0].Path
 		}
 		if p := res[0].Outputs["out"]; p != "" {
 			return p

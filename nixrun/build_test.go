@@ -287,6 +287,7 @@ func TestOutPath(t *testing.T) {
 		"/nix/store/abc-flash\n": "/nix/store/abc-flash",
 		`[{"drvPath":"/nix/store/pq093vrjgmmmdkyfwa28qkahfy12fq2h-cap-ok.drv","outputs":{"out":"/nix/store/crc2n35bbvlbn58fpd79l5zx6ax93zga-cap-ok"}}]`: "/nix/store/crc2n35bbvlbn58fpd79l5zx6ax93zga-cap-ok",
 		`[{"drvPath":"/x.drv","outputs":{"bin":"/nix/store/b-bin"}}]`:                                                                                   "/nix/store/b-bin",
+		`[{"path":"/nix/store/ydb301g1n19jbb34xika722sf8naicgj-nixrun-top"}]`:                                                                           "/nix/store/ydb301g1n19jbb34xika722sf8naicgj-nixrun-top",
 		`[{"drvPath":"/x.drv","outputs":{"bin":"/nix/store/b","dev":"/nix/store/d"}}]`:                                                                  "",
 		"":   "",
 		"[]": "",
@@ -295,5 +296,69 @@ func TestOutPath(t *testing.T) {
 		if got := OutPath(in); got != want {
 			t.Errorf("OutPath(%q) = %q", in, got)
 		}
+	}
+}
+
+// Prebuilt (offline, the field kit) stands for a build with a store path:
+// the real nix makes the out-link to that path and evaluates nothing (the
+// installable names a flake that does not exist); its error refuses the
+// build before nix starts. Observe hears of every call with its time.
+func TestPrebuiltStandsForTheBuild(t *testing.T) {
+	flake := realFlake(t)
+	var stats []Stat
+	n := &Nix{Observe: func(s Stat) { stats = append(stats, s) }}
+	want, err := n.Build(context.Background(), Build{Installable: flake + "#top"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	n.Prebuilt = func(_ context.Context, b Build) (string, error) {
+		asked = append(asked, b.Installable)
+		if strings.HasSuffix(b.Installable, "#refused") {
+			return "", errors.New("not in a kit")
+		}
+		return want, nil
+	}
+	link := filepath.Join(t.TempDir(), "flash")
+	got, err := n.Build(context.Background(), Build{Installable: "path:/nonexistent/flake#top", OutLink: link})
+	if err != nil || got != want {
+		t.Fatalf("prebuilt: %q %v, want %s", got, err, want)
+	}
+	if target, _ := os.Readlink(link); target != want {
+		t.Errorf("out-link -> %q, want %s", target, want)
+	}
+	calls := len(stats)
+	if _, err := n.Build(context.Background(), Build{Installable: "path:/x#refused"}); err == nil || err.Error() != "not in a kit" {
+		t.Errorf("refused: %v", err)
+	}
+	if len(stats) != calls {
+		t.Errorf("nix ran although the kit refused: %+v", stats[calls:])
+	}
+	if strings.Join(asked, " ") != "path:/nonexistent/flake#top path:/x#refused" {
+		t.Errorf("asked %v", asked)
+	}
+	if len(stats) != 2 || stats[1].Args[0] != "build" || stats[1].Args[1] != want || stats[1].Took <= 0 || stats[1].Err != nil {
+		t.Errorf("observed %+v", stats)
+	}
+}
+
+// A Local call asks only this machine's store even online: the offline
+// flags are on it, once, and on no other call.
+func TestLocalCallsNeverAskACache(t *testing.T) {
+	out := t.TempDir()
+	calls := testkit.FakeNix{Out: out}.Install(t)
+	for _, n := range []*Nix{{}, {Offline: true}} {
+		if _, err := n.Run(context.Background(), Call{Args: []string{"path-info", "--json", out}, Local: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := (&Nix{}).Run(context.Background(), Call{Args: []string{"flake", "metadata"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(calls)
+	got := strings.Split(strings.TrimSpace(string(b)), "\n")
+	local := "--extra-experimental-features nix-command flakes --offline --option substituters  path-info --json " + out
+	if len(got) != 3 || got[0] != local || got[1] != local || got[2] != "--extra-experimental-features nix-command flakes flake metadata" {
+		t.Errorf("calls:\n%s", strings.Join(got, "\n"))
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/jetup/jetup/proc"
 )
@@ -51,6 +52,24 @@ type Nix struct {
 	// *step.Error keeps its cause and next step). The place for checks
 	// such as "can this host build aarch64-linux" (issue 14).
 	PreBuild func(ctx context.Context, b Build) error
+	// Prebuilt is asked after PreBuild: a store path it returns stands
+	// for the build's result, and nix builds that path instead of the
+	// installable (nothing is evaluated; the out-link is made as usual).
+	// "" builds as usual; an error refuses the build. Offline, the field
+	// kit answers here (issue 20): the step takes its artifact from a
+	// kit, or is refused before nix starts.
+	Prebuilt func(ctx context.Context, b Build) (string, error)
+	// Observe, when set, is told of every nix call when it ends: what it
+	// was and how long it took (a run's record of where time went; the
+	// offline benchmark's slowest call).
+	Observe func(Stat)
+}
+
+// Stat is one nix call, ended.
+type Stat struct {
+	Args []string // after the common flags
+	Took time.Duration
+	Err  error
 }
 
 // User is who nix runs as: proc's, so every command jetup starts as
@@ -76,11 +95,17 @@ func (n *Nix) get() Nix {
 
 // Args is the whole argument list of a nix call (after "nix"): the common
 // flags every call gets, then args.
-func (n *Nix) Args(args ...string) []string {
+func (n *Nix) Args(args ...string) []string { return n.args(false, args) }
+
+// offlineFlags keep a call from reaching any network: cached flake
+// inputs are used as they are, and no binary cache is asked.
+var offlineFlags = []string{"--offline", "--option", "substituters", ""}
+
+func (n *Nix) args(local bool, args []string) []string {
 	c := n.get()
 	a := append([]string{}, features...)
-	if c.Offline {
-		a = append(a, "--offline", "--option", "substituters", "")
+	if c.Offline || local {
+		a = append(a, offlineFlags...)
 	}
 	return append(a, args...)
 }
@@ -96,9 +121,9 @@ func (n *Nix) LookPath() (string, error) {
 
 // command is `nix ARGS...` as every call starts it: the common flags, the
 // environment, the user (the call's own, else the Nix's).
-func (n *Nix) command(ctx context.Context, args, env []string, as *User) *exec.Cmd {
+func (n *Nix) command(ctx context.Context, local bool, args, env []string, as *User) *exec.Cmd {
 	c := n.get()
-	cmd := c.Runner.Command(ctx, "nix", n.Args(args...)...)
+	cmd := c.Runner.Command(ctx, "nix", n.args(local, args)...)
 	if extra := append(append([]string{}, c.Env...), env...); len(extra) > 0 {
 		if cmd.Env == nil {
 			cmd.Env = os.Environ()
@@ -128,6 +153,10 @@ type Call struct {
 	MaxStdout int
 	// User runs this call as that user (nil: the Nix's User).
 	User *User
+	// Local asks only this machine's store, online or not: a question
+	// such as "is this path still valid" must not wait on a binary cache
+	// (nix path-info asks the substituters about a missing path).
+	Local bool
 }
 
 // Run runs one nix command and returns its stdout. Its stderr goes
@@ -141,7 +170,7 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	if c.MaxStdout <= 0 {
 		c.MaxStdout = 1 << 20
 	}
-	cmd := n.command(ctx, c.Args, c.Env, c.User)
+	cmd := n.command(ctx, c.Local, c.Args, c.Env, c.User)
 	stdout := &proc.CappedBuffer{Max: c.MaxStdout}
 	// Writers, not pipes: os/exec copies both to EOF in its own
 	// goroutines, and neither writer ever fails, so nix never blocks on
@@ -150,8 +179,12 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout
 	}
+	start := time.Now()
 	err := cmd.Run()
 	lg.Close()
+	if obs := n.get().Observe; obs != nil {
+		obs(Stat{Args: c.Args, Took: time.Since(start), Err: err})
+	}
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()

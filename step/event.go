@@ -34,6 +34,9 @@ const (
 	Bundle ID = "bundle"
 	// Apply is a bundle applied on the board itself (jetup apply).
 	Apply ID = "apply"
+	// Prepare makes a field kit (jetup prepare): what the steps build,
+	// pinned for a bring-up with no network.
+	Prepare ID = "prepare"
 )
 
 // Facts flow forward from step to step and are kept in run.json (run-level

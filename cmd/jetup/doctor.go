@@ -17,7 +17,10 @@ func (a *app) doctorCommand() *cobra.Command {
 		Short: "Check this host for flashing and say what to change",
 		Long: `Check this host: x86_64, Nix with nix-command and flakes, sudo, libusb, a udev
 rule for NVIDIA (0955) devices, USB autosuspend, ModemManager and TLP, serial
-group membership, and free space for /nix. Each miss says what to do; --fix
+group membership, and free space for /nix; with --profile, the profile's field kit
+(field-kit: ok for a whole, current kit holding what the profile's steps use;
+warn when stale, partial, broken or missing; fail offline with none). Each
+miss says what to do; --fix
 mends what it can (the udev rule, the serial group, nix.conf), using sudo only
 for the changes that need root.
 
@@ -28,8 +31,21 @@ Exit status: 0 when nothing blocks flashing, 1 otherwise.`,
 			if a.json {
 				sink = step.Discard
 			}
+			p, err := a.profile(false)
+			if err != nil {
+				return err
+			}
+			b := a.hardware()
+			o := doctor.Options{Fix: fix}
+			if p != nil && !a.sim {
+				state, err := a.state()
+				if err != nil {
+					return err
+				}
+				o.More = append(o.More, fieldKitCheck(b.Nix, state, p))
+			}
 			return a.recordStep(step.Doctor, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-				rep, err := doctor.Run(cmd.Context(), a.hardware().Host, doctor.Options{Fix: fix}, sink)
+				rep, err := doctor.Run(cmd.Context(), b.Host, o, sink)
 				if err != nil {
 					return "", "", err
 				}

@@ -17,6 +17,7 @@ import (
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/hardware"
+	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/sim"
@@ -25,9 +26,9 @@ import (
 
 func (a *app) flashCommand() *cobra.Command {
 	var o struct {
-		script, flake, usbInstance string
-		timeout                    time.Duration
-		verbose                    bool
+		script, flake, usbInstance, sysfs string
+		timeout                           time.Duration
+		verbose                           bool
 	}
 	cmd := &cobra.Command{
 		Use:   "flash",
@@ -39,6 +40,10 @@ as root (through sudo when you are not root: jetup asks for the password once)
 on a pty, with USB autosuspend off. Stages and the device's Step N/M progress
 go to stderr (JSON lines with --json); the verdict, its cause and the next step
 go to stdout. The whole output is kept in the run record.
+
+Offline (--offline, or a host with no route out) the script comes from the
+newest whole field kit for the profile (jetup prepare); when no kit holds it the
+flash is refused (exit 2) before anything starts.
 
 Without --script, jetup first checks that a board is in USB recovery mode and
 stops (exit 2) before building anything if there is none. With --script it
@@ -67,6 +72,13 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 			if o.script != "" && o.flake != "" {
 				return step.Refuse("usage", "give either --script or --flake", "--script and --flake exclude each other")
 			}
+			if o.sysfs != "" {
+				l, err := a.usbLister(o.sysfs)
+				if err != nil {
+					return err
+				}
+				a.usb = l
+			}
 			name := ""
 			if p != nil {
 				name = p.Name
@@ -75,6 +87,13 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 				}
 			}
 			return a.recordStep(step.Flash, name, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+				if o.script == "" && o.flake == "" {
+					// Offline, the script comes from a kit, or the flash
+					// is refused before anything starts.
+					if err := a.needKit(cmd.Context(), p, kit.Flash); err != nil {
+						return runrec.Refused, "", err
+					}
+				}
 				return a.runFlash(cmd.Context(), rs, p, flash.Options{
 					Script: o.script, Flake: o.flake, USBInstance: o.usbInstance, Timeout: o.timeout,
 				}, o.verbose)
@@ -87,6 +106,7 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 	f.StringVar(&o.usbInstance, "usb-instance", "", "the board's USB instance (1-8.4), when several are in recovery mode")
 	f.DurationVar(&o.timeout, "timeout", flash.DefaultTimeout, "end the flash after this long (the build is not counted)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print the script's output lines too")
+	f.StringVar(&o.sysfs, "sysfs", "", "look for the board in this sysfs tree instead of the host's bus (as jetup detect --sysfs)")
 	return cmd
 }
 
@@ -249,7 +269,9 @@ func (a *app) sudoOnTerminal(ctx context.Context) error {
 // the Recover screen).
 func (a *app) recoveryFinder(b hardware.Edges, p *profiles.Profile) flash.BoardFinder {
 	usb := b.USB
-	if a.sim {
+	if a.usb != nil {
+		usb = a.usb
+	} else if a.sim {
 		id := ""
 		if p != nil && p.Recovery != nil && len(p.Recovery.USBIDs) > 0 {
 			id = p.Recovery.USBIDs[0].ID

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/flash"
+	"github.com/jetup/jetup/flash/detect"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/sim"
@@ -89,6 +90,9 @@ type app struct {
 	simFlash    string
 	simVerify   string
 	simSpeed    float64
+	offline     bool
+	off         offlineState
+	usb         detect.Lister // flash --sysfs: the bus to look for the board on
 
 	stateOnce sync.Once
 	stateErr  error
@@ -157,7 +161,9 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 		return sim.VerifyFailures, cobra.ShellCompDirectiveNoFileComp
 	})
 	pf.Float64Var(&a.simSpeed, "sim-speed", 0, "with --sim: run the simulated bench N times faster than real time")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	pf.BoolVar(&a.offline, "offline", false, "no network: every nix call offline, each step's artifact from a field kit (`jetup prepare`); on by itself when the host has no route out")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		a.decideOffline(cmd.Flags().Changed("offline"))
 		if a.profileName != "" {
 			// It names the run directory: never a path.
 			if err := safe.Name("profile", a.profileName); err != nil {
@@ -171,7 +177,7 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
 	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand(), a.inspectCommand(),
-		a.manifestCommand(), a.boardsCommand(), a.bundleCommand(), a.applyCommand(), a.fleetCommand())
+		a.manifestCommand(), a.boardsCommand(), a.bundleCommand(), a.applyCommand(), a.fleetCommand(), a.prepareCommand(), a.kitsCommand())
 	return root
 }
 

@@ -61,6 +61,10 @@ This covers the live switch only, not a reboot (--reboot, --mode boot).
 --to-dir writes the system as a zstd binary cache with jetup-import.sh, for a
 stick carried to a board with no network.
 
+Offline (--offline, or a host with no route out) --flake's system comes from
+the newest whole field kit that holds it (jetup prepare --system), or the push
+is refused (exit 2) before it connects; --closure needs no kit.
+
 Exit status: 0 done, 1 failed, 2 refused (preflight, host key, bad input).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,6 +102,9 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		return step.Refuse("usage", "pass --mode installer, switch or boot", "%v", err)
 	}
 	return a.recordStep(step.Push, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+		if err := a.needSystem(cmd.Context(), f.flake); err != nil {
+			return "", "", err
+		}
 		logf, err := rs.OpenLog("log")
 		if err != nil {
 			return "", "", err
@@ -154,6 +161,9 @@ func (a *app) recordManifestAfterPush(ctx context.Context, t remote.Target, tr r
 
 func (a *app) pushToDir(cmd *cobra.Command, f pushFlags) error {
 	return a.recordStep(step.Push, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+		if err := a.needSystem(cmd.Context(), f.flake); err != nil {
+			return "", "", err
+		}
 		logf, err := rs.OpenLog("log")
 		if err != nil {
 			return "", "", err
@@ -225,4 +235,18 @@ func emitTraps(sink step.Sink, p *profiles.Profile, id step.ID) {
 		w.At = time.Now()
 		sink.Emit(w)
 	}
+}
+
+// needSystem is the offline check before a push of --flake: the system
+// the push would build must be in a kit (--closure needs none: it is
+// built already).
+func (a *app) needSystem(ctx context.Context, flake string) error {
+	if flake == "" || !a.off.on {
+		return nil
+	}
+	inst, err := deploy.FlakeInstallable(flake)
+	if err != nil {
+		return nil // the push refuses it with its own words
+	}
+	return a.needKitFor(ctx, inst)
 }

@@ -31,7 +31,9 @@ func (a *app) hardware() hardware.Edges {
 		}
 		return b
 	}
-	return hardware.Real()
+	b := hardware.Real()
+	a.wireNix(b)
+	return b
 }
 
 // loadProfiles reads the embedded and user profiles once per run; problems
@@ -128,10 +130,12 @@ func (a *app) recordStep(id step.ID, profile string, fn stepFunc) error {
 		return err
 	}
 	rs := run.Begin(id)
+	a.takeNixCalls() // the calls before the step are not its own
 	outcome, summary, err := fn(rs)
 	if outcome == "" {
 		outcome = runrec.OutcomeOf(err)
 	}
+	recordNixCalls(rs, a.takeNixCalls())
 	_ = rs.Finish(outcome, summary, err)
 	_ = run.Close(outcome)
 	return err

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/hardware"
+	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -35,7 +36,10 @@ bytes. A checksum (--sha256, IMAGE.sha256 or SHA256SUMS beside the image) is
 checked before the disk is touched; a .bmap beside the image (or --bmap) limits
 the write to the mapped blocks. Everything written is read back and compared.
 
-Without --image the profile's installer is built with nix (--profile).
+Without --image the profile's installer is built with nix (--profile);
+offline (--offline, or a host with no route out) it comes from the newest whole
+field kit for the profile (jetup prepare), and with none the write is refused
+(exit 2) before anything starts.
 Without --yes you are shown what will be erased and asked to type the device's
 name.
 
@@ -126,6 +130,11 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 		if f.req.Image == "" {
 			if prof == nil {
 				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
+			}
+			// Offline, the installer comes from a kit, or the write is
+			// refused before anything starts.
+			if err := a.needKit(ctx, prof, kit.Installer); err != nil {
+				return "", "", err
 			}
 			path, err := b.Installer.Build(ctx, prof.Installer, sink)
 			if err != nil {

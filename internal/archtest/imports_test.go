@@ -63,7 +63,7 @@ func imports(t *testing.T) map[string][]string {
 // faces (tui, cmd), the hardware choice (hardware, sim), or another step's
 // package (flash's own detect sub-package aside).
 var (
-	steps = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify", "image", "bundle"}
+	steps = []string{"doctor", "flash", "flash/detect", "serialcon", "media", "deploy", "verify", "image", "bundle", "kit"}
 	base  = []string{"step", "runrec", "proc", "nixrun", "profiles", "assets", "remote", "disklabel", "safe"}
 	faces = []string{"tui", "cmd/jetup", "hardware", "sim"}
 	// orchestrators run step packages in order (fleet: push, then verify,

@@ -447,6 +447,18 @@ func descendants(pid int) []int {
 	return out
 }
 
+// HostSideInto moves this side of the board's veth (HostAddr) into the
+// network namespace netns: a client there reaches the board and nothing
+// else (no default route), as a field laptop with only the board's cable.
+// The board's teardown deletes the pair with the board's namespace.
+func (b *Board) HostSideInto(netns string) {
+	b.t.Helper()
+	b.ip("link", "set", b.veth+"h", "netns", netns)
+	b.ip("-n", netns, "addr", "add", b.HostAddr+"/24", "dev", b.veth+"h")
+	b.ip("-n", netns, "link", "set", b.veth+"h", "up")
+	b.ip("-n", netns, "link", "set", "lo", "up")
+}
+
 // ChangeHostKey gives the board a new host key, as a reflash does.
 func (b *Board) ChangeHostKey() {
 	b.t.Helper()
