@@ -116,8 +116,8 @@ func (a *app) takeNixCalls() []nixrun.Stat {
 }
 
 // recordNixCalls writes the step's nix calls, each with its time, to its
-// record (<step>.nix-calls.log): where a slow step spent its time, and
-// the proof that offline no call waited on the network.
+// record (<step>.nix-calls.log), offline: the proof that no call waited on
+// the network, and where a slow step spent its time.
 func recordNixCalls(rs *runrec.Step, calls []nixrun.Stat) {
 	if len(calls) == 0 {
 		return

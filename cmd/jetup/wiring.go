@@ -135,7 +135,9 @@ func (a *app) recordStep(id step.ID, profile string, fn stepFunc) error {
 	if outcome == "" {
 		outcome = runrec.OutcomeOf(err)
 	}
-	recordNixCalls(rs, a.takeNixCalls())
+	if calls := a.takeNixCalls(); a.off.on {
+		recordNixCalls(rs, calls)
+	}
 	_ = rs.Finish(outcome, summary, err)
 	_ = run.Close(outcome)
 	return err
