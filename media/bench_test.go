@@ -25,13 +25,40 @@ import (
 // runs as the real binary, so its peak RSS is measured by the kernel.
 
 var benchSetup struct {
-	once                sync.Once
+	once, devOnce       sync.Once
 	dir, img, zst, xz   string
 	bmap, jetup, device string
 	err                 error
 }
 
 func setupBench(b *testing.B) {
+	setupBenchImages(b)
+	s := &benchSetup
+	s.devOnce.Do(func() {
+		back := filepath.Join(s.dir, "stick.bin")
+		if err := os.WriteFile(back, nil, 0o644); err != nil {
+			s.err = err
+			return
+		}
+		// Allocated up front: a sparse backing file makes whoever writes
+		// first pay for ext4's block allocation.
+		if out, err := exec.Command("fallocate", "-l", "1088MiB", back).CombinedOutput(); err != nil {
+			s.err = err
+			b.Log(string(out))
+			return
+		}
+		out, err := exec.Command("losetup", "-f", "--show", back).Output()
+		s.err = err
+		s.device = strings.TrimSpace(string(out))
+	})
+	if s.err != nil {
+		b.Fatal(s.err)
+	}
+}
+
+// setupBenchImages makes the 1 GiB image, its bmap, its zstd and xz files
+// and the jetup binary, once per benchmark process.
+func setupBenchImages(b *testing.B) {
 	testkit.NeedRoot(b)
 	testkit.NeedCommands(b, "zstd", "xz", "dd", "bmaptool", "losetup", "go")
 	s := &benchSetup
@@ -78,27 +105,17 @@ func setupBench(b *testing.B) {
 			}
 		}
 		s.zst, s.xz = s.img+".zst", s.img+".xz"
+		// JETUP_BENCH_JETUP names a jetup binary built beforehand (the
+		// tree may change while the benchmark runs).
+		if s.jetup = os.Getenv("JETUP_BENCH_JETUP"); s.jetup != "" {
+			return
+		}
 		s.jetup = filepath.Join(s.dir, "jetup")
 		if out, err := exec.Command("go", "build", "-o", s.jetup, "github.com/jetup/jetup/cmd/jetup").CombinedOutput(); err != nil {
 			s.err = err
 			b.Log(string(out))
 			return
 		}
-		back := filepath.Join(s.dir, "stick.bin")
-		if err := os.WriteFile(back, nil, 0o644); err != nil {
-			s.err = err
-			return
-		}
-		// Allocated up front: a sparse backing file makes whoever writes
-		// first pay for ext4's block allocation.
-		if out, err := exec.Command("fallocate", "-l", "1088MiB", back).CombinedOutput(); err != nil {
-			s.err = err
-			b.Log(string(out))
-			return
-		}
-		out, err = exec.Command("losetup", "-f", "--show", back).Output()
-		s.err = err
-		s.device = strings.TrimSpace(string(out))
 	})
 	if s.err != nil {
 		b.Fatal(s.err)

@@ -26,8 +26,9 @@ type Device interface {
 	// offsets and lengths must be multiples of BlockSize.
 	Direct() bool
 	BlockSize() int
-	// ZeroRange zeroes [off, off+n) without sending zeros when the device
-	// can (BLKZEROOUT); errors.ErrUnsupported when it cannot.
+	// ZeroRange zeroes [off, off+n) only where the device does it without
+	// the zeros being written (no fallback); errors.ErrUnsupported where it
+	// cannot.
 	ZeroRange(off, n int64) error
 	Close() error
 }
@@ -169,19 +170,22 @@ func (d *fileDevice) SetDirect(on bool) error {
 	return nil
 }
 
+// ZeroRange asks the device to zero [off, off+n) itself, and never lets the
+// kernel fall back to writing zero pages: on a block device
+// fallocate(PUNCH_HOLE|KEEP_SIZE) becomes a zero-out with
+// BLKDEV_ZERO_NOFALLBACK (block/fops.c), which fails with EOPNOTSUPP where
+// the device cannot offload it. BLKZEROOUT would instead write zeros at
+// the stick's full write cost wherever the offload is missing or refused,
+// and many devices (loop over FUSE, some readers) advertise write-zeroes
+// they then carry out by writing: zeroing the gaps a bmap leaves out would
+// cost as much as writing them. On a file (the simulated stick) punching a
+// hole is the same zeroing without writing.
 func (d *fileDevice) ZeroRange(off, n int64) error {
-	if !d.block {
-		return unix.Fallocate(int(d.f.Fd()), unix.FALLOC_FL_ZERO_RANGE, off, n)
+	err := unix.Fallocate(int(d.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.ENODEV) {
+		return errors.ErrUnsupported
 	}
-	r := [2]uint64{uint64(off), uint64(n)}
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, d.f.Fd(), unix.BLKZEROOUT, uintptr(unsafe.Pointer(&r[0])))
-	if e != 0 {
-		if e == unix.EOPNOTSUPP || e == unix.ENOTTY {
-			return errors.ErrUnsupported
-		}
-		return e
-	}
-	return nil
+	return err
 }
 
 // alignedBuffers returns n page-aligned buffers of size bytes each, from

@@ -57,8 +57,10 @@ type Disk struct {
 	PhysicalBlock int `json:"physical_block_size"`
 	// NrRequests is the queue depth the device's queue allows.
 	NrRequests int `json:"nr_requests,omitempty"`
-	// WriteZeroes is true when the device can zero ranges without
-	// transferring the zeros (write_zeroes_max_bytes > 0).
+	// WriteZeroes is true when the device advertises zeroing ranges
+	// (write_zeroes_max_bytes > 0). Some carry it out by writing zero
+	// pages (a loop device over FUSE, some readers), so the writer never
+	// relies on it: it asks for zeroing without fallback (ZeroRange).
 	WriteZeroes bool `json:"write_zeroes,omitempty"`
 
 	Partitions []Partition `json:"partitions,omitempty"`

@@ -341,8 +341,9 @@ func (e *engine) finish(ctx context.Context) error {
 }
 
 // zeroGaps zeroes what the bmap leaves out, so stale data from the stick's
-// last use cannot survive in areas a file system expects to be zero. Only
-// called where the device zeroes ranges itself (write-zeroes offload).
+// last use cannot survive in areas a file system expects to be zero, and
+// only where the device zeroes ranges itself (Device.ZeroRange, no
+// fallback): errors.ErrUnsupported at the first gap where it cannot.
 func (e *engine) zeroGaps(ctx context.Context) (int64, error) {
 	var pos, zeroed int64
 	gaps := make([]region, 0, len(e.regions)+1)

@@ -148,10 +148,13 @@ func TestBmapWritesOnlyMappedRanges(t *testing.T) {
 			t.Fatalf("mapped range %d-%d differs", r.First, r.Last)
 		}
 	}
-	if p.Disk.WriteZeroes {
-		if !bytes.Equal(got, raw) || rc.Bmap.Zeroed == 0 {
-			t.Errorf("the unmapped space was not zeroed (%d bytes zeroed)", rc.Bmap.Zeroed)
-		}
+	// A loop device over a file on ext4 or tmpfs zeroes ranges by punching
+	// holes in its file: the gaps are zeroed without being written.
+	if !bytes.Equal(got, raw) || rc.Bmap.Zeroed == 0 || rc.Bmap.Gaps != GapsZeroed {
+		t.Errorf("the unmapped space was not zeroed (%d bytes zeroed, gaps %q)", rc.Bmap.Zeroed, rc.Bmap.Gaps)
+	}
+	if !strings.Contains(rc.Text(), "the rest zeroed by the device") {
+		t.Errorf("receipt text:\n%s", rc.Text())
 	}
 
 	// A bmap whose range checksum does not match the image fails the write.
@@ -175,6 +178,74 @@ func TestBmapWritesOnlyMappedRanges(t *testing.T) {
 	_, _, err = writeImage(t, Request{Image: zst, Target: dev, AllowFixed: true}, nil)
 	if causeOf(err) != "bmap-invalid" || step.ExitCodeOf(err) != 2 {
 		t.Errorf("edited bmap: %v", err)
+	}
+}
+
+// An emulated stick that advertises write-zeroes but can only carry it out
+// by writing zero pages (slowdisk: a loop device over a FUSE file, like
+// many readers): the gaps the bmap leaves out are not zeroed at the cost
+// of writing them. They keep what the stick held, as bmaptool leaves them,
+// and the receipt says so.
+func TestBmapGapsLeftWhereTheDeviceCannotZeroWithoutWriting(t *testing.T) {
+	testkit.NeedCommands(t, "bmaptool")
+	dir := t.TempDir()
+	img := makeSDImage(t, dir, 48)
+	run(t, "bmaptool", "create", "-o", img+".bmap", img)
+	zst := compress(t, img, Zstd)
+	stick := testkit.NewSlowDisk(t, 64, 400, 800)
+	fill(t, stick.Dev, 64<<20, 0xa5)
+	if wz := readString("/sys/block/" + filepath.Base(stick.Dev) + "/queue/write_zeroes_max_bytes"); wz == "0" {
+		t.Fatalf("slowdisk no longer advertises write-zeroes: this test no longer tests the trap")
+	}
+	p, rc, err := writeImage(t, Request{Image: zst, Target: stick.Dev, AllowFixed: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Bmap == nil || rc.Bmap.Gaps != GapsLeft || rc.Bmap.Zeroed != 0 || rc.Verify.Result != "ok" {
+		t.Fatalf("receipt %+v bmap %+v", rc, rc.Bmap)
+	}
+	if !strings.Contains(rc.Text(), "left as it was") {
+		t.Errorf("receipt text:\n%s", rc.Text())
+	}
+	got := make([]byte, 48<<20)
+	fd, err := os.Open(stick.Dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	if _, err := fd.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(img)
+	var pos int64
+	for _, r := range p.Bmap.Ranges {
+		s := p.Bmap.span(r)
+		if !bytes.Equal(got[s.off:s.off+s.n], raw[s.off:s.off+s.n]) {
+			t.Fatalf("mapped range %d-%d differs", r.First, r.Last)
+		}
+		if s.off > pos && !bytes.Equal(got[pos:s.off], bytes.Repeat([]byte{0xa5}, int(s.off-pos))) {
+			t.Fatalf("the gap %d-%d was written", pos, s.off)
+		}
+		pos = s.off + s.n
+	}
+}
+
+// fill writes n bytes of b to a device, synced.
+func fill(t *testing.T, dev string, n int64, b byte) {
+	t.Helper()
+	f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := bytes.Repeat([]byte{b}, 4<<20)
+	for off := int64(0); off < n; off += int64(len(buf)) {
+		if _, err := f.WriteAt(buf[:min(int64(len(buf)), n-off)], off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
 	}
 }
 

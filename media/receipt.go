@@ -57,7 +57,21 @@ type BmapReceipt struct {
 	Mapped    int64  `json:"mapped_bytes"`
 	// Zeroed is how much of the unmapped space the device zeroed itself.
 	Zeroed int64 `json:"zeroed_bytes"`
+	// Gaps is what became of the unmapped space: GapsZeroed, GapsLeft or
+	// GapsPartly.
+	Gaps string `json:"gaps"`
 }
+
+// What became of the space a bmap leaves out (BmapReceipt.Gaps).
+const (
+	// GapsZeroed: the device zeroed it without the zeros being written.
+	GapsZeroed = "zeroed"
+	// GapsLeft: the device cannot zero without writing, so the gaps keep
+	// what the stick held before, as bmaptool leaves them.
+	GapsLeft = "left"
+	// GapsPartly: zeroing failed part way.
+	GapsPartly = "partly-zeroed"
+)
 
 // PhaseReceipt is a phase's duration and rates (bytes per second; the
 // minimum is the slowest whole second).
@@ -110,7 +124,9 @@ func (r *Receipt) Text() string {
 		fmt.Fprintf(&b, "checked: %s from %s (%s)\n", c.Want, c.Source, c.Matched)
 	}
 	if r.Bmap != nil {
-		fmt.Fprintf(&b, "bmap:    %s mapped of %s\n", HumanIEC(r.Bmap.Mapped), HumanIEC(r.Bmap.ImageSize))
+		gaps := map[string]string{GapsZeroed: "the rest zeroed by the device", GapsLeft: "the rest left as it was (the device cannot zero without writing)",
+			GapsPartly: "the rest partly zeroed"}[r.Bmap.Gaps]
+		fmt.Fprintf(&b, "bmap:    %s mapped of %s; %s\n", HumanIEC(r.Bmap.Mapped), HumanIEC(r.Bmap.ImageSize), orDash(gaps))
 	}
 	fmt.Fprintf(&b, "write:   %s in %.1fs, %s average, %s slowest second\n", HumanIEC(r.Bytes), r.Write.Seconds,
 		HumanRate(r.Write.AvgRate), HumanRate(r.Write.MinRate))

@@ -340,13 +340,8 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 				p.Image.Name, c.fileSum, rc.Image.SHA256, p.Disk.Path),
 			Next: "let whatever writes the image (a download, a build) finish, then write again"}
 	}
-	if p.Bmap != nil && p.Disk.WriteZeroes {
-		n, zerr := e.zeroGaps(ctx)
-		rc.Bmap.Zeroed = n
-		if zerr != nil && !errors.Is(zerr, errors.ErrUnsupported) {
-			sink.Emit(step.Warning{At: time.Now(), Warning: "could not zero the unmapped areas: " + zerr.Error(), Next: "the written data is complete; old data may remain between file systems"})
-		}
-		_ = dev.Sync()
+	if p.Bmap != nil {
+		p.zeroGaps(ctx, e, dev, rc, sink)
 	}
 	rc.Image.Size = p.Image.Size
 	if p.Bmap == nil {
@@ -384,6 +379,34 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 	rc.Verify.Bytes, rc.Verify.Method = vr.bytes, VerifyMethod
 	sink.Emit(Stage{At: time.Now(), Stage: PhaseVerify, Message: fmt.Sprintf("verified %s in %.1fs: every 64 KiB block read back matches what was written", HumanIEC(vr.bytes), rc.Verify.Seconds)})
 	return nil
+}
+
+// zeroGaps zeroes what the bmap leaves out where the device does that
+// without writing, and says in the receipt whether it did. Where it
+// cannot, the gaps keep what the stick held before, as bmaptool leaves
+// them (it never zeroes): writing zeros there would cost as much as
+// writing the whole image, which is what the bmap is there to avoid.
+func (p *Plan) zeroGaps(ctx context.Context, e *engine, dev Device, rc *Receipt, sink step.Sink) {
+	n, err := e.zeroGaps(ctx)
+	rc.Bmap.Zeroed = n
+	unmapped := rc.Bmap.ImageSize - rc.Bmap.Mapped
+	switch {
+	case err == nil:
+		rc.Bmap.Gaps = GapsZeroed
+		sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("the device zeroed the %s the bmap leaves out, without writing them", HumanIEC(unmapped))})
+	case errors.Is(err, errors.ErrUnsupported) && n == 0:
+		rc.Bmap.Gaps = GapsLeft
+		sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("the %s the bmap leaves out keep what %s held before (it cannot zero them without writing them; bmaptool leaves them too)", HumanIEC(unmapped), p.Disk.Path)})
+	default:
+		rc.Bmap.Gaps = GapsPartly
+		if errors.Is(err, errors.ErrUnsupported) {
+			err = errors.New("the device stopped zeroing ranges part way")
+		}
+		sink.Emit(step.Warning{At: time.Now(), Warning: "could not zero all of the unmapped areas: " + err.Error(), Next: "the written data is complete; old data may remain between file systems"})
+	}
+	if n > 0 {
+		_ = dev.Sync()
+	}
 }
 
 // writeError says what broke, where, and that the target is partly written.

@@ -3,7 +3,8 @@
 # running jetup (cgo and libusb for USB detection), `deps.sh test` for the
 # tests too (the real parts they drive: ptys via socat, sshd and Nix for push,
 # qemu with EDK2 firmware for the serial console, loop devices and bmaptool
-# for media, tmux for the end-to-end wizard run, stress-ng for
+# for media, python3-fusepy for the emulated slow sticks of shared/tools/slowdisk,
+# tmux for the end-to-end wizard run, stress-ng for
 # make test-stress).
 #
 # As root it installs missing packages with apt-get; otherwise it prints the
@@ -14,7 +15,7 @@ set -eu
 build_pkgs="gcc pkg-config libusb-1.0-0-dev"
 test_pkgs="$build_pkgs socat openssh-server openssh-client nix-bin qemu-system-arm qemu-efi-aarch64
   bmap-tools zstd xz-utils bzip2 mtools fdisk dosfstools e2fsprogs util-linux tmux iproute2 sudo stress-ng
-  squashfs-tools erofs-utils cpio"
+  squashfs-tools erofs-utils cpio python3-fusepy"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
