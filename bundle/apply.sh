@@ -191,18 +191,7 @@ check() {
   done < "$work/parts"
   hold parts
 
-  # Every path the bundle builds on must be here.
-  sed -n 's/^base //p' "$work/header" > "$work/base"
   sed -n 's/^path //p' "$work/header" > "$work/paths"
-  if [ -s "$work/base" ]; then
-    xargs nix-store --check-validity --print-invalid < "$work/base" > "$work/missing" 2>"$work/err" ||
-      refuse store "cannot check this board's store: $(tail -n 1 "$work/err")" "check the store: nix-store --verify"
-    if [ -s "$work/missing" ]; then
-      refuse missing-base "the bundle was made for another state of this board: $(wc -l < "$work/missing") paths it builds on are missing, as $(head -n 1 "$work/missing")" \
-        "send this board's manifest home (sh $bundle --manifest > manifest.json) and make the bundle again against it"
-    fi
-  fi
-
   # Room on /nix for the unpacked files and the NARs, with a margin.
   nar=$(header nar_size); files=$(header file_size)
   need=$((nar + files + nar / 10 + 64 * 1024 * 1024))
@@ -224,8 +213,31 @@ check() {
         "pass --trust-key with the public key of the key jetup bundle signed with"
     fi
   fi
+  builds_on
   deltas
   say "checked bundle $sequence for $board: $(wc -l < "$work/paths") paths ($((nar / 1048576)) MiB of NAR) on top of $(wc -l < "$work/base") already here, target $target"
+}
+
+# builds_on checks that every path the bundle builds on is here: each path
+# its signed narinfos refer to that it does not carry, the target when it
+# does not carry it, and the bases of its deltas.
+builds_on() {
+  {
+    if [ -s "$work/paths" ]; then
+      sed -n 's/^References: //p' "$cache"/*.narinfo | tr ' ' '\n' | sed -n 's|^\([0-9a-z]\)|/nix/store/\1|p'
+    fi
+    echo "$target"
+    sed -n 's/^delta [^ ]* //p' "$work/header"
+  } | sort -u > "$work/refs"
+  sort -u "$work/paths" > "$work/sent"
+  comm -23 "$work/refs" "$work/sent" > "$work/base"
+  [ -s "$work/base" ] || return 0
+  xargs nix-store --check-validity --print-invalid < "$work/base" > "$work/missing" 2>"$work/err" ||
+    refuse store "cannot check this board's store: $(tail -n 1 "$work/err")" "check the store: nix-store --verify"
+  if [ -s "$work/missing" ]; then
+    refuse missing-base "the bundle was made for another state of this board: $(wc -l < "$work/missing") paths it builds on are missing, as $(head -n 1 "$work/missing")" \
+      "send this board's manifest home (sh $bundle --manifest > manifest.json) and make the bundle again against it"
+  fi
 }
 
 # deltas rebuilds each NAR the bundle sent as a zstd delta against the

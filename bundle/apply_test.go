@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/jetup/jetup/internal/testboard"
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/step"
 )
 
 var bundleEdge = bundle.Edge{Nix: &nixrun.Nix{}, Runner: proc.Host{}}
@@ -27,7 +29,7 @@ var bundleEdge = bundle.Edge{Nix: &nixrun.Nix{}, Runner: proc.Host{}}
 // key is a Nix signing key pair made with nix key generate-secret.
 type key struct{ secret, public, publicKey string }
 
-func newKey(t *testing.T, name string) key {
+func newKey(t testing.TB, name string) key {
 	t.Helper()
 	dir := t.TempDir()
 	out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "key", "generate-secret", "--key-name", name).Output()
@@ -52,7 +54,7 @@ func newKey(t *testing.T, name string) key {
 }
 
 // bundle writes a bundle of sys for the board from the mirror's manifest.
-func (h *home) bundle(t *testing.T, b *testboard.Board, o bundle.Options) *bundle.Result {
+func (h *home) bundle(t testing.TB, b *testboard.Board, o bundle.Options) *bundle.Result {
 	t.Helper()
 	res, err := h.tryBundle(b, o)
 	if err != nil {
@@ -84,7 +86,7 @@ type run struct {
 // onBoard copies the bundle's file (or its parts) into the board and runs
 // `sh FILE args...` there, in the board's namespaces: nothing but the file
 // reaches the board.
-func onBoard(t *testing.T, b *testboard.Board, files []string, args ...string) run {
+func onBoard(t testing.TB, b *testboard.Board, files []string, args ...string) run {
 	t.Helper()
 	dir := filepath.Join(b.Dir, "carried")
 	os.RemoveAll(dir)
@@ -116,7 +118,7 @@ func onBoard(t *testing.T, b *testboard.Board, files []string, args ...string) r
 }
 
 // profileTarget is what the board's system profile points to.
-func profileTarget(t *testing.T, b *testboard.Board) string {
+func profileTarget(t testing.TB, b *testboard.Board) string {
 	t.Helper()
 	link, err := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles/system"))
 	if err != nil {
@@ -130,7 +132,7 @@ func profileTarget(t *testing.T, b *testboard.Board) string {
 }
 
 // storeClean runs nix-store --verify --check-contents on the board's store.
-func storeClean(t *testing.T, b *testboard.Board) {
+func storeClean(t testing.TB, b *testboard.Board) {
 	t.Helper()
 	out, err := exec.Command("nix-store", "--store", "local?root="+b.Dir, "--verify", "--check-contents").CombinedOutput()
 	if err != nil || strings.Contains(string(out), "error") || strings.Contains(string(out), "modified") {
@@ -192,10 +194,14 @@ type fixture struct {
 	trust []string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, bo ...testboard.Options) *fixture {
 	t.Helper()
 	sys := e2eSystems(t)
-	f := &fixture{b: testboard.New(t, testboard.Options{}), k: newKey(t, "jetup-test-a"), sys: sys}
+	o := testboard.Options{}
+	if len(bo) > 0 {
+		o = bo[0]
+	}
+	f := &fixture{b: testboard.New(t, o), k: newKey(t, "jetup-test-a"), sys: sys}
 	f.h = newHome(t, f.b)
 	f.h.push(t, f.b, sys["base"])
 	f.h.collect(t, f.b)
@@ -206,7 +212,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) bundle(t *testing.T, o bundle.Options) *bundle.Result {
+func (f *fixture) bundle(t testing.TB, o bundle.Options) *bundle.Result {
 	t.Helper()
 	if o.SignKey == "" {
 		o.SignKey = f.k.secret
@@ -809,4 +815,99 @@ func TestBoardWithoutADecoderGetsWholeNARs(t *testing.T) {
 	if r := onBoard(t, b, []string{res.File}, "--switch", "--trust-key", testboard.Inside+"/key.pub"); r.code != 0 {
 		t.Errorf("%d %s", r.code, r.out)
 	}
+}
+
+func TestBundleRefusedWhenTheBoardLacksRoom(t *testing.T) {
+	f := newFixture(t, testboard.Options{NixMiB: 100})
+	// The board's /nix fills up after the push.
+	if out, err := f.b.Command("dd", "if=/dev/zero", "of=/nix/var/filler", "bs=1M", "count=70").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	res := f.bundle(t, bundle.Options{NoDeltas: true})
+	r := f.apply(t, res, "--switch")
+	// This board's /nix is a tmpfs of its own: look at it from inside.
+	inside := func(cmd string) string {
+		out, _ := f.b.Command("sh", "-c", cmd).Output()
+		return strings.TrimSpace(string(out))
+	}
+	if r.code != 2 || !strings.Contains(r.out, "MiB free; this bundle needs") {
+		t.Errorf("%d %s", r.code, r.out)
+	}
+	if inside("readlink -f /nix/var/nix/profiles/system") != f.sys["base"] || inside("nix-store --check-validity "+f.sys["next"]+" && echo yes") != "" {
+		t.Error("the board changed")
+	}
+	if rc := inside("cat /nix/var/jetup/receipts/receipt-1.json"); !strings.Contains(rc, `"cause": "no-space"`) {
+		t.Errorf("receipt %s", rc)
+	}
+}
+
+// A board with Nix but not NixOS: the bundle sets a profile of its own and
+// runs --activate; the manifest covers that profile; a failed health check
+// goes back to the profile's previous generation.
+func TestBundleForAProfileThatIsNotNixOS(t *testing.T) {
+	systems(t)
+	pkg := func(version string) string {
+		return nixBuild(t, fmt.Sprintf(`derivation { name = "jetup-app-%[1]s"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = ["-c" "/bin/mkdir -p $out/bin; echo %[1]s > $out/version; /bin/cp /usr/bin/tar $out/bin/app; printf '#!/bin/sh\\necho activate %[1]s >> /nix/var/jetup-activations.log\\n' > $out/bin/activate; /bin/chmod +x $out/bin/activate"]; }`, version))
+	}
+	v1, v2 := pkg("1"), pkg("2")
+	const profile = "/nix/var/nix/profiles/jetup-app"
+	b := testboard.New(t, testboard.Options{})
+	if out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "copy", "--no-check-sigs", "--to", "local?root="+b.Dir, v1).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := b.Command("nix-env", "-p", profile, "--set", v1).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	h := newHome(t, b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := bundle.Collect(ctx, sshDialer, h.mirror, bundle.CollectOptions{Target: target(b), Trust: h.trust, Profile: profile, Log: h.log}, &recorder{})
+	if err != nil {
+		t.Fatalf("collect: %v\n%s", err, h.log)
+	}
+	if c.Manifest.Profile != profile || c.Manifest.Current != v1 || c.Manifest.Running != "" || len(c.Manifest.Paths) != 1 {
+		t.Fatalf("manifest %+v", c.Manifest)
+	}
+	k := newKey(t, "jetup-test-profile")
+	if err := os.WriteFile(filepath.Join(b.Dir, "key.pub"), []byte(k.publicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.tryBundle(b, bundle.Options{Closure: v2, SignKey: k.secret}); causeOf(err) != "wrong-profile" {
+		t.Errorf("a bundle for the system against a profile's manifest: %v", err)
+	}
+	res := h.bundle(t, b, bundle.Options{Closure: v2, SignKey: k.secret, ProfilePath: profile})
+	trust := []string{"--trust-key", testboard.Inside + "/key.pub"}
+	act := []string{"--activate", "$JETUP_PROFILE/bin/activate"}
+	r := onBoard(t, b, []string{res.File}, append(append([]string{"--switch", "--health", "false", "--confirm-timeout", "2s"}, act...), trust...)...)
+	if r.code != 1 || !strings.Contains(r.out, "rolled back to generation 1") {
+		t.Fatalf("unhealthy: %d\n%s", r.code, r.out)
+	}
+	link := func() string {
+		p, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles/jetup-app-1-link"))
+		return p
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "activate 2\nactivate 1\n" || link() != v1 {
+		t.Errorf("activations %q, generation 1 %s", got, link())
+	}
+	r = onBoard(t, b, []string{res.File}, append(append([]string{"--switch", "--health", "grep -qx 2 $JETUP_PROFILE/version 2>/dev/null || grep -qx 2 " + profile + "/version"}, act...), trust...)...)
+	if r.code != 0 {
+		t.Fatalf("switch: %d\n%s", r.code, r.out)
+	}
+	now, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles/jetup-app"))
+	if target, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/profiles", now)); target != v2 {
+		t.Errorf("the profile is %s (%s)", now, target)
+	}
+	if rc := receiptOf(t, b, 1); rc["outcome"] != "switched" || rc["profile"] != profile || rc["system"] != v2 {
+		t.Errorf("receipt %v", rc)
+	}
+	storeClean(t, b)
+}
+
+func causeOf(err error) string {
+	var se *step.Error
+	if errors.As(err, &se) {
+		return se.Cause
+	}
+	return ""
 }

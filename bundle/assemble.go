@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/step"
 )
@@ -23,7 +25,7 @@ import (
 //	the sh script (padded to ScriptSize)
 //	the tar's header members: jetup-bundle/header/ (a binary cache of the
 //	  signed header path), HeaderSize bytes, no end-of-archive
-//	the tar's body: base-manifest.json, target, SHA256SUMS, cache/ (the
+//	the tar's body: base-manifest.json.zst, target, SHA256SUMS, cache/ (the
 //	  zstd binary cache: nix-cache-info, narinfos, nar/, delta/), and the
 //	  end-of-archive blocks
 //
@@ -35,8 +37,12 @@ import (
 
 // assemble writes the bundle file (or its parts).
 func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
+	w.phase("write", "signing the header and writing %s", out)
 	root := filepath.Join(w.stage, "jetup-bundle")
-	if err := os.WriteFile(filepath.Join(root, "base-manifest.json"), w.baseRaw, 0o644); err != nil {
+	// The manifest is for people and other tools (zstd -d reads it); the
+	// board checks what it builds on itself.
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	if err := os.WriteFile(filepath.Join(root, "base-manifest.json.zst"), enc.EncodeAll(w.baseRaw, nil), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(root, "target"), []byte(w.target+"\n"), 0o644); err != nil {
@@ -46,14 +52,14 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	sums, unpacked, err := sha256Sums(root, files)
+	sums, unpacked, err := sha256Sums(root, append([]string{"base-manifest.json.zst", "target"}, files...))
 	if err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(root, "SHA256SUMS"), sums, 0o644); err != nil {
 		return nil, err
 	}
-	files = append([]string{"base-manifest.json", "target", "SHA256SUMS"}, files...)
+	files = append([]string{"base-manifest.json.zst", "target", "SHA256SUMS"}, files...)
 	bodyPath := filepath.Join(w.stage, "body.tar")
 	if err := writeTar(bodyPath, root, files); err != nil {
 		return nil, err
@@ -76,7 +82,6 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 		h.Paths = append(h.Paths, in.Path)
 		h.NarSize += in.NarSize
 	}
-	h.Base = w.baseRefs()
 	banner := w.banner(h)
 
 	// The script, header and parts depend on each other's sizes: guess the
@@ -85,7 +90,9 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 	offset := int64(len(BundleScript(Vars{}, banner))) + 2048
 	var script string
 	var headerTar []byte
+	tries := 0
 	for try := 0; ; try++ {
+		tries++
 		offset = (offset + 511) / 512 * 512
 		if w.o.Split > 0 && offset >= w.o.Split {
 			return nil, step.Refuse("usage", "pass a larger --split", "--split %d leaves no room after the %d bytes of script and header", w.o.Split, offset)
@@ -127,6 +134,7 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 	for _, in := range w.closure {
 		res.ClosureBytes += in.NarSize
 	}
+	fmt.Fprintf(w.log, "%.2fs laid out in %d tries: script %d, header %d, body %d bytes\n", time.Since(w.started).Seconds(), tries, len(script), len(headerTar), bodySize)
 	prefix := io.MultiReader(strings.NewReader(script), bytes.NewReader(headerTar))
 	whole := io.MultiReader(prefix, io.NewSectionReader(body, 0, bodySize))
 	if w.o.Split == 0 {

@@ -47,7 +47,7 @@ type home struct {
 	log    *bytes.Buffer
 }
 
-func newHome(t *testing.T, b *testboard.Board) *home {
+func newHome(t testing.TB, b *testboard.Board) *home {
 	state := t.TempDir()
 	return &home{state: state, mirror: bundle.MirrorIn(state), log: &bytes.Buffer{},
 		trust: remote.Trust{KnownHosts: filepath.Join(state, "known_hosts"), AcceptHostKey: b.HostKeyFingerprint()}}
@@ -58,7 +58,7 @@ func target(b *testboard.Board) remote.Target {
 }
 
 // push sends sys to the board with jetup's push (switch).
-func (h *home) push(t *testing.T, b *testboard.Board, sys string) {
+func (h *home) push(t testing.TB, b *testboard.Board, sys string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -70,7 +70,7 @@ func (h *home) push(t *testing.T, b *testboard.Board, sys string) {
 }
 
 // collect records the board's manifest over SSH.
-func (h *home) collect(t *testing.T, b *testboard.Board) *bundle.Collected {
+func (h *home) collect(t testing.TB, b *testboard.Board) *bundle.Collected {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -82,7 +82,7 @@ func (h *home) collect(t *testing.T, b *testboard.Board) *bundle.Collected {
 }
 
 // pathInfo is this machine's `nix path-info -r --json` of p, by path.
-func pathInfo(t *testing.T, p string) map[string]bundle.Path {
+func pathInfo(t testing.TB, p string) map[string]bundle.Path {
 	t.Helper()
 	out, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "path-info", "-r", "--json", p).Output()
 	if err != nil {

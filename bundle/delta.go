@@ -179,7 +179,7 @@ func (w *writer) delta(ctx context.Context, cache, path, base string, slot int) 
 		}
 	}
 	out := filepath.Join(cache, "delta", HashPart(path)+".zst")
-	cmd := w.edge.Runner.Command(ctx, "zstd", "-q", "-f", "-19", "--long=31", "--patch-from="+oldNar, newNar, "-o", out)
+	cmd := w.edge.Runner.Command(ctx, "zstd", "-q", "-f", fmt.Sprintf("-%d", w.o.Level), "--long=31", "--patch-from="+oldNar, newNar, "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

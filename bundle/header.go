@@ -41,9 +41,10 @@ type Header struct {
 	FileSize     int64 // bytes unpacked from the tar
 	Made         string
 	Parts        []Part
-	Paths        []string // sent, in any order (nix copy sorts them)
-	Base         []string // what they build on, which the board must have
-	Deltas       []Delta
+	// Paths are sent, in any order (nix copy sorts them). What they build
+	// on the board reads from their signed narinfos' References.
+	Paths  []string
+	Deltas []Delta
 }
 
 // Part is one checked range of the bundle: with --split, the bytes of one
@@ -84,9 +85,6 @@ func (h *Header) Text() string {
 	}
 	for _, p := range sorted(h.Paths) {
 		kv("path", p)
-	}
-	for _, p := range sorted(h.Base) {
-		kv("base", p)
 	}
 	for _, d := range h.Deltas {
 		fmt.Fprintf(&b, "delta %s %s\n", d.Path, d.Base)
@@ -147,8 +145,6 @@ func ParseHeader(text string) (*Header, error) {
 			h.Parts = append(h.Parts, Part{Index: i, Start: num(f[1]), Size: num(f[2]), SHA256: f[3]})
 		case "path":
 			h.Paths = append(h.Paths, v)
-		case "base":
-			h.Base = append(h.Base, v)
 		case "delta":
 			p, base, _ := strings.Cut(v, " ")
 			h.Deltas = append(h.Deltas, Delta{Path: p, Base: base})

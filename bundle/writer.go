@@ -138,6 +138,7 @@ type writer struct {
 
 func (w *writer) phase(id, format string, args ...any) {
 	what := fmt.Sprintf(format, args...)
+	fmt.Fprintf(w.log, "%.2fs ", time.Since(w.started).Seconds())
 	w.sink.Emit(Phase{Event: "phase", At: time.Now(), Phase: id, What: what})
 	fmt.Fprintln(w.log, "== "+what)
 }
@@ -317,6 +318,7 @@ func (w *writer) resolve(ctx context.Context) error {
 			w.send = append(w.send, w.closure[p])
 		}
 	}
+	fmt.Fprintf(w.log, "%.2fs closure: %d paths, %d the board lacks\n", time.Since(w.started).Seconds(), len(w.closure), len(w.send))
 	return nil
 }
 
