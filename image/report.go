@@ -165,6 +165,48 @@ func (r *Report) Lines() []string {
 	return out
 }
 
+// Brief is the summary in two lines, for the write confirmation (the
+// full one is jetup inspect's).
+func (r *Report) Brief() []string {
+	var parts []string
+	for _, p := range r.Partitions {
+		fs := p.FS
+		if fs == "" {
+			fs = "?"
+		}
+		if p.FSLabel != "" {
+			fs += fmt.Sprintf(" %q", p.FSLabel)
+		} else if p.Label != "" {
+			fs += fmt.Sprintf(" %q", p.Label)
+		}
+		parts = append(parts, fs)
+	}
+	if r.FS != "" && len(parts) <= 1 {
+		parts = []string{fmt.Sprintf("%s %q", r.FS, r.FSLabel)}
+	}
+	table := strings.ToUpper(r.Table)
+	if r.HybridMBR {
+		table += "+hybrid MBR"
+	}
+	var boots []string
+	for _, b := range r.Boot {
+		s := b.Kind
+		switch {
+		case len(b.Models) > 0:
+			s += " (" + strings.Join(b.Models, ", ") + ")"
+		case b.Version != "":
+			s += " " + b.Version
+		}
+		boots = appendNew(boots, s)
+	}
+	out := []string{fmt.Sprintf("Image: %s, %s", table, strings.Join(parts, ", ")),
+		"Boots with: " + orDash(strings.Join(boots, ", "))}
+	for _, p := range r.Problems {
+		out = append(out, fmt.Sprintf("Image problem (%s): %s", p.Entry, p.What))
+	}
+	return out
+}
+
 func (b Boot) String() string {
 	s := b.Kind
 	if b.Path != "" {

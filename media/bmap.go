@@ -89,9 +89,13 @@ func FindBmap(im *Image, flag string) string {
 		if ext != "" && !strings.HasSuffix(name, ext) {
 			continue
 		}
-		p := strings.TrimSuffix(name, ext) + ".bmap"
-		if _, err := os.Stat(p); err == nil {
-			return p
+		base := strings.TrimSuffix(name, ext)
+		// ISAR names its images NAME.wic (or NAME.wic.img) beside
+		// NAME.wic.bmap.
+		for _, p := range []string{base + ".bmap", strings.TrimSuffix(base, ".img") + ".bmap"} {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
 		}
 	}
 	return ""

@@ -54,6 +54,9 @@ type Plan struct {
 	Consent []Reason
 	// Contents is what the target holds now: what will be erased.
 	Contents *Contents
+	// Notes are shown with the summary: what the image holds and the board
+	// check's warnings (image.PrepareWrite fills them).
+	Notes []string
 	// NeedsTypedName is true when the confirmation must be the device's
 	// name typed out: disks over 64 GB and fixed disks.
 	NeedsTypedName bool
@@ -484,6 +487,7 @@ func (p *Plan) Summary() []string {
 	if c := p.Checksum; c != nil {
 		out = append(out, "Checksum from "+c.Source+", checked before writing")
 	}
+	out = append(out, p.Notes...)
 	for _, r := range p.Consent {
 		out = append(out, r.What+": they will be unmounted")
 	}

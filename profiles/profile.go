@@ -38,10 +38,13 @@ type Profile struct {
 	Console      Console   `yaml:"console" json:"console"`
 	Flash        *Flash    `yaml:"flash,omitempty" json:"flash,omitempty"`
 	Installer    Installer `yaml:"installer" json:"installer"`
-	Verify       *Verify   `yaml:"verify,omitempty" json:"verify,omitempty"`
-	Board        *Board    `yaml:"board,omitempty" json:"board,omitempty"`
-	Traps        []Trap    `yaml:"traps,omitempty" json:"traps,omitempty"`
-	Notes        []string  `yaml:"notes,omitempty" json:"notes,omitempty"`
+	// Image is what an image written for this board must hold: the write
+	// step checks it (jetup inspect's report against these rules).
+	Image  *ImageRules `yaml:"image,omitempty" json:"image,omitempty"`
+	Verify *Verify     `yaml:"verify,omitempty" json:"verify,omitempty"`
+	Board  *Board      `yaml:"board,omitempty" json:"board,omitempty"`
+	Traps  []Trap      `yaml:"traps,omitempty" json:"traps,omitempty"`
+	Notes  []string    `yaml:"notes,omitempty" json:"notes,omitempty"`
 
 	// Source is where the profile came from: "embedded:<file>" or a path.
 	Source string `yaml:"-" json:"source"`
@@ -121,6 +124,28 @@ type Verify struct {
 	// CUDASample is a command run on the board when installed
 	// (jetpack-nixos' cuda-test runs deviceQuery).
 	CUDASample string `yaml:"cuda_sample,omitempty" json:"cuda_sample,omitempty"`
+}
+
+// ImageRules are what the board's boot ROM and firmware need from an image.
+// A rule the board cannot boot without is a refusal (--ignore-board-check
+// overrides it); the others are warnings.
+type ImageRules struct {
+	// Table "mbr": the boot ROM reads only an MBR (a hybrid MBR beside a
+	// GPT is fine); a pure GPT is refused.
+	Table string `yaml:"table,omitempty" json:"table,omitempty"`
+	// BootAny: the image must carry at least one of these boot parts
+	// (inspect's kinds: pi-firmware, rpi-uefi, efi-removable, ...).
+	BootAny []string `yaml:"boot_any,omitempty" json:"boot_any,omitempty"`
+	// PiModel is the model the Pi firmware must boot ("pi3", "pi4"); a
+	// firmware for other models only is a warning.
+	PiModel string `yaml:"pi_model,omitempty" json:"pi_model,omitempty"`
+	// Arch is the machine of the EFI binaries (aarch64); another is a
+	// warning.
+	Arch string `yaml:"arch,omitempty" json:"arch,omitempty"`
+	// Kernel is the Linux series of the profile's JetPack, as an installer
+	// ISO's kernel reports it ("5.15" for JetPack 6 / L4T R36); another
+	// series is refused: that JetPack's firmware cannot boot it.
+	Kernel string `yaml:"kernel,omitempty" json:"kernel,omitempty"`
 }
 
 // HasStep reports whether the step applies to this board.

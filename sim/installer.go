@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,9 +64,9 @@ func (in *Installer) Build(ctx context.Context, inst profiles.Installer, sink st
 		sink.Emit(step.Log{At: time.Now(), Line: l})
 		sink.Emit(media.BuildProgress{At: time.Now(), Phase: media.PhaseBuild, Ref: ref, Progress: progress[i]})
 	}
-	v, _ := in.once.LoadOrStore(inst.Kind, &builtImage{})
+	v, _ := in.once.LoadOrStore(inst.Kind+"#"+inst.Attribute, &builtImage{})
 	b := v.(*builtImage)
-	b.once.Do(func() { b.path, b.err = makeImage(inst.Kind) })
+	b.once.Do(func() { b.path, b.err = makeImage(inst.Kind, simKernel(inst.Attribute)) })
 	if b.err == nil {
 		sink.Emit(media.BuildProgress{At: time.Now(), Phase: media.PhaseBuild, Ref: ref,
 			Progress: nixrun.Progress{Built: 2, Total: 2, Downloaded: 1, Downloads: 1, Done: true}})
@@ -73,7 +75,7 @@ func (in *Installer) Build(ctx context.Context, inst profiles.Installer, sink st
 }
 
 // makeImage writes the demo installer in the work directory.
-func makeImage(kind string) (string, error) {
+func makeImage(kind, kernel string) (string, error) {
 	dir, err := workDir()
 	if err != nil {
 		return "", err
@@ -86,17 +88,15 @@ func makeImage(kind string) (string, error) {
 		rnd.Read(img[off : off+(3<<20)])
 	}
 	if kind == "iso" {
-		copy(img[32768:], "\x01CD001\x01")
-		copy(img[32768+40:], fmt.Sprintf("%-32s", "nixos-minimal-sim-aarch64"))
+		isoWithKernel(img, kernel)
 		mbr(img, [][3]uint32{{0, 0xcd, size / 512}})
-		p := filepath.Join(dir, "nixos-minimal-sim-aarch64-linux.iso")
+		p := filepath.Join(dir, "nixos-minimal-sim-"+kernel+"-aarch64-linux.iso")
 		return p, os.WriteFile(p, img, 0o644)
 	}
 	mbr(img, [][3]uint32{{16384, 0x0b, 61440}, {77824, 0x83, size/512 - 77824}})
-	fat := img[16384*512:]
-	copy(fat[0x36:], "FAT16   ")
-	copy(fat[0x2b:], "FIRMWARE   ")
-	fat[510], fat[511] = 0x55, 0xaa
+	fat16WithFiles(img[16384*512:16384*512+61440*512], "FIRMWARE", map[string]string{
+		"BOOTCODE.BIN": "", "START.ELF": "", "FIXUP.DAT": "", "START4.ELF": "", "FIXUP4.DAT": "",
+		"CONFIG.TXT": "[pi3]\nkernel=u-boot-rpi3.bin\n[pi4]\nkernel=u-boot-rpi4.bin\n[all]\narm_64bit=1\n"})
 	ext := img[77824*512:]
 	binary.LittleEndian.PutUint16(ext[1080:], 0xef53)
 	binary.LittleEndian.PutUint32(ext[1024+96:], 0x40)
@@ -120,4 +120,105 @@ func mbr(img []byte, parts [][3]uint32) {
 		binary.LittleEndian.PutUint32(e[12:], p[2])
 	}
 	img[510], img[511] = 0x55, 0xaa
+}
+
+// simKernel is the kernel an installer ISO of that jetpack-nixos attribute
+// carries (JetPack 5 = Linux 5.10, 6 = 5.15, 7 = 6.8).
+func simKernel(attr string) string {
+	switch {
+	case strings.HasSuffix(attr, "_jp5"):
+		return "5.10.216"
+	case strings.HasSuffix(attr, "_jp7"):
+		return "6.8.12"
+	}
+	return "5.15.148"
+}
+
+// fat16WithFiles formats part as FAT16 (512-byte sectors, 4 per cluster,
+// 512 root entries) with the files in its root directory, each in one
+// cluster: the Pi firmware partition jetup inspect and the board check
+// read.
+func fat16WithFiles(part []byte, label string, files map[string]string) {
+	le := binary.LittleEndian
+	total := len(part) / 512
+	const spc, reserved, rootEnts, fatSecs = 4, 1, 512, 64
+	b := part[:512]
+	copy(b, "\xeb\x3c\x90mkfs.fat")
+	le.PutUint16(b[11:], 512)
+	b[13] = spc
+	le.PutUint16(b[14:], reserved)
+	b[16] = 2
+	le.PutUint16(b[17:], rootEnts)
+	le.PutUint16(b[19:], uint16(total))
+	b[21] = 0xf8
+	le.PutUint16(b[22:], fatSecs)
+	b[38] = 0x29
+	copy(b[0x2b:], fmt.Sprintf("%-11s", label))
+	copy(b[0x36:], "FAT16   ")
+	b[510], b[511] = 0x55, 0xaa
+	fat := part[reserved*512:]
+	le.PutUint16(fat[0:], 0xfff8)
+	le.PutUint16(fat[2:], 0xffff)
+	root := part[(reserved+2*fatSecs)*512:]
+	data := (reserved + 2*fatSecs + rootEnts*32/512) * 512
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		e := root[32*i:]
+		base, ext, _ := strings.Cut(n, ".")
+		copy(e[0:11], fmt.Sprintf("%-8s%-3s", base, ext))
+		e[11] = 0x20
+		if c := files[n]; c != "" {
+			cl := 2 + i
+			le.PutUint16(e[26:], uint16(cl))
+			le.PutUint32(e[28:], uint32(len(c)))
+			le.PutUint16(fat[2*cl:], 0xffff)
+			copy(part[data+(cl-2)*spc*512:], c)
+		}
+	}
+}
+
+// isoWithKernel lays an ISO 9660 file system in img with /boot/Image
+// carrying a Linux banner, as a NixOS aarch64 installer ISO holds its
+// kernel.
+func isoWithKernel(img []byte, kernel string) {
+	le, be := binary.LittleEndian, binary.BigEndian
+	rec := func(b []byte, lba, size uint32, dir bool, name string) int {
+		n := 33 + len(name)
+		if n%2 == 1 {
+			n++
+		}
+		b[0] = byte(n)
+		le.PutUint32(b[2:], lba)
+		be.PutUint32(b[6:], lba)
+		le.PutUint32(b[10:], size)
+		be.PutUint32(b[14:], size)
+		if dir {
+			b[25] = 2
+		}
+		le.PutUint16(b[28:], 1)
+		be.PutUint16(b[30:], 1)
+		b[32] = byte(len(name))
+		copy(b[33:], name)
+		return n
+	}
+	sec := func(n int) []byte { return img[n*2048 : (n+1)*2048] }
+	pvd := sec(16)
+	copy(pvd, "\x01CD001\x01")
+	copy(pvd[40:], fmt.Sprintf("%-32s", "nixos-minimal-sim-aarch64"))
+	rec(pvd[156:], 20, 2048, true, "\x00")
+	copy(sec(17), "\xffCD001\x01")
+	root := sec(20)
+	o := rec(root, 20, 2048, true, "\x00")
+	o += rec(root[o:], 20, 2048, true, "\x01")
+	rec(root[o:], 21, 2048, true, "BOOT")
+	banner := "Linux version " + kernel + " (nixbld@localhost) (aarch64-unknown-linux-gnu-gcc (GCC) 13.3.0)"
+	boot := sec(21)
+	o = rec(boot, 21, 2048, true, "\x00")
+	o += rec(boot[o:], 20, 2048, true, "\x01")
+	rec(boot[o:], 22, uint32(len(banner)), false, "IMAGE;1")
+	copy(sec(22), banner)
 }

@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/jetup/jetup/image"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/safe"
@@ -319,7 +320,7 @@ func (w *writeScreen) prepare(d media.Disk) tea.Cmd {
 	env := media.Env{Edge: w.sess.Hardware.Disks, Runner: w.sess.Hardware.UnprivilegedRunner()}
 	req := media.Request{Image: w.image, Target: d.Path, Unmount: true}
 	t, cmd := w.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
-		return media.Prepare(ctx, env, req, sink)
+		return image.PrepareWrite(ctx, env, req, image.BoardCheck{Profile: w.sess.Profile}, sink)
 	})
 	w.task = t
 	return tea.Batch(cmd, w.spin.Tick)

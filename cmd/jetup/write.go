@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/kit"
+	"github.com/jetup/jetup/image"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -22,6 +23,8 @@ type writeFlags struct {
 	yes      bool
 	list     bool
 	powerOff bool
+	// ignoreBoard writes an image the profile's board cannot boot.
+	ignoreBoard bool
 }
 
 func (a *app) writeCommand() *cobra.Command {
@@ -40,6 +43,12 @@ Without --image the profile's installer is built with nix (--profile);
 offline (--offline, or a host with no route out) it comes from the newest whole
 field kit for the profile (jetup prepare), and with none the write is refused
 (exit 2) before anything starts.
+The
+image is inspected first (as jetup inspect does) and, with --profile, checked
+against the board: what it cannot boot (a pure GPT on a Pi 3B, a Pi 4 image
+with neither Pi firmware nor the RPi UEFI firmware, an installer ISO of
+another JetPack) is refused unless --ignore-board-check; the rest are
+warnings with the next step. A .wic (or .wic.img) uses NAME.wic.bmap.
 Without --yes you are shown what will be erased and asked to type the device's
 name.
 
@@ -66,6 +75,7 @@ Exit status: 0 written and verified, 1 failed, 2 refused before writing.`,
 	fl.BoolVar(&f.req.Unmount, "unmount", false, "unmount the target's mounted partitions without asking")
 	fl.BoolVar(&f.yes, "yes", false, "do not ask: erase the target")
 	fl.BoolVar(&f.powerOff, "power-off", false, "power the stick off when done (asked without --yes)")
+	fl.BoolVar(&f.ignoreBoard, "ignore-board-check", false, "write an image the profile's board cannot boot (pure GPT on a Pi 3, no Pi firmware, another JetPack's ISO)")
 	fl.BoolVar(&f.list, "list", false, "list the disks: candidates, and why every other one is excluded")
 	return cmd
 }
@@ -144,7 +154,7 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 		}
 		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
 		env := media.Env{Edge: b.Disks, Runner: b.UnprivilegedRunner()}
-		plan, err := media.Prepare(ctx, env, f.req, sink)
+		plan, err := image.PrepareWrite(ctx, env, f.req, image.BoardCheck{Profile: prof, Ignore: f.ignoreBoard}, sink)
 		if err != nil {
 			return "", "", err
 		}

@@ -211,3 +211,29 @@ func TestWriteListAndConfirmReportACraftedGPT(t *testing.T) {
 		t.Errorf("confirmation: %+v", r)
 	}
 }
+
+// The board check: a pure GPT for a Pi 3B is refused before anything is
+// written (exit 2, the next step names --ignore-board-check), and written
+// with it; the confirmation shows what the image holds.
+func TestWriteRefusesAnImageTheBoardCannotBoot(t *testing.T) {
+	testkit.NeedCommands(t, "sfdisk")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "gpt.img")
+	if err := os.WriteFile(img, make([]byte, 40<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sf := exec.Command("sfdisk", "-q", img)
+	sf.Stdin = strings.NewReader("label: gpt\nstart=2048, size=32768, type=uefi, name=\"ESP\"\n")
+	if out, err := sf.CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	state := t.TempDir()
+	r := jetupIn(t, "", state, "--sim", "--profile", "rpi3b", "write", "--image", img, "--target", "sda", "--yes", "--unmount")
+	if r.code != 2 || !strings.Contains(r.stderr, "reads only an MBR and this image has a pure GPT") || !strings.Contains(r.stderr, "--ignore-board-check") {
+		t.Fatalf("%+v", r)
+	}
+	r = jetupIn(t, "", state, "--sim", "--profile", "rpi3b", "write", "--image", img, "--target", "sda", "--yes", "--unmount", "--ignore-board-check")
+	if r.code != 0 || !strings.Contains(r.stdout, `Image: GPT, ? "ESP"`) || !strings.Contains(r.stdout, "written anyway: --ignore-board-check") {
+		t.Fatalf("%+v", r)
+	}
+}
