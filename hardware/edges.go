@@ -13,6 +13,7 @@ import (
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/flash/detect"
+	"github.com/jetup/jetup/image"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
@@ -53,6 +54,8 @@ type Edges struct {
 	Push deploy.Edge
 	// Verify is the verify step's edge: the same SSH as push's.
 	Verify verify.Edge
+	// Update is jetup update's edge: the same SSH, and gpgv/openssl.
+	Update image.Edge
 }
 
 // Real is this machine. Under sudo, what needs no root runs as the person
@@ -66,7 +69,8 @@ func Real() Edges {
 	return Edges{Runner: proc.Host{}, Unprivileged: proc.Host{User: invoking}, Nix: nix, Host: doctor.OSHost{}, USB: detect.System(), Flash: flash.Host{},
 		Disks: media.System{Runner: proc.Host{}}, Installer: media.NixBuilder{Nix: nix, Runner: proc.Host{}, User: invoking}, Serial: serialcon.System{},
 		Push:   deploy.Edge{Nix: deploy.NixCLI{Nix: nix, Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
-		Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}}}
+		Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}},
+		Update: image.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}, Runner: proc.Host{}}}
 }
 
 // UnprivilegedRunner is Unprivileged, or Runner when there is none.

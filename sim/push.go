@@ -44,6 +44,7 @@ type PushBoard struct {
 	generation int
 	closure    []deploy.StorePath
 	top        string
+	upd        *simUpdates
 	verify     *VerifyBoard // answers verify, made on first use
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jetup/jetup/image"
 	"github.com/jetup/jetup/remote"
 )
 
@@ -66,6 +67,9 @@ func (s *simSSH) Dial(ctx context.Context, t remote.Target, o remote.DialOptions
 	}
 	if err := s.b.wait(ctx, 250*time.Millisecond); err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(o.Script, image.UpdateScriptTag) {
+		return s.b.updateShell(ctx, o.Script), nil
 	}
 	if strings.HasPrefix(o.Script, verifyScriptTag) {
 		return s.b.Verifier().Shell(ctx, o.Script), nil

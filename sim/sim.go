@@ -12,6 +12,7 @@ import (
 
 	"github.com/jetup/jetup/doctor"
 	"github.com/jetup/jetup/hardware"
+	"github.com/jetup/jetup/image"
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/verify"
@@ -29,7 +30,8 @@ func Hardware() hardware.Edges {
 	return hardware.Edges{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
 		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
 		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target),
-		Verify: verify.Edge{SSH: EdgeFor(target).SSH}}
+		Verify: verify.Edge{SSH: EdgeFor(target).SSH},
+		Update: image.Edge{SSH: EdgeFor(target).SSH, Runner: proc.Host{}}}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

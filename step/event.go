@@ -30,6 +30,7 @@ const (
 	Write   ID = "write"
 	Push    ID = "push"
 	Verify  ID = "verify"
+	Update  ID = "update"
 	// Bundle is the offline update's home side: manifests and bundles.
 	Bundle ID = "bundle"
 	// Apply is a bundle applied on the board itself (jetup apply).

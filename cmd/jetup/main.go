@@ -176,7 +176,7 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return step.Refuse("usage", "see `jetup --help` or `jetup <command> --help`", "%v", err)
 	})
-	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand(), a.inspectCommand(),
+	root.AddCommand(a.versionCommand(), a.profilesCommand(), a.doctorCommand(), a.runsCommand(), a.detectCommand(), a.flashCommand(), a.diagnoseCommand(), a.writeCommand(), a.consoleCommand(), a.pushCommand(), a.verifyCommand(), a.inspectCommand(), a.updateCommand(),
 		a.manifestCommand(), a.boardsCommand(), a.bundleCommand(), a.applyCommand(), a.fleetCommand(), a.prepareCommand(), a.kitsCommand())
 	return root
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/hardware"
-	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/image"
+	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"

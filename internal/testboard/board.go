@@ -68,6 +68,9 @@ type Options struct {
 	// Hide makes these programs of this machine empty files on the board
 	// ("/usr/bin/zstd": a board without zstd).
 	Hide []string
+	// Etc are files under the board's /etc (path -> content); the board
+	// then has a private copy of this machine's /etc with them added.
+	Etc map[string]string
 }
 
 // Board is a running board.
@@ -223,6 +226,11 @@ echo "installation finished!"
 		must(b.t, os.WriteFile(filepath.Join(b.Dir, "tools", name), []byte(script), 0o755))
 	}
 	b.writeEtcSSH()
+	for path, content := range b.opt.Etc {
+		f := filepath.Join(b.Dir, "etc-extra", path)
+		must(b.t, os.MkdirAll(filepath.Dir(f), 0o755))
+		must(b.t, os.WriteFile(f, []byte(content), 0o644))
+	}
 }
 
 // writeEtcSSH makes the board's /etc/ssh: this machine's client files and
@@ -269,6 +277,10 @@ mount --bind %[3]s/etc-ssh /etc/ssh
 	}
 	for _, f := range b.opt.Hide {
 		s += fmt.Sprintf("mount --bind %s/empty %s\n", inside, f)
+	}
+	if len(b.opt.Etc) > 0 {
+		// One command a line: set -e then stops the board on a failure.
+		s += fmt.Sprintf("mkdir -p %[1]s/etc\ncp -a /etc/. %[1]s/etc/\ncp -a --remove-destination %[1]s/etc-extra/. %[1]s/etc/\nmount --bind %[1]s/etc /etc\n", inside)
 	}
 	if b.opt.NoNix {
 		s += fmt.Sprintf("for f in /usr/bin/nix-store /usr/bin/nix /usr/bin/nix-env /usr/bin/nix-daemon; do mount --bind %s/empty $f; done\n", inside)
