@@ -94,9 +94,7 @@ func makeImage(kind, kernel string) (string, error) {
 		return p, os.WriteFile(p, img, 0o644)
 	}
 	mbr(img, [][3]uint32{{16384, 0x0b, 61440}, {77824, 0x83, size/512 - 77824}})
-	fat16WithFiles(img[16384*512:16384*512+61440*512], "FIRMWARE", map[string]string{
-		"BOOTCODE.BIN": "", "START.ELF": "", "FIXUP.DAT": "", "START4.ELF": "", "FIXUP4.DAT": "",
-		"CONFIG.TXT": "[pi3]\nkernel=u-boot-rpi3.bin\n[pi4]\nkernel=u-boot-rpi4.bin\n[all]\narm_64bit=1\n"})
+	PiFirmware(img[16384*512 : 16384*512+61440*512])
 	ext := img[77824*512:]
 	binary.LittleEndian.PutUint16(ext[1080:], 0xef53)
 	binary.LittleEndian.PutUint32(ext[1024+96:], 0x40)
@@ -120,6 +118,15 @@ func mbr(img []byte, parts [][3]uint32) {
 		binary.LittleEndian.PutUint32(e[12:], p[2])
 	}
 	img[510], img[511] = 0x55, 0xaa
+}
+
+// PiFirmware formats part (at least 9 MiB) as the FAT16 firmware
+// partition of a Raspberry Pi SD image: the Pi 3 and Pi 4 firmware files
+// and a config.txt that starts U-Boot, as nixpkgs' sd-image has them.
+func PiFirmware(part []byte) {
+	fat16WithFiles(part, "FIRMWARE", map[string]string{
+		"BOOTCODE.BIN": "", "START.ELF": "", "FIXUP.DAT": "", "START4.ELF": "", "FIXUP4.DAT": "",
+		"CONFIG.TXT": "[pi3]\nkernel=u-boot-rpi3.bin\n[pi4]\nkernel=u-boot-rpi4.bin\n[all]\narm_64bit=1\n"})
 }
 
 // simKernel is the kernel an installer ISO of that jetpack-nixos attribute

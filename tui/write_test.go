@@ -184,18 +184,24 @@ func TestWriteScreenShowsTheInstallerBuildProgress(t *testing.T) {
 	}
 }
 
-// rawImage is a raw disk image of size bytes (an MBR with one Linux
-// partition, some data in it), as a person might pick with "An image
-// file…".
+// rawImage is a raw Raspberry Pi disk image of size bytes (more than 10
+// MiB: an MBR, the FAT firmware partition the board check looks for, a
+// Linux partition with some data in it), as a person might pick with "An
+// image file…".
 func rawImage(t *testing.T, size int) string {
 	t.Helper()
 	img := make([]byte, size)
 	e := img[446:]
-	e[4] = 0x83
+	e[4] = 0x0c
 	binary.LittleEndian.PutUint32(e[8:], 2048)
-	binary.LittleEndian.PutUint32(e[12:], uint32(size/512-2048))
+	binary.LittleEndian.PutUint32(e[12:], 18432)
+	sim.PiFirmware(img[2048*512 : 20480*512])
+	e = img[446+16:]
+	e[4] = 0x83
+	binary.LittleEndian.PutUint32(e[8:], 20480)
+	binary.LittleEndian.PutUint32(e[12:], uint32(size/512-20480))
 	img[510], img[511] = 0x55, 0xaa
-	for i := 1 << 20; i < size; i += 4096 {
+	for i := 20480 * 512; i < size; i += 4096 {
 		img[i] = byte(i >> 12)
 	}
 	p := filepath.Join(t.TempDir(), "custom.img")
