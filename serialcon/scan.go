@@ -59,9 +59,11 @@ func Scan(r io.Reader, until *Until, sink step.Sink) (sum Summary, matched bool,
 		}
 	}
 	if !matched {
+		// The last, unfinished line (a prompt waiting for input) may
+		// show the stage --until waits for: Idle's callback sets matched.
 		p := c.partial()
 		w.Idle(p, time.Time{})
-		matched = p != "" && until.matchLine(p)
+		matched = matched || (p != "" && until.matchLine(p))
 	}
 	return sum, matched, nil
 }

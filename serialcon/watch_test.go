@@ -251,3 +251,22 @@ func TestScanTextLogPastAHugeLine(t *testing.T) {
 		t.Errorf("%v: stages %v", err, stageIDs(sum))
 	}
 }
+
+// A capture that ends at the prompt (no newline after it, as a console
+// waiting for input always does) reaches --until login and --until shell
+// from that last, unfinished line.
+func TestScanMatchesAStageOnlyThePromptShows(t *testing.T) {
+	for _, c := range []struct{ stage, tail string }{
+		{StageLogin, "\r\n<<< Welcome to NixOS 24.11 (aarch64) - ttyTCU0 >>>\r\n\r\njetson-42 login: "},
+		{StageShell, "\r\n[root@jetson-42:~]# "},
+	} {
+		until, err := ParseUntil(c.stage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, matched, err := Scan(strings.NewReader("[    3.200000] Run /init as init process\r\n"+c.tail), until, step.Discard)
+		if err != nil || !matched || sum.LastStage() != c.stage {
+			t.Errorf("until %s: stages %v, matched %v, err %v", c.stage, stageIDs(sum), matched, err)
+		}
+	}
+}

@@ -141,7 +141,10 @@ func (a *app) rootCommand() *cobra.Command {
 		Short: "Bring up NVIDIA Jetson boards and Raspberry Pis with NixOS",
 		Long: `jetup walks you through bringing up a board with NixOS: check the host, put the
 board in USB recovery mode, flash its firmware (jetpack-nixos), watch the serial
-console, write the installer to a stick, and push the first system over SSH.
+console, write the installer to a stick, push the first system over SSH, and
+verify that the board works. After the first boot: fleets in phases, offline
+bundles for thin links, other image and update formats, and field kits for a
+laptop with no network.
 
 Run it with no arguments for the wizard; every step is also a subcommand.`,
 		Args: cobra.NoArgs,
