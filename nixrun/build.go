@@ -43,20 +43,18 @@ func (n *Nix) Build(ctx context.Context, b Build) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if pre := n.get().PreBuild; pre != nil {
-		if err := pre(ctx, b); err != nil {
-			return "", err
-		}
-	}
 	if kit := n.get().Prebuilt; kit != nil {
 		path, err := kit(ctx, b)
 		if err != nil {
 			return "", err
 		}
 		if path != "" {
-			// A store path is its own installable: nix checks it is
-			// valid and makes the out-link, and evaluates nothing.
-			b.Installable = path
+			return n.prebuilt(ctx, b, path)
+		}
+	}
+	if pre := n.get().PreBuild; pre != nil {
+		if err := pre(ctx, b); err != nil {
+			return "", err
 		}
 	}
 	lg := NewLog(b.Log)
@@ -75,6 +73,26 @@ func (n *Nix) Build(ctx context.Context, b Build) (string, error) {
 	if path == "" {
 		return "", &Error{Args: []string{"build", b.Installable}, Err: errors.New("no output path"),
 			Messages: []string{fmt.Sprintf("nix build %s printed no output path (%.200q)", b.Installable, out)}}
+	}
+	return path, nil
+}
+
+// prebuilt stands path for the build: nothing is built, so PreBuild is
+// not asked. A store path is its own installable: nix checks it is valid
+// and makes the out-link, evaluating nothing and asking no cache; its
+// output is the path itself, so no --print-out-paths either.
+func (n *Nix) prebuilt(ctx context.Context, b Build, path string) (string, error) {
+	lg := NewLog(b.Log)
+	args := []string{"build", path, "--log-format", "internal-json"}
+	if b.OutLink != "" {
+		args = append(args, "--out-link", b.OutLink)
+	} else {
+		args = append(args, "--no-link")
+	}
+	_, err := n.run(ctx, Call{Args: args, User: b.User, Local: true}, lg)
+	lg.Done(err == nil)
+	if err != nil {
+		return "", err
 	}
 	return path, nil
 }

@@ -337,8 +337,15 @@ func TestPrebuiltStandsForTheBuild(t *testing.T) {
 	if strings.Join(asked, " ") != "path:/nonexistent/flake#top path:/x#refused" {
 		t.Errorf("asked %v", asked)
 	}
-	if len(stats) != 2 || stats[1].Args[0] != "build" || stats[1].Args[1] != want || stats[1].Took <= 0 || stats[1].Err != nil {
+	// One call: the store path built as itself, asking no cache.
+	local := "--extra-experimental-features nix-command flakes --offline --option substituters  build " + want + " --log-format internal-json --out-link " + link
+	if len(stats) != 2 || strings.Join(stats[1].Args, " ") != local || stats[1].Took <= 0 || stats[1].Err != nil {
 		t.Errorf("observed %+v", stats)
+	}
+	// PreBuild is not asked for what is not built.
+	n.PreBuild = func(context.Context, Build) error { return errors.New("cannot build here") }
+	if got, err := n.Build(context.Background(), Build{Installable: "path:/nonexistent/flake#top"}); err != nil || got != want {
+		t.Errorf("prebuilt with a PreBuild that refuses: %q %v", got, err)
 	}
 }
 

@@ -67,7 +67,7 @@ type Nix struct {
 
 // Stat is one nix call, ended.
 type Stat struct {
-	Args []string // after the common flags
+	Args []string // the whole command line after "nix", common flags included
 	Took time.Duration
 	Err  error
 }
@@ -183,7 +183,7 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	err := cmd.Run()
 	lg.Close()
 	if obs := n.get().Observe; obs != nil {
-		obs(Stat{Args: c.Args, Took: time.Since(start), Err: err})
+		obs(Stat{Args: cmd.Args[1:], Took: time.Since(start), Err: err})
 	}
 	switch {
 	case ctx.Err() != nil:
