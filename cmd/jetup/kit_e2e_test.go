@@ -103,7 +103,9 @@ func (of *offlineField) exec(cmdline []string) result {
 
 // field makes jetup run in the private store inside the namespace with
 // no route out.
-func (of *offlineField) field() { of.wrap = append([]string{"ip", "netns", "exec", of.netns}, of.online...) }
+func (of *offlineField) field() {
+	of.wrap = append([]string{"ip", "netns", "exec", of.netns}, of.online...)
+}
 
 // desk makes jetup run in the private store, online.
 func (of *offlineField) desk() { of.wrap = of.online }
