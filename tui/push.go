@@ -31,6 +31,7 @@ type pushScreen struct {
 	answers chan bool
 	retry   bool // the next start is a new attempt in the run record
 	opts    deploy.Options
+	offline *offlineRun // an offline bundle being written (push_offline.go)
 }
 
 var (
@@ -79,6 +80,10 @@ func (p *pushScreen) CapturesKeys() bool { return p.run == nil && p.form.editing
 
 func (p *pushScreen) Keys() []key.Binding {
 	switch {
+	case p.offline != nil:
+		return p.offlineKeys()
+	case p.offerOffline():
+		return []key.Binding{pushKey, pushEditKey, pushOfflineKey}
 	case p.run == nil && p.form.editing():
 		return []key.Binding{pushKey, pushFieldKey, pushDoneEdit}
 	case p.run == nil:
@@ -132,6 +137,9 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 }
 
 func (p *pushScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	if ok, cmd := p.offlineUpdate(msg); ok {
+		return p, cmd
+	}
 	switch msg := msg.(type) {
 	case TaskEventMsg:
 		if msg.Task != p.task {
@@ -145,6 +153,11 @@ func (p *pushScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		return p, p.finished(msg)
 	case spinner.TickMsg:
+		if p.offline != nil && !p.offline.done {
+			var cmd tea.Cmd
+			p.spin, cmd = p.spin.Update(msg)
+			return p, cmd
+		}
 		if p.run == nil || !p.run.running() {
 			return p, nil
 		}
@@ -177,6 +190,12 @@ func (p *pushScreen) finished(msg TaskDoneMsg) tea.Cmd {
 }
 
 func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
+	if p.offline != nil {
+		return p.offlineKey(k)
+	}
+	if p.offerOffline() && key.Matches(k, pushOfflineKey) {
+		return p.startOffline()
+	}
 	if p.run == nil {
 		return p.formKey(k)
 	}

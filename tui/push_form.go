@@ -111,7 +111,7 @@ func (f *pushForm) options() (deploy.Options, error) {
 	val := func(i int) string { return strings.TrimSpace(f.inputs[i].Value()) }
 	o.Target.Host, o.Target.User, o.Target.Identity = val(fHost), val(fUser), val(fIdentity)
 	if o.Target.Host == "" {
-		return o, fmt.Errorf("the board's address is needed (the console step shows it)")
+		return o, fmt.Errorf("the board's address is needed (the console step shows it); with none, esc then o writes an offline bundle")
 	}
 	port, err := strconv.Atoi(val(fPort))
 	if err != nil || port < 1 || port > 65535 {

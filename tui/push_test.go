@@ -195,3 +195,27 @@ func TestPushScreenCancelStopsTheCopy(t *testing.T) {
 		t.Error("the push task still runs after a cancel")
 	}
 }
+
+// With no address, the push screen offers an offline bundle instead: o
+// writes one against the manifest jetup keeps for the board's host key,
+// and says what to do when there is none.
+func TestPushScreenOffersAnOfflineBundleWithoutAnAddress(t *testing.T) {
+	t.Parallel()
+	o, _ := fastBench()
+	o.StateDir = t.TempDir()
+	d := onPush(t, 80, 24, o)
+	d.typ("e")
+	for range "192.168.55.1" {
+		d.key(tea.KeyBackspace)
+	}
+	d.key(tea.KeyEscape)
+	d.waitView("No address? o writes an offline bundle", "o write an offline bundle")
+	d.typ("o")
+	d.waitView("Offline bundle", "✗ no host key for this board yet", "e edit target")
+	d.typ("e")
+	d.key(tea.KeyEscape)
+	fp := "SHA256:sm7jhd934CJSOe3Gm19VAuGzK8xmAsnDcm81PUtpBu0"
+	d.m.sess.SetFact(step.FactHostKey, fp)
+	d.typ("o")
+	d.waitView("Offline bundle", "no manifest recorded for", fp, "jetup manifest --host")
+}

@@ -94,9 +94,16 @@ func storeName(p string) string {
 }
 
 func (p *pushScreen) View() string {
+	if p.offline != nil {
+		return p.offlineView()
+	}
 	if p.run == nil {
-		return p.st.Title.Render("Push the system to the board") + "\n\n" + p.form.view(p.st, p.w) +
+		v := p.st.Title.Render("Push the system to the board") + "\n\n" + p.form.view(p.st, p.w) +
 			"\n" + p.st.Subtle.Render(wrapIndent("jetup pins the board's host key in its own known_hosts, checks the board before sending anything, then sends only what it lacks.", p.w, "")) + "\n"
+		if p.offerOffline() {
+			v += p.offlineHint()
+		}
+		return v
 	}
 	r, st, w := p.run, p.st, p.w
 	var top []string
