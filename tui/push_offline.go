@@ -110,7 +110,9 @@ func (p *pushScreen) offlineKey(k tea.KeyPressMsg) tea.Cmd {
 		r.task.Cancel()
 	case r.done && r.result != nil && key.Matches(k, offlineDoneKey):
 		res := r.result
-		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: "offline bundle " + res.File, Details: res} }
+		return func() tea.Msg {
+			return DoneMsg{Outcome: runrec.Success, Summary: "offline bundle " + res.File, Details: res}
+		}
 	case r.done && key.Matches(k, pushEditKey):
 		p.offline = nil
 		return p.form.focusOn(fHost)
