@@ -48,7 +48,10 @@ type Record struct {
 	Ended        *time.Time        `json:"ended,omitempty"`
 	Outcome      Outcome           `json:"outcome"`
 	Facts        map[string]string `json:"facts,omitempty"` // board facts: module, usb_instance, ip, hostname...
-	Steps        []StepRecord      `json:"steps"`
+	// Bench is the run's place in a bench session (bench.go), for the
+	// wizard's boards.
+	Bench *BenchRef    `json:"bench,omitempty"`
+	Steps []StepRecord `json:"steps"`
 }
 
 // Host describes the machine jetup ran on.
@@ -163,6 +166,10 @@ func (r *Run) Snapshot() Record {
 	defer r.mu.Unlock()
 	c := r.rec
 	c.Steps = append([]StepRecord(nil), r.rec.Steps...)
+	if r.rec.Bench != nil {
+		ref := *r.rec.Bench
+		c.Bench = &ref
+	}
 	c.Facts = make(map[string]string, len(r.rec.Facts))
 	for k, v := range r.rec.Facts {
 		c.Facts[k] = v

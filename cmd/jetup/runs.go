@@ -17,22 +17,43 @@ import (
 )
 
 func (a *app) runsCommand() *cobra.Command {
-	var failed bool
+	var failed, bench, asCSV bool
 	var last int
+	var since string
 	list := &cobra.Command{
 		Use:   "runs",
 		Short: "List past runs: which board failed where",
 		Long: `List past wizard runs and headless steps, one line each: when, profile, board,
 the outcome of each step (✓ success, ✗ failed or refused, – skipped, … interrupted
 or running, ⊘ cancelled; retries show as several marks) and how long it took.
-The record of each run is in <state-dir>/runs/<ID>/run.json with its logs.`,
+The record of each run is in <state-dir>/runs/<ID>/run.json with its logs.
+
+With --bench: the boards of today's bench (the wizard's boards, one run each,
+tied together by <state-dir>/bench.json), or of every bench since --since:
+label, profile, each step's verdict and time, total time, the failure's cause
+and next step, and a last line with boards done and failed and boards per
+hour. --csv writes the same for a spreadsheet.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			state, err := a.state()
 			if err != nil {
 				return err
 			}
-			runs, bad, err := runrec.List(state)
+			var from time.Time
+			if bench || since != "" {
+				if from, err = parseSince(since, time.Now()); err != nil {
+					return err
+				}
+			}
+			switch {
+			case asCSV && a.json:
+				return step.Refuse("usage", "choose one of --csv and --json", "--csv and --json together")
+			case asCSV && !bench:
+				return step.Refuse("usage", "add --bench: the CSV is the bench report", "--csv without --bench")
+			case bench:
+				return a.benchReport(state, from, asCSV)
+			}
+			runs, bad, err := runrec.ListSince(state, from)
 			if err != nil {
 				return step.Errorf("state-dir", "pass --state-dir with the directory jetup wrote its runs to", "cannot read runs: %v", err)
 			}
@@ -55,6 +76,9 @@ The record of each run is in <state-dir>/runs/<ID>/run.json with its logs.`,
 	}
 	list.Flags().BoolVar(&failed, "failed", false, "only runs where a step failed or was refused")
 	list.Flags().IntVar(&last, "last", 0, "only the last N runs")
+	list.Flags().BoolVar(&bench, "bench", false, "the bench report: today's boards (or since --since), each step's verdict and time, boards per hour")
+	list.Flags().StringVar(&since, "since", "", "only runs started since D: a date (2026-11-21), date and time (2026-11-21T08:00), today, yesterday, or a duration back (12h)")
+	list.Flags().BoolVar(&asCSV, "csv", false, "with --bench: CSV for a spreadsheet")
 
 	show := &cobra.Command{
 		Use:   "show ID",
