@@ -86,8 +86,10 @@ func OpenBench(stateDir string, o BenchOptions) (b *Bench, note string, err erro
 		if err := os.Rename(path, kept); err != nil {
 			return nil, "", fmt.Errorf("%s is damaged (%v) and cannot be set aside: %w", path, rerr, err)
 		}
-		note = fmt.Sprintf("the bench session file was damaged (%v): kept as %s; a new bench session starts. "+
-			"Every board's own record is in runs/ (jetup runs --bench lists them).", rerr, filepath.Base(kept))
+		// What happened and what became of it first: the wizard's footer
+		// is one line.
+		note = fmt.Sprintf("bench.json was damaged: kept as %s, a new bench session starts; "+
+			"every board's own record is in runs/ (jetup runs --bench lists them). It was: %v", filepath.Base(kept), rerr)
 	case sameDay(s.Started, now()):
 		b.s = *s
 		return b, "", nil

@@ -72,6 +72,7 @@ func (m *Model) startRun(p *profiles.Profile) {
 		m.err = err.Error()
 	}
 	m.sess.Run = run
+	m.joinBench(run, "")
 	m.entries[pickerEntry].state = done
 	m.entries = m.entries[:pickerEntry+1]
 	ids := append([]step.ID{step.Doctor}, p.Steps...)

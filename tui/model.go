@@ -67,7 +67,9 @@ type Model struct {
 	quitting    bool
 	help        help.Model
 	err         string // a problem of the wizard itself (run record unwritable)
-	boards      int    // boards brought up before this one in this session
+	notice      string // said once, until the next key (a damaged bench session set aside)
+	boards      int    // boards brought up before this one in this wizard
+	bench       *runrec.Bench
 
 	// screens are the registered screens (screen.go), copied so that a
 	// test may replace one for its own wizard.
@@ -177,6 +179,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case finishMsg:
 		return m, m.quit(m.overall(true))
 	case tea.KeyPressMsg:
+		m.notice = ""
 		if cmd, handled := m.handleKey(msg); handled {
 			return m, cmd
 		}
@@ -312,6 +315,9 @@ func (m *Model) footer() string {
 	}
 	if m.quitting {
 		return m.st.Warn.Render("Stopping running work and closing the run record…")
+	}
+	if m.notice != "" {
+		return m.st.Warn.Render(fit("! "+m.notice, m.w))
 	}
 	if m.confirmQuit {
 		return m.st.Warn.Render("A step is still running. Quit and stop it? y to quit, any other key to stay")

@@ -309,4 +309,12 @@ func TestNextBoardStartsANewRun(t *testing.T) {
 	if second.Steps[1].Step != step.Write || second.Steps[1].Outcome != runrec.Running {
 		t.Errorf("second board does not start at its first step: %+v", second.Steps[1])
 	}
+	// The bench session ties the two runs together, in order.
+	b, _, err := runrec.OpenBench(dir, runrec.BenchOptions{})
+	if s := b.Session(); err != nil || len(s.Boards) != 2 || s.Boards[0].Run != first.ID || s.Boards[1].Run != second.ID {
+		t.Errorf("bench session %+v %v", s, err)
+	}
+	if second.Bench == nil || second.Bench.Board != 2 {
+		t.Errorf("second run's bench place %+v", second.Bench)
+	}
 }

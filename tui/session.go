@@ -35,6 +35,10 @@ type Session struct {
 	StateDir string
 	Version  string
 	Facts    map[string]string
+	// Bench is today's bench session and Board this board's place in it
+	// (1 for the first); nil and 0 when the session could not be kept.
+	Bench *runrec.Bench
+	Board int
 }
 
 func newSession(b hardware.Edges, stateDir, version string) *Session {
