@@ -724,3 +724,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// The fleet's hooks: BeforeActivate runs once the paths are there and can
+// stop the push with nothing activated; SkipIfCurrent leaves a board
+// that already runs the system alone (nothing sent, not activated again).
+func TestBoardBeforeActivateAndSkipIfCurrent(t *testing.T) {
+	testboard.Need(t)
+	b, o := boardSetup(t, testboard.Options{System: "/nix/store/0c6kzph8v1jmyd7d6jz0y9l4d0a9gk3x-nixos-system-initial-24.11"})
+	o.Closure = testboard.Build(t, testboard.System{Name: "deploy-current", Small: 3, Activate: testboard.CurrentSystem})
+	refusal := errors.New("no token for this agent")
+	called := 0
+	o.BeforeActivate = func(context.Context) (func(), error) {
+		called++
+		if !b.Valid("", o.Closure) {
+			t.Error("BeforeActivate ran before the paths arrived")
+		}
+		return nil, refusal
+	}
+	if _, _, err := push(t, o); !errors.Is(err, refusal) || called != 1 {
+		t.Fatalf("push: %v (hook called %d times)", err, called)
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "" {
+		t.Errorf("activated after the hook refused: %q", got)
+	}
+	released := false
+	o.AcceptHostKey = ""
+	o.BeforeActivate = func(context.Context) (func(), error) { return func() { released = true }, nil }
+	o.SkipIfCurrent = true
+	if res, _, err := push(t, o); err != nil || res.Current || !released {
+		t.Fatalf("first push: %v %+v (released %v)", err, res, released)
+	}
+	res, rec, err := push(t, o)
+	if err != nil || !res.Current || res.Sent != 0 || !strings.Contains(res.Text(), "already runs") {
+		t.Fatalf("second push: %v %+v", err, res)
+	}
+	if d := rec.delta(); d == nil || d.Missing != 0 {
+		t.Errorf("delta %+v", d)
+	}
+	if got := b.Read("var/jetup-activations.log"); got != "switch\n" {
+		t.Errorf("activations %q: the current system was activated again", got)
+	}
+}

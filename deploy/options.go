@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -57,6 +58,17 @@ type Options struct {
 	// Retries is how many times a copy cut off by a lost connection is
 	// resumed on a new connection before giving up.
 	Retries int
+	// SkipIfCurrent stops after preflight, with nothing sent and nothing
+	// activated, when the board already runs the system (switch: the
+	// running system and the profile are it; boot: the profile is it).
+	// Result.Current says so. A fleet's re-run uses it.
+	SkipIfCurrent bool
+	// BeforeActivate, when set, is called once the paths are on the
+	// board, right before its system is activated; an error stops the
+	// push with nothing activated. The func it returns is called when the
+	// activation has ended. A fleet hands a k3s agent its join token here
+	// and holds the server's limit of concurrent joins.
+	BeforeActivate func(ctx context.Context) (after func(), err error)
 	// Log receives every raw line (ssh and nix stderr, remote output).
 	Log io.Writer
 	// ProgressEvery is the minimum time between copy progress events

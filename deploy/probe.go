@@ -22,6 +22,9 @@ type Facts struct {
 	Live         bool // the live installer (/nix/.ro-store)
 	SystemdRun   bool // systemd-run and a running systemd
 	Generation   string
+	// Profile is the system profile's target (the generation's store
+	// path): what a switch or boot set last.
+	Profile string
 	// Mode is the activation the probe planned for (Auto resolved).
 	Mode Mode
 	// StoreRoot is "" for the board's own store, "/mnt" for the installer.
@@ -99,6 +102,8 @@ func ParseProbe(sc Lines, other func(string)) (Facts, error) {
 			f.Live = true
 		case "generation":
 			f.Generation = v
+		case "profile":
+			f.Profile = v
 		case "mode":
 			f.Mode = Mode(v)
 		case "store_root":

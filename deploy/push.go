@@ -47,7 +47,10 @@ type Result struct {
 	Rebooting   bool   `json:"rebooting"`
 	// Confirmed: the board's health check passed and jetup reached it
 	// again after the switch (confirm-or-rollback).
-	Confirmed       bool    `json:"confirmed"`
+	Confirmed bool `json:"confirmed"`
+	// Current is set when the board already ran the system and nothing
+	// was done (Options.SkipIfCurrent).
+	Current         bool    `json:"current,omitempty"`
 	Seconds         float64 `json:"seconds"`
 	DeltaSeconds    float64 `json:"delta_seconds"` // preflight and delta
 	CopySeconds     float64 `json:"copy_seconds"`
@@ -56,6 +59,9 @@ type Result struct {
 
 // Text is the verdict line.
 func (r Result) Text() string {
+	if r.Current {
+		return fmt.Sprintf("%s already runs %s: nothing sent, not activated again", r.Target, shortPath(r.System))
+	}
 	s := fmt.Sprintf("pushed %s to %s: %d paths (%s) sent, %d already there, in %.1fs",
 		shortPath(r.System), r.Target, r.Sent, MiB(r.SentBytes), r.Present, r.Seconds)
 	switch {
@@ -163,10 +169,37 @@ func (p *pusher) run(ctx context.Context) error {
 		pc.stop()
 		return err
 	}
+	if p.o.SkipIfCurrent && p.current() {
+		pc.stop()
+		_ = p.conn.Send("done\n") // the board shell ends with nothing changed
+		p.res.Current = true
+		p.phase(PhaseActivate, "%s already runs %s: nothing sent, not activated again", p.o.Target.Host, shortPath(p.res.System))
+		return nil
+	}
 	if err := p.copy(ctx, pc, missing); err != nil {
 		return err
 	}
+	if p.o.BeforeActivate != nil {
+		after, err := p.o.BeforeActivate(ctx)
+		if err != nil {
+			_ = p.conn.Send("done\n")
+			return err
+		}
+		defer after()
+	}
 	return p.activate(ctx)
+}
+
+// current reports whether the board already runs the system as the mode
+// would leave it.
+func (p *pusher) current() bool {
+	switch p.facts.Mode {
+	case Switch:
+		return p.facts.Current == p.res.System && p.facts.Profile == p.res.System
+	case Boot:
+		return p.facts.Profile == p.res.System
+	}
+	return false
 }
 
 func (p *pusher) validate() error {

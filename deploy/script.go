@@ -70,7 +70,7 @@ command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ] && say syst
 mnt=no; while read -r _ mp _; do [ "$mp" = /mnt ] && mnt=yes; done < /proc/mounts
 [ "$mnt" = yes ] && say mnt_mounted yes
 [ -e /nix/.ro-store ] && say live yes
-gen=$(readlink /nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen"
+gen=$(readlink /nix/var/nix/profiles/system 2>/dev/null) && say generation "$gen" && say profile "$(readlink -f /nix/var/nix/profiles/system)"
 if [ -z "$mode" ]; then
   mode=switch
   [ "$mnt" = yes ] && [ -e /nix/.ro-store ] && [ "$installer" = yes ] && mode=installer

@@ -103,11 +103,11 @@ func storePath(t *testing.T, name string) string {
 	cmd := exec.Command("nix-store", "--add", dir)
 	cmd.Env = append(os.Environ(), testboard.NixEnv...)
 	out, err := cmd.Output()
-	testkit.Need(t, err == nil, "cannot add to this machine's Nix store: "+errText(err))
+	testkit.Need(t, err == nil, "cannot add to this machine's Nix store: "+stderrOf(err))
 	return strings.TrimSpace(string(out))
 }
 
-func errText(err error) string {
+func stderrOf(err error) string {
 	if ee, ok := err.(*exec.ExitError); ok {
 		return string(ee.Stderr)
 	}
@@ -124,7 +124,7 @@ func nixEval(t *testing.T, file, apply string, v any) {
 	cmd.Env = append(os.Environ(), testboard.NixEnv...)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("nix eval: %v\n%s\nfile:\n%s", err, errText(err), readFile(t, file))
+		t.Fatalf("nix eval: %v\n%s\nfile:\n%s", err, stderrOf(err), readFile(t, file))
 	}
 	if err := json.Unmarshal(out, v); err != nil {
 		t.Fatal(err)

@@ -101,7 +101,10 @@ type Options struct {
 	Command []string
 	Sim     bool
 	Host    Host
-	Now     func() time.Time // for tests; time.Now when nil
+	// Name names the run directory instead of the profile (a fleet's
+	// node, a fleet run); the record's profile stays Profile.
+	Name string
+	Now  func() time.Time // for tests; time.Now when nil
 }
 
 // FileName is the record's file inside a run directory.
@@ -118,7 +121,11 @@ func Create(stateDir string, o Options) (*Run, error) {
 	if profile == "" {
 		profile = "none"
 	}
-	if err := safe.Name("profile", profile); err != nil {
+	what := "profile"
+	if o.Name != "" {
+		profile, what = o.Name, "run"
+	}
+	if err := safe.Name(what, profile); err != nil {
 		return nil, fmt.Errorf("no run record: %w", err) // it names the run directory
 	}
 	base := filepath.Join(stateDir, "runs")

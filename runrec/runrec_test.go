@@ -160,3 +160,20 @@ func TestLazyLogAppearsOnFirstWrite(t *testing.T) {
 		t.Errorf("content %q", b)
 	}
 }
+
+// A fleet names its runs after its nodes: Name names the directory, the
+// profile stays the profile, and a name that is no safe path part is
+// refused.
+func TestNameNamesTheRunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	run, err := Create(dir, Options{Kind: "fleet-node", Profile: "orin-nano-devkit", Name: "jetson-1", Now: fixedClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(run.ID(), "-jetson-1") || run.Snapshot().Profile != "orin-nano-devkit" {
+		t.Errorf("id %s, profile %s", run.ID(), run.Snapshot().Profile)
+	}
+	if _, err := Create(dir, Options{Kind: "fleet-node", Name: "../x"}); err == nil || !strings.Contains(err.Error(), "bad run name") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -38,6 +38,9 @@ const (
 	// Prepare makes a field kit (jetup prepare): what the steps build,
 	// pinned for a bring-up with no network.
 	Prepare ID = "prepare"
+	// Fleet is a fleet run's own record (its nodes each have a run of
+	// push and verify).
+	Fleet ID = "fleet"
 )
 
 // Facts flow forward from step to step and are kept in run.json (run-level

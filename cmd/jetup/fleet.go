@@ -5,11 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/fleet"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
+	"github.com/jetup/jetup/verify"
 )
 
 func (a *app) fleetCommand() *cobra.Command {
@@ -43,8 +48,162 @@ jetup fleet check FILE only validates; jetup fleet export hands the inventory on
 			return step.Refuse("usage", "run jetup fleet push "+args[0]+" (the fleet screen comes with the TUI)", "the fleet screen is not built yet")
 		},
 	}
-	cmd.AddCommand(a.fleetCheckCommand(), a.fleetExportCommand())
+	cmd.AddCommand(a.fleetPushCommand(), a.fleetCheckCommand(), a.fleetExportCommand())
 	return cmd
+}
+
+type fleetFlags struct {
+	parallel  int
+	keepGoing bool
+	only      string
+	noVerify  bool
+	wait      time.Duration
+	retries   int
+}
+
+func (f *fleetFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.IntVar(&f.parallel, "parallel", fleet.DefaultParallel, "push at most N nodes of a phase at once")
+	fl.BoolVar(&f.keepGoing, "keep-going", false, "push the later phases even when a node failed")
+	fl.StringVar(&f.only, "only", "", "push only these nodes (comma-separated names)")
+	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the nodes after their push")
+	fl.DurationVar(&f.wait, "wait", 3*time.Minute, "how long a k3s server may take to answer, and the nodes to become Ready")
+	fl.IntVar(&f.retries, "retries", 2, "times a node's copy cut off by a dropped link is resumed")
+}
+
+// options are the fleet run's options for inv.
+func (a *app) fleetOptions(inv *fleet.Inventory, f fleetFlags) (fleet.Options, error) {
+	if f.parallel < 1 {
+		return fleet.Options{}, step.Refuse("usage", "pass --parallel with a positive number", "--parallel %d", f.parallel)
+	}
+	if f.wait <= 0 {
+		return fleet.Options{}, step.Refuse("usage", "give a positive duration, like --wait 3m", "--wait %s", f.wait)
+	}
+	state, err := a.state()
+	if err != nil {
+		return fleet.Options{}, err
+	}
+	set, _ := a.loadProfiles()
+	var only []string
+	for _, n := range strings.Split(f.only, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			only = append(only, n)
+		}
+	}
+	return fleet.Options{Inventory: inv, Parallel: f.parallel, KeepGoing: f.keepGoing, Only: only, NoVerify: f.noVerify, Wait: f.wait,
+		Retries: f.retries, StateDir: state, KnownHosts: a.knownHostsFile(), Profiles: set, Version: jetupVersion(),
+		Command: os.Args, Host: hostInfo(), Sim: a.sim}, nil
+}
+
+func (a *app) fleetEdge() fleet.Edge {
+	hw := a.hardware()
+	return fleet.Edge{Push: hw.Push, Verify: hw.Verify}
+}
+
+func (a *app) fleetPushCommand() *cobra.Command {
+	var f fleetFlags
+	cmd := &cobra.Command{
+		Use:   "push FILE [--parallel N] [--keep-going] [--only NAME,...] [--no-verify] [--json]",
+		Short: "Push a fleet phase by phase: build each system once, push, activate, verify",
+		Long: `Bring the inventory's nodes up in its phases. Each distinct system is built once
+(nix build, progress shown); then phase by phase, at most --parallel nodes at a
+time, each node gets jetup's push (its host key pinned, or vouched for by its
+host_key on first contact; preflight; only the paths it lacks; activation
+under systemd-run) and is verified (its profile's Verify checks, else the
+booted system and failed units). A failed node stops the later phases unless
+--keep-going. Each node has its own run record; the fleet run's record holds
+fleet.json naming them. A re-run skips the nodes already on their system (it
+says so) and continues where the last run stopped.
+
+Exit status: 0 every node done (or already on its system), 1 a node failed,
+was not run or an activation failed in any way, 2 refused before anything was
+sent (a bad inventory, every failure a refusal such as preflight or a host key).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return a.fleetPush(cmd, args[0], f) },
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func (a *app) fleetPush(cmd *cobra.Command, file string, f fleetFlags) error {
+	inv, err := a.loadInventory(cmd, file)
+	if err != nil {
+		return err
+	}
+	o, err := a.fleetOptions(inv, f)
+	if err != nil {
+		return err
+	}
+	res, err := fleet.Push(cmd.Context(), a.fleetEdge(), o, a.fleetSink())
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return silent(res.ExitCode)
+	}
+	return nil
+}
+
+// fleetSink prints the fleet's events: all of them as JSON lines with
+// --json; otherwise its own events (a node's row only when its state or
+// step changes, or every five seconds while it copies) and, of the
+// nodes' own, what a person must see: host keys, checks that did not
+// pass, warnings, what an activation printed.
+func (a *app) fleetSink() step.Sink {
+	if a.json {
+		return step.NewPrinter(a.stdout, true)
+	}
+	out := step.NewPrinter(a.stdout, false)
+	var mu sync.Mutex
+	last := map[string]time.Time{}
+	step0 := map[string]string{}
+	return step.SinkFunc(func(e step.Event) {
+		switch e := e.(type) {
+		case fleet.NodeStatus:
+			if e.State == fleet.Pending {
+				return // waiting for its phase: the phase line says when it starts
+			}
+			mu.Lock()
+			key := string(e.State) + e.Step
+			skip := step0[e.Node] == key && time.Since(last[e.Node]) < 5*time.Second
+			if !skip {
+				step0[e.Node], last[e.Node] = key, time.Now()
+			}
+			mu.Unlock()
+			if skip {
+				return
+			}
+		case fleet.SystemBuild:
+			mu.Lock()
+			skip := time.Since(last[" build"]) < 2*time.Second
+			if !skip {
+				last[" build"] = time.Now()
+			}
+			mu.Unlock()
+			if skip {
+				return
+			}
+		case fleet.NodeLine:
+			if !worthPrinting(e.Event) {
+				return
+			}
+		}
+		out.Emit(e)
+	})
+}
+
+// worthPrinting picks the nodes' own events a person reads on the
+// terminal (every one is in the node's log and the fleet's).
+func worthPrinting(e step.Event) bool {
+	switch e := e.(type) {
+	case remote.HostKey, step.Warning, deploy.RemoteLine:
+		return true
+	case deploy.Check:
+		return e.Status != deploy.CheckOK
+	case verify.Check:
+		return e.Status == verify.Fail || e.Status == verify.Warn
+	}
+	return false
 }
 
 // loadInventory reads and validates an inventory; every problem is a

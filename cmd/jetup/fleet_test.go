@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jetup/jetup/runrec"
 )
 
 func writeInventory(t *testing.T, text string) string {
@@ -81,6 +84,59 @@ func TestFleetExportWritesTheHiveAndSaysWhatItWrote(t *testing.T) {
 		t.Errorf("deploy.nix:\n%s", text)
 	}
 	if r := jetup(t, nil, "fleet", "export", "--format", "nixops", file); r.code != 2 || !strings.Contains(r.stderr, `unknown format "nixops"`) {
+		t.Errorf("%+v", r)
+	}
+}
+
+// The simulated bench: one board answers, another address does not. The
+// run goes on past the unreachable one (it is in the last phase), exits
+// 1, and --json gives every event with its node.
+func TestFleetPushSimOneNodeDoneOneUnreachable(t *testing.T) {
+	file := writeInventory(t, `nodes:
+  board: {host: 192.168.55.1, system: .#nixos, profile: orin-nano-devkit, mode: installer, host_key: "`+simKey+`"}
+  gone: {host: 192.168.55.9, system: .#nixos}
+phases: [[board], [gone]]
+`)
+	state := t.TempDir()
+	r := jetup(t, nil, "--sim", "--sim-speed", "50", "--state-dir", state, "--json", "fleet", "push", file)
+	if r.code != 1 {
+		t.Fatalf("exit %d: %+v", r.code, r)
+	}
+	var res map[string]any
+	nodeEvents := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		if n, ok := m["node"].(string); ok {
+			nodeEvents[n]++
+		}
+		if m["event"] == "result" {
+			res = m
+		}
+	}
+	if res == nil || res["exit_code"].(float64) != 1 || nodeEvents["board"] < 5 || nodeEvents["gone"] < 2 {
+		t.Fatalf("result %v, events by node %v", res, nodeEvents)
+	}
+	nodes := res["nodes"].([]any)
+	board, gone := nodes[0].(map[string]any), nodes[1].(map[string]any)
+	if board["state"] != "done" || gone["state"] != "failed" || gone["cause"] != "unreachable" || !strings.Contains(board["verified"].(string), "0 failed") {
+		t.Errorf("nodes %v", nodes)
+	}
+	rec, err := runrec.Load(filepath.Join(state, "runs", board["run"].(string)))
+	if err != nil || rec.Facts["fleet_node"] != "board" || len(rec.Steps) != 2 || rec.Profile != "orin-nano-devkit" {
+		t.Errorf("board's run record %+v %v", rec, err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "runs", res["run"].(string), "fleet.json")); err != nil {
+		t.Error(err)
+	}
+	// Text: the node's verdicts and the failure's next step.
+	r = jetup(t, nil, "--sim", "--sim-speed", "50", "--state-dir", state, "fleet", "push", "--only", "gone", file)
+	if r.code != 1 || !strings.Contains(r.stdout, "gone: FAILED at connect (unreachable)") || !strings.Contains(r.stdout, "next: check that the board is booted") {
+		t.Errorf("%+v", r)
+	}
+	if r := jetup(t, nil, "--state-dir", state, "fleet", "push", "--only", "nobody", file); r.code != 2 || !strings.Contains(r.stderr, `no node "nobody"`) {
 		t.Errorf("%+v", r)
 	}
 }

@@ -303,7 +303,10 @@ func (b *Board) systemScript() string {
 		if boot == "" {
 			boot = sys
 		}
-		fmt.Fprintf(&s, "mkdir -p %[1]s/sw/bin /nix/var/nix/profiles\nln -s %[1]s /run/current-system\nln -s %[1]s /run/booted-system\nln -sfn %[2]s /nix/var/nix/profiles/system\n", sys, boot)
+		// The profile is a generation, as on NixOS: system -> system-1-link.
+		fmt.Fprintf(&s, "mkdir -p %[1]s/sw/bin /nix/var/nix/profiles\nln -s %[1]s /run/current-system\nln -s %[1]s /run/booted-system\n"+
+			"[ -e /nix/var/nix/profiles/system-1-link ] || ln -sfn %[2]s /nix/var/nix/profiles/system-1-link\n"+
+			"[ -e /nix/var/nix/profiles/system ] || ln -sfn system-1-link /nix/var/nix/profiles/system\n", sys, boot)
 	}
 	fmt.Fprintf(&s, "echo \"24.05.test (jetup test board)\" > %s/nixos-version\n", sys)
 	for name := range o.Tools {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,25 @@ type System struct {
 	Small int
 	// BigMiB lists dependencies of random bytes, sizes in MiB.
 	BigMiB []int
+	// Activate is shell its switch-to-configuration runs after recording
+	// its call (and not failing): what a test needs of a real
+	// activation, such as CurrentSystem's link or starting a service.
+	Activate string
+	// Tools are commands (name: script) in the system's sw/bin: the
+	// board's tools once the system runs (a k3s stand-in).
+	Tools map[string]string
+}
+
+// CurrentSystem is an Activate that points /run/current-system at the
+// system, as NixOS's activation does (the board's /run is its own).
+const CurrentSystem = `top=$(readlink -f "$(dirname "$0")/..")
+rm -rf /run/current-system && ln -s "$top" /run/current-system
+`
+
+// nixStr is s as a Nix string literal.
+func nixStr(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "${", `\${`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
 }
 
 // Expr is the Nix expression for s.
@@ -41,15 +61,36 @@ func (s System) Expr() string {
 		big = append(big, fmt.Sprintf(`(derivation { name = "jetup-big-%d-%dm"; system = builtins.currentSystem; builder = "/bin/sh";
       args = ["-c" "/usr/bin/head -c %d /dev/urandom > $out"]; })`, i, n, n<<20))
 	}
+	// What Activate and Tools add is only written when asked for: the
+	// other tests' systems stay as they were.
+	activate, letActivate, toolAttrs, toolCopy, passAsFile := "", "", "", "", `"deps"`
+	if s.Activate != "" {
+		activate = "\n    ${activate}"
+		letActivate = "\n  activate = " + nixStr(s.Activate) + ";"
+	}
+	names := make([]string, 0, len(s.Tools))
+	for name := range s.Tools {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		toolCopy = "\n    /bin/mkdir -p $out/sw/bin"
+	}
+	for i, name := range names {
+		attr := fmt.Sprintf("tool%d", i)
+		passAsFile += fmt.Sprintf(" %q", attr)
+		toolAttrs += fmt.Sprintf("\n  %s = %s;", attr, nixStr(s.Tools[name]))
+		toolCopy += fmt.Sprintf("\n    /bin/cp \"$%sPath\" $out/sw/bin/%s && /bin/chmod +x $out/sw/bin/%s", attr, name, name)
+	}
 	return fmt.Sprintf(`let
   small = builtins.genList (i: builtins.toFile "jetup-small-%[1]s-${toString i}" "small path ${toString i} of %[1]s\n") %[2]d;
-  big = [ %[3]s ];
-in derivation {
+  big = [ %[3]s ];%[5]s
+in derivation {%[9]s
   name = "nixos-system-%[1]s";
   system = builtins.currentSystem;
   builder = "/bin/sh";
   deps = small ++ big;
-  passAsFile = [ "deps" ];
+  passAsFile = [ %[6]s ];
   sys = %[4]s;
   stc = ''
     #!/bin/sh
@@ -57,7 +98,7 @@ in derivation {
     if [ -e /nix/var/jetup-fail-activation ]; then
       echo "error: unit jetup-test.service failed to start" >&2
       exit 4
-    fi
+    fi%[7]s
     echo "activating the test system: $1"
   '';
   args = ["-c" ''
@@ -66,10 +107,10 @@ in derivation {
     printf '24.05.test' > $out/nixos-version
     /bin/cp "$depsPath" $out/deps
     printf '%%s' "$stc" > $out/bin/switch-to-configuration
-    /bin/chmod +x $out/bin/switch-to-configuration
+    /bin/chmod +x $out/bin/switch-to-configuration%[8]s
   ''];
 }
-`, s.Name, s.Small, strings.Join(big, "\n    "), sys)
+`, s.Name, s.Small, strings.Join(big, "\n    "), sys, letActivate, passAsFile, activate, toolCopy, toolAttrs)
 }
 
 // Build builds s with nix-build and returns the toplevel's store path.
