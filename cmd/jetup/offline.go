@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -117,18 +118,21 @@ func (a *app) takeNixCalls() []nixrun.Stat {
 
 // recordNixCalls writes the step's nix calls, each with its time, to its
 // record (<step>.nix-calls.log), offline: the proof that no call waited on
-// the network, and where a slow step spent its time.
-func recordNixCalls(rs *runrec.Step, calls []nixrun.Stat) {
+// the network, and where a slow step spent its time. The step has ended by
+// then, so a log that cannot be written is said on notes (stderr), not
+// dropped.
+func recordNixCalls(rs *runrec.Step, calls []nixrun.Stat, notes io.Writer) {
 	if len(calls) == 0 {
 		return
 	}
-	f, err := rs.CreateLog("nix-calls.log")
+	log, err := rs.OpenLog("nix-calls.log")
 	if err != nil {
+		fmt.Fprintf(notes, "jetup: the step's nix calls were not recorded: %v\n", err)
 		return
 	}
-	defer f.Close()
+	defer log.Close()
 	for _, c := range calls {
-		fmt.Fprintln(f, nixCallLine(c))
+		fmt.Fprintln(log, nixCallLine(c))
 	}
 }
 

@@ -89,7 +89,7 @@ func (a *app) update(ctx context.Context, f updateFlags, path string) error {
 			return "", "", err
 		}
 		defer log.Close()
-		sink := step.Tee(step.NewPrinter(a.stdout, a.json), step.NewPrinter(log, false))
+		sink := log.Tee(step.NewPrinter(a.stdout, a.json))
 		o := image.UpdateOptions{Target: f.target, Path: path, GPGKey: f.gpgKey, VerifyKey: f.verifyKey, BoardDir: f.boardDir, Log: log,
 			Trust: remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget}}
 		switch {

@@ -136,7 +136,7 @@ func (a *app) recordStep(id step.ID, profile string, fn stepFunc) error {
 		outcome = runrec.OutcomeOf(err)
 	}
 	if calls := a.takeNixCalls(); a.off.on {
-		recordNixCalls(rs, calls)
+		recordNixCalls(rs, calls, a.stderr)
 	}
 	_ = rs.Finish(outcome, summary, err)
 	_ = run.Close(outcome)
