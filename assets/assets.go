@@ -1,5 +1,3 @@
-// Package assets holds the data embedded in the jetup binary: the board
-// profiles, the udev rule that doctor --fix installs, and real transcripts.
 package assets
 
 import (

@@ -1,15 +1,3 @@
-// Package deploy pushes a built NixOS system to a board over SSH and
-// activates it: the wizard's last step and `jetup push`.
-//
-// The sequence: build or resolve the system toplevel; trust the board's
-// host key (pinned in jetup's own known_hosts, never "accept anything");
-// open one multiplexed OpenSSH connection; run one probe script for
-// preflight (architecture, Nix, store access, installer or installed,
-// free space) and the delta (one `nix-store --check-validity` for the whole
-// closure); refuse before a byte is sent when the board cannot take the
-// system; `nix copy` over ssh-ng:// with progress read from its
-// internal-json log; then activate (nixos-install onto /mnt, or profile and
-// switch-to-configuration under systemd-run).
 package deploy
 
 import (

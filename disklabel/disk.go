@@ -1,14 +1,3 @@
-// Package disklabel reads what a disk or an image holds: its partition
-// table (MBR, GPT with its header and entry checksums, a hybrid MBR) and
-// the file system of each partition, told by its superblock's magic.
-//
-// Everything it reads comes from a disk or file jetup does not control, so
-// every size taken from it is bounded before it is used: the GPT's entry
-// size and count, the MBR's extended chain, a superblock's fields. A table
-// that breaks a rule is reported as damaged with the entry named; nothing
-// here allocates more than a few MiB or panics on any input (the fuzz test
-// says so). It imports nothing of jetup's: media (the write step) and image
-// (inspect) both read disks through it.
 package disklabel
 
 import (

@@ -1,7 +1,3 @@
-// Package doctor checks the host before a bring-up: can this machine flash a
-// Jetson, and what should the person change. Each check says what it found
-// and what to do; some can fix themselves (jetup doctor --fix), running only
-// the commands that need root as root.
 package doctor
 
 import (

@@ -1,10 +1,3 @@
-// Package flash runs the jetpack-nixos UEFI flash script as root under a
-// pty, turns its output into stages and a Step N/M progress bar, and
-// explains every outcome with a cause id and the next step for the person.
-//
-// The same Classifier judges a live run and any saved log (ours, the
-// script's own, a forum paste), so `jetup flash`, `jetup diagnose` and the
-// wizard always agree.
 package flash
 
 // Stage is a phase of a flash run. The ids are an interface (--json output,

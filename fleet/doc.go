@@ -13,4 +13,28 @@
 // fleet is an orchestrator: the one domain package allowed to import step
 // packages (deploy, verify), because running them in order on many boards
 // is its whole job. The steps never import it.
+//
+// # In detail
+//
+// fleet: many machines in phases from one inventory. inventory.go and
+// node.go read `fleet.yaml` (JSON through the same go.yaml.in/yaml/v3 node
+// tree) into `Inventory`/`Node` and report every problem at its file:line
+// (unknown keys, a node in two phases or none, one address for two nodes, a
+// missing or unbuilt system, a token taken from no earlier server); the
+// seeds' `targetHost`/`deploymentOrder` (and colmena's
+// `targetUser`/`targetPort`) are read as `host`/`phases`. A `.nix` inventory
+// is `nix eval --json --file` through the Nix runner, its `--apply` adding
+// `builtins.unsafeGetAttrPos` for each node and field so its problems have
+// lines too (nixinventory.go). Node names go through `safe.Name` (they name
+// run records), hosts and users through remote's `CheckHost`/`CheckUser`;
+// relative flakes and paths are relative to the inventory. A new node field
+// (issue 19's `update:`) is one entry in `nodeKeys`, a field on `Node` and
+// its check. export.go hands the fleet on: a colmena hive
+// (deployment.targetHost/Port/User, tags from labels and role; a flake node
+// imports its configuration's modules, a built closure carries an assertion
+// that stops colmena on it) or deploy-rs nodes (`activate.nixos`, or
+// `activate.custom` of the closure), with the keys jetup pinned written as a
+// known_hosts file the output points ssh at (sshOpts; colmena through an ssh
+// config and `SSH_CONFIG_FILE`). An orchestrator: imports `deploy` and
+// `verify` (and `remote`, `nixrun`, `profiles`, `runrec`, `safe`, `step`).
 package fleet

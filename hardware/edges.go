@@ -1,11 +1,3 @@
-// Package hardware names the hardware edges jetup touches: the things a
-// test or the demo must be able to put a simulated part in place of.
-// cmd/jetup is the only place that decides whether the Edges are the real
-// machine (Real) or the simulated bench (sim.Hardware); the TUI and the
-// headless commands only take what they need from it.
-//
-// Each edge is a small interface owned by the domain package that uses it;
-// a step issue adds its field here and fills it in Real and in sim.
 package hardware
 
 import (

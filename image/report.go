@@ -1,13 +1,3 @@
-// Package image tells what an image or update bundle is before anything
-// is written or sent (`jetup inspect`), checks an image against the board
-// it is written for (the write step's board check), and applies updates to
-// a booted board over the pinned SSH connection (`jetup update`:
-// systemd-sysupdate directories and SWUpdate .swu bundles).
-//
-// Everything it reads is hostile: partition tables and file systems are
-// read through disklabel (bounded), compressed images through media's own
-// decompressors, reading only as far as needed; cpio headers and
-// sw-description are parsed with every size bounded.
 package image
 
 import (

@@ -1,21 +1,3 @@
-// Package kit is the field kit (issue 20): everything a board's bring-up
-// builds (the flash script, the installer, a system closure), prepared
-// while online and pinned in the Nix store, so that every step runs later
-// with no network at all.
-//
-// A kit lives under the state dir in kits/NAME/: kit.json (the manifest:
-// the profile, each artifact's flake ref and locked revision, store path,
-// size and time) and one symbolic link per artifact (flash, installer,
-// system) plus src/ with the flakes' sources and inputs (`nix flake
-// archive`), each made by `nix build --out-link`, so each is a real
-// indirect GC root that `nix-store --gc` keeps.
-//
-// Prepare makes or refreshes a kit; Inspect tells whether one is whole
-// (every link in place and registered as a root, every path of every
-// closure in the store) and Current whether its flakes' locks moved since.
-// Resolver is the offline side: the Nix runner's Prebuilt hook, which
-// hands each build its artifact from the newest whole kit, or refuses it
-// before nix starts. Every nix call goes through nixrun.
 package kit
 
 import (

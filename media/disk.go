@@ -1,13 +1,3 @@
-// Package media writes installer media: it finds the disks of this machine
-// and says which may be written (never the system disk, never the disk that
-// holds the image, only USB sticks and SD cards unless told otherwise), reads
-// raw and compressed images (zstd, xz, gzip, bzip2) and bmaptool's .bmap
-// files, checks checksums before the target is touched, writes through a
-// pipeline (decompression and several O_DIRECT writes in flight), reads
-// everything back to verify it, and leaves a receipt.
-//
-// The hardware edge is Edge: System is this machine's /sys, /proc and /dev;
-// the simulated bench puts a stick backed by a temp file in its place.
 package media
 
 import (

@@ -1,21 +1,3 @@
-// Package nixrun is the one place jetup runs nix, as lazygit builds every
-// git call in one place: flash's script build, media's installer build and
-// deploy's build, path-info and copy all go through a Nix. It owns
-//
-//   - the command line: `--extra-experimental-features "nix-command flakes"`
-//     on every call (jetup never asks anyone to edit nix.conf), and the
-//     modes that must reach every call at once (Offline; User, to run nix
-//     as the person who ran sudo);
-//   - `nix build`: the out-link or --no-link, --print-out-paths with the
-//     --json fallback for Nix < 2.9, and the PreBuild hook that may refuse
-//     a build before nix evaluates anything;
-//   - reading nix's stderr: lines through proc.LineWriter (cut at a bound,
-//     always drained to EOF), each parsed by the tolerant internal-json
-//     reader (ParseLine), kept raw for the step's log, folded into build
-//     Progress by one Tracker, and its errors kept for the Error.
-//
-// Imports proc only: the steps turn Progress and Error into their own
-// events and step.Errors.
 package nixrun
 
 import (

@@ -1,11 +1,3 @@
-// Package proc starts external programs so that none outlives jetup: every
-// child gets its own process group, and when its context ends the whole group
-// is sent SIGTERM, then SIGKILL after a grace period. The flash script's
-// expect/tio children, a stuck `nix copy`, an `xz` pipe: all are ended the
-// same way.
-//
-// Runner is the command-runner hardware edge: cmd/jetup passes Host{} for
-// the real machine and a sim runner under --sim.
 package proc
 
 import (

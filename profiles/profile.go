@@ -1,8 +1,3 @@
-// Package profiles holds the board profiles: what jetup knows about each
-// board it can bring up (recovery ids and procedure, debug console, the
-// jetpack-nixos flake attributes, which steps apply). Profiles are YAML files
-// embedded from assets/profiles, and user files in
-// $XDG_CONFIG_HOME/jetup/profiles that add boards or override them by name.
 package profiles
 
 import (

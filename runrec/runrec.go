@@ -1,9 +1,3 @@
-// Package runrec keeps the record of every wizard run and headless step:
-// <state-dir>/runs/<UTC time>-<profile>/ with run.json and the step logs.
-//
-// run.json is rewritten (write to a temp file, then rename) every time a step
-// begins or ends or a fact is learned, so a crash or a pulled plug keeps
-// everything done up to that moment, and a reader never sees half a file.
 package runrec
 
 import (

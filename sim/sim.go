@@ -1,8 +1,3 @@
-// Package sim is the simulated bench: parts that stand in for the hardware a
-// build machine or a demo does not have (a board in recovery mode, its serial
-// console, a USB stick, an SSH target). Each part is honest: it behaves like
-// the real one as research/ and testdata/ describe it, with realistic pacing,
-// so the demo and the tests exercise the same code as a real bring-up.
 package sim
 
 import (

@@ -1,8 +1,3 @@
-// Package tui is the wizard: a Bubble Tea v2 program whose root model shows
-// the step list, the active step's screen and the key help, and routes
-// messages to one screen per step. Screens run domain steps as Tasks and
-// turn their events into views; the TUI itself never runs a process, opens a
-// device or parses a log.
 package tui
 
 import (

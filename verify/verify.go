@@ -1,14 +1,3 @@
-// Package verify proves a board works after the push: it runs the pushed
-// system, no unit failed, the Jetson's GPU is there, a CUDA sample runs,
-// containers get the GPU through CDI, and, where k3s runs, the node is
-// Ready and offers nvidia.com/gpu to pods. Each check gives a status (ok,
-// warn, fail, not-enabled), a detail and, unless ok, what to do next.
-//
-// Everything runs in one ssh session to the board (its host key pinned as
-// push pins it): a board shell (script.go) prints every probe as a
-// delimited section, which jetup reads with bounded reads (frames.go) and
-// judges (one file per check). Waiting, for the node to become Ready or a
-// workload pod to finish, asks the same shell to re-run only that probe.
 package verify
 
 import (

@@ -52,4 +52,31 @@
 // may mean and Module.CannotTell says what is left open. The profile the
 // person picked settles it; a board whose id is not in the profile's
 // recovery ids gets a WarnOtherModule warning naming the profiles that fit.
+//
+// # In detail
+//
+// flash/detect: finding boards on USB. `Lister` is the hardware edge
+// (`List` records, `Access` to a device node); `Gousb` (cgo: libusb
+// descriptors, never opening a device, strings from sysfs, falling back to
+// `Sysfs` when gousb.NewContext panics) and `Sysfs` (pure Go,
+// /sys/bus/usb/devices or a moved tree) give the same `Record` for the same
+// device; `System()` picks. `Modules` is the module table (every recovery id
+// with its module name, jetpack-nixos som keys it may mean and what it
+// cannot tell; booted L4T, the AGX debug MCU and the jetpack-nixos flash
+// gadget). `Scan` classifies into `Device`s (the `jetup detect --json`
+// record) with `Warning`s that carry the next step; `Pick`/`Find` choose the
+// board to flash and refuse with exit 2 (`no-recovery-device`,
+// `several-recovery-devices`); `Watch` polls every 250 ms and emits `Change`
+// (appear/disappear) and `Snapshot` events; `WaitFor` waits for a match.
+// `fakesysfs` writes sysfs trees for tests and `--sysfs`. Imports `step`,
+// `profiles`.
+//
+// # Why
+//
+//   - USB detection polls instead of listening to uevents: gousb has no
+//     hotplug API, netlink uevents are missing in containers, and a poll of an
+//     idle bus costs one directory read plus one lstat per device
+//     (docs/BENCHMARKS.md). The sysfs lister is the same code on a real host
+//     and in tests; gousb is kept because the issue asks for libusb's view,
+//     and both must agree.
 package detect

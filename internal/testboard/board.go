@@ -1,9 +1,3 @@
-// Package testboard makes a board on this machine for the push tests and
-// benchmarks: a network namespace (a veth pair, 192.168.N.1 inside,
-// 192.168.N.100 outside) and a private mount namespace whose /nix is an
-// empty directory of the test's, running Debian's real openssh-server
-// (key-only, its own host key) and Debian's real Nix. It needs root,
-// iproute2, unshare, sshd and nix; tests call Need first.
 package testboard
 
 import (

@@ -1,6 +1,3 @@
-// Package testkit holds what the project's tests share: the rule for tests
-// that need root, a tool or namespaces (skip with a reason on a laptop, fail
-// under CI=true), and a virtual terminal for screen-level TUI assertions.
 package testkit
 
 import (

@@ -1,0 +1,20 @@
+// Package runrec keeps the record of every wizard run and headless step:
+// <state-dir>/runs/<UTC time>-<profile>/ with run.json and the step logs.
+//
+// run.json is rewritten (write to a temp file, then rename) every time a step
+// begins or ends or a fact is learned, so a crash or a pulled plug keeps
+// everything done up to that moment, and a reader never sees half a file.
+//
+// # In detail
+//
+// runrec: run records: `<state-dir>/runs/<UTC time>-<profile>/run.json`
+// plus the step logs. run.json is rewritten atomically whenever a step
+// begins, ends or learns a fact, so a crash keeps what was done; steps still
+// running at `Close` are marked `interrupted`. Retries are separate attempts
+// with their own logs (`flash-2.log`). A face opens a step's log with
+// `Step.OpenLog` (log.go): a nil-safe `Log` that takes the step's own output
+// and prints its events into it (`Tee`, `Printer`, `Stamped`), and tells the
+// face once when the file could not be made. Run directories are 0700, logs
+// 0600; the recorded command line goes through `RedactCommand` (`--send`
+// text, URL passwords and tokens). Imports `step`, `safe`.
+package runrec

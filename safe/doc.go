@@ -1,0 +1,20 @@
+// Package safe holds the three rules jetup applies to everything that comes
+// from outside it: which directories it may keep state in (Dir), which
+// names may become a path (Name), and what text may reach a terminal
+// (Text). Each rule is here once, so every caller gets the same answer.
+//
+// # In detail
+//
+// safe: the rules for what comes from outside, each in one place. `Dir`,
+// `CheckDir`, `CheckFile`: a directory jetup keeps state in (the state dir
+// with its known_hosts and run records, the user profiles) must belong to
+// this user or root (or, under sudo, to SUDO_UID), be writable by no one
+// else, and so must every directory above it unless sticky (OpenSSH's
+// StrictModes rule); `Home` is $HOME, else the password database's. `Name`:
+// a name that becomes a path component (profile, run id, flash attribute,
+// log name; kits and labels next) is `[A-Za-z0-9][A-Za-z0-9._-]*`, at most
+// 100 bytes. `Text` removes escape sequences (x/ansi's parser), every other
+// control but tab and newline, and bidi overrides from what is printed;
+// `Writer` applies it to the headless face's stdout and stderr (the live
+// console's stream alone goes raw). Imports nothing of ours.
+package safe
