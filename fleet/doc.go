@@ -37,4 +37,16 @@
 // known_hosts file the output points ssh at (sshOpts; colmena through an ssh
 // config and `SSH_CONFIG_FILE`). An orchestrator: imports `deploy` and
 // `verify` (and `remote`, `nixrun`, `profiles`, `runrec`, `safe`, `step`).
+//
+// `Push` (push.go) is the fleet run: build.go builds each distinct system of
+// the selected nodes once through deploy's Nix edge (progress as
+// `SystemBuild`); the phases run in order, at most `Parallel` nodes at once;
+// noderun.go is one node: its own run record (`runrec.Options.Name` is the
+// node's name) with a push step (`deploy.Push`, with `SkipIfCurrent` unless
+// the last fleet.json recorded the node failed, and `BeforeActivate` for
+// what must happen right before activation) and a verify step (`verify.Run`:
+// the profile's checks, else booted-system and failed-units). Every state
+// change rewrites fleet.json (record.go) and emits a `NodeStatus` (the fleet
+// screen's row); the nodes' own events come through as `NodeLine`.
+// `Record.exitCode` is the one rule for the exit status.
 package fleet

@@ -46,6 +46,12 @@
 // write tests, which share the simulated stick, run in order inside one
 // parallel test.
 //
+// The push screen, with no address in the form, offers `o`: an offline
+// bundle instead (push_offline.go: `bundle.Write` against the manifest kept
+// for the console's host key). Every wizard board joins today's bench
+// session (bench.go, `runrec.OpenBench`); a damaged bench.json is set aside
+// with a word in the footer.
+//
 // # Why
 //
 //   - The Recover screen's watch runs with `Session.StartWatch`: waiting for a
