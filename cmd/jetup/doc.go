@@ -1,6 +1,8 @@
 // Command jetup brings up NVIDIA Jetson boards and Raspberry Pis with NixOS:
-// the wizard (no subcommand) and the headless subcommands, both faces of the
-// same steps.
+// the wizard with no arguments, one subcommand per step for scripts.
+//
+// This package is the wiring: flags, subcommands, and the one place that
+// picks the real machine or the simulated bench.
 //
 // # In detail
 //

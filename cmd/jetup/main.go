@@ -1,8 +1,3 @@
-// Command jetup brings up NVIDIA Jetson boards and Raspberry Pis with NixOS:
-// the wizard with no arguments, one subcommand per step for scripts.
-//
-// This package is the wiring: flags, subcommands, and the one place that
-// picks the real machine or the simulated bench.
 package main
 
 import (
