@@ -71,7 +71,14 @@ func (n NixCLI) Build(ctx context.Context, installable string, log io.Writer) (s
 	// What a push builds is a board's system: every board jetup brings
 	// up is aarch64-linux, and the Nix runner's PreBuild refuses it on a
 	// host that cannot build that before nix evaluates anything.
-	return n.nix().Build(ctx, nixrun.Build{Installable: installable, Args: []string{"-v"}, Log: nixrun.Watch{Raw: log}, System: "aarch64-linux"})
+	return n.BuildFor(ctx, installable, "aarch64-linux", log)
+}
+
+// BuildFor builds installable for system ("aarch64-linux"; "" when the
+// caller cannot know it without evaluating, such as a fleet's x86_64 k3s
+// server, which the aarch64 preflight must then not refuse).
+func (n NixCLI) BuildFor(ctx context.Context, installable, system string, log io.Writer) (string, error) {
+	return n.nix().Build(ctx, nixrun.Build{Installable: installable, Args: []string{"-v"}, Log: nixrun.Watch{Raw: log}, System: system})
 }
 
 // maxPathInfo bounds path-info's JSON: about 1 KiB a path, so room for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ func (r *fleetRun) build(ctx context.Context) bool {
 			for _, n := range nodes {
 				r.nodes[n.Name].set(func(res *NodeResult) { res.Step, res.Detail = "build", "its system is being built" })
 			}
-			path, err = r.buildFlake(ctx, first.Flake)
+			path, err = r.buildFlake(ctx, first.Flake, buildSystem(nodes))
 		}
 		ev.At, ev.Seconds, ev.Path = time.Now(), time.Since(start).Seconds(), path
 		sr := SystemRecord{System: ev.System, Path: path, Nodes: names}
@@ -65,7 +66,7 @@ func (r *fleetRun) build(ctx context.Context) bool {
 // buildFlake builds REF#NAME as deploy does (a bare NAME is a
 // nixosConfigurations toplevel), its log in the fleet's build log and its
 // progress as SystemBuild events.
-func (r *fleetRun) buildFlake(ctx context.Context, ref string) (string, error) {
+func (r *fleetRun) buildFlake(ctx context.Context, ref, system string) (string, error) {
 	inst, err := deploy.FlakeInstallable(ref)
 	if err != nil {
 		return "", step.Refuse("usage", "give system: FLAKE#NAME", "%v", err)
@@ -85,7 +86,12 @@ func (r *fleetRun) buildFlake(ctx context.Context, ref string) (string, error) {
 			r.sink.Emit(SystemBuild{Event: "build", At: time.Now(), System: ref, Done: p.Built, Expected: p.Total,
 				Running: p.Running, Fetched: p.Downloaded, Current: current})
 		}})
-	path, err := r.edge.Push.Nix.Build(ctx, inst, lg)
+	var path string
+	if nx, ok := r.edge.Push.Nix.(systemBuilder); ok {
+		path, err = nx.BuildFor(ctx, inst, system, lg)
+	} else {
+		path, err = r.edge.Push.Nix.Build(ctx, inst, lg)
+	}
 	lg.Close()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -99,6 +105,26 @@ func (r *fleetRun) buildFlake(ctx context.Context, ref string) (string, error) {
 			Next: "fix the error it printed (fleet.build.log in the fleet's run record has it whole), or build by hand: nix build " + inst}
 	}
 	return path, nil
+}
+
+// systemBuilder is a Nix that builds for a system named by the caller
+// (deploy.NixCLI): the Nix runner's aarch64 preflight then refuses only
+// what is a board's system.
+type systemBuilder interface {
+	BuildFor(ctx context.Context, installable, system string, log io.Writer) (string, error)
+}
+
+// buildSystem is the platform of a distinct system as the inventory tells
+// it without evaluating: a node with a profile is a board (every board
+// jetup knows is aarch64-linux); a plain host (an x86_64 k3s server) is
+// left to nix ("").
+func buildSystem(nodes []*Node) string {
+	for _, n := range nodes {
+		if n.Profile != "" {
+			return "aarch64-linux"
+		}
+	}
+	return ""
 }
 
 // errText is an error's words, with its next step when it has one.
