@@ -177,6 +177,11 @@ check() {
       "make a new bundle from the board's current manifest"
   fi
 
+  # What it builds on, as its signed header lists it: a bundle made for
+  # another state of this board is refused before the rest is read.
+  { sed -n 's/^base //p' "$work/header"; grep -qxF "path $target" "$work/header" || echo "$target"; } | sort -u > "$work/base"
+  valid_here "$work/base"
+
   # Every byte after the header, part by part, against the signed header.
   sed -n 's/^part //p' "$work/header" > "$work/parts"
   while read -r k start len sum; do
@@ -231,8 +236,14 @@ builds_on() {
   } | sort -u > "$work/refs"
   sort -u "$work/paths" > "$work/sent"
   comm -23 "$work/refs" "$work/sent" > "$work/base"
-  [ -s "$work/base" ] || return 0
-  xargs nix-store --check-validity --print-invalid < "$work/base" > "$work/missing" 2>"$work/err" ||
+  valid_here "$work/base"
+}
+
+# valid_here refuses unless every path listed in FILE is valid in this
+# board's store.
+valid_here() {
+  [ -s "$1" ] || return 0
+  xargs nix-store --check-validity --print-invalid < "$1" > "$work/missing" 2>"$work/err" ||
     refuse store "cannot check this board's store: $(tail -n 1 "$work/err")" "check the store: nix-store --verify"
   if [ -s "$work/missing" ]; then
     refuse missing-base "the bundle was made for another state of this board: $(wc -l < "$work/missing") paths it builds on are missing, as $(head -n 1 "$work/missing")" \

@@ -367,10 +367,20 @@ func TestBundleRefusedBeforeTheStoreChanges(t *testing.T) {
 		if res.Paths != 2 {
 			t.Fatalf("bundle against the forged manifest: %+v", res)
 		}
-		r := f.apply(t, res, "--switch")
-		f.unchanged(t, r)
-		if !strings.Contains(r.out, "paths it builds on are missing") || receiptOf(t, f.b, res.Sequence)["cause"] != "missing-base" {
-			t.Errorf("%s", r.out)
+		// Refused from the signed header, before the rest is read: the
+		// same bundle with its body damaged is refused for its base too.
+		raw, err := os.ReadFile(res.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		damaged := *res
+		damaged.File = variant("forged-damaged", flip(raw, len(raw)-600))
+		for _, r := range []*bundle.Result{res, &damaged} {
+			out := f.apply(t, r, "--switch")
+			f.unchanged(t, out)
+			if !strings.Contains(out.out, "paths it builds on are missing") || receiptOf(t, f.b, res.Sequence)["cause"] != "missing-base" {
+				t.Errorf("%s", out.out)
+			}
 		}
 	})
 	t.Run("another board", func(t *testing.T) {
@@ -378,9 +388,12 @@ func TestBundleRefusedBeforeTheStoreChanges(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(other.Dir, "key.pub"), []byte(f.k.publicKey+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := onBoard(t, other, []string{res.File}, append([]string{"--check"}, f.trust...)...)
-		if r.code != 2 || !strings.Contains(r.out, "the bundle is for board "+f.b.HostKeyFingerprint()) {
-			t.Errorf("%d %s", r.code, r.out)
+		// Refused from the header alone: a damaged body is not read.
+		for _, file := range []string{res.File, variant("other-damaged", flip(raw, len(raw)-600))} {
+			r := onBoard(t, other, []string{file}, append([]string{"--check"}, f.trust...)...)
+			if r.code != 2 || !strings.Contains(r.out, "the bundle is for board "+f.b.HostKeyFingerprint()) {
+				t.Errorf("%d %s", r.code, r.out)
+			}
 		}
 	})
 	storeClean(t, f.b)

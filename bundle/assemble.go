@@ -77,7 +77,7 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 
 	h := &Header{Format: HeaderFormat, Sequence: w.sequence, Board: w.board, Target: w.target, Profile: w.profile(),
 		System: w.system, BaseManifest: ManifestHash(w.baseRaw), SplitSize: w.o.Split,
-		FileSize: unpacked + int64(len(sums)), Made: time.Now().UTC().Format(time.RFC3339), Deltas: w.deltas}
+		FileSize: unpacked + int64(len(sums)), Made: time.Now().UTC().Format(time.RFC3339), Deltas: w.deltas, Bases: w.baseRefs()}
 	for _, in := range w.send {
 		h.Paths = append(h.Paths, in.Path)
 		h.NarSize += in.NarSize

@@ -41,9 +41,15 @@ type Header struct {
 	FileSize     int64 // bytes unpacked from the tar
 	Made         string
 	Parts        []Part
-	// Paths are sent, in any order (nix copy sorts them). What they build
-	// on the board reads from their signed narinfos' References.
-	Paths  []string
+	// Paths are sent, in any order (nix copy sorts them).
+	Paths []string
+	// Bases are the paths the bundle builds on and does not carry: what
+	// the sent paths refer to, the target when it is not sent, the bases
+	// of deltas. The board checks they are valid right after the header,
+	// before it reads the rest, so a bundle made for another state of the
+	// board is refused at once (and again from the signed narinfos'
+	// References once unpacked).
+	Bases  []string
 	Deltas []Delta
 }
 
@@ -85,6 +91,9 @@ func (h *Header) Text() string {
 	}
 	for _, p := range sorted(h.Paths) {
 		kv("path", p)
+	}
+	for _, p := range sorted(h.Bases) {
+		kv("base", p)
 	}
 	for _, d := range h.Deltas {
 		fmt.Fprintf(&b, "delta %s %s\n", d.Path, d.Base)
@@ -145,6 +154,8 @@ func ParseHeader(text string) (*Header, error) {
 			h.Parts = append(h.Parts, Part{Index: i, Start: num(f[1]), Size: num(f[2]), SHA256: f[3]})
 		case "path":
 			h.Paths = append(h.Paths, v)
+		case "base":
+			h.Bases = append(h.Bases, v)
 		case "delta":
 			p, base, _ := strings.Cut(v, " ")
 			h.Deltas = append(h.Deltas, Delta{Path: p, Base: base})

@@ -271,10 +271,17 @@ func (w *writer) resolve(ctx context.Context) error {
 			return step.Refuse("usage", "pass --flake REF#NAME", "%v", err)
 		}
 		w.phase("build", "building %s", inst)
-		w.target, err = w.edge.Nix.Build(ctx, nixrun.Build{Installable: inst, Log: nixrun.Watch{Raw: w.log}})
+		// System lets the Nix runner's preflight refuse, before nix
+		// evaluates anything, an aarch64 board's system on a host that
+		// cannot build for it (issue 14).
+		w.target, err = w.edge.Nix.Build(ctx, nixrun.Build{Installable: inst, Log: nixrun.Watch{Raw: w.log}, System: w.base.Arch + "-linux"})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			var se *step.Error
+			if errors.As(err, &se) { // a PreBuild refusal says what to do itself
+				return err
 			}
 			return &step.Error{Cause: "build-failed", Err: err, What: "nix build " + inst + " failed",
 				Next: "fix the error it printed (the log has the whole output), or build by hand: nix build " + inst}
