@@ -58,6 +58,7 @@ receipt() {
     printf ',\n  "previous": "%s",\n  "base_manifest": "%s",\n' "${previous_path:-}" "${base_manifest:-}"
     printf '  "added": '; json_list 2>/dev/null < "$work/added" || printf '[]'
     printf ',\n  "removed": '; json_list 2>/dev/null < "$work/removed" || printf '[]'
+    printf ',\n  "reboot_needed": '; printf '%s\n' ${reboot:-} | grep . | json_list 2>/dev/null || printf '[]'
     printf ',\n  "freed_bytes": %s,\n  "time": "%s"\n}\n' "${freed:-0}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } > "$f.tmp" && mv "$f.tmp" "$f" || return 0
   [ -n "$receipt_out" ] && cp "$f" "$receipt_out"
@@ -221,6 +222,8 @@ check() {
   builds_on
   deltas
   say "checked bundle $sequence for $board: $(wc -l < "$work/paths") paths ($((nar / 1048576)) MiB of NAR) on top of $(wc -l < "$work/base") already here, target $target"
+  reboot=$(needs_reboot); reboot=${reboot% }
+  [ -z "$reboot" ] || say "a reboot is needed to run its $(echo $reboot | sed 's/ /, /g') (not the booted system's): --switch activates the rest now"
 }
 
 # builds_on checks that every path the bundle builds on is here: each path
@@ -277,6 +280,31 @@ deltas() {
   done < "$work/deltas"
   rm -f "$work/old.nar"
   say "rebuilt $(wc -l < "$work/deltas") paths from binary deltas against this board's own paths"
+}
+
+# needs_reboot names what of the target runs only after a reboot: its
+# kernel, initrd, kernel modules or firmware differ from the booted
+# system's (what nixos-needsreboot compares, less systemd, which
+# switch-to-configuration re-executes).
+needs_reboot() {
+  [ "$profile" = /nix/var/nix/profiles/system ] && [ -e /run/booted-system ] || return 0
+  target_links > "$work/links"
+  for part in kernel initrd kernel-modules firmware; do
+    [ "$(sed -n "s|^$part ||p" "$work/links")" = "$(readlink "/run/booted-system/$part" 2>/dev/null)" ] || printf '%s ' "$part"
+  done
+}
+
+# target_links prints the target's top-level links as "name destination"
+# lines: from the store when the target is here, else from the bundle's
+# cache (before anything is imported).
+target_links() {
+  if nix-store --check-validity "$target" 2>/dev/null; then
+    for part in kernel initrd kernel-modules firmware; do
+      l=$(readlink "$target/$part" 2>/dev/null) && echo "$part $l"
+    done
+  else
+    nixv store ls --store "file://$cache" -l "$target" 2>/dev/null | sed -n 's|^l.* \./\([a-z-]*\) -> \(/nix/store/.*\)$|\1 \2|p'
+  fi
 }
 
 # --- apply ------------------------------------------------------------------
@@ -375,10 +403,8 @@ apply() {
     healthy || rollback "the health check failed" unhealthy
     outcome=switched
     say "generation $new_gen is confirmed: $target"
-    if [ -e "$target/kernel" ] && [ -e /run/booted-system/kernel ] &&
-      [ "$(readlink -f "$target/kernel")" != "$(readlink -f /run/booted-system/kernel)" ]; then
-      say "the new system has another kernel: it runs after a reboot (a rollback covers this live switch only, not the boot)"
-    fi
+    [ -n "$reboot" ] &&
+      say "a reboot is needed to run the new system's $(echo $reboot | sed 's/ /, /g'): until then the board runs the booted one's; the rollback here covered this live switch only, nothing guards the reboot"
     [ "$keep" -gt 0 ] && collect
   fi
   hold commit
@@ -403,7 +429,7 @@ collect() {
 # --- main -----------------------------------------------------------------
 
 main() {
-  mode= trust_keys= confirm=120 health= keep=0 activate_cmd= receipt_out= work=
+  mode= trust_keys= confirm=120 health= keep=0 activate_cmd= receipt_out= work= reboot=
   while [ $# -gt 0 ]; do
     case "$1" in
       --check|--switch|--boot|--manifest) mode=${1#--} ;;

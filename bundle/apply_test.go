@@ -924,3 +924,46 @@ func causeOf(err error) string {
 	}
 	return ""
 }
+
+// A new system whose kernel differs from the booted one's says, at --check
+// and after --switch, that a reboot is needed, and promises no guard at
+// boot; the receipt names it. One with the booted kernel says nothing.
+func TestBundleWhoseKernelChangedSaysARebootIsNeeded(t *testing.T) {
+	f := newFixture(t)
+	// The board booted the base system (the fixture's push activated it).
+	if out, err := f.b.Command("ln", "-sfn", f.sys["base"], "/run/booted-system").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	same := f.bundle(t, bundle.Options{NoDeltas: true})
+	r := f.apply(t, same, "--switch")
+	if r.code != 0 || strings.Contains(r.out, "reboot") {
+		t.Errorf("the booted kernel (none, as the base's): exit %d\n%s", r.code, r.out)
+	}
+	if rc := receiptOf(t, f.b, same.Sequence); rc["reboot_needed"] == nil || len(rc["reboot_needed"].([]any)) != 0 {
+		t.Errorf("receipt's reboot_needed %v, want []", rc["reboot_needed"])
+	}
+
+	kernel := testSystem{Name: "e2e", Version: "1.2", Health: "good", Shared: 5, Kernel: "6.1.99"}.build(t)
+	res := f.bundle(t, bundle.Options{Closure: kernel, NoDeltas: true})
+	r = f.apply(t, res, "--check")
+	if r.code != 0 || !strings.Contains(r.out, "a reboot is needed to run its kernel (not the booted system's)") {
+		t.Errorf("--check: exit %d\n%s", r.code, r.out)
+	}
+	r = f.apply(t, res, "--switch")
+	if r.code != 0 || !strings.Contains(r.out, "a reboot is needed to run the new system's kernel") ||
+		!strings.Contains(r.out, "nothing guards the reboot") || strings.Contains(r.out, "guarded at boot") {
+		t.Errorf("--switch: exit %d\n%s", r.code, r.out)
+	}
+	raw, err := os.ReadFile(filepath.Join(f.b.NixDir, "var/jetup/receipts", "receipt-"+itoa(res.Sequence)+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := bundle.ParseReceipt(raw)
+	if err != nil || rc.Outcome != "switched" || strings.Join(rc.RebootNeeded, ",") != "kernel" {
+		t.Fatalf("receipt %+v %v\n%s", rc, err, raw)
+	}
+	got, err := f.h.mirror.Receive(raw)
+	if err != nil || !strings.Contains(got.Text(), "needs a reboot to run the new kernel") {
+		t.Errorf("at home: %v %v", got, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -38,8 +39,15 @@ type Receipt struct {
 	Added        []string     `json:"added"`
 	Removed      []string     `json:"removed"`
 	FreedBytes   int64        `json:"freed_bytes"`
-	Time         time.Time    `json:"time"`
+	// RebootNeeded names what of the new system runs only after a reboot
+	// (kernel, initrd, kernel-modules, firmware differ from the booted
+	// system's); the rollback covered the live switch only.
+	RebootNeeded []string  `json:"reboot_needed,omitempty"`
+	Time         time.Time `json:"time"`
 }
+
+// rebootParts are what a receipt's reboot_needed may name.
+var rebootParts = map[string]bool{"kernel": true, "initrd": true, "kernel-modules": true, "firmware": true}
 
 // Outcomes a receipt may carry.
 var outcomes = map[string]bool{"switched": true, "booted": true, "checked": true, "rolled-back": true, "failed": true, "refused": true}
@@ -81,6 +89,11 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 			}
 		}
 	}
+	for _, p := range r.RebootNeeded {
+		if !rebootParts[p] {
+			return nil, fmt.Errorf("the receipt's reboot_needed names %.40q", p)
+		}
+	}
 	for _, g := range r.Generations {
 		if g.Number <= 0 || !IsStorePath(g.Path) {
 			return nil, fmt.Errorf("generation %d (%.80q) is not a generation of a store path", g.Number, g.Path)
@@ -115,6 +128,9 @@ func (r Received) Text() string {
 	}
 	if r.Receipt.System != "" {
 		s += ", now on " + shortPath(r.Receipt.System)
+	}
+	if len(r.Receipt.RebootNeeded) > 0 {
+		s += "; it needs a reboot to run the new " + strings.Join(r.Receipt.RebootNeeded, ", ")
 	}
 	if r.Manifest {
 		s += fmt.Sprintf("; its manifest is updated (%d paths): the next bundle is made against it", r.Paths)

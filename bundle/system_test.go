@@ -22,9 +22,14 @@ type testSystem struct {
 	Version string // libfoo's version
 	Health  string // the health file's content ("good")
 	Shared  int    // small paths shared by every system of this test binary
+	Kernel  string // when set, the toplevel has a `kernel` link to a file of that version
 }
 
 func (s testSystem) expr() string {
+	kernel := ""
+	if s.Kernel != "" {
+		kernel = fmt.Sprintf("kernel = builtins.toFile \"jetup-kernel-%[1]s\" \"kernel %[1]s\\n\";", s.Kernel)
+	}
 	return fmt.Sprintf(`let
   shared = builtins.genList (i: builtins.toFile "jetup-shared-${toString i}" "shared path ${toString i}\n") %[4]d;
   libfoo = derivation { name = "libfoo-%[2]s"; system = builtins.currentSystem; builder = "/bin/sh";
@@ -39,6 +44,7 @@ in derivation {
   passAsFile = [ "deps" ];
   sys = builtins.currentSystem;
   health = "%[3]s";
+  %[5]s
   stc = ''
     #!/bin/sh
     echo "$@" >> /nix/var/jetup-activations.log
@@ -55,9 +61,10 @@ in derivation {
     /bin/cp "$depsPath" $out/deps
     printf '%%s' "$stc" > $out/bin/switch-to-configuration
     /bin/chmod +x $out/bin/switch-to-configuration
+    if [ -n "$kernel" ]; then /bin/ln -s "$kernel" $out/kernel; fi
   ''];
 }
-`, s.Name, s.Version, s.Health, s.Shared)
+`, s.Name, s.Version, s.Health, s.Shared, kernel)
 }
 
 // build builds s and returns the toplevel.

@@ -16,6 +16,7 @@ type activation struct {
 	rc         string // "0", a number, "profile", or "" when it never said
 	generation int
 	rebooting  bool
+	rebootFor  []string // what runs only after a reboot (kernel, initrd, ...)
 	confirm    string   // the switch job's directory, when the board waits for a confirmation
 	rolledBack string   // why the board switched back by itself (activation failed)
 	output     []string // the board's lines, last ones kept
@@ -39,6 +40,8 @@ func (a *activation) line(l string) bool {
 			a.generation = generationOf(v)
 		case "rebooting":
 			a.rebooting = true
+		case "reboot_needed":
+			a.rebootFor = strings.Fields(v)
 		case "confirm":
 			a.confirm = v
 		case "rolled_back":
@@ -96,7 +99,7 @@ func (p *pusher) activate(ctx context.Context) error {
 			err = p.conn.Wait()
 		}
 	}
-	p.res.Generation, p.res.Rebooting = a.generation, a.rebooting
+	p.res.Generation, p.res.Rebooting, p.res.RebootNeeded = a.generation, a.rebooting, a.rebootFor
 	tool := "switch-to-configuration " + string(mode)
 	if mode == Installer {
 		tool = "nixos-install"

@@ -765,3 +765,35 @@ func TestBoardBeforeActivateAndSkipIfCurrent(t *testing.T) {
 		t.Errorf("activations %q: the current system was activated again", got)
 	}
 }
+
+// A switch to a system whose kernel is not the booted one's says that a
+// reboot is needed (and that the rollback covered the live switch only);
+// a switch that keeps the booted kernel says nothing of the kind.
+func TestBoardSwitchToANewKernelSaysARebootIsNeeded(t *testing.T) {
+	sys := systems(t)
+	kernel := testboard.Build(t, testboard.System{Name: "deploy-kernel", Small: 3, Kernel: "6.1.99"})
+	b, o := boardSetup(t, testboard.Options{})
+	o.Closure = sys["small"]
+	if _, _, err := push(t, o); err != nil {
+		t.Fatalf("first push: %v\n%s", err, o.Log)
+	}
+	// The board booted the first system.
+	if out, err := b.Command("ln", "-sfn", sys["small"], "/run/booted-system").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	o.AcceptHostKey, o.ConfirmTimeout = "", 30*time.Second
+	for _, c := range []struct {
+		closure string
+		want    []string
+	}{{kernel, []string{"kernel"}}, {sys["small"], nil}} {
+		o.Closure = c.closure
+		res, _, err := push(t, o)
+		if err != nil {
+			t.Fatalf("push %s: %v\n%s", c.closure, err, o.Log)
+		}
+		if strings.Join(res.RebootNeeded, ",") != strings.Join(c.want, ",") ||
+			strings.Contains(res.Text(), "a reboot is needed") != (c.want != nil) {
+			t.Errorf("push %s: reboot_needed %v, text %q", c.closure, res.RebootNeeded, res.Text())
+		}
+	}
+}

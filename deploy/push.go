@@ -33,6 +33,10 @@ type Result struct {
 	Generation  int    `json:"generation,omitempty"`
 	Attempts    int    `json:"attempts"`
 	Rebooting   bool   `json:"rebooting"`
+	// RebootNeeded names what of the new system runs only after a reboot
+	// (kernel, initrd, kernel-modules, firmware differ from the booted
+	// system's): the confirm-or-rollback covers the live switch only.
+	RebootNeeded []string `json:"reboot_needed,omitempty"`
 	// Confirmed: the board's health check passed and jetup reached it
 	// again after the switch (confirm-or-rollback).
 	Confirmed bool `json:"confirmed"`
@@ -65,6 +69,10 @@ func (r Result) Text() string {
 	}
 	if r.Rebooting {
 		s += "; the board is rebooting"
+	}
+	if len(r.RebootNeeded) > 0 {
+		s += "; a reboot is needed to run its new " + strings.Join(r.RebootNeeded, ", ") +
+			" (the rollback covered this live switch only; nothing guards the reboot)"
 	}
 	return s
 }

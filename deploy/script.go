@@ -124,6 +124,16 @@ else
   rc=profile
 fi
 say rc "$rc"
+# A live switch does not change the running kernel, initrd, modules or
+# firmware: say which of them run only after a reboot (what
+# nixos-needsreboot compares with /run/booted-system, less systemd).
+if [ "$mode" = switch ] && [ "$rc" = 0 ] && [ "$then" != reboot ] && [ -e /run/booted-system ]; then
+  rb=
+  for part in kernel initrd kernel-modules firmware; do
+    [ "$(readlink "$sys/$part" 2>/dev/null)" = "$(readlink "/run/booted-system/$part" 2>/dev/null)" ] || rb="$rb $part"
+  done
+  [ -n "$rb" ] && say reboot_needed "${rb# }"
+fi
 if [ "$then" = reboot ] && [ "$rc" = 0 ]; then
   $SUDO nohup sh -c 'sleep 2; systemctl reboot || reboot' >/dev/null 2>&1 &
   say rebooting yes

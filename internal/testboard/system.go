@@ -36,6 +36,10 @@ type System struct {
 	// Tools are commands (name: script) in the system's sw/bin: the
 	// board's tools once the system runs (a k3s stand-in).
 	Tools map[string]string
+	// Kernel, when set, gives the toplevel a `kernel` link to a file of
+	// that version, as a NixOS toplevel links its kernel image (what
+	// "a reboot is needed" compares with /run/booted-system's).
+	Kernel string
 }
 
 // CurrentSystem is an Activate that points /run/current-system at the
@@ -81,6 +85,10 @@ func (s System) Expr() string {
 		passAsFile += fmt.Sprintf(" %q", attr)
 		toolAttrs += fmt.Sprintf("\n  %s = %s;", attr, nixStr(s.Tools[name]))
 		toolCopy += fmt.Sprintf("\n    /bin/cp \"$%sPath\" $out/sw/bin/%s && /bin/chmod +x $out/sw/bin/%s", attr, name, name)
+	}
+	if s.Kernel != "" {
+		toolAttrs += fmt.Sprintf("\n  kernel = builtins.toFile \"jetup-kernel-%[1]s\" \"kernel %[1]s\\n\";", s.Kernel)
+		toolCopy += "\n    /bin/ln -s \"$kernel\" $out/kernel"
 	}
 	return fmt.Sprintf(`let
   small = builtins.genList (i: builtins.toFile "jetup-small-%[1]s-${toString i}" "small path ${toString i} of %[1]s\n") %[2]d;
