@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/bundle"
+	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 )
@@ -16,12 +18,13 @@ import (
 type bundleFlags struct {
 	o     bundle.Options
 	split string
+	kit   string
 }
 
 func (a *app) bundleCommand() *cobra.Command {
 	var f bundleFlags
 	cmd := &cobra.Command{
-		Use:   "bundle (--closure P | --flake REF#NAME) (--for HOST|FINGERPRINT | --base MANIFEST.json) -o FILE [--sign-key FILE] [--split SIZE] [--no-deltas]",
+		Use:   "bundle (--closure P | --flake REF#NAME | --kit KIT) (--for HOST|FINGERPRINT | --base MANIFEST.json) -o FILE [--sign-key FILE] [--split SIZE] [--no-deltas]",
 		Short: "Write a signed offline bundle of only what a board lacks",
 		Long: `Write one self-contained file for a board on a thin link (or none): a POSIX
 sh script and, after it, a tar of a zstd binary cache of exactly the
@@ -37,6 +40,9 @@ NAR of the board's old path instead of the whole NAR, whichever is smaller;
 the board rebuilds the NAR and checks its hash against the signed narinfo
 before importing. Only a board whose manifest names a decoder (zstd >=
 1.4.5) gets deltas.
+
+--kit KIT takes the system closure a field kit holds (jetup prepare
+--system), checked whole first: no build, no network.
 
 The manifest is the one jetup recorded for the board (--for, see jetup
 boards), or a file the board printed (--base). The key is --sign-key (nix key
@@ -58,6 +64,7 @@ system for another architecture).`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.o.Closure, "closure", "", "store path of the built system (or a link to it, like ./result)")
 	fl.StringVar(&f.o.Flake, "flake", "", "REF#NAME: build nixosConfigurations.NAME's toplevel first")
+	fl.StringVar(&f.kit, "kit", "", "take the system closure from this field kit (jetup kits)")
 	fl.StringVar(&f.o.For, "for", "", "the board: its address or host key fingerprint (jetup boards)")
 	fl.StringVar(&f.o.Base, "base", "", "make it against this manifest (printed on the board by sh BUNDLE --manifest)")
 	fl.StringVarP(&f.o.Output, "output", "o", "", "the bundle file to write")
@@ -102,6 +109,14 @@ func (a *app) bundle(cmd *cobra.Command, f bundleFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.kit != "" {
+		if f.o.Closure != "" || f.o.Flake != "" {
+			return step.Refuse("usage", "pass one of --closure, --flake and --kit", "--kit %s with --closure or --flake", f.kit)
+		}
+		if f.o.Closure, err = a.kitSystem(cmd.Context(), state, f.kit); err != nil {
+			return err
+		}
+	}
 	f.o.KeyDir = filepath.Join(state, "keys")
 	return a.recordStep(step.Bundle, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		logf, err := rs.OpenLog("log")
@@ -119,4 +134,23 @@ func (a *app) bundle(cmd *cobra.Command, f bundleFlags) error {
 		a.printResult(res)
 		return runrec.Success, fmt.Sprintf("bundle %d for %s: %d paths, %s", res.Sequence, res.Board, res.Paths, bundle.MiB(res.Bytes)), nil
 	})
+}
+
+// kitSystem is the system closure field kit name holds, once the kit is
+// checked whole (every path pinned and in the store).
+func (a *app) kitSystem(ctx context.Context, state, name string) (string, error) {
+	h, err := kit.Inspect(ctx, a.hardware().Nix, state, name)
+	if err != nil {
+		return "", err
+	}
+	if !h.Whole() {
+		return "", step.Refuse(string(kit.CauseNotInKit), "jetup kits show "+name+" says what is missing; prepare it again while online (jetup prepare --name "+name+")",
+			"kit %s is %s: %s", name, h.State(), h.Why())
+	}
+	art, ok := h.Manifest.Get(kit.System)
+	if !ok {
+		return "", step.Refuse(string(kit.CauseNotInKit), "prepare a kit with the board's system: jetup prepare --profile "+h.Manifest.Profile+" --system FLAKE#NAME",
+			"kit %s holds no system closure", name)
+	}
+	return art.StorePath, nil
 }
