@@ -1,6 +1,7 @@
 package bundle_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -313,7 +314,7 @@ func TestBundleRefusedBeforeTheStoreChanges(t *testing.T) {
 	}{
 		{"tampered", variant("tampered", flip(raw, len(raw)-600)), "damaged", "differ from its signed header", nil},
 		{"truncated", variant("truncated", raw[:len(raw)-100000]), "truncated", "is truncated", nil},
-		{"header tampered", variant("header", flipText(raw, "\nsequence 1\n", "\nsequence 2\n")), "tampered", "does not match its signature", nil},
+		{"header tampered", variant("header", flipHeader(t, raw)), "tampered", "does not match its signature", nil},
 		{"script lies", variant("script", flipText(raw, "\nsequence=1\n", "\nsequence=9\n")), "tampered", "its signed header", nil},
 	}
 	for _, c := range cases {
@@ -403,6 +404,30 @@ func flip(b []byte, at int) []byte {
 	out := append([]byte(nil), b...)
 	out[at] ^= 0x20
 	return out
+}
+
+// flipHeader flips a byte in the middle of the signed header's (zstd) NAR.
+func flipHeader(t *testing.T, b []byte) []byte {
+	t.Helper()
+	v, err := bundle.ReadVars(b[:16<<10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(bytes.NewReader(b[v.ScriptSize : v.ScriptSize+v.HeaderSize]))
+	for {
+		hd, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no NAR in the header: %v", err)
+		}
+		if strings.HasSuffix(hd.Name, ".nar.zst") {
+			nar, _ := io.ReadAll(tr)
+			at := bytes.Index(b, nar)
+			if at < 0 || len(nar) < 64 {
+				t.Fatalf("the header's NAR (%d bytes) not found", len(nar))
+			}
+			return flip(b, at+len(nar)/2)
+		}
+	}
 }
 
 func flipText(b []byte, from, to string) []byte {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // The header names what the bundle is for and what it holds, and the board
@@ -195,14 +197,17 @@ func narOfFile(content []byte) []byte {
 	return b.Bytes()
 }
 
-// headerCache is the unsigned narinfo and NAR of the header path: file
-// names (relative to the cache) and contents. `nix store sign` signs it.
-func headerCache(path string, text string) (narinfoName string, narinfo []byte, narName string, nar []byte) {
-	nar = narOfFile([]byte(text))
-	sum := sha256.Sum256(nar)
-	h := "sha256:" + nix32(sum[:])
-	narName = "nar/" + nix32(sum[:]) + ".nar"
-	narinfo = []byte(fmt.Sprintf("StorePath: %s\nURL: %s\nCompression: none\nFileHash: %s\nFileSize: %d\nNarHash: %s\nNarSize: %d\nReferences: \n",
-		path, narName, h, len(nar), h, len(nar)))
-	return HashPart(path) + ".narinfo", narinfo, narName, nar
+// headerCache is the unsigned narinfo and the zstd NAR of the header
+// path: file names (relative to the cache) and contents. `nix store sign`
+// signs it. The NAR is compressed as the body's are (the board's nix reads
+// zstd caches already): its lists of store paths shrink to a third.
+func headerCache(path string, text string) (narinfoName string, narinfo []byte, narName string, file []byte) {
+	nar := narOfFile([]byte(text))
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	file = enc.EncodeAll(nar, nil)
+	narSum, fileSum := sha256.Sum256(nar), sha256.Sum256(file)
+	narName = "nar/" + nix32(fileSum[:]) + ".nar.zst"
+	narinfo = []byte(fmt.Sprintf("StorePath: %s\nURL: %s\nCompression: zstd\nFileHash: sha256:%s\nFileSize: %d\nNarHash: sha256:%s\nNarSize: %d\nReferences: \n",
+		path, narName, nix32(fileSum[:]), len(file), nix32(narSum[:]), len(nar)))
+	return HashPart(path) + ".narinfo", narinfo, narName, file
 }
