@@ -58,6 +58,7 @@ receipt() {
     printf ',\n  "previous": "%s",\n  "base_manifest": "%s",\n' "${previous_path:-}" "${base_manifest:-}"
     printf '  "added": '; json_list 2>/dev/null < "$work/added" || printf '[]'
     printf ',\n  "removed": '; json_list 2>/dev/null < "$work/removed" || printf '[]'
+    printf ',\n  "decoder": "%s"' "$(decoder)"
     printf ',\n  "reboot_needed": '; printf '%s\n' ${reboot:-} | grep . | json_list 2>/dev/null || printf '[]'
     printf ',\n  "freed_bytes": %s,\n  "time": "%s"\n}\n' "${freed:-0}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } > "$f.tmp" && mv "$f.tmp" "$f" || return 0
@@ -260,15 +261,13 @@ valid_here() {
 deltas() {
   sed -n 's/^delta //p' "$work/header" > "$work/deltas"
   [ -s "$work/deltas" ] || return 0
-  command -v zstd >/dev/null 2>&1 ||
-    refuse no-decoder "the bundle carries binary deltas and this board has no zstd to decode them" \
-      "make the bundle again against a manifest made on this board (it records whether it can decode deltas)"
+  decoder_bin
   while read -r p old; do
     h=${p#/nix/store/}; h=${h%%-*}
     out="$cache/nar/$h.nar"
     nix-store --dump "$old" > "$work/old.nar" 2>"$work/err" ||
       refuse missing-base "cannot read $old, the base of a delta: $(tail -n 1 "$work/err")" "make the bundle again against this board's manifest"
-    zstd -q -d -f --long=31 --patch-from="$work/old.nar" "$cache/delta/$h.zst" -o "$out" 2>"$work/err" ||
+    "$zstd_bin" -q -d -f --long=31 --patch-from="$work/old.nar" "$cache/delta/$h.zst" -o "$out" 2>"$work/err" ||
       refuse damaged "cannot decode the delta for $p: $(tail -n 1 "$work/err")" "copy the bundle again"
     want=$(sed -n 's/^NarHash: //p' "$cache/$h.narinfo")
     got="sha256:$(nix-hash --type sha256 --flat --base32 "$out")"
@@ -305,6 +304,40 @@ target_links() {
   else
     nixv store ls --store "file://$cache" -l "$target" 2>/dev/null | sed -n 's|^l.* \./\([a-z-]*\) -> \(/nix/store/.*\)$|\1 \2|p'
   fi
+}
+
+# decoder_bin finds the zstd that decodes the deltas: the one the bundle
+# ships (already in the store, or read from the bundle once its NAR
+# matches its signed narinfo: nothing is imported yet), else the one an
+# earlier bundle shipped, else the board's own.
+decoder_bin() {
+  dec=$(header decoder)
+  if [ -n "$dec" ] && nix-store --check-validity "$dec" 2>/dev/null; then
+    zstd_bin=$dec/bin/zstd
+  elif [ -n "$dec" ]; then
+    trusted store verify --store "file://$cache" "$dec" > "$work/err" 2>&1 ||
+      refuse tampered "the delta decoder the bundle carries does not match its signed narinfo: $(tail -n 1 "$work/err")" "copy the bundle again from its source"
+    { nixv store cat --store "file://$cache" "$dec/bin/zstd" > "$work/zstd" && chmod 700 "$work/zstd"; } 2>"$work/err" ||
+      refuse damaged "cannot read the delta decoder from the bundle: $(tail -n 1 "$work/err")" "copy the bundle again"
+    zstd_bin=$work/zstd
+  elif [ -x "$state/decoder/bin/zstd" ]; then
+    zstd_bin=$state/decoder/bin/zstd
+  elif command -v zstd >/dev/null 2>&1; then
+    zstd_bin=zstd
+  else
+    refuse no-decoder "the bundle carries binary deltas and this board has no zstd to decode them" \
+      "make the bundle again against a manifest made on this board (it records whether it can decode deltas), or with --decoder"
+  fi
+  "$zstd_bin" -V >/dev/null 2>&1 ||
+    refuse no-decoder "the delta decoder $zstd_bin does not run on this board" "make the bundle again with a decoder built for $(uname -m), or with --no-deltas"
+}
+
+# keep_decoder makes the decoder the bundle shipped this board's own, kept
+# from garbage collection; the manifest names it from now on.
+keep_decoder() {
+  dec=$(header decoder)
+  [ -n "$dec" ] && [ -x "$dec/bin/zstd" ] || return 0
+  ln -sfn "$dec" "$state/decoder" && ln -sfn "$dec" /nix/var/nix/gcroots/jetup-decoder
 }
 
 # --- apply ------------------------------------------------------------------
@@ -385,6 +418,7 @@ apply() {
     trusted copy --no-recursive --from "file://$cache" $(cat "$work/paths") 2>"$work/err" ||
       fail import-failed "importing the bundle failed: $(tail -n 2 "$work/err" | tr '\n' ' ')" "check the board's store (nix-store --verify) and run it again"
   fi
+  keep_decoder
   hold imported
   nix-env -p "$profile" --set "$target" || fail profile "could not set $profile to $target" "check /nix/var/nix/profiles and run it again"
   new_gen=$(gen_of)

@@ -992,3 +992,69 @@ func TestBundleWhoseKernelChangedSaysARebootIsNeeded(t *testing.T) {
 		t.Errorf("at home: %v %v", got, err)
 	}
 }
+
+// A board without a decoder gets one shipped once (--decoder: a store path
+// with bin/zstd and no references): that bundle already carries deltas,
+// decoded with the zstd read from the bundle itself before anything is
+// imported; the board keeps it (a GC root), its receipt and manifest name
+// it, and the next bundle, made against the receipt, has deltas and does
+// not ship it again.
+func TestBundleShipsTheDecoderOnce(t *testing.T) {
+	sys := e2eSystems(t)
+	b := testboard.New(t, testboard.Options{Hide: []string{"/usr/bin/zstd"}})
+	h := newHome(t, b)
+	h.push(t, b, sys["base"])
+	if m := h.collect(t, b).Manifest; m.Decoder != "" {
+		t.Fatalf("decoder %q on a board without zstd", m.Decoder)
+	}
+	// This machine's zstd stands for a static one built for the board
+	// (the board shares this machine's libraries, not its /usr/bin/zstd).
+	dec := nixBuild(t, `derivation { name = "zstd-static-test"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = ["-c" "/bin/mkdir -p $out/bin; /bin/cp /usr/bin/zstd $out/bin/zstd"]; }`)
+	k := newKey(t, "jetup-test-decoder")
+	if err := os.WriteFile(filepath.Join(b.Dir, "key.pub"), []byte(k.publicKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	trust := []string{"--trust-key", testboard.Inside + "/key.pub"}
+
+	if _, err := h.tryBundle(b, bundle.Options{Closure: sys["next"], SignKey: k.secret, Decoder: sys["base"]}); err == nil || !strings.Contains(err.Error(), "has no bin/zstd") {
+		t.Errorf("a decoder without bin/zstd: %v", err)
+	}
+	res := h.bundle(t, b, bundle.Options{Closure: sys["next"], SignKey: k.secret, Decoder: dec + "/bin/zstd"})
+	if res.Deltas != 2 || res.Paths != 4 || res.Decoder != dec {
+		t.Fatalf("with the decoder: %+v", res)
+	}
+	r := onBoard(t, b, []string{res.File}, append([]string{"--switch", "--receipt", testboard.Inside + "/receipt.json"}, trust...)...)
+	if r.code != 0 || !strings.Contains(r.out, "rebuilt 2 paths from binary deltas") {
+		t.Fatalf("--switch: %d\n%s", r.code, r.out)
+	}
+	if profileTarget(t, b) != sys["next"] || !b.Valid("", dec) {
+		t.Errorf("profile %s, decoder valid %v", profileTarget(t, b), b.Valid("", dec))
+	}
+	if root, _ := os.Readlink(filepath.Join(b.NixDir, "var/nix/gcroots/jetup-decoder")); root != dec {
+		t.Errorf("the decoder's GC root points to %q", root)
+	}
+	storeClean(t, b)
+
+	raw, err := os.ReadFile(filepath.Join(b.Dir, "receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := h.mirror.Receive(raw)
+	if err != nil || !strings.HasPrefix(rec.Receipt.Decoder, "zstd 1.") {
+		t.Fatalf("receipt %+v: %v", rec, err)
+	}
+	if _, m, _ := h.mirror.Manifest(b.HostKeyFingerprint()); m.Decoder != rec.Receipt.Decoder || !m.Has(dec) {
+		t.Errorf("the mirror's manifest: decoder %q, has it %v", m.Decoder, m.Has(dec))
+	}
+	next := h.bundle(t, b, bundle.Options{Closure: sys["third"], SignKey: k.secret})
+	if next.Deltas != 2 || next.Paths != 3 || next.Decoder != "" {
+		t.Fatalf("the next bundle: %+v", next)
+	}
+	if r := onBoard(t, b, []string{next.File}, append([]string{"--switch"}, trust...)...); r.code != 0 || !strings.Contains(r.out, "rebuilt 2 paths") {
+		t.Errorf("the next bundle, with the kept decoder: %d\n%s", r.code, r.out)
+	}
+	if m := h.collect(t, b).Manifest; !strings.HasPrefix(m.Decoder, "zstd 1.") {
+		t.Errorf("the board's manifest names no decoder: %q", m.Decoder)
+	}
+}

@@ -77,7 +77,7 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 
 	h := &Header{Format: HeaderFormat, Sequence: w.sequence, Board: w.board, Target: w.target, Profile: w.profile(),
 		System: w.system, BaseManifest: ManifestHash(w.baseRaw), SplitSize: w.o.Split,
-		FileSize: unpacked + int64(len(sums)), Made: time.Now().UTC().Format(time.RFC3339), Deltas: w.deltas, Bases: w.baseRefs()}
+		FileSize: unpacked + int64(len(sums)), Made: time.Now().UTC().Format(time.RFC3339), Deltas: w.deltas, Bases: w.baseRefs(), Decoder: w.decoder}
 	for _, in := range w.send {
 		h.Paths = append(h.Paths, in.Path)
 		h.NarSize += in.NarSize
@@ -129,7 +129,7 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 		offset = int64(len(script)) + int64(len(headerTar)) + 512
 	}
 	res := &Result{Event: "result", File: out, Board: w.board, Hostname: w.base.Hostname, Sequence: w.sequence, Target: w.target,
-		Profile: w.profile(), BaseManifest: h.BaseManifest, Paths: len(w.send), Deltas: len(w.deltas), ClosurePaths: len(w.closure),
+		Profile: w.profile(), BaseManifest: h.BaseManifest, Paths: len(w.send), Deltas: len(w.deltas), Decoder: w.decoder, ClosurePaths: len(w.closure),
 		Bytes: h.TotalSize, NarBytes: h.NarSize, PublicKey: w.key.public}
 	for _, in := range w.closure {
 		res.ClosureBytes += in.NarSize

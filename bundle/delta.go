@@ -22,7 +22,8 @@ import (
 // window) against the NAR of the board's own old path, whichever is
 // smaller. The board rebuilds the NAR from its copy of the old path, checks
 // it against the NarHash of the path's signed narinfo, and only then
-// imports it. Only a board whose manifest names a decoder gets deltas.
+// imports it. Only a board whose manifest names a decoder gets deltas, or
+// one the bundle ships the decoder to (--decoder).
 
 // pname is a store path's name without its version: Nix's own rule
 // (parseDrvName) splits at the first "-" followed by a digit.
@@ -52,7 +53,8 @@ func (w *writer) deltaBases(ctx context.Context) (map[string]string, error) {
 	}
 	want := map[string]string{}
 	for _, in := range w.send {
-		if in.NarSize < minDelta {
+		// The decoder travels whole: the board needs it to decode the rest.
+		if in.NarSize < minDelta || in.Path == w.decoder {
 			continue
 		}
 		name := NameOf(in.Path)
@@ -111,7 +113,7 @@ func abs(n int64) int64 {
 
 // makeDeltas replaces each NAR with its delta where that is smaller.
 func (w *writer) makeDeltas(ctx context.Context) error {
-	if w.o.NoDeltas || w.base.Decoder == "" || len(w.send) == 0 {
+	if w.o.NoDeltas || (w.base.Decoder == "" && w.decoder == "") || len(w.send) == 0 {
 		return nil
 	}
 	if _, err := w.edge.Runner.LookPath("zstd"); err != nil {

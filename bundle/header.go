@@ -53,6 +53,9 @@ type Header struct {
 	// References once unpacked).
 	Bases  []string
 	Deltas []Delta
+	// Decoder is the zstd the bundle ships (a path it sends), "" when the
+	// board decodes deltas with its own.
+	Decoder string
 }
 
 // Part is one checked range of the bundle: with --split, the bytes of one
@@ -99,6 +102,9 @@ func (h *Header) Text() string {
 	}
 	for _, d := range h.Deltas {
 		fmt.Fprintf(&b, "delta %s %s\n", d.Path, d.Base)
+	}
+	if h.Decoder != "" {
+		kv("decoder", h.Decoder)
 	}
 	return b.String()
 }
@@ -158,6 +164,8 @@ func ParseHeader(text string) (*Header, error) {
 			h.Paths = append(h.Paths, v)
 		case "base":
 			h.Bases = append(h.Bases, v)
+		case "decoder":
+			h.Decoder = v
 		case "delta":
 			p, base, _ := strings.Cut(v, " ")
 			h.Deltas = append(h.Deltas, Delta{Path: p, Base: base})

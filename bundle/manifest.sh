@@ -10,10 +10,12 @@ fingerprints() {
   done
 }
 
-# decoder names the delta decoder this board has: zstd >= 1.4.5 (--patch-from).
+# decoder names the delta decoder this board has: zstd >= 1.4.5 (--patch-from),
+# the one a bundle shipped (jetup bundle --decoder) first.
 decoder() {
-  command -v zstd >/dev/null 2>&1 || return 0
-  v=$(zstd -V 2>/dev/null | sed -n 's/.* v\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
+  z=zstd
+  if [ -x "$state/decoder/bin/zstd" ]; then z=$state/decoder/bin/zstd; elif ! command -v zstd >/dev/null 2>&1; then return 0; fi
+  v=$("$z" -V 2>/dev/null | sed -n 's/.* v\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\).*/\1/p')
   case "$v" in
     ""|0.*|1.[0-3].*|1.4.[0-4]) ;;
     *) echo "zstd $v" ;;

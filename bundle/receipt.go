@@ -42,8 +42,11 @@ type Receipt struct {
 	// RebootNeeded names what of the new system runs only after a reboot
 	// (kernel, initrd, kernel-modules, firmware differ from the booted
 	// system's); the rollback covered the live switch only.
-	RebootNeeded []string  `json:"reboot_needed,omitempty"`
-	Time         time.Time `json:"time"`
+	RebootNeeded []string `json:"reboot_needed,omitempty"`
+	// Decoder is the delta decoder the board has after the bundle
+	// ("zstd 1.5.5"), as its manifest would say.
+	Decoder string    `json:"decoder,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 // rebootParts are what a receipt's reboot_needed may name.
@@ -74,6 +77,8 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 		return nil, fmt.Errorf("unknown outcome %.40q", r.Outcome)
 	case !causeRE.MatchString(r.Cause) || !textRE.MatchString(cleanDetail(r.Detail)):
 		return nil, fmt.Errorf("the receipt's cause or detail has characters no board writes")
+	case !textRE.MatchString(r.Decoder):
+		return nil, fmt.Errorf("the receipt's decoder has characters no board writes")
 	case !IsProfile(r.Profile):
 		return nil, fmt.Errorf("the receipt's profile %.80q is not a Nix profile", r.Profile)
 	}
@@ -210,6 +215,9 @@ func (m Mirror) Receive(raw []byte) (*Received, error) {
 	}
 	if len(r.Generations) > 0 {
 		next.Generations = r.Generations
+	}
+	if r.Decoder != "" {
+		next.Decoder = r.Decoder // one the bundle shipped, from now on
 	}
 	next.Sort()
 	out := next.Marshal()

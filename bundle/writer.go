@@ -40,6 +40,10 @@ type Options struct {
 	ProfilePath string
 	// NoDeltas sends whole NARs even to a board that can decode deltas.
 	NoDeltas bool
+	// Decoder is a store path (or a link to one) with bin/zstd built for
+	// the board, static, with no references: shipped once in the bundle,
+	// so a board without a decoder gets deltas from this bundle on.
+	Decoder string
 	// Level is the zstd level of the NARs (0: DefaultLevel).
 	Level int
 	Log   io.Writer
@@ -74,6 +78,7 @@ type Result struct {
 	BaseManifest string   `json:"base_manifest"`
 	Paths        int      `json:"paths"`
 	Deltas       int      `json:"deltas"`
+	Decoder      string   `json:"decoder,omitempty"` // the decoder shipped in it
 	ClosurePaths int      `json:"closure_paths"`
 	Bytes        int64    `json:"bytes"`         // the bundle
 	NarBytes     int64    `json:"nar_bytes"`     // the NARs of the paths sent
@@ -134,6 +139,7 @@ type writer struct {
 	key      signingKey
 	sequence int64
 	deltas   []Delta
+	decoder  string // --decoder's store path
 }
 
 func (w *writer) phase(id, format string, args ...any) {
@@ -307,7 +313,16 @@ func (w *writer) resolve(ctx context.Context) error {
 			return step.Refuse("wrong-arch", "build the system for "+want, "the system is for %s and the board (%s) is %s", w.system, orDash(w.base.Hostname), want)
 		}
 	}
-	out, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: []string{"path-info", "-r", "--json", w.target}, MaxStdout: 256 << 20, Log: nixrun.Watch{Raw: w.log}})
+	if err := w.resolveDecoder(ctx); err != nil {
+		return err
+	}
+	args := []string{"path-info", "-r", "--json", w.target}
+	if w.decoder != "" {
+		// The decoder goes with the system: the board keeps it, and the
+		// mirror counts it once a receipt comes home.
+		args = append(args, w.decoder)
+	}
+	out, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: args, MaxStdout: 256 << 20, Log: nixrun.Watch{Raw: w.log}})
 	if err == nil {
 		w.closure, err = parsePathInfo(out)
 	}
@@ -326,6 +341,45 @@ func (w *writer) resolve(ctx context.Context) error {
 		}
 	}
 	fmt.Fprintf(w.log, "%.2fs closure: %d paths, %d the board lacks\n", time.Since(w.started).Seconds(), len(w.closure), len(w.send))
+	return nil
+}
+
+// resolveDecoder checks --decoder: a valid store path with bin/zstd and
+// no references but itself, since the board runs it straight from the
+// bundle, before anything is imported.
+func (w *writer) resolveDecoder(ctx context.Context) error {
+	if w.o.Decoder == "" {
+		return nil
+	}
+	refuse := func(format string, args ...any) error {
+		return step.Refuse("bad-decoder", "pass a static zstd built for the board, e.g. nix build nixpkgs#pkgsCross.aarch64-multiplatform.pkgsStatic.zstd.bin",
+			"--decoder "+w.o.Decoder+": "+format, args...)
+	}
+	p, err := filepath.EvalSymlinks(w.o.Decoder)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if rest, ok := strings.CutPrefix(p, "/nix/store/"); ok {
+		p = "/nix/store/" + strings.SplitN(rest, "/", 2)[0] // a link to its bin/zstd: the path itself
+	}
+	if !IsStorePath(p) {
+		return refuse("%s is not a store path", p)
+	}
+	if fi, err := os.Stat(filepath.Join(p, "bin", "zstd")); err != nil || !fi.Mode().IsRegular() {
+		return refuse("%s has no bin/zstd", p)
+	}
+	out, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: []string{"path-info", "-r", "--json", p}, Log: nixrun.Watch{Raw: w.log}})
+	if err != nil {
+		return refuse("%s is not valid here: %v", p, nixrun.ReasonOf(err))
+	}
+	cl, err := parsePathInfo(out)
+	if err != nil {
+		return refuse("%v", err)
+	}
+	if len(cl) != 1 {
+		return refuse("%s refers to %d other store paths; the board runs it before importing anything, so it must be static", p, len(cl)-1)
+	}
+	w.decoder = p
 	return nil
 }
 

@@ -24,7 +24,7 @@ type bundleFlags struct {
 func (a *app) bundleCommand() *cobra.Command {
 	var f bundleFlags
 	cmd := &cobra.Command{
-		Use:   "bundle (--closure P | --flake REF#NAME | --kit KIT) (--for HOST|FINGERPRINT | --base MANIFEST.json) -o FILE [--sign-key FILE] [--split SIZE] [--no-deltas]",
+		Use:   "bundle (--closure P | --flake REF#NAME | --kit KIT) (--for HOST|FINGERPRINT | --base MANIFEST.json) -o FILE [--sign-key FILE] [--split SIZE] [--decoder PATH] [--no-deltas]",
 		Short: "Write a signed offline bundle of only what a board lacks",
 		Long: `Write one self-contained file for a board on a thin link (or none): a POSIX
 sh script and, after it, a tar of a zstd binary cache of exactly the
@@ -39,7 +39,10 @@ the bundle may carry a zstd patch (--patch-from, long window) against the
 NAR of the board's old path instead of the whole NAR, whichever is smaller;
 the board rebuilds the NAR and checks its hash against the signed narinfo
 before importing. Only a board whose manifest names a decoder (zstd >=
-1.4.5) gets deltas.
+1.4.5) gets deltas, or one this bundle ships a decoder to: --decoder PATH,
+a static zstd built for the board (nix build
+nixpkgs#pkgsCross.aarch64-multiplatform.pkgsStatic.zstd.bin), which the
+board runs from the bundle to decode it and keeps for the next ones.
 
 --kit KIT takes the system closure a field kit holds (jetup prepare
 --system), checked whole first: no build, no network.
@@ -71,6 +74,7 @@ system for another architecture).`,
 	fl.StringVar(&f.o.SignKey, "sign-key", "", "Nix secret key file to sign with (default: jetup's own, under the state dir)")
 	fl.StringVar(&f.split, "split", "", "cut it into parts of SIZE (bytes, or with K, M, G), at least 64K")
 	fl.StringVar(&f.o.ProfilePath, "profile-path", "", "a Nix profile to set instead of NixOS's system (a board with Nix but not NixOS)")
+	fl.StringVar(&f.o.Decoder, "decoder", "", "ship this static zstd (a store path built for the board) so a board without one gets deltas")
 	fl.BoolVar(&f.o.NoDeltas, "no-deltas", false, "send whole NARs even to a board that can decode binary deltas")
 	fl.IntVar(&f.o.Level, "level", bundle.DefaultLevel, "zstd level of the NARs (1-22)")
 	return cmd
