@@ -787,6 +787,11 @@ func TestBundleDeltasAreRebuiltOnTheBoardAndCheckedFirst(t *testing.T) {
 	if res.Deltas != 2 || res.Bytes*2 > whole.Bytes {
 		t.Errorf("with deltas %d bytes (%d deltas), without %d", res.Bytes, res.Deltas, whole.Bytes)
 	}
+	// The NARs the deltas are made from were written by jetup, each with
+	// the hash the store records (else nix would have written it).
+	if strings.Contains(f.h.log.String(), "is not the store's") {
+		t.Errorf("a NAR jetup wrote differs from the store's:\n%s", f.h.log)
+	}
 	h := headerOf(t, res.File)
 	for _, d := range h.Deltas {
 		if !f.b.Valid("", d.Base) || bundle.NameOf(d.Base) == bundle.NameOf(d.Path) && !strings.Contains(d.Path, "app-1") {

@@ -175,7 +175,14 @@ func (w *writer) delta(ctx context.Context, cache, path, base string, slot int) 
 	}
 	defer os.RemoveAll(tmp)
 	oldNar, newNar := filepath.Join(tmp, "old.nar"), filepath.Join(tmp, "new.nar")
-	for p, f := range map[string]string{base: oldNar, path: newNar} {
+	old, _ := w.base.Get(base) // deltaBases checked this machine has it with the same hash
+	for p, want := range map[string]NarHash{base: old.NarHash, path: w.closure[path].NarHash} {
+		f := map[string]string{base: oldNar, path: newNar}[p]
+		ok, err := dumpChecked(p, f, want)
+		if ok && err == nil {
+			continue
+		}
+		fmt.Fprintf(w.log, "the NAR of %s written here is not the store's (%v): nix store dump-path writes it\n", p, err)
 		if err := w.dump(ctx, p, f); err != nil {
 			return false, err
 		}
