@@ -77,9 +77,10 @@ type Resolver struct {
 	// Nix asks the store (never a cache) whether the kits are whole.
 	Nix *nixrun.Nix
 	// Profile is the board's profile: its kits are preferred, and the
-	// refusals name it.
+	// refusals name it. Set it before the first Find, or with Use.
 	Profile *profiles.Profile
 
+	mu   sync.Mutex // guards Profile once the run's steps may ask
 	once sync.Once
 	all  []*Health
 	err  error
@@ -96,11 +97,25 @@ func (r *Resolver) kits(ctx context.Context) ([]*Health, error) {
 	return r.all, r.err
 }
 
+// Use makes p the board's profile from now on: the wizard learns it
+// only when the person picks the board.
+func (r *Resolver) Use(p *profiles.Profile) {
+	r.mu.Lock()
+	r.Profile = p
+	r.mu.Unlock()
+}
+
+func (r *Resolver) profile() *profiles.Profile {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Profile
+}
+
 func (r *Resolver) profileName() string {
-	if r.Profile == nil {
-		return ""
+	if p := r.profile(); p != nil {
+		return p.Name
 	}
-	return r.Profile.Name
+	return ""
 }
 
 // Find returns the artifact built from installable in the newest whole
@@ -170,7 +185,7 @@ func (r *Resolver) refusal(installable string, broken []*Health, match func(*Hea
 
 // idOf names what an installable is for the profile.
 func (r *Resolver) idOf(installable string) ID {
-	if p := r.Profile; p != nil {
+	if p := r.profile(); p != nil {
 		c := canonical(installable)
 		if p.Flash != nil && c == canonical(p.FlashRef()) {
 			return Flash
@@ -196,7 +211,7 @@ func (r *Resolver) Prebuilt(ctx context.Context, b nixrun.Build) (string, error)
 // profile's artifact id (its flash script or installer) from a kit, or
 // the refusal (exit 2) in the words.
 func (r *Resolver) Need(ctx context.Context, id ID) (*Found, error) {
-	p := r.Profile
+	p := r.profile()
 	ref := ""
 	if p != nil {
 		switch id {

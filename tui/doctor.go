@@ -42,8 +42,14 @@ func newDoctorScreen(s *Session, st *Styles) Screen {
 func (d *doctorScreen) start() tea.Cmd {
 	d.findings, d.report, d.err = nil, nil, nil
 	host := d.sess.Hardware.Host
+	var o doctor.Options
+	// Offline, the board's steps can only run from a kit: the check says
+	// whether one holds what they build (it blocks flashing when none does).
+	if k := d.sess.Kits; k != nil && k.Offline && d.sess.Profile != nil {
+		o.More = append(o.More, fieldKitCheck(d.sess))
+	}
 	t, cmd := d.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
-		rep, err := doctor.Run(ctx, host, doctor.Options{}, sink)
+		rep, err := doctor.Run(ctx, host, o, sink)
 		return rep, err
 	})
 	d.task = t

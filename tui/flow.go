@@ -21,7 +21,7 @@ func (m *Model) choose(p *profiles.Profile) tea.Cmd {
 		return nil // one board per run: a late duplicate choice is ignored
 	}
 	m.startRun(p)
-	return m.activate(m.index(step.Doctor))
+	return tea.Batch(m.lookUpKit(p), m.activate(m.index(step.Doctor)))
 }
 
 // pickerEntry is the step list's first line, the board picker. The chosen
@@ -73,6 +73,7 @@ func (m *Model) startRun(p *profiles.Profile) {
 	}
 	m.sess.Run = run
 	m.joinBench(run, "")
+	m.recordKit()
 	m.entries[pickerEntry].state = done
 	m.entries = m.entries[:pickerEntry+1]
 	ids := append([]step.ID{step.Doctor}, p.Steps...)
@@ -193,7 +194,7 @@ func (m *Model) changeProfile(msg ChangeProfileMsg) tea.Cmd {
 	m.sess.Profile = nil // choose takes the next pick
 	picker := m.entries[pickerEntry]
 	picker.state, picker.screen = pending, nil
-	picker.make = func() Screen { return newPicker(m.opt.Profiles, msg.Suggest) }
+	picker.make = func() Screen { return newPicker(m.opt.Profiles, msg.Suggest, m.prepareStarter()) }
 	m.entries = m.entries[:pickerEntry+1]
 	return m.activate(pickerEntry)
 }

@@ -27,6 +27,9 @@ type Options struct {
 	Hardware hardware.Edges
 	// Sim marks the run record as a run against the simulated bench.
 	Sim bool
+	// Kits is the field kits' side (issue 20): the picker's "prepare for
+	// offline use", the header's "offline · kit KIT". nil hides it.
+	Kits *FieldKits
 }
 
 type entryState int
@@ -64,6 +67,7 @@ type Model struct {
 	err         string // a problem of the wizard itself (run record unwritable)
 	notice      string // said once, until the next key (a damaged bench session set aside)
 	boards      int    // boards brought up before this one in this wizard
+	kit, kitFor string // offline: the newest whole kit for profile kitFor
 	bench       *runrec.Bench
 
 	// screens are the registered screens (screen.go), copied so that a
@@ -76,8 +80,9 @@ func New(o Options) *Model {
 	m := &Model{opt: o, st: DefaultStyles(), sess: newSession(o.Hardware, o.StateDir, o.Version), help: help.New(), w: 80, h: 24,
 		screens: maps.Clone(screens)}
 	m.sess.Profiles = o.Profiles
+	m.sess.Kits = o.Kits
 	last := loadRemembered(o.StateDir).LastProfile
-	m.entries = []*entry{{title: "Profile", make: func() Screen { return newPicker(o.Profiles, last) }}}
+	m.entries = []*entry{{title: "Profile", make: func() Screen { return newPicker(o.Profiles, last, m.prepareStarter()) }}}
 	return m
 }
 
@@ -156,6 +161,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case profileChosenMsg:
 		return m, m.choose(msg.profile)
+	case kitFoundMsg:
+		m.kit, m.kitFor = msg.kit, msg.profile
+		m.recordKit()
+		return m, nil
 	case ChangeProfileMsg:
 		return m, m.changeProfile(msg)
 	case DoneMsg:
@@ -251,6 +260,9 @@ func (m *Model) View() tea.View {
 		if m.boards > 0 {
 			right = fmt.Sprintf("board %d · %s", m.boards+1, right)
 		}
+	}
+	if off := m.offlineLabel(); off != "" {
+		right = strings.TrimSuffix(off+" · "+right, " · ")
 	}
 	gap := m.w - lipgloss.Width(title) - lipgloss.Width(right)
 	if gap < 1 {

@@ -21,10 +21,14 @@ type pickerScreen struct {
 	form   *huh.Form
 	chosen bool // the choice has been sent: huh keeps reporting completion
 	w, h   int
+	// startPrepare is "prepare for offline use" for the highlighted
+	// board (nil without kits); prep is that prepare while it is shown.
+	startPrepare func(*profiles.Profile) (*prepareView, tea.Cmd)
+	prep         *prepareView
 }
 
-func newPicker(set *profiles.Set, last string) *pickerScreen {
-	p := &pickerScreen{set: set, choice: last}
+func newPicker(set *profiles.Set, last string, prepare func(*profiles.Profile) (*prepareView, tea.Cmd)) *pickerScreen {
+	p := &pickerScreen{set: set, choice: last, startPrepare: prepare}
 	if _, ok := set.Get(last); !ok && len(set.All()) > 0 {
 		p.choice = set.All()[0].Name
 	}
@@ -59,15 +63,45 @@ func (p *pickerScreen) SetSize(w, h int) {
 }
 
 func (p *pickerScreen) Keys() []key.Binding {
-	return []key.Binding{
+	if p.prep != nil {
+		return p.prep.Keys()
+	}
+	keys := []key.Binding{
 		key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose")),
 		key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 	}
+	if p.startPrepare != nil {
+		keys = append(keys, prepareKey)
+	}
+	return keys
 }
 
-func (p *pickerScreen) CapturesKeys() bool { return p.sel.GetFiltering() }
+// CapturesKeys while filtering, and while a prepare's outcome is shown:
+// enter and esc then lead back to the list.
+func (p *pickerScreen) CapturesKeys() bool {
+	if p.prep != nil {
+		return !p.prep.running()
+	}
+	return p.sel.GetFiltering()
+}
 
 func (p *pickerScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	if p.prep != nil {
+		if _, ok := msg.(prepareDoneMsg); ok {
+			p.prep = nil
+			return p, nil
+		}
+		return p, p.prep.Update(msg)
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok && p.startPrepare != nil && !p.sel.GetFiltering() && key.Matches(k, prepareKey) {
+		name, ok := p.sel.Hovered()
+		if pr, known := p.set.Get(name); ok && known {
+			var cmd tea.Cmd
+			p.prep, cmd = p.startPrepare(pr)
+			return p, cmd
+		}
+		return p, nil
+	}
 	m, cmd := p.form.Update(msg)
 	if f, ok := m.(*huh.Form); ok {
 		p.form = f
@@ -83,4 +117,9 @@ func (p *pickerScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	return p, cmd
 }
 
-func (p *pickerScreen) View() string { return p.form.View() }
+func (p *pickerScreen) View() string {
+	if p.prep != nil {
+		return p.prep.View(p.w)
+	}
+	return p.form.View()
+}

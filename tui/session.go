@@ -39,6 +39,8 @@ type Session struct {
 	// (1 for the first); nil and 0 when the session could not be kept.
 	Bench *runrec.Bench
 	Board int
+	// Kits is the field kits' side of the run (nil on the simulated bench).
+	Kits *FieldKits
 }
 
 func newSession(b hardware.Edges, stateDir, version string) *Session {

@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/step"
 	"github.com/jetup/jetup/tui"
 )
@@ -27,10 +28,20 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 	}
-	m := tui.New(tui.Options{
+	o := tui.Options{
 		Profiles: set, Profile: a.profileName, StateDir: state, Version: jetupVersion(),
 		Host: hostInfo(), Hardware: a.hardware(), Sim: a.sim,
-	})
+	}
+	if !a.sim {
+		// The field kits (issue 20): offline, the run's builds come from
+		// the picked board's kits, and the picker prepares them.
+		o.Kits = &tui.FieldKits{Offline: a.off.on, UseProfile: func(p *profiles.Profile) {
+			if a.off.on {
+				a.kitResolver().Use(p)
+			}
+		}}
+	}
+	m := tui.New(o)
 	_, err = tea.NewProgram(m, tea.WithContext(cmd.Context())).Run()
 	// However the program ended (quit, SIGTERM, a panic recovered by Bubble
 	// Tea), stop every running step before exiting.
