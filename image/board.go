@@ -97,28 +97,9 @@ type BoardCheck struct {
 // image the board cannot boot is refused (exit 2, nothing written) unless
 // bc.Ignore. Both faces (jetup write, the wizard's Write step) call it.
 func PrepareWrite(ctx context.Context, env media.Env, req media.Request, bc BoardCheck, sink step.Sink) (*media.Plan, error) {
-	var notes []string
-	if req.Image != "" {
-		rep, err := Inspect(ctx, req.Image, Options{Runner: env.Runner})
-		switch {
-		case err != nil && step.ExitCodeOf(err) == step.ExitRefused && isMissing(err):
-			// media.Prepare says it the way write always has.
-		case err != nil:
-			sink.Emit(step.Warning{Warning: "could not inspect the image: " + err.Error(), Next: step.NextOf(err)})
-		default:
-			notes = append(notes, rep.Brief()...)
-			for _, f := range CheckBoard(rep, bc.Profile) {
-				if f.Refuse && !bc.Ignore {
-					return nil, step.Refuse(f.Cause, f.Next+"; or pass --ignore-board-check to write it anyway", "%s; nothing was written", f.What)
-				}
-				w := f.What
-				if f.Refuse {
-					w += " (written anyway: --ignore-board-check)"
-				}
-				sink.Emit(step.Warning{Warning: w, Next: f.Next})
-				notes = append(notes, "Board check: "+w)
-			}
-		}
+	notes, err := CheckWrite(ctx, env, req, bc, sink)
+	if err != nil {
+		return nil, err
 	}
 	plan, err := media.Prepare(ctx, env, req, sink)
 	if err != nil {
@@ -126,6 +107,56 @@ func PrepareWrite(ctx context.Context, env media.Env, req media.Request, bc Boar
 	}
 	plan.Notes = notes
 	return plan, nil
+}
+
+// PrepareBatch is PrepareWrite for several sticks at once: the image is
+// inspected and checked against the board once, every stick gets the
+// notes.
+func PrepareBatch(ctx context.Context, env media.Env, req media.Request, targets []string, bc BoardCheck, sink step.Sink) (*media.Batch, error) {
+	notes, err := CheckWrite(ctx, env, req, bc, sink)
+	if err != nil {
+		return nil, err
+	}
+	b, err := media.PrepareBatch(ctx, env, req, targets, sink)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range b.Plans {
+		p.Notes = notes
+	}
+	return b, nil
+}
+
+// CheckWrite inspects the image and checks it against the board: the
+// notes for the confirmation, or a refusal (exit 2) for an image the
+// board cannot boot unless bc.Ignore. A station (no confirmation per
+// card) calls it once before the first card.
+func CheckWrite(ctx context.Context, env media.Env, req media.Request, bc BoardCheck, sink step.Sink) ([]string, error) {
+	var notes []string
+	if req.Image == "" {
+		return nil, nil
+	}
+	rep, err := Inspect(ctx, req.Image, Options{Runner: env.Runner})
+	switch {
+	case err != nil && step.ExitCodeOf(err) == step.ExitRefused && isMissing(err):
+		// media.Prepare says it the way write always has.
+	case err != nil:
+		sink.Emit(step.Warning{Warning: "could not inspect the image: " + err.Error(), Next: step.NextOf(err)})
+	default:
+		notes = append(notes, rep.Brief()...)
+		for _, f := range CheckBoard(rep, bc.Profile) {
+			if f.Refuse && !bc.Ignore {
+				return nil, step.Refuse(f.Cause, f.Next+"; or pass --ignore-board-check to write it anyway", "%s; nothing was written", f.What)
+			}
+			w := f.What
+			if f.Refuse {
+				w += " (written anyway: --ignore-board-check)"
+			}
+			sink.Emit(step.Warning{Warning: w, Next: f.Next})
+			notes = append(notes, "Board check: "+w)
+		}
+	}
+	return notes, nil
 }
 
 func isMissing(err error) bool {

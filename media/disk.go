@@ -111,6 +111,66 @@ func (d *Disk) Description() string {
 	return strings.Join(parts, " ")
 }
 
+// Port is where the disk is plugged in, short enough for a technician to
+// find the slot: the USB port path ("usb 2-1.4": bus 2, port 1, then port
+// 4 of a hub) from its place in sysfs, the MMC host ("mmc0"), else udev's
+// ID_PATH, else "".
+func (d *Disk) Port() string {
+	var usb, mmc string
+	for _, c := range strings.Split(d.SysPath, "/") {
+		switch {
+		case usbPortName(c):
+			usb = c
+		case strings.HasPrefix(c, "mmc") && !strings.Contains(c, ":") && !strings.HasPrefix(c, "mmcblk") && c != "mmc_host":
+			mmc = c
+		}
+	}
+	switch {
+	case usb != "":
+		return "usb " + usb
+	case mmc != "":
+		return mmc
+	}
+	return d.ByPath
+}
+
+// usbPortName is a USB device's sysfs name: "2-1", "2-1.4.3".
+func usbPortName(c string) bool {
+	bus, port, ok := strings.Cut(c, "-")
+	if !ok || bus == "" || port == "" {
+		return false
+	}
+	for _, r := range bus {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	for _, r := range port {
+		if (r < '0' || r > '9') && r != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// Label names the stick so a person can find it: "sdb (usb 2-1.4, serial
+// 4C530001)".
+func (d *Disk) Label() string { return label(d.Name, d.Port(), d.Serial) }
+
+func label(name, port, serial string) string {
+	var in []string
+	if port != "" {
+		in = append(in, port)
+	}
+	if serial != "" {
+		in = append(in, "serial "+serial)
+	}
+	if len(in) == 0 {
+		return name
+	}
+	return name + " (" + strings.Join(in, ", ") + ")"
+}
+
 // Identity is what pins a disk between the moment it is chosen and the
 // moment it is opened: a renumbered /dev/sdX (another stick plugged in the
 // meantime) changes at least one field.

@@ -26,7 +26,9 @@ const (
 type Progress struct {
 	At    time.Time `json:"at"`
 	Phase string    `json:"phase"`
-	Done  int64     `json:"done"`
+	// Target names the disk when several are written at once.
+	Target string `json:"target,omitempty"`
+	Done   int64  `json:"done"`
 	// Total is 0 when unknown; Estimated when it comes from how much of
 	// the compressed file was read (bzip2, gzip).
 	Total     int64 `json:"total,omitempty"`
@@ -42,6 +44,9 @@ type Progress struct {
 // Text is one line: "write 312.0 MiB / 1.0 GiB 30% 95.2 MiB/s ETA 8s (device-bound)".
 func (p Progress) Text() string {
 	s := fmt.Sprintf("%-8s %s", p.Phase, HumanIEC(p.Done))
+	if p.Target != "" {
+		s = p.Target + ": " + s
+	}
 	if p.Total > 0 {
 		approx := ""
 		if p.Estimated {
@@ -64,6 +69,7 @@ func (p Progress) Text() string {
 type RateSample struct {
 	At         time.Time `json:"at"`
 	Phase      string    `json:"phase"`
+	Target     string    `json:"target,omitempty"`
 	Second     float64   `json:"t_s"`
 	Device     float64   `json:"device_bps"`
 	Source     float64   `json:"source_bps,omitempty"`
@@ -91,10 +97,17 @@ type Stage struct {
 	At      time.Time `json:"at"`
 	Stage   string    `json:"stage"`
 	Message string    `json:"message"`
+	// Target names the disk when several are written at once.
+	Target string `json:"target,omitempty"`
 }
 
-// Text is the message.
-func (s Stage) Text() string { return s.Message }
+// Text is the message, after the disk's name when there are several.
+func (s Stage) Text() string {
+	if s.Target != "" {
+		return s.Target + ": " + s.Message
+	}
+	return s.Message
+}
 
 // HumanRate is "95.2 MiB/s".
 func HumanRate(bps float64) string { return HumanIEC(int64(bps)) + "/s" }

@@ -23,6 +23,15 @@ type Receipt struct {
 	PartlyWritten bool   `json:"partly_written,omitempty"`
 	Error         string `json:"error,omitempty"`
 	PowerOff      string `json:"power_off,omitempty"`
+	// Cause and Next are the failure's cause id and next step; FailedAt
+	// is the byte where the device failed or first differed.
+	Cause    string `json:"cause,omitempty"`
+	Next     string `json:"next,omitempty"`
+	FailedAt int64  `json:"failed_at,omitempty"`
+	// Target and Port name the disk when several were written at once
+	// ("sdb", "usb 2-1.4").
+	Target string `json:"target,omitempty"`
+	Port   string `json:"port,omitempty"`
 
 	Decoder string `json:"decoder"`
 	Direct  bool   `json:"o_direct"`
@@ -101,6 +110,7 @@ func (r *Receipt) finish(err error) {
 	case err != nil:
 		r.Result = "failed"
 		r.Error = err.Error()
+		r.failure(err)
 	case r.Verify.Result == "ok":
 		r.Result = "verified"
 	default:
@@ -140,6 +150,15 @@ func (r *Receipt) Text() string {
 	}
 	fmt.Fprintf(&b, "result:  %s", r.Result)
 	return b.String()
+}
+
+// Label names the stick written: "sdb (usb 2-1.4, serial 4C530001)".
+func (r *Receipt) Label() string {
+	name := r.Target
+	if name == "" {
+		name = strings.TrimPrefix(r.Device.Path, "/dev/")
+	}
+	return label(name, r.Port, r.Device.Serial)
 }
 
 func orDash(s string) string {

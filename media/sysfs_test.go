@@ -185,6 +185,17 @@ func TestDiscoveryReadsTheSysfsTree(t *testing.T) {
 	if got := d["nvme0n1"].Holders; len(got) != 1 || got[0] != "dm-0" {
 		t.Errorf("nvme holders %v", got)
 	}
+	// Each stick is named so a person finds the slot: its USB port path
+	// from sysfs (bus 2, port 1), the card reader's MMC host.
+	if l := st.Label(); l != "sda (usb 2-1, serial 4C530001230518117373)" {
+		t.Errorf("sda label %q", l)
+	}
+	if p := d["mmcblk0"].Port(); p != "mmc0" {
+		t.Errorf("mmcblk0 port %q", p)
+	}
+	if l := d["loop3"].Label(); l != "loop3" {
+		t.Errorf("loop3 label %q", l)
+	}
 }
 
 func TestSafetyRulesEachHaveTheirOwnCause(t *testing.T) {

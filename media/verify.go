@@ -53,7 +53,7 @@ func (e *engine) verify(ctx context.Context, locate func(off int64, dev []byte) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	nbuf := e.writers + 2
-	bufs, unmap, err := alignedBuffers(nbuf, e.chunk)
+	bufs, unmap, err := alignedBuffers(nbuf, e.f.chunk)
 	if err != nil {
 		return res, err
 	}
@@ -90,7 +90,7 @@ func (e *engine) verify(ctx context.Context, locate func(off int64, dev []byte) 
 	go func() {
 		defer close(order)
 		defer close(work)
-		for _, rec := range e.chunks {
+		for _, rec := range e.f.chunks {
 			var buf []byte
 			select {
 			case buf = <-free:

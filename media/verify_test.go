@@ -61,8 +61,11 @@ func TestVerifyCatchesAChangedByteAnywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	e := &engine{dev: dev, src: src, chunk: chunk, writers: 3, sink: step.Discard}
-	if err := e.run(ctx); err != nil {
+	f := newFeed(src, chunk, 6)
+	e := f.attach(dev, 3, "", step.Discard)
+	f.start(ctx)
+	go f.run(nil)
+	if err := e.wait(); err != nil {
 		t.Fatal(err)
 	}
 	locate := func(off int64, got []byte) (int64, bool) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +31,9 @@ type Request struct {
 	// Chunk and Writers tune the pipeline (0: defaults).
 	Chunk   int `json:"-"`
 	Writers int `json:"-"`
+	// Buffer bounds, with several targets, how far (bytes) the decoder
+	// runs ahead of the slowest (0: DefaultBuffer).
+	Buffer int64 `json:"-"`
 }
 
 // Env is the hardware a write uses.
@@ -94,6 +98,27 @@ func ListDisks(ctx context.Context, edge Edge, im *Image, c Constraints) ([]Disk
 // the target's identity and the safety rules. Refusals are *step.Error
 // with exit code 2.
 func Prepare(ctx context.Context, env Env, req Request, sink step.Sink) (*Plan, error) {
+	im, err := prepareImage(env, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.Target == "" {
+		return nil, step.Refuse("no-target", "pass --target DEV; `jetup write --list` shows the candidates", "no target disk given")
+	}
+	ds, reasons, err := ListDisks(ctx, env.Edge, im.Image, im.constraints())
+	if err != nil {
+		return nil, err
+	}
+	i, err := findTarget(ds, req.Target)
+	if err != nil {
+		return nil, err
+	}
+	return im.forDisk(ctx, ds[i], reasons[i])
+}
+
+// prepareImage checks the image, its bmap and its checksum source: a plan
+// with no disk yet.
+func prepareImage(env Env, req Request) (*Plan, error) {
 	if req.Image == "" {
 		return nil, step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
 	}
@@ -117,35 +142,35 @@ func Prepare(ctx context.Context, env Env, req Request, sink step.Sink) (*Plan, 
 	if p.Checksum, err = FindChecksum(im, req.SHA256); err != nil {
 		return nil, err
 	}
-	if req.Target == "" {
-		return nil, step.Refuse("no-target", "pass --target DEV; `jetup write --list` shows the candidates", "no target disk given")
-	}
-	c := Constraints{AllowFixed: req.AllowFixed, ImageSize: im.MinSize}
+	return p, nil
+}
+
+// constraints are the rules' view of the image (ListDisks adds the
+// image file's own disk).
+func (p *Plan) constraints() Constraints {
+	c := Constraints{AllowFixed: p.Req.AllowFixed, ImageSize: p.Image.MinSize}
 	if p.Bmap != nil {
 		c.ImageSize = p.Bmap.ImageSize
-	}
-	if p.Bmap != nil {
 		if dev, err := fileDev(p.Bmap.Path); err == nil {
 			c.ImageDevs = append(c.ImageDevs, dev)
 		}
 	}
-	ds, reasons, err := ListDisks(ctx, env.Edge, im, c)
-	if err != nil {
-		return nil, err
-	}
-	i, err := findTarget(ds, req.Target)
-	if err != nil {
-		return nil, err
-	}
-	p.Disk = ds[i]
-	p.Identity = p.Disk.Identity()
-	if block := Blocking(reasons[i]); len(block) > 0 {
+	return c
+}
+
+// forDisk is the image plan aimed at disk d, refused when a rule no
+// consent lifts forbids it.
+func (p *Plan) forDisk(ctx context.Context, d Disk, reasons []Reason) (*Plan, error) {
+	if block := Blocking(reasons); len(block) > 0 {
 		return nil, refusal(block)
 	}
-	p.Consent = reasons[i]
-	p.NeedsTypedName = p.Disk.Size > TypedNameOver || p.Disk.Fixed()
-	p.Contents = ReadContents(ctx, env.Edge, p.Disk)
-	return p, nil
+	q := *p
+	q.Disk = d
+	q.Identity = d.Identity()
+	q.Consent = reasons
+	q.NeedsTypedName = d.Size > TypedNameOver || d.Fixed()
+	q.Contents = ReadContents(ctx, p.env.Edge, d)
+	return &q, nil
 }
 
 // refusal joins every blocking reason into one refusal named by the first.
@@ -190,11 +215,7 @@ func (p *Plan) Confirmation() string { return p.Disk.Name }
 // exclusive open, the write, the read-back. The receipt is returned in
 // every case where the target was opened, with the error if any.
 func (p *Plan) Execute(ctx context.Context, sink step.Sink) (*Receipt, error) {
-	rc := &Receipt{Device: p.Identity, Image: ImageReceipt{Path: p.Image.Path, Name: p.Image.Name, Format: p.Image.Format,
-		FileSize: p.Image.FileSize}, Started: time.Now().UTC(), Verify: VerifyReceipt{Result: "not-run"}}
-	if p.Bmap != nil {
-		rc.Bmap = &BmapReceipt{Path: p.Bmap.Path, ImageSize: p.Bmap.ImageSize, Mapped: p.Bmap.MappedBytes()}
-	}
+	rc := p.newReceipt()
 	if c := p.Checksum; c != nil {
 		sink.Emit(Stage{At: time.Now(), Stage: PhaseChecksum, Message: fmt.Sprintf("checking %s against the SHA-256 from %s", p.Image.Name, c.Source)})
 		if err := VerifyChecksum(ctx, p.Image, c, p.env.Runner, sink); err != nil {
@@ -208,10 +229,23 @@ func (p *Plan) Execute(ctx context.Context, sink step.Sink) (*Receipt, error) {
 		return nil, err
 	}
 	defer dev.Close()
-	err = p.write(ctx, dev, rc, sink)
+	err = writeAll(ctx, []*Plan{p}, []Device{dev}, []*Receipt{rc}, []step.Sink{sink}, sink, 0, nil)[0]
 	rc.Ended = time.Now().UTC()
 	rc.finish(err)
 	return rc, err
+}
+
+// newReceipt is the receipt of a write about to start.
+func (p *Plan) newReceipt() *Receipt {
+	rc := &Receipt{Device: p.Identity, Image: ImageReceipt{Path: p.Image.Path, Name: p.Image.Name, Format: p.Image.Format,
+		FileSize: p.Image.FileSize}, Started: time.Now().UTC(), Verify: VerifyReceipt{Result: "not-run"}}
+	if p.Bmap != nil {
+		rc.Bmap = &BmapReceipt{Path: p.Bmap.Path, ImageSize: p.Bmap.ImageSize, Mapped: p.Bmap.MappedBytes()}
+	}
+	if p.Checksum != nil && p.Checksum.Matched != "" {
+		rc.Image.Checksum = p.Checksum
+	}
+	return rc
 }
 
 // open re-checks the disk's identity and the rules, unmounts what the
@@ -221,6 +255,17 @@ func (p *Plan) open(ctx context.Context, sink step.Sink) (Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	now, err := p.recheck(ds)
+	if err != nil {
+		return nil, err
+	}
+	return p.openNow(ctx, now, sink)
+}
+
+// recheck finds the chosen disk among ds and checks it is still the disk
+// that was chosen and may still be written (with consent to unmount when
+// it is mounted).
+func (p *Plan) recheck(ds []Disk) (*Disk, error) {
 	var now *Disk
 	for i := range ds {
 		if ds[i].Name == p.Disk.Name {
@@ -247,6 +292,12 @@ func (p *Plan) open(ctx context.Context, sink step.Sink) (Device, error) {
 			return nil, r.Error()
 		}
 	}
+	return now, nil
+}
+
+// openNow unmounts the mounts of the disk as it is now (recheck's) and
+// opens it exclusively.
+func (p *Plan) openNow(ctx context.Context, now *Disk, sink step.Sink) (Device, error) {
 	for _, m := range now.Mounts {
 		sink.Emit(Stage{At: time.Now(), Stage: "unmount", Message: fmt.Sprintf("unmounting %s from %s", m.Device, m.Point)})
 		if err := p.env.Edge.Unmount(ctx, m); err != nil {
@@ -271,42 +322,104 @@ func (p *Plan) open(ctx context.Context, sink step.Sink) (Device, error) {
 	return dev, nil
 }
 
-// write runs the engine and the verification, filling the receipt.
-func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sink) error {
+// writeAll writes the image to every opened target at once: the image is
+// read and decoded once (one feed), each target has its own writers and
+// queue, and each goes on to flush, zero the bmap's gaps and verify as
+// soon as its own writes are done. It fills each receipt and returns each
+// target's error. buffer bounds how far (bytes) the decoder may run ahead
+// of the slowest target; 0 keeps the single-target pipeline's few
+// buffers.
+//
+// done, when set, is called as each target ends, with its error.
+func writeAll(ctx context.Context, plans []*Plan, devs []Device, rcs []*Receipt, sinks []step.Sink, sink step.Sink, buffer int64,
+	done func(i int, err error)) []error {
+	errs := make([]error, len(plans))
+	p0 := plans[0]
 	// The receipt's image hash is the file's SHA-256, taken as the
 	// decompressor reads it: a fraction of the image's bytes when it is
 	// compressed, and what a published IMAGE.sha256 covers.
 	file := newFileDigest()
 	defer file.Sum()
-	src, err := p.Image.Open(ctx, p.env.Runner, file)
+	src, err := p0.Image.Open(ctx, p0.env.Runner, file)
 	if err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+			if done != nil {
+				done(i, err)
+			}
+		}
+		return errs
 	}
 	defer src.Close()
-	e := &engine{dev: dev, src: src, chunk: p.Req.Chunk, writers: p.Req.Writers, sink: sink, size: p.Image.Size}
-	if e.chunk <= 0 {
-		e.chunk = DefaultChunk
+	chunk := p0.Req.Chunk
+	if chunk <= 0 {
+		chunk = DefaultChunk
 	}
-	if e.writers <= 0 {
-		e.writers = DefaultWriters
+	f := newFeed(src, chunk, 0)
+	f.size = p0.Image.Size
+	if b := p0.Bmap; b != nil {
+		f.bmap = b
+		for _, r := range b.Ranges {
+			s := b.span(r)
+			f.regions = append(f.regions, region{off: s.off, n: s.n, sum: r.Checksum})
+		}
+		f.size = b.MappedBytes()
+	}
+	engines := make([]*engine, len(plans))
+	most := 0
+	for i, p := range plans {
+		engines[i] = p.attach(f, devs[i], rcs[i], sinks[i])
+		most = max(most, engines[i].writers)
+	}
+	f.nbuf = most + 4
+	if buffer > 0 {
+		f.nbuf = max(f.nbuf, int((buffer+int64(chunk)-1)/int64(chunk)))
+	}
+	var fileSum string
+	rest := func() error {
+		if rest := p0.Image.FileSize - src.InDone(); rest > 64<<20 {
+			sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("reading the last %s of %s, which the bmap leaves out, for its SHA-256", HumanIEC(rest), p0.Image.Name)})
+		}
+		if err := src.ReadRest(); err != nil {
+			return fmt.Errorf("reading %s for its SHA-256: %w", p0.Image.Name, err)
+		}
+		fileSum = file.Sum()
+		return nil
+	}
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	f.start(ctx)
+	for i, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.after(ctx, engines[i], t0, &fileSum, rcs[i], sinks[i])
+			if done != nil {
+				done(i, errs[i])
+			}
+		}()
+	}
+	f.run(rest)
+	wg.Wait()
+	return errs
+}
+
+// attach adds the plan's disk to the feed and says how it is written.
+func (p *Plan) attach(f *feed, dev Device, rc *Receipt, sink step.Sink) *engine {
+	writers := p.Req.Writers
+	if writers <= 0 {
+		writers = DefaultWriters
 		if p.Disk.NrRequests > 0 {
 			// A reader with a tiny queue stalls with many requests queued
 			// (rpi-imager #1592): stay within 3x its queue depth.
-			e.writers = max(1, min(e.writers, 3*p.Disk.NrRequests))
+			writers = max(1, min(writers, 3*p.Disk.NrRequests))
 		}
 	}
-	if p.Bmap != nil {
-		e.bmap = p.Bmap
-		for _, r := range p.Bmap.Ranges {
-			s := p.Bmap.span(r)
-			e.regions = append(e.regions, region{off: s.off, n: s.n, sum: r.Checksum})
-		}
-		e.size = p.Bmap.MappedBytes()
-		if p.Bmap.BlockSize%int64(dev.BlockSize()) != 0 && dev.Direct() {
-			_ = dev.SetDirect(false)
-		}
+	if p.Bmap != nil && p.Bmap.BlockSize%int64(dev.BlockSize()) != 0 && dev.Direct() {
+		_ = dev.SetDirect(false)
 	}
-	rc.Decoder, rc.Direct, rc.Writers, rc.Chunk = src.Decoder, dev.Direct(), e.writers, e.chunk
+	e := f.attach(dev, writers, p.Disk.Name, sink)
+	rc.Decoder, rc.Direct, rc.Writers, rc.Chunk = f.src.Decoder, dev.Direct(), writers, f.chunk
 	what := HumanIEC(p.Image.Size)
 	if p.Bmap != nil {
 		what = p.Bmap.String()
@@ -314,8 +427,17 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 		what = "size unknown until decompressed"
 	}
 	sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("writing %s (%s, %s) to %s", p.Image.Name, p.Image.Format, what, p.Disk.Path)})
-	t0 := time.Now()
-	err = e.run(ctx)
+	return e
+}
+
+// after follows one target from its first write to its verdict: the
+// writes, the flush, the file's hash, the bmap's gaps, the read-back.
+// fileSum is the file's SHA-256, set once the feed is done.
+func (p *Plan) after(ctx context.Context, e *engine, t0 time.Time, fileSum *string, rc *Receipt, sink step.Sink) error {
+	defer e.close()
+	stopReport := e.report(ctx, PhaseWrite, e.written.Load)
+	err := e.wait()
+	stopReport()
 	rc.Bytes = e.written.Load()
 	rc.Write.Seconds = elapsed(time.Since(t0))
 	rc.Write.AvgRate, rc.Write.MinRate = rates(e.samples, PhaseWrite, rc.Bytes, time.Since(t0))
@@ -323,13 +445,11 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 	if err != nil {
 		return p.writeError(ctx, err, rc)
 	}
-	if rest := p.Image.FileSize - src.InDone(); rest > 64<<20 {
-		sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("reading the last %s of %s, which the bmap leaves out, for its SHA-256", HumanIEC(rest), p.Image.Name)})
+	<-e.f.done
+	if err := e.f.err; err != nil {
+		return p.writeError(ctx, err, rc)
 	}
-	if err := src.ReadRest(); err != nil {
-		return p.writeError(ctx, fmt.Errorf("reading %s for its SHA-256: %w", p.Image.Name, err), rc)
-	}
-	rc.Image.SHA256 = file.Sum()
+	rc.Image.SHA256 = *fileSum
 	switch {
 	case p.Image.Format == Raw:
 		rc.Image.UncompressedSHA256 = rc.Image.SHA256
@@ -344,11 +464,11 @@ func (p *Plan) write(ctx context.Context, dev Device, rc *Receipt, sink step.Sin
 			Next: "let whatever writes the image (a download, a build) finish, then write again"}
 	}
 	if p.Bmap != nil {
-		p.zeroGaps(ctx, e, dev, rc, sink)
+		p.zeroGaps(ctx, e, e.dev, rc, sink)
 	}
 	rc.Image.Size = p.Image.Size
 	if p.Bmap == nil {
-		rc.Image.Size = e.produced.Load() // exact now, even where the headers did not say
+		rc.Image.Size = e.f.produced.Load() // exact now, even where the headers did not say
 	}
 	sink.Emit(Stage{At: time.Now(), Stage: PhaseWrite, Message: fmt.Sprintf("wrote %s in %.1fs (%s average)", HumanIEC(rc.Bytes), rc.Write.Seconds, HumanRate(rc.Write.AvgRate))})
 	if p.Req.NoVerify {
@@ -434,6 +554,7 @@ func (p *Plan) writeError(ctx context.Context, err error, rc *Receipt) error {
 		return &step.Error{Cause: "bmap-mismatch", Code: step.ExitFailed, What: bm.Error() + "; " + part,
 			Next: "the image or its .bmap is damaged or they do not belong together: get both again, or write without the bmap (--no-bmap)"}
 	case errors.As(err, &ea):
+		rc.FailedAt = ea.off
 		where := fmt.Sprintf(" at byte %d", ea.off)
 		switch {
 		case errors.Is(err, syscall.ENOSPC):
@@ -459,6 +580,16 @@ func (p *Plan) writeError(ctx context.Context, err error, rc *Receipt) error {
 // Summary is the confirmation text: the disk, what it holds now (all of
 // which will be erased), and what will be written.
 func (p *Plan) Summary() []string {
+	out := p.diskSummary()
+	out = append(out, p.imageSummary()...)
+	for _, r := range p.Consent {
+		out = append(out, r.What+": they will be unmounted")
+	}
+	return out
+}
+
+// diskSummary is the disk and what it holds now.
+func (p *Plan) diskSummary() []string {
 	d := p.Disk
 	out := []string{fmt.Sprintf("Erase %s: %s, serial %s, port %s", d.Path, d.Description(), orDash(d.Serial), orDash(d.ByPath))}
 	mounts := map[string]string{}
@@ -475,6 +606,11 @@ func (p *Plan) Summary() []string {
 		}
 		out = append(out, "  "+l)
 	}
+	return out
+}
+
+// imageSummary is what will be written and how it is checked.
+func (p *Plan) imageSummary() []string {
 	what := fmt.Sprintf("Write %s (%s", p.Image.Name, p.Image.Format)
 	if p.Image.Size > 0 {
 		what += ", " + HumanIEC(p.Image.Size)
@@ -483,14 +619,11 @@ func (p *Plan) Summary() []string {
 	if p.Bmap != nil {
 		what += "; bmap: " + p.Bmap.String()
 	}
-	out = append(out, what)
+	out := []string{what}
 	if c := p.Checksum; c != nil {
 		out = append(out, "Checksum from "+c.Source+", checked before writing")
 	}
 	out = append(out, p.Notes...)
-	for _, r := range p.Consent {
-		out = append(out, r.What+": they will be unmounted")
-	}
 	return out
 }
 

@@ -20,6 +20,7 @@ import (
 
 type writeFlags struct {
 	req      media.Request
+	targets  []string
 	yes      bool
 	list     bool
 	powerOff bool
@@ -39,6 +40,12 @@ bytes. A checksum (--sha256, IMAGE.sha256 or SHA256SUMS beside the image) is
 checked before the disk is touched; a .bmap beside the image (or --bmap) limits
 the write to the mapped blocks. Everything written is read back and compared.
 
+Several --target flags write several sticks at once: the image is read and
+decompressed once, every stick has its own queue and its own verify, and one
+stick that fails (an I/O error, pulled out) is closed off while the others go
+on. Every safety rule applies to each stick: one refused refuses them all
+before anything is written. --json prints one receipt per stick.
+
 Without --image the profile's installer is built with nix (--profile);
 offline (--offline, or a host with no route out) it comes from the newest whole
 field kit for the profile (jetup prepare), and with none the write is refused
@@ -52,21 +59,29 @@ warnings with the next step. A .wic (or .wic.img) uses NAME.wic.bmap.
 Without --yes you are shown what will be erased and asked to type the device's
 name.
 
-Exit status: 0 written and verified, 1 failed, 2 refused before writing.`,
+Exit status: 0 written and verified (every stick), 1 failed (any stick),
+2 refused before writing.`,
 		Example: `  jetup write --list
   jetup write --image nixos-sd-image.img.zst --target /dev/sdb
+  jetup write --image nixos-sd-image.img.zst --target sdb --target sdc --target sdd
   jetup --profile orin-nano-devkit write --target sdb --yes --unmount --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.list {
 				return a.writeList(cmd.Context(), f)
 			}
+			if len(f.targets) > 1 {
+				return a.writeMany(cmd.Context(), f)
+			}
+			if len(f.targets) == 1 {
+				f.req.Target = f.targets[0]
+			}
 			return a.write(cmd.Context(), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.req.Image, "image", "", "image file to write (default: build the profile's installer)")
-	fl.StringVar(&f.req.Target, "target", "", "disk to erase: /dev/sdb, sdb or a /dev/disk/by-id link")
+	fl.StringArrayVar(&f.targets, "target", nil, "disk to erase: /dev/sdb, sdb or a /dev/disk/by-id link; repeat it to write several sticks at once")
 	fl.StringVar(&f.req.SHA256, "sha256", "", "SHA-256 the image (file or uncompressed) must have")
 	fl.StringVar(&f.req.Bmap, "bmap", "", "bmaptool block map (default: IMAGE.bmap beside the image)")
 	fl.BoolVar(&f.req.NoBmap, "no-bmap", false, "write the whole image even when a .bmap is beside it")
@@ -108,7 +123,17 @@ func throttleProgress(s step.Sink, asJSON bool) step.Sink {
 	last := map[string]int64{}
 	return step.SinkFunc(func(e step.Event) {
 		switch p := e.(type) {
+		case media.TargetsProgress:
+			// Several sticks: one line a second for all of them.
+			sec := p.At.Unix()
+			if last["targets"] == sec {
+				return
+			}
+			last["targets"] = sec
 		case media.Progress:
+			if p.Target != "" {
+				return // said by TargetsProgress
+			}
 			sec := p.At.Unix()
 			if last[p.Phase] == sec && p.Done != p.Total {
 				return
