@@ -106,7 +106,6 @@ type engine struct {
 	written atomic.Int64 // acknowledged by the device
 	idle    atomic.Int64 // ns writers waited for data, summed
 	samples []RateSample
-	last    atomic.Pointer[Progress]
 }
 
 // attach adds a target; every target is attached before write starts.
