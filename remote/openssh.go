@@ -137,6 +137,7 @@ type sshConn struct {
 	master  *exec.Cmd
 	stdin   io.WriteCloser
 	out     *bufio.Reader
+	stdout  *os.File      // read end of the master's stdout
 	exited  chan struct{} // closed when the master exits
 	waitErr error
 	once    sync.Once
@@ -150,6 +151,9 @@ type sshConn struct {
 // its control socket listens, before any of the session's output.
 const readyMarker = "jetup-master-ready"
 
+// drainAfterExit bounds how long Output still reads after ssh exited.
+const drainAfterExit = 30 * time.Second
+
 // maxStderr bounds what is kept of the ssh client's stderr.
 const maxStderr = 64 << 10
 
@@ -157,11 +161,18 @@ const maxStderr = 64 << 10
 func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	c.master = c.o.Runner.Command(ctx, "ssh", "-F", c.config, "-M", "-o", "ControlMaster=yes",
 		"-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo "+readyMarker, sshAlias, "sh -c "+ShellQuote(do.Script))
-	stdout, err := c.master.StdoutPipe()
+	// Our own pipe, not StdoutPipe: exec's Wait closes a StdoutPipe as
+	// soon as ssh exits, and on a busy host the board shell's last lines
+	// (its "jetup:rc=" verdict) were still unread in it and lost. This
+	// pipe is read to EOF; Wait never closes it.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
+	c.stdout = stdout
+	c.master.Stdout = w
 	if c.stdin, err = c.master.StdinPipe(); err != nil {
+		w.Close()
 		return err
 	}
 	c.master.Stderr = proc.NewLineWriter(func(l string) {
@@ -179,7 +190,9 @@ func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 			fmt.Fprintln(c.log, "ssh: "+l)
 		}
 	})
-	if err := c.master.Start(); err != nil {
+	err = c.master.Start()
+	w.Close() // ssh holds the write end now; EOF comes when it exits
+	if err != nil {
 		return err
 	}
 	c.out = bufio.NewReaderSize(stdout, 64*1024)
@@ -197,6 +210,10 @@ func (c *sshConn) start(ctx context.Context, do DialOptions) error {
 	}()
 	go func() {
 		c.waitErr = c.master.Wait()
+		// What ssh wrote before it exited is in the pipe, to be read
+		// however slowly; the deadline only ends a wait on a descendant
+		// that kept the write end open (none should), so it is generous.
+		_ = stdout.SetReadDeadline(time.Now().Add(drainAfterExit))
 		close(c.exited)
 	}()
 	select {
@@ -305,6 +322,9 @@ func (c *sshConn) Close() error {
 				_ = syscall.Kill(-c.master.Process.Pid, syscall.SIGKILL)
 				<-c.exited
 			}
+		}
+		if c.stdout != nil {
+			_ = c.stdout.Close()
 		}
 		os.RemoveAll(c.dir)
 	})
