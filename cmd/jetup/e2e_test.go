@@ -20,17 +20,34 @@ type tmuxTerm struct {
 
 func newTmux(t *testing.T, w, h int, env []string, args ...string) *tmuxTerm {
 	t.Helper()
+	return newTmuxCmd(t, w, h, env, append([]string{binary}, args...))
+}
+
+// newTmuxCmd is newTmux for a whole command line: jetup behind a wrapper
+// (a network namespace, a private store). Env values and arguments are
+// quoted for the shell.
+func newTmuxCmd(t *testing.T, w, h int, env []string, cmdline []string) *tmuxTerm {
+	t.Helper()
 	testkit.NeedCommands(t, "tmux")
 	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("jetup-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	// If the test binary dies (a go test timeout), t.Cleanup never runs and
 	// the tmux server would keep jetup alive: bound the pane's life instead.
 	// --foreground keeps jetup in the terminal's foreground process group.
-	bounded := append([]string{"timeout", "--foreground", "-k", "5", "600", binary}, args...)
-	shell := strings.Join(append(env, bounded...), " ") + "; echo JETUP-EXIT=$?; sleep 30"
+	var words []string
+	for _, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		words = append(words, k+"="+shQuote(v))
+	}
+	for _, a := range append([]string{"timeout", "--foreground", "-k", "5", "600"}, cmdline...) {
+		words = append(words, shQuote(a))
+	}
+	shell := strings.Join(words, " ") + "; echo JETUP-EXIT=$?; sleep 30"
 	tm.run("new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), shell)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
 	return tm
 }
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (tm *tmuxTerm) run(args ...string) string {
 	tm.t.Helper()

@@ -196,6 +196,14 @@ func TestFieldKitOfflineInANamespaceWithNoRoute(t *testing.T) {
 		t.Errorf("activations on the board: %q", got)
 	}
 
+	// The wizard in the field, in a real terminal: offline by itself, the
+	// header names the kit the builds come from, the host check judges it.
+	tm := newTmuxCmd(t, 150, 40, []string{"TERM=xterm-256color", "XDG_CONFIG_HOME=" + of.config, kitNixConfig},
+		append(append([]string{}, of.wrap...), binary, "--state-dir", of.state, "--profile", fieldProfile))
+	tm.waitFor("offline · kit field-nano · run ", "▸ Check host", "field kit", "kit field-nano: flash, installer, system", "checks:")
+	tm.keys("q")
+	tm.waitFor("JETUP-EXIT=")
+
 	// A step whose artifact is in no kit: refused before it starts.
 	r = of.run("--profile", "orin-nano-devkit", "write", "--target", of.loop, "--allow-fixed", "--yes")
 	if r.code != 2 || !strings.Contains(r.stderr, "jetup: the installer for orin-nano-devkit is not in a kit\nnext: run `jetup prepare --profile orin-nano-devkit` while online") {
