@@ -46,6 +46,7 @@ type PushBoard struct {
 	top        string
 	upd        *simUpdates
 	verify     *VerifyBoard // answers verify, made on first use
+	boards     int          // boards of the bench before this one (NextBoard)
 }
 
 // PushOptions tune the simulated board.
@@ -90,16 +91,35 @@ func EdgeFor(b *PushBoard) deploy.Edge { return deploy.Edge{Nix: &simNix{b}, SSH
 
 // Fingerprint is the board's host key fingerprint (what its console
 // would print).
-func (b *PushBoard) Fingerprint() string { return remote.Fingerprint(b.key) }
+func (b *PushBoard) Fingerprint() string { return remote.Fingerprint(b.HostKey()) }
 
 // HostKey is the board's ed25519 host key, the one its console prints
 // (sim.Board's ssh-keygen answers).
-func (b *PushBoard) HostKey() ssh.PublicKey { return b.key }
+func (b *PushBoard) HostKey() ssh.PublicKey {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.key
+}
+
+// NextBoard makes this the bench's next board at the same address: a new
+// host key (made on its first boot, as a real installer makes one), an
+// empty store, generation 0. Its key is ed25519 from a seed numbered by
+// board, so a run of the demo is the same every time.
+func (b *PushBoard) NextBoard() ssh.PublicKey {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.boards++
+	b.key = hostKeyFrom(fmt.Sprintf("jetup simulated jetson host key, board %d", b.boards+1))
+	b.store, b.generation, b.verify = map[string]bool{}, 0, nil
+	return b.key
+}
 
 // simHostKey is the simulated Jetson's host key: the same on every run,
 // as a board keeps its key until it is reinstalled.
-func simHostKey() ssh.PublicKey {
-	seed := sha256.Sum256([]byte("jetup simulated jetson host key"))
+func simHostKey() ssh.PublicKey { return hostKeyFrom("jetup simulated jetson host key") }
+
+func hostKeyFrom(text string) ssh.PublicKey {
+	seed := sha256.Sum256([]byte(text))
 	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
 	key, _ := ssh.NewPublicKey(pub)
 	return key

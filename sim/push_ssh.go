@@ -38,7 +38,7 @@ func (s *simSSH) HostKey(ctx context.Context, addr string, _ []string) (ssh.Publ
 	if err := s.reach(ctx, host); err != nil {
 		return nil, err
 	}
-	return s.b.key, nil
+	return s.b.HostKey(), nil
 }
 
 // Dial checks the host key against known_hosts as OpenSSH does, and the

@@ -524,7 +524,6 @@ type SerialBench struct {
 	// HostKeys are the board's SSH host keys (BoardOptions.HostKeys).
 	HostKeys []ssh.PublicKey
 
-	once    sync.Once
 	board   *Board
 	err     error
 	mu      sync.Mutex
@@ -543,13 +542,25 @@ func (s *SerialBench) ExpectBoard(p *profiles.Profile) {
 }
 
 func (s *SerialBench) get() (*Board, error) {
-	s.once.Do(func() {
-		s.mu.Lock()
-		p := s.profile
-		s.mu.Unlock()
-		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys, Script: BootFor(p)})
-	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.board == nil && s.err == nil {
+		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys, Script: BootFor(s.profile)})
+	}
 	return s.board, s.err
+}
+
+// NextBoard takes the board off the bench and readies the next one, with
+// hostKeys: its console boots from the start when jetup next looks for
+// the port.
+func (s *SerialBench) NextBoard(hostKeys []ssh.PublicKey) {
+	s.mu.Lock()
+	old := s.board
+	s.board, s.err, s.HostKeys = nil, nil, hostKeys
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 }
 
 // List is the board's console port.

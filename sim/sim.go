@@ -22,11 +22,13 @@ func Hardware() hardware.Edges {
 	disks := NewDisks()
 	disks.WriteRate *= Speed()
 	disks.ReadRate *= Speed()
+	serial := &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}
 	return hardware.Edges{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
 		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
-		Serial: &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}, Push: EdgeFor(target),
-		Verify: verify.Edge{SSH: EdgeFor(target).SSH},
-		Update: image.Edge{SSH: EdgeFor(target).SSH, Runner: proc.Host{}}}
+		Serial: serial, Push: EdgeFor(target),
+		Verify:    verify.Edge{SSH: EdgeFor(target).SSH},
+		Update:    image.Edge{SSH: EdgeFor(target).SSH, Runner: proc.Host{}},
+		NextBoard: func() { serial.NextBoard([]ssh.PublicKey{target.NextBoard()}) }}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

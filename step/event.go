@@ -46,6 +46,9 @@ const (
 	FactIP              = "ip"               // IPv4 address printed on the console, for push
 	FactHostKey         = "host_key"         // SSH host key fingerprint (SHA256:...) printed by the board
 	FactInstaller       = "installer"        // path of the installer image built or chosen, for write
+	// What a board says about itself, for its label on a bench.
+	FactUSBSerial    = "usb_serial"    // the recovery device's USB serial string, from detect
+	FactSerialNumber = "serial_number" // the module's serial number, printed on the console
 	// The push's login, set by the push step and read by the console
 	// step, which installs the matching public key (flowing back when the
 	// person returns to Watch after changing them); root and ssh's own

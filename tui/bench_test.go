@@ -3,9 +3,14 @@ package tui
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
 )
 
 // The wizard's board is a board of today's bench; a damaged session file
@@ -33,5 +38,107 @@ func TestWizardBoardJoinsTodaysBenchAndSetsADamagedSessionAside(t *testing.T) {
 	}
 	if rec := d.m.sess.Run.Snapshot(); rec.Bench == nil || rec.Bench.Session != s.ID || rec.Bench.Board != 1 {
 		t.Errorf("the run's own record %+v", rec.Bench)
+	}
+}
+
+// Every board of a bench comes up at 192.168.55.1 with a key of its own.
+// The pins belong to the board: the second board is not refused because
+// of the first one's key, its own console vouches for its own key, a
+// board whose console said nothing is asked about (never trusted
+// silently), and a board flashed again has its pin forgotten.
+func TestBenchBoardsAtOneAddressEachPinTheirOwnKey(t *testing.T) {
+	t.Parallel()
+	o, board := fastBench()
+	o.StateDir = t.TempDir()
+	o.Hardware.NextBoard = func() { board.NextBoard() }
+	d := onPush(t, 100, 30, o)
+	first := board.Fingerprint()
+	d.m.sess.Facts[step.FactHostKey] = first // what its console printed
+	d.key(tea.KeyEnter)
+	d.waitView("matches the board's console", "✓ pushed")
+	run1 := d.m.sess.Run
+
+	d.send(nextBoardMsg{})
+	d.waitView("▸ Label", "push ./result as")
+	d.key(tea.KeyEnter)
+	second := board.Fingerprint()
+	if second == first {
+		t.Fatal("the simulated next board kept the first one's key: the test would prove nothing")
+	}
+	d.m.sess.SetFact(step.FactIP, "192.168.55.1")
+	d.m.sess.SetFact(step.FactHostKey, second) // its own console's word
+	d.run(d.m.goTo(step.Push, false))
+	// The carried form starts by itself and goes on to Verify.
+	d.waitAttempt(step.Push, "a success", outcome(runrec.Success))
+	if text := d.view(); strings.Contains(text, "CHANGED") || strings.Contains(text, "First contact") {
+		t.Errorf("second board refused or asked about:\n%s", text)
+	}
+	pins := func(r *runrec.Run) []string {
+		keys, err := remote.KnownHosts{File: filepath.Join(r.Dir(), "known_hosts")}.Pinned("192.168.55.1:22")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			out = append(out, remote.Fingerprint(k))
+		}
+		return out
+	}
+	run2 := d.m.sess.Run
+	if p1, p2 := pins(run1), pins(run2); len(p1) != 1 || p1[0] != first || len(p2) != 1 || p2[0] != second {
+		t.Errorf("pins: board 1 %v (want %s), board 2 %v (want %s)", p1, first, p2, second)
+	}
+	// Flashed again: the board's pin and its console's old word go.
+	d.m.sess.freshBoard()
+	if p := pins(run2); len(p) != 0 || d.m.sess.Facts[step.FactHostKey] != "" {
+		t.Errorf("after a new flash: pins %v, host key fact %q", p, d.m.sess.Facts[step.FactHostKey])
+	}
+
+	// A third board whose console said nothing: asked about, not trusted.
+	d.send(nextBoardMsg{})
+	d.waitView("▸ Label")
+	d.key(tea.KeyEnter)
+	d.m.sess.SetFact(step.FactIP, "192.168.55.1")
+	d.run(d.m.goTo(step.Push, false))
+	d.waitView("First contact", "y trust this key")
+	if p := pins(d.m.sess.Run); len(p) != 0 {
+		t.Errorf("third board pinned before anyone vouched: %v", p)
+	}
+}
+
+// A label another board of today already carries is said, and asked
+// again: enter keeps it, another label is taken at once. A label that is
+// no label is refused with what a label may hold.
+func TestBenchLabelUsedTodayWarnsAndAsks(t *testing.T) {
+	t.Parallel()
+	o, _ := fastBench()
+	o.StateDir = t.TempDir()
+	d := onPush(t, 100, 30, o)
+	d.send(nextBoardMsg{})
+	d.waitView("▸ Label")
+	d.typ("B-01")
+	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover")
+	labelled := d.m.sess.Run.ID()
+
+	d.send(nextBoardMsg{})
+	d.waitView("▸ Label", "Board 3 of today's bench")
+	d.typ("b/01")
+	d.key(tea.KeyEnter)
+	d.waitView("✗ not a label")
+	for range 4 {
+		d.key(tea.KeyBackspace)
+	}
+	d.typ("b-01")
+	d.key(tea.KeyEnter)
+	d.waitView("b-01 is already the label of a board of today", labelled, "enter again keeps it")
+	if d.m.sess.label != "" {
+		t.Fatalf("label taken before the person said so: %q", d.m.sess.label)
+	}
+	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover")
+	b := d.m.bench.Session()
+	if len(b.Boards) != 3 || b.Boards[1].Label != "B-01" || b.Boards[2].Label != "b-01" {
+		t.Errorf("bench boards %+v", b.Boards)
 	}
 }

@@ -50,7 +50,8 @@ type consoleScreen struct {
 	facts     []serialcon.Fact
 	warn      string
 
-	focus bool
+	focus    bool
+	autoDone bool // the bench's next board went on by itself once
 
 	searching bool
 	query     string // the search being typed, then the last one (n/N)
@@ -179,7 +180,7 @@ func (c *consoleScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return c, nil
 		}
 		c.event(msg.Event)
-		return c, c.task.Next()
+		return c, tea.Batch(c.task.Next(), c.carried())
 	case TaskDoneMsg:
 		if msg.Task != c.task {
 			return c, nil
@@ -344,6 +345,8 @@ func (c *consoleScreen) done(d TaskDoneMsg) tea.Cmd {
 
 // finish ends the step with what the console showed.
 func (c *consoleScreen) finish() tea.Cmd {
+	c.sess.answers.consoleK = c.ssh.state == sshSent
+	c.sess.answers.consoleAt = c.current
 	sum := c.summary()
 	details := c.result
 	return func() tea.Msg {

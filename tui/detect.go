@@ -39,6 +39,19 @@ type recoverScreen struct {
 	drawing  bool            // small screens: the drawing instead of the steps
 	since    time.Time
 	watchErr error
+	auto     *detect.Device // the bench's next board, taken without asking
+	autoUsed bool           // once: coming back here asks
+}
+
+// carriedBoard is the board to take without asking, on a bench whose
+// board before was taken here: the only board in recovery mode, with
+// nothing to warn about. Several boards, or one with a warning, are the
+// person's choice.
+func (r *recoverScreen) carriedBoard() (detect.Device, bool) {
+	if c := r.sess.carry; c == nil || r.autoUsed || !c.answers.recovered || len(r.boards) != 1 || len(r.boards[0].Warnings) > 0 {
+		return detect.Device{}, false
+	}
+	return r.boards[0], true
 }
 
 var (
@@ -136,6 +149,10 @@ func (r *recoverScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 			return r, nil
 		}
 		r.event(msg.Event)
+		if b := r.auto; b != nil {
+			r.auto, r.autoUsed = nil, true
+			return r, r.finish(*b)
+		}
 		return r, r.task.Next()
 	case TaskDoneMsg:
 		if msg.Task == r.task && msg.Err != nil {
@@ -166,6 +183,9 @@ func (r *recoverScreen) event(e step.Event) {
 		}
 		if len(r.boards) > 0 {
 			r.left = ""
+		}
+		if b, ok := r.carriedBoard(); ok {
+			r.auto = &b
 		}
 	case detect.Change:
 		if e.Event == detect.Disappear && e.Mode == detect.Recovery {
@@ -229,6 +249,8 @@ func (r *recoverScreen) finish(b detect.Device) tea.Cmd {
 	r.task.Cancel()
 	r.sess.SetFact(step.FactUSBInstance, b.USBInstance)
 	r.sess.SetFact(step.FactModule, b.Module)
+	r.sess.SetFact(step.FactUSBSerial, b.Serial)
+	r.sess.answers.recovered = true
 	sum := fmt.Sprintf("%s in recovery mode at %s", b.Module, b.USBInstance)
 	return func() tea.Msg {
 		return DoneMsg{Outcome: runrec.Success, Summary: sum, Details: map[string]any{"device": b}}

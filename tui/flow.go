@@ -42,23 +42,60 @@ func (m *Model) index(id step.ID) int {
 type nextBoardMsg struct{}
 
 // nextBoard is the bench technician's loop: the same profile, a new run
-// record, the last board's facts forgotten, and the host check carried
-// over (recorded as skipped, naming the run that checked it).
+// record and a new session (the last board's facts, pins and running
+// watches are its own and end with it), the host check carried over
+// (recorded as skipped, naming the run that checked it), and every answer
+// that was not about the board carried (bench_carry.go). The one question
+// asked is the board's label.
 func (m *Model) nextBoard() tea.Cmd {
-	p, prev := m.sess.Profile, ""
-	if m.sess.Run != nil {
-		prev = m.sess.Run.ID()
-		_ = m.sess.Run.Close(m.overall(true))
+	old, p := m.sess, m.sess.Profile
+	prev, outcome := "", m.overall(true)
+	var carry *benchCarry
+	if old.Run != nil {
+		prev = old.Run.ID()
+		carry = carryFrom(m.boards+1, p, old.Run.Snapshot(), old.answers, old.Facts)
+		_ = old.Run.Close(outcome)
 	}
-	m.sess.Run, m.sess.Profile, m.sess.Facts = nil, nil, map[string]string{}
+	m.rememberFailure(old, outcome)
+	// The last board's watches (its console) stop now, so the next board
+	// can have the port; waiting for them to return is done off the UI.
+	old.cancel()
+	m.done = append(m.done, old)
+	if next := m.opt.Hardware.NextBoard; next != nil {
+		next()
+	}
+	m.sess = newSession(m.opt.Hardware, m.opt.StateDir, m.opt.Version)
+	m.sess.Profiles, m.sess.Kits, m.sess.carry = m.opt.Profiles, m.opt.Kits, carry
 	m.boards++
 	m.startRun(p)
+	if carry != nil {
+		for k, v := range carry.facts {
+			m.sess.SetFact(k, v)
+		}
+	}
 	doctor := m.index(step.Doctor)
 	if m.sess.Run != nil {
 		_ = m.sess.Run.Begin(step.Doctor).Finish(runrec.Skipped, "host checked for the previous board (run "+prev+")", nil)
 	}
 	m.entries[doctor].state = skipped
-	return m.activate(doctor + 1) // the board's first step
+	label := &entry{title: "Label", label: true, make: func() Screen { return newLabelScreen(m.sess, m.st, carry) }}
+	m.entries = append(m.entries[:doctor+1], append([]*entry{label}, m.entries[doctor+1:]...)...)
+	return tea.Batch(func() tea.Msg { old.stop(); return nil }, m.activate(doctor+1))
+}
+
+// labelChosen names the board (label "" leaves it to the board: its USB
+// serial or the serial number its console prints) and goes on to its
+// first step.
+func (m *Model) labelChosen(label string) tea.Cmd {
+	e := m.active()
+	if !e.label {
+		return nil
+	}
+	if label != "" {
+		m.setLabel(label)
+	}
+	e.state = done
+	return m.activate(m.cur + 1)
 }
 
 // startRun makes the run record and the step list for profile p.
@@ -102,6 +139,12 @@ func (m *Model) finishStep(d DoneMsg) tea.Cmd {
 	switch d.Outcome {
 	case runrec.Success:
 		e.state = done
+		if e.id == step.Flash || e.id == step.Write {
+			// A new system on the board: a new host key, vouched for
+			// afresh.
+			m.sess.freshBoard()
+		}
+		m.labelFromBoard()
 	case runrec.Skipped:
 		e.state = skipped
 	default:
@@ -117,7 +160,7 @@ func (m *Model) finishStep(d DoneMsg) tea.Cmd {
 // back leaves the active step for the previous one; an attempt left open is
 // recorded as skipped so the record never shows a phantom running step.
 func (m *Model) back() tea.Cmd {
-	if d := m.index(step.Doctor); d < 0 || m.cur <= d {
+	if d := m.index(step.Doctor); d < 0 || m.cur <= d || m.active().label {
 		return nil // the profile is chosen once per run
 	}
 	m.leave("left before it finished")
@@ -171,7 +214,7 @@ func (m *Model) skip() tea.Cmd {
 	if e.id == "" || e.id == step.Doctor {
 		return nil
 	}
-	return m.finishStep(DoneMsg{Outcome: runrec.Skipped, Summary: "skipped by the person"})
+	return m.finishStep(DoneMsg{Outcome: runrec.Skipped, Summary: skippedByPerson})
 }
 
 // ChangeProfileMsg asks the root to go back to the board picker: the board

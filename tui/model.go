@@ -49,6 +49,11 @@ type entry struct {
 	screen Screen
 	make   func() Screen
 	open   *runrec.Step // the attempt in progress, if any
+	// label is the bench's label question (no step of its own).
+	label bool
+	// carried: the entry was passed by on its own once (bench_carry.go);
+	// coming back to it opens it.
+	carried bool
 }
 
 // Model is the root model.
@@ -69,6 +74,8 @@ type Model struct {
 	boards      int    // boards brought up before this one in this wizard
 	kit, kitFor string // offline: the newest whole kit for profile kitFor
 	bench       *runrec.Bench
+	done        []*Session // the sessions of the boards before, ended with the wizard
+	failures    []boardRow // boards before this one that failed, until dismissed
 
 	// screens are the registered screens (screen.go), copied so that a
 	// test may replace one for its own wizard.
@@ -96,6 +103,7 @@ func (m *Model) Init() tea.Cmd {
 
 // activate makes entry i the active one and starts its screen.
 func (m *Model) activate(i int) tea.Cmd {
+	i = m.passCarried(i)
 	if m.cur != i && m.cur < len(m.entries) {
 		if l, ok := m.entries[m.cur].screen.(Leaver); ok {
 			l.Leave()
@@ -132,7 +140,12 @@ func (m *Model) quit(outcome runrec.Outcome) tea.Cmd {
 
 // Close stops whatever still runs and closes the run record. The program
 // calls it after Bubble Tea returns, however the program ended.
-func (m *Model) Close() { m.sess.end(m.overall(false)) }
+func (m *Model) Close() {
+	for _, s := range m.done {
+		s.stop()
+	}
+	m.sess.end(m.overall(false))
+}
 
 // overall is the run's outcome when the person quits now.
 func (m *Model) overall(finished bool) runrec.Outcome {
@@ -180,6 +193,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.goTo(msg.Step, msg.Fresh)
 	case nextBoardMsg:
 		return m, m.nextBoard()
+	case labelChosenMsg:
+		return m, m.labelChosen(msg.label)
 	case finishMsg:
 		return m, m.quit(m.overall(true))
 	case tea.KeyPressMsg:
@@ -230,6 +245,12 @@ func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 		return m.back(), true
 	case key.Matches(k, keys.Skip) && !m.sess.Busy():
 		return m.skip(), true
+	case len(m.failures) > 0 && key.Matches(k, dismissKey):
+		m.dismiss()
+		if s := m.active().screen; s != nil {
+			s.SetSize(m.contentSize())
+		}
+		return nil, true
 	}
 	return nil, false
 }
@@ -240,11 +261,20 @@ const sidebarWidth = 16
 // the step list and the help bar.
 func (m *Model) contentSize() (int, int) {
 	w := m.w - sidebarWidth - 3
-	h := m.h - 4
+	h := m.h - 4 - m.rowLines()
 	if m.showHelp {
 		h -= 3
 	}
 	return max(w, 20), max(h, 5)
+}
+
+// rowLines is how many lines the failed boards' rows take above the
+// screen (with the blank line under them).
+func (m *Model) rowLines() int {
+	if n := len(m.rows(80)); n > 0 {
+		return n + 1
+	}
+	return 0
 }
 
 // View draws the frame around the active screen.
@@ -271,13 +301,15 @@ func (m *Model) View() tea.View {
 	b.WriteString(m.st.Accent.Render(title) + strings.Repeat(" ", gap) + m.st.Subtle.Render(right) + "\n\n")
 
 	cw, ch := m.contentSize()
-	side := m.sidebar(ch)
+	full := ch + m.rowLines()
+	side := m.sidebar(full)
 	content := ""
 	if s := m.active().screen; s != nil {
 		content = s.View()
 	}
 	content = lipgloss.NewStyle().Width(cw).MaxWidth(cw).Height(ch).MaxHeight(ch).Render(content)
-	sep := m.st.Subtle.Render(strings.TrimRight(strings.Repeat(" │ \n", ch), "\n"))
+	content = withRows(m.rows(cw), content)
+	sep := m.st.Subtle.Render(strings.TrimRight(strings.Repeat(" │ \n", full), "\n"))
 	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, side, sep, content) + "\n")
 	b.WriteString(m.footer())
 
@@ -344,6 +376,9 @@ func (m *Model) footer() string {
 		}
 	} else if !m.sess.Busy() {
 		global = append([]key.Binding{keys.Back}, global...)
+		if len(m.failures) > 0 {
+			global = append(global, dismissKey)
+		}
 		if e := m.active(); e.id != "" && e.id != step.Doctor {
 			global = append([]key.Binding{keys.Skip}, global...)
 		}

@@ -273,7 +273,9 @@ func TestSkipAndGoTo(t *testing.T) {
 
 // The bench loop, walked through a real Bubble Tea program from the host
 // check to the summary: after it, n starts the next board of the same
-// profile with its own run record; the host check is carried over.
+// profile with its own run record; the host check is carried over, the
+// one question is the label, and the steps the person skipped for the
+// first board are skipped for the second, each saying so.
 func TestNextBoardStartsANewRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -289,7 +291,10 @@ func TestNextBoardStartsANewRun(t *testing.T) {
 		t.Fatalf("first board already numbered 2:\n%s", text)
 	}
 	tm.Type("n")
-	scr.WaitFor(t, wait, "board 2 · run ", "▸ Write", "– Check host")
+	scr.WaitFor(t, wait, "board 2 · run ", "▸ Label", "– Check host", "Same choices as board 1", "skipping")
+	tm.Type("B-02")
+	press(tm, tea.KeyEnter)
+	scr.WaitFor(t, wait, "▸ Summary", "Summary of board 2")
 
 	runs, _, err := runrec.List(dir)
 	if err != nil || len(runs) != 2 {
@@ -299,22 +304,25 @@ func TestNextBoardStartsANewRun(t *testing.T) {
 	if first.Outcome != runrec.Success || first.Ended == nil {
 		t.Errorf("first board's run not closed: %s", first.Outcome)
 	}
-	if second.Profile != "rpi4" || len(second.Steps) < 2 {
+	if second.Profile != "rpi4" || len(second.Steps) != 5 {
 		t.Fatalf("second run %+v", second)
 	}
 	doc := second.Steps[0]
 	if doc.Step != step.Doctor || doc.Outcome != runrec.Skipped || !strings.Contains(doc.Summary, first.ID) {
 		t.Errorf("host check not carried over: %+v", doc)
 	}
-	if second.Steps[1].Step != step.Write || second.Steps[1].Outcome != runrec.Running {
-		t.Errorf("second board does not start at its first step: %+v", second.Steps[1])
+	for _, s := range second.Steps[1:] {
+		if s.Outcome != runrec.Skipped || s.Summary != "skipped, as for board 1 (run "+first.ID+")" {
+			t.Errorf("second board's %s: %s %q", s.Step, s.Outcome, s.Summary)
+		}
 	}
-	// The bench session ties the two runs together, in order.
+	// The bench session ties the two runs together, in order, with the
+	// second board's label.
 	b, _, err := runrec.OpenBench(dir, runrec.BenchOptions{})
-	if s := b.Session(); err != nil || len(s.Boards) != 2 || s.Boards[0].Run != first.ID || s.Boards[1].Run != second.ID {
+	if s := b.Session(); err != nil || len(s.Boards) != 2 || s.Boards[0].Run != first.ID || s.Boards[1].Run != second.ID || s.Boards[1].Label != "B-02" {
 		t.Errorf("bench session %+v %v", s, err)
 	}
-	if second.Bench == nil || second.Bench.Board != 2 {
+	if second.Bench == nil || second.Bench.Board != 2 || second.Bench.Label != "B-02" {
 		t.Errorf("second run's bench place %+v", second.Bench)
 	}
 }

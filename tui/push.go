@@ -32,6 +32,8 @@ type pushScreen struct {
 	retry   bool // the next start is a new attempt in the run record
 	opts    deploy.Options
 	offline *offlineRun // an offline bundle being written (push_offline.go)
+	auto    bool        // the bench's next board: start with the carried form
+	carried bool        // this attempt was started so: a success goes on by itself
 }
 
 var (
@@ -56,6 +58,10 @@ func newPushScreen(s *Session, st *Styles) Screen {
 		host = "192.168.55.1"
 	}
 	p := &pushScreen{sess: s, st: st, form: newPushForm(host, "./result"), spin: spinner.New(spinner.WithSpinner(spinner.Dot))}
+	if c := s.carry; c != nil && c.answers.push != nil {
+		p.form.fill(*c.answers.push)
+		p.auto = host != ""
+	}
 	if host == "" {
 		p.form.focusOn(fHost)
 	} else {
@@ -65,6 +71,15 @@ func newPushScreen(s *Session, st *Styles) Screen {
 }
 
 func (p *pushScreen) Init() tea.Cmd {
+	if p.auto && p.run == nil {
+		// The bench's next board: the form as for the board before, with
+		// this board's own address.
+		p.auto = false
+		if o, err := p.form.options(); err == nil {
+			p.carried = true
+			return p.start(o)
+		}
+	}
 	if p.form.editing() {
 		return p.form.focusOn(p.form.focus)
 	}
@@ -107,8 +122,9 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 		cmds = append(cmds, Retry())
 	}
 	p.retry = true
-	o.KnownHosts = remote.KnownHostsPath(p.sess.StateDir, p.sess.Hardware.Sim)
+	o.KnownHosts = p.sess.knownHosts()
 	o.ConsoleHostKey = p.sess.Facts[step.FactHostKey]
+	p.sess.answers.push = carriedPush(o)
 	// The Watch step's k installs the public key for this login.
 	p.sess.SetFact(step.FactSSHUser, o.Target.User)
 	p.sess.SetFact(step.FactSSHIdentity, o.Target.Identity)
@@ -180,6 +196,10 @@ func (p *pushScreen) finished(msg TaskDoneMsg) tea.Cmd {
 		if res.Fingerprint != "" {
 			p.sess.SetFact(step.FactHostKey, res.Fingerprint)
 		}
+		if p.carried {
+			// As the person did for the board before: on to Verify.
+			return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+		}
 		return nil
 	}
 	p.run.err = msg.Err
@@ -214,6 +234,7 @@ func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		res := r.result
 		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
 	case key.Matches(k, pushRetryKey):
+		p.carried = false
 		return p.start(p.opts)
 	case r.cause() == string(remote.CauseHostKeyChanged) && key.Matches(k, pushForgetKey) && r.changed != "":
 		o := p.opts
@@ -247,4 +268,13 @@ func (p *pushScreen) formKey(k tea.KeyPressMsg) tea.Cmd {
 		return f.update(k)
 	}
 	return nil
+}
+
+// carriedPush is what of a push's options the next board of a bench
+// keeps: the login, the system and how it is activated. Never the host
+// (each board's own), nor anything that vouches for a host key.
+func carriedPush(o deploy.Options) *deploy.Options {
+	c := deploy.Options{Closure: o.Closure, Flake: o.Flake, Mode: o.Mode, Reboot: o.Reboot}
+	c.Target.Port, c.Target.User, c.Target.Identity = o.Target.Port, o.Target.User, o.Target.Identity
+	return &c
 }

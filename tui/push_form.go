@@ -53,6 +53,27 @@ func newPushForm(host, system string) *pushForm {
 	return f
 }
 
+// fill sets the form's fields but the host from o (a bench's board
+// before).
+func (f *pushForm) fill(o deploy.Options) {
+	if o.Target.Port > 0 {
+		f.inputs[fPort].SetValue(strconv.Itoa(o.Target.Port))
+	}
+	f.inputs[fUser].SetValue(o.Target.User)
+	f.inputs[fIdentity].SetValue(o.Target.Identity)
+	sys := o.Closure
+	if o.Flake != "" {
+		sys = o.Flake
+	}
+	f.inputs[fSystem].SetValue(sys)
+	for i, m := range f.modes {
+		if m == o.Mode {
+			f.mode = i
+		}
+	}
+	f.reboot = o.Reboot
+}
+
 // setWidth sizes the text fields to the content area.
 func (f *pushForm) setWidth(w int) {
 	for i := range f.inputs {

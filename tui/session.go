@@ -2,6 +2,8 @@ package tui
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/profiles"
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 )
@@ -41,6 +44,13 @@ type Session struct {
 	Board int
 	// Kits is the field kits' side of the run (nil on the simulated bench).
 	Kits *FieldKits
+
+	// carry is what this board keeps from the bench's board before it
+	// (nil for the first); answers is what the person chose on this
+	// board, for the next one. label is the board's label once known.
+	carry   *benchCarry
+	answers answers
+	label   string
 }
 
 func newSession(b hardware.Edges, stateDir, version string) *Session {
@@ -160,10 +170,42 @@ func (s *Session) Busy() bool { return s.busy.Load() > 0 }
 // with outcome. Only the first call counts.
 func (s *Session) end(outcome runrec.Outcome) {
 	s.ended.Do(func() {
-		s.cancel()
-		s.tasks.Wait()
+		s.stopTasks()
 		if s.Run != nil {
 			_ = s.Run.Close(outcome)
 		}
 	})
+}
+
+// stop ends a board's session whose run record is closed already (the
+// bench went on to the next board): every task is cancelled and waited
+// for.
+func (s *Session) stop() { s.ended.Do(s.stopTasks) }
+
+func (s *Session) stopTasks() {
+	s.cancel()
+	s.tasks.Wait()
+}
+
+// knownHosts is the file of the host keys pinned for this board. Pins
+// belong to the board, not to its address: every board of a bench comes
+// up at the same address (192.168.55.1 over the USB gadget) with a key of
+// its own, so each run keeps its own known_hosts in its run directory,
+// vouched for by its own console (or the person). Without a run record
+// the address's pins in the state dir are used.
+func (s *Session) knownHosts() string {
+	if s.Run != nil {
+		return filepath.Join(s.Run.Dir(), "known_hosts")
+	}
+	return remote.KnownHostsPath(s.StateDir, s.Hardware.Sim)
+}
+
+// freshBoard forgets what vouched for the board's last system: it was
+// flashed or its disk written again, and comes up with a new host key.
+// Its own console vouches for the new one.
+func (s *Session) freshBoard() {
+	if s.Run != nil {
+		_ = os.Remove(filepath.Join(s.Run.Dir(), "known_hosts"))
+	}
+	s.SetFact(step.FactHostKey, "")
 }

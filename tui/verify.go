@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"path/filepath"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
@@ -33,6 +32,7 @@ type verifyScreen struct {
 	answers chan bool
 	opts    verify.Options
 	started bool // an attempt was begun (the next is a retry)
+	retried bool // the person asked again: the end waits for them
 }
 
 var (
@@ -61,10 +61,7 @@ func (v *verifyScreen) target() remote.Target {
 
 // options are the checks' options for the profile and the board.
 func (v *verifyScreen) options() verify.Options {
-	kh := filepath.Join(v.sess.StateDir, "known_hosts")
-	if v.sess.Hardware.Sim {
-		kh += ".sim"
-	}
+	kh := v.sess.knownHosts()
 	o := verify.Options{Target: v.target(), StateDir: v.sess.StateDir,
 		Trust: remote.Trust{KnownHosts: kh, ConsoleHostKey: v.sess.Facts[step.FactHostKey]}}
 	if p := v.sess.Profile; p != nil {
@@ -195,6 +192,12 @@ func (v *verifyScreen) finished(msg TaskDoneMsg) tea.Cmd {
 		if r.result.Hostname != "" {
 			v.sess.SetFact(step.FactHostname, r.result.Hostname)
 		}
+		if c := v.sess.carry; c != nil && c.answers.verified && !v.retried {
+			// As the person did for the board before: on to the summary.
+			res := r.result
+			v.sess.answers.verified = true
+			return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+		}
 		return nil
 	}
 	outcome, summary := runrec.OutcomeOf(r.err), "verify failed"
@@ -237,12 +240,14 @@ func (v *verifyScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		v.task.Cancel()
 	case !r.done:
 	case key.Matches(k, verifyRetryKey):
+		v.retried = true
 		return v.start(v.options())
 	case r.cause() == "host-key-changed" && r.changed != "" && key.Matches(k, verifyForgetKey):
 		o := v.options()
 		o.Trust.ForgetHostKey, o.Trust.AcceptHostKey = true, r.changed
 		return v.start(o)
 	case r.err == nil && r.result != nil && r.result.ExitCode() == 0 && key.Matches(k, verifyContinueKey):
+		v.sess.answers.verified = true
 		res := r.result
 		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
 	}
