@@ -10,6 +10,32 @@
 // path once; and the export of the inventory to colmena and deploy-rs,
 // with jetup's pinned host keys.
 //
+// k3s, all over the nodes' pinned SSH (no port but 22 needed from this
+// machine):
+//
+//   - After a phase, each role: server node of it that ended well and has
+//     a k3s command gates the next phase: on the server, curl -k
+//     https://127.0.0.1:6443/ping must print "pong", then `k3s kubectl get
+//     --raw /readyz` must succeed, looked at every PollEvery up to --wait
+//     (Waiting events say what it waits for); else the server fails with
+//     cause k3s-not-ready. A role: server node without k3s is not gated.
+//   - An agent with k3s_token_file gets, right before its activation
+//     (deploy's BeforeActivate), the server's agent-token, else its
+//     node-token, read once per run over SSH from the first server that
+//     answered. Its K10<hash> part must be the SHA-256 of the server's
+//     /cacerts bytes (or of a CA certificate's DER, for a custom CA), as a
+//     joining agent checks (k3s-io/docs cli/token.md); a short token or a
+//     mismatch fails the agent (cause k3s-token) with nothing sent or
+//     activated. The token goes on the agent's stdin, never on a command
+//     line, and is written as PATH.jetup-new (umask 077, chmod 600) renamed
+//     over PATH. It is held in memory only: no event, log or record has it.
+//   - At most MaxJoins (10) agents activate, and so join, at once.
+//   - After the last phase, `k3s kubectl get nodes -o json` on the server,
+//     until every k3s node that ended well is listed (matched by its
+//     InternalIP = host, else hostname, else name) and Ready, and those
+//     with a Jetson profile have allocatable nvidia.com/gpu > 0, or --wait
+//     has passed: Record.Cluster (event "cluster"); not OK is exit 1.
+//
 // fleet is an orchestrator: the one domain package allowed to import step
 // packages (deploy, verify), because running them in order on many boards
 // is its whole job. The steps never import it.

@@ -196,13 +196,6 @@ func (nr *nodeRun) maySkip() bool {
 	return p == nil || p.State != Failed && p.State != Running && p.State != Pending
 }
 
-// beforeActivate is the push's hook right before activation: nothing yet
-// (k3s agents get their token here).
-func (nr *nodeRun) beforeActivate(ctx context.Context) (func(), error) {
-	nr.set(func(r *NodeResult) { r.Step, r.Detail = "activate", "" })
-	return func() {}, nil
-}
-
 // sink takes the node's own events: each goes to the fleet as a NodeLine,
 // and those that move the node on change its row.
 func (nr *nodeRun) sink() step.Sink {

@@ -38,6 +38,9 @@ type Options struct {
 	// Wait bounds each wait for k3s: a server answering, nodes Ready
 	// (3m when 0).
 	Wait time.Duration
+	// MaxJoins is how many k3s agents activate (and join) at once
+	// (MaxJoins when 0).
+	MaxJoins int
 	// Retries is how often a node's copy cut off by a lost link is
 	// resumed (deploy.Options.Retries).
 	Retries int
@@ -83,6 +86,8 @@ type fleetRun struct {
 	systems map[string]string // SystemKey -> store path
 	joins   chan struct{}
 	stop    string // why the later phases do not run ("" while they do)
+	server  *Node  // the first k3s server that answered (guarded by mu)
+	token   k3sToken
 }
 
 // Push brings the fleet up: builds each distinct system once, pushes
@@ -98,6 +103,7 @@ func Push(ctx context.Context, edge Edge, o Options, sink step.Sink) (*Result, e
 	}
 	defer r.log.Close()
 	r.runPhases(ctx)
+	r.checkCluster(ctx)
 	return r.finish(ctx), nil
 }
 
@@ -115,6 +121,9 @@ func start(edge Edge, o Options, sink step.Sink) (*fleetRun, error) {
 	if o.Wait == 0 {
 		o.Wait = 3 * time.Minute
 	}
+	if o.MaxJoins <= 0 {
+		o.MaxJoins = MaxJoins
+	}
 	if o.PollEvery == 0 {
 		o.PollEvery = 2 * time.Second
 	}
@@ -129,7 +138,7 @@ func start(edge Edge, o Options, sink step.Sink) (*fleetRun, error) {
 		return nil, step.Refuse("usage", "--only takes node names from the inventory, comma-separated", "--only: %v", err)
 	}
 	r := &fleetRun{edge: edge, o: o, inv: inv, sel: sel, nodes: map[string]*nodeRun{}, systems: map[string]string{},
-		joins: make(chan struct{}, MaxJoins), prev: lastRecord(o.StateDir, inv.File)}
+		joins: make(chan struct{}, o.MaxJoins), prev: lastRecord(o.StateDir, inv.File)}
 	run, err := runrec.Create(o.StateDir, runrec.Options{Kind: "fleet", Name: runName(inv.File), Version: o.Version,
 		Command: o.Command, Host: o.Host, Sim: o.Sim})
 	if err != nil {
@@ -218,6 +227,7 @@ func (r *fleetRun) runPhases(ctx context.Context) {
 			r.sink.Emit(PhaseStart{Event: "phase", At: time.Now(), Phase: i + 1, Nodes: names(todo)})
 			r.runAll(ctx, todo)
 		}
+		r.gate(ctx, phase)
 		var failed []string
 		for _, name := range phase {
 			if r.nodes[name].state() == Failed {
