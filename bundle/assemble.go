@@ -16,7 +16,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/step"
 )
 
@@ -108,7 +107,7 @@ func (w *writer) assemble(ctx context.Context, out string) (*Result, error) {
 		h.HeaderSize = 0
 		for i := 0; i < 3; i++ {
 			h.ScriptSize = offset - h.HeaderSize
-			headerTar, err = w.signHeader(ctx, h)
+			headerTar, err = w.signHeader(h)
 			if err != nil {
 				return nil, err
 			}
@@ -260,39 +259,15 @@ func layParts(body *os.File, offset, size, split int64) ([]Part, error) {
 	return parts, nil
 }
 
-// signHeader writes the header's binary cache, has nix sign it, and
-// returns its tar members (no end-of-archive).
-func (w *writer) signHeader(ctx context.Context, h *Header) ([]byte, error) {
-	dir := filepath.Join(w.stage, "header")
-	os.RemoveAll(dir)
-	if err := os.MkdirAll(filepath.Join(dir, "nar"), 0o755); err != nil {
-		return nil, err
+// signHeader signs the header's binary cache and returns its tar members
+// (no end-of-archive).
+func (w *writer) signHeader(h *Header) ([]byte, error) {
+	secret, err := w.key.readSecret()
+	if err != nil {
+		return nil, step.Errorf("sign-failed", "check that the key file is a Nix secret key (nix key generate-secret)", "%v", err)
 	}
-	path := headerPath(h)
-	niName, ni, narName, nar := headerCache(path, h.Text())
+	niName, ni, narName, nar := headerCache(headerPath(h), h.Text(), secret)
 	files := map[string][]byte{"nix-cache-info": []byte("StoreDir: /nix/store\n"), niName: ni, narName: nar}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	_, err := w.edge.Nix.Run(ctx, nixrun.Call{Args: []string{"store", "sign", "--store", "file://" + dir, "-k", w.key.file, path},
-		Log: nixrun.Watch{Raw: w.log}})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &step.Error{Cause: "sign-failed", Err: err, What: "nix store sign failed on the bundle's header",
-			Next: "check that the key file is a Nix secret key (nix key generate-secret)"}
-	}
-	signed, err := os.ReadFile(filepath.Join(dir, niName))
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Contains(signed, []byte("\nSig: ")) {
-		return nil, step.Errorf("sign-failed", "check the key file", "nix store sign left the header unsigned")
-	}
-	files[niName] = signed
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
 	for _, name := range []string{"nix-cache-info", niName, narName} {

@@ -205,17 +205,23 @@ func narOfFile(content []byte) []byte {
 	return b.Bytes()
 }
 
-// headerCache is the unsigned narinfo and the zstd NAR of the header
-// path: file names (relative to the cache) and contents. `nix store sign`
-// signs it. The NAR is compressed as the body's are (the board's nix reads
-// zstd caches already): its lists of store paths shrink to a third.
-func headerCache(path string, text string) (narinfoName string, narinfo []byte, narName string, file []byte) {
+// headerCache is the signed narinfo and the zstd NAR of the header path:
+// file names (relative to the cache) and contents. The NAR is compressed
+// as the body's are (the board's nix reads zstd caches already): its lists
+// of store paths shrink to a third. The narinfo's Sig is ed25519 over
+// Nix's fingerprint of the path (ValidPathInfo::fingerprint:
+// "1;PATH;NARHASH;NARSIZE;REFERENCES"), as `nix store sign` makes it,
+// without a nix process per try of the bundle's layout; the board's own
+// nix checks it.
+func headerCache(path string, text string, key nixSecret) (narinfoName string, narinfo []byte, narName string, file []byte) {
 	nar := narOfFile([]byte(text))
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
 	file = enc.EncodeAll(nar, nil)
 	narSum, fileSum := sha256.Sum256(nar), sha256.Sum256(file)
+	narHash := "sha256:" + nix32(narSum[:])
 	narName = "nar/" + nix32(fileSum[:]) + ".nar.zst"
-	narinfo = []byte(fmt.Sprintf("StorePath: %s\nURL: %s\nCompression: zstd\nFileHash: sha256:%s\nFileSize: %d\nNarHash: sha256:%s\nNarSize: %d\nReferences: \n",
-		path, narName, nix32(fileSum[:]), len(file), nix32(narSum[:]), len(nar)))
+	fingerprint := fmt.Sprintf("1;%s;%s;%d;", path, narHash, len(nar))
+	narinfo = []byte(fmt.Sprintf("StorePath: %s\nURL: %s\nCompression: zstd\nFileHash: sha256:%s\nFileSize: %d\nNarHash: %s\nNarSize: %d\nReferences: \nSig: %s\n",
+		path, narName, nix32(fileSum[:]), len(file), narHash, len(nar), key.sign(fingerprint)))
 	return HashPart(path) + ".narinfo", narinfo, narName, file
 }

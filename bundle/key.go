@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,7 +17,8 @@ import (
 
 // signingKey is a Nix secret key file ("name:base64 of the 64-byte ed25519
 // key", as nix key generate-secret writes it). jetup never prints or logs
-// the secret; nix reads the file itself.
+// the secret: nix reads the file itself to sign the paths, and jetup reads
+// it only to sign the bundle's header (nixSecret).
 type signingKey struct {
 	file   string
 	public string // "name:base64 of the 32-byte public key"
@@ -104,4 +106,29 @@ func makeKey(ctx context.Context, nix *nixrun.Nix, file string) error {
 		return err
 	}
 	return os.WriteFile(strings.TrimSuffix(file, ".sec")+".pub", []byte(name+":"+pub+"\n"), 0o644)
+}
+
+// nixSecret is a Nix secret key in memory, for the header's signature.
+type nixSecret struct {
+	name string
+	key  ed25519.PrivateKey
+}
+
+// readSecret reads the key file the bundle is signed with.
+func (k signingKey) readSecret() (nixSecret, error) {
+	raw, err := readBounded(k.file, 4096)
+	if err != nil {
+		return nixSecret{}, err
+	}
+	name, b64, _ := strings.Cut(strings.TrimSpace(string(raw)), ":")
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(b) != ed25519.PrivateKeySize {
+		return nixSecret{}, fmt.Errorf("%s: not a Nix secret key", k.file)
+	}
+	return nixSecret{name: name, key: ed25519.PrivateKey(b)}, nil
+}
+
+// sign is a narinfo's Sig value for fingerprint: "name:base64(ed25519)".
+func (s nixSecret) sign(fingerprint string) string {
+	return s.name + ":" + base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, []byte(fingerprint)))
 }
