@@ -267,6 +267,10 @@ func TestBundleOfOnePackageChangeSwitchesTheBoard(t *testing.T) {
 	if !strings.Contains(res.Text(), "3 paths, ") || !strings.Contains(res.Text(), "instead of") {
 		t.Errorf("text %q", res.Text())
 	}
+	// The NARs travel compressed (binaries: well under three quarters).
+	if res.Bytes > res.NarBytes*3/4 {
+		t.Errorf("bundle %d bytes for %d of NAR: not compressed", res.Bytes, res.NarBytes)
+	}
 
 	if err := os.WriteFile(filepath.Join(b.Dir, "key.pub"), []byte(k.publicKey+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -1061,5 +1065,34 @@ func TestBundleShipsTheDecoderOnce(t *testing.T) {
 	}
 	if m := h.collect(t, b).Manifest; !strings.HasPrefix(m.Decoder, "zstd 1.") {
 		t.Errorf("the board's manifest names no decoder: %q", m.Decoder)
+	}
+}
+
+// noZstd is this machine without a zstd command: nix compresses the NARs
+// itself and no deltas are made.
+type noZstd struct{ proc.Host }
+
+func (noZstd) LookPath(name string) (string, error) {
+	if name == "zstd" {
+		return "", exec.ErrNotFound
+	}
+	return exec.LookPath(name)
+}
+
+func TestBundleWithoutZstdAtHomeHasNixCompressTheNARs(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	o := bundle.Options{Closure: f.sys["next"], SignKey: f.k.secret, For: f.b.HostKeyFingerprint(),
+		Output: filepath.Join(t.TempDir(), "bundle.sh"), KeyDir: filepath.Join(f.h.state, "keys"), Log: f.h.log}
+	res, err := bundle.Write(ctx, bundle.Edge{Nix: &nixrun.Nix{}, Runner: noZstd{}}, f.h.mirror, o, &recorder{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, f.h.log)
+	}
+	if res.Deltas != 0 || res.Paths != 3 || res.Bytes > res.NarBytes*3/4 {
+		t.Errorf("without zstd: %+v", res)
+	}
+	if r := f.apply(t, res, "--switch"); r.code != 0 || profileTarget(t, f.b) != f.sys["next"] {
+		t.Errorf("%d\n%s", r.code, r.out)
 	}
 }

@@ -3,7 +3,10 @@ package bundle
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,7 +119,7 @@ func (w *writer) makeDeltas(ctx context.Context) error {
 	if w.o.NoDeltas || (w.base.Decoder == "" && w.decoder == "") || len(w.send) == 0 {
 		return nil
 	}
-	if _, err := w.edge.Runner.LookPath("zstd"); err != nil {
+	if !w.zstdCLI {
 		fmt.Fprintln(w.log, "no zstd on this machine: whole NARs only")
 		return nil
 	}
@@ -161,34 +164,35 @@ func (w *writer) makeDeltas(ctx context.Context) error {
 	return firstErr
 }
 
+// sureDelta: a patch under this fraction of its NAR is taken without
+// compressing the NAR to compare (no binary compresses 20 times); above
+// it, the NAR is compressed and the smaller is sent.
+const sureDelta = 20
+
 // delta makes path's patch against base and keeps it when it is smaller
-// than the path's zstd NAR in the cache.
+// than the path's compressed NAR. The new NAR is the one nix copy wrote
+// into the cache, uncompressed; the old one jetup writes.
 func (w *writer) delta(ctx context.Context, cache, path, base string, slot int) (bool, error) {
-	ni := filepath.Join(cache, HashPart(path)+".narinfo")
-	url, fileSize, err := narinfoFile(ni)
+	url, _, err := narinfoFile(filepath.Join(cache, HashPart(path)+".narinfo"))
 	if err != nil {
 		return false, err
 	}
+	newNar := filepath.Join(cache, url)
 	tmp := filepath.Join(w.stage, fmt.Sprintf("delta-%d", slot))
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return false, err
 	}
 	defer os.RemoveAll(tmp)
-	oldNar, newNar := filepath.Join(tmp, "old.nar"), filepath.Join(tmp, "new.nar")
+	oldNar := filepath.Join(tmp, "old.nar")
 	old, _ := w.base.Get(base) // deltaBases checked this machine has it with the same hash
-	for p, want := range map[string]NarHash{base: old.NarHash, path: w.closure[path].NarHash} {
-		f := map[string]string{base: oldNar, path: newNar}[p]
-		ok, err := dumpChecked(p, f, want)
-		if ok && err == nil {
-			continue
-		}
-		fmt.Fprintf(w.log, "the NAR of %s written here is not the store's (%v): nix store dump-path writes it\n", p, err)
-		if err := w.dump(ctx, p, f); err != nil {
+	if ok, err := dumpChecked(base, oldNar, old.NarHash); !ok || err != nil {
+		fmt.Fprintf(w.log, "the NAR of %s written here is not the store's (%v): nix store dump-path writes it\n", base, err)
+		if err := w.dump(ctx, base, oldNar); err != nil {
 			return false, err
 		}
 	}
 	out := filepath.Join(cache, "delta", HashPart(path)+".zst")
-	cmd := w.edge.Runner.Command(ctx, "zstd", "-q", "-f", fmt.Sprintf("-%d", w.o.Level), "--long=31", "--patch-from="+oldNar, newNar, "-o", out)
+	cmd := w.edge.Runner.Command(ctx, "zstd", append(levelArgs(w.o.Level), "-q", "-f", "--long=31", "--patch-from="+oldNar, newNar, "-o", out)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -201,11 +205,131 @@ func (w *writer) delta(ctx context.Context, cache, path, base string, slot int) 
 	if err != nil {
 		return false, err
 	}
-	fmt.Fprintf(w.log, "delta %s against %s: %d bytes, the zstd NAR %d\n", NameOf(path), NameOf(base), st.Size(), fileSize)
-	if st.Size() >= fileSize {
+	size, narSize := st.Size(), w.closure[path].NarSize
+	if size*sureDelta <= narSize {
+		fmt.Fprintf(w.log, "delta %s against %s: %d bytes, the NAR %d\n", NameOf(path), NameOf(base), size, narSize)
+		return true, os.Remove(newNar)
+	}
+	zsize, err := w.compressNAR(ctx, cache, path)
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(w.log, "delta %s against %s: %d bytes, the zstd NAR %d\n", NameOf(path), NameOf(base), size, zsize)
+	if size >= zsize {
 		return false, os.Remove(out)
 	}
+	url, _, err = narinfoFile(filepath.Join(cache, HashPart(path)+".narinfo"))
+	if err != nil {
+		return false, err
+	}
 	return true, os.Remove(filepath.Join(cache, url))
+}
+
+// levelArgs is zstd's flag for a level (above 19 it wants --ultra).
+func levelArgs(level int) []string {
+	if level > 19 {
+		return []string{"--ultra", fmt.Sprintf("-%d", level)}
+	}
+	return []string{fmt.Sprintf("-%d", level)}
+}
+
+// compress compresses, two at a time, the NARs nix copy wrote as they are
+// (all but those sent as deltas, and those compressed to be compared with
+// theirs).
+func (w *writer) compress(ctx context.Context) error {
+	if !w.zstdCLI || len(w.send) == 0 {
+		return nil
+	}
+	cache := filepath.Join(w.stage, "jetup-bundle", "cache")
+	delta := map[string]bool{}
+	for _, d := range w.deltas {
+		delta[d.Path] = true
+	}
+	var todo []string
+	for _, in := range w.send {
+		if !delta[in.Path] {
+			todo = append(todo, in.Path)
+		}
+	}
+	w.phase("compress", "compressing %d NARs, zstd level %d", len(todo), w.o.Level)
+	jobs := make(chan string)
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			var first error
+			for p := range jobs {
+				if first == nil {
+					_, first = w.compressNAR(ctx, cache, p)
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, p := range todo {
+		jobs <- p
+	}
+	close(jobs)
+	return errors.Join(<-errs, <-errs)
+}
+
+// compressNAR compresses path's NAR in the cache with zstd (no long
+// window: nix decompresses it with its defaults) and points its narinfo at
+// the result: URL, Compression, FileHash, FileSize. Nix's signature does
+// not cover those (its fingerprint is path, NAR hash, size, references).
+// A NAR compressed already is left as it is.
+func (w *writer) compressNAR(ctx context.Context, cache, path string) (int64, error) {
+	ni := filepath.Join(cache, HashPart(path)+".narinfo")
+	raw, err := os.ReadFile(ni)
+	if err != nil {
+		return 0, err
+	}
+	url, size, err := narinfoFile(ni)
+	if err != nil || !strings.HasSuffix(url, ".nar") {
+		return size, err
+	}
+	src := filepath.Join(cache, url)
+	tmp := src + ".zst.tmp"
+	cmd := w.edge.Runner.Command(ctx, "zstd", append(levelArgs(w.o.Level), "-q", "-f", src, "-o", tmp)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("zstd %s: %v: %s", src, err, b)
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return 0, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return 0, err
+	}
+	sum := nix32(h.Sum(nil))
+	newURL := "nar/" + sum + ".nar.zst"
+	if err := os.Rename(tmp, filepath.Join(cache, newURL)); err != nil {
+		return 0, err
+	}
+	if err := os.Remove(src); err != nil {
+		return 0, err
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(string(raw), "\n"), "\n") {
+		k, _, _ := strings.Cut(line, ": ")
+		switch k {
+		case "URL":
+			line = "URL: " + newURL
+		case "Compression":
+			line = "Compression: zstd"
+		case "FileHash":
+			line = "FileHash: sha256:" + sum
+		case "FileSize":
+			line = fmt.Sprintf("FileSize: %d", n)
+		}
+		out.WriteString(line + "\n")
+	}
+	return n, os.WriteFile(ni, []byte(out.String()), 0o644)
 }
 
 // dump writes a path's NAR with nix store dump-path.
