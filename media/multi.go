@@ -27,6 +27,12 @@ type Batch struct {
 	Buffer int64
 }
 
+// BatchRecord is the write step's details in run.json when several sticks
+// were written at once: one receipt per stick, in the order given.
+type BatchRecord struct {
+	Targets []*Receipt `json:"targets"`
+}
+
 // Causes of a batch's refusals and of its end.
 const (
 	CauseTargetTwice   = "target-twice"

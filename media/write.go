@@ -65,6 +65,9 @@ type Plan struct {
 	// name typed out: disks over 64 GB and fixed disks.
 	NeedsTypedName bool
 	env            Env
+	// checked is true when the checksum was checked already, once for
+	// every card of a station: Execute does not read the image again.
+	checked bool
 }
 
 // TypedNameOver is the size above which the person types the device name.
@@ -216,7 +219,7 @@ func (p *Plan) Confirmation() string { return p.Disk.Name }
 // every case where the target was opened, with the error if any.
 func (p *Plan) Execute(ctx context.Context, sink step.Sink) (*Receipt, error) {
 	rc := p.newReceipt()
-	if c := p.Checksum; c != nil {
+	if c := p.Checksum; c != nil && !p.checked {
 		sink.Emit(Stage{At: time.Now(), Stage: PhaseChecksum, Message: fmt.Sprintf("checking %s against the SHA-256 from %s", p.Image.Name, c.Source)})
 		if err := VerifyChecksum(ctx, p.Image, c, p.env.Runner, sink); err != nil {
 			return nil, err

@@ -30,6 +30,9 @@ const (
 	wsWriting // write, flush, verify
 	wsDone    // receipt, power off
 	wsFailed
+	wsStationConfirm // what the station will do; y starts it
+	wsStation        // one bar per slot until x
+	wsStationDone    // the counts and each card
 )
 
 // writeScreen writes the installer: image, disk, confirmation, progress
@@ -66,6 +69,16 @@ type writeScreen struct {
 	receipt    *media.Receipt
 	err        error
 	poweredOff string
+
+	// Several sticks at once (write_many.go): the marked disks, the
+	// batch, one bar per stick, a receipt each.
+	marked   map[string]bool
+	batch    *media.Batch
+	targets  *media.TargetsProgress
+	receipts []*media.Receipt
+	// The station: its slots now, and its end.
+	stationProg *media.StationProgress
+	stationRes  *media.StationResult
 }
 
 var (
@@ -93,15 +106,31 @@ func (w *writeScreen) SetSize(width, height int) {
 }
 
 func (w *writeScreen) CapturesKeys() bool {
-	return w.editingFile || (w.state == wsConfirm && w.plan != nil && w.plan.NeedsTypedName)
+	return w.editingFile || (w.state == wsConfirm && w.needsTypedName())
+}
+
+// needsTypedName is true when the confirmation is names typed out.
+func (w *writeScreen) needsTypedName() bool {
+	if w.batch != nil {
+		return w.batch.NeedsTypedName()
+	}
+	return w.plan != nil && w.plan.NeedsTypedName
 }
 
 func (w *writeScreen) Keys() []key.Binding {
 	switch w.state {
-	case wsImage, wsDisks:
+	case wsImage:
 		return []key.Binding{wkUp, keys.Continue}
+	case wsDisks:
+		return []key.Binding{wkUp, wkMark, keys.Continue, wkStation}
+	case wsStationConfirm:
+		return []key.Binding{wkStart, key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "back"))}
+	case wsStation:
+		return []key.Binding{wkEnd}
+	case wsStationDone:
+		return []key.Binding{keys.Continue}
 	case wsConfirm:
-		if w.plan != nil && w.plan.NeedsTypedName {
+		if w.needsTypedName() {
 			return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "erase and write"))}
 		}
 		return []key.Binding{wkErase, key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "another disk"))}
@@ -153,7 +182,7 @@ func (w *writeScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		}
 		return w, tea.Batch(w.listDisks(), w.waitChanges(msg.ch))
 	case spinner.TickMsg:
-		if w.state != wsBuilding && w.state != wsPreparing && w.state != wsWriting {
+		if w.state != wsBuilding && w.state != wsPreparing && w.state != wsWriting && w.state != wsStation {
 			return w, nil
 		}
 		var cmd tea.Cmd
@@ -210,10 +239,21 @@ func (w *writeScreen) onKey(k tea.KeyPressMsg) tea.Cmd {
 			w.cursor = max(w.cursor-1, 0)
 		case key.Matches(k, wkDown):
 			w.cursor = min(w.cursor+1, len(w.disks)-1)
+		case key.Matches(k, wkMark):
+			w.toggleMark()
+		case key.Matches(k, wkStation):
+			w.state, w.err = wsStationConfirm, nil
+		case key.Matches(k, keys.Continue) && len(w.markedTargets()) > 0:
+			return w.prepareBatch(w.markedTargets())
 		case key.Matches(k, keys.Continue) && len(w.disks) > 0:
 			return w.prepare(w.disks[w.cursor])
 		}
+	case wsStationConfirm, wsStation, wsStationDone:
+		return w.stationKey(k)
 	case wsConfirm:
+		if w.batch != nil {
+			return w.confirmBatchKey(k)
+		}
 		if k.String() == "esc" || (!w.plan.NeedsTypedName && k.String() == "n") {
 			w.state = wsDisks
 			w.nameInput.Blur()
@@ -242,8 +282,12 @@ func (w *writeScreen) onKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case wsDone:
 		switch {
+		case key.Matches(k, wkPowerOff) && w.poweredOff == "" && w.batch != nil:
+			return w.powerOffAll()
 		case key.Matches(k, wkPowerOff) && w.poweredOff == "":
 			return w.powerOff()
+		case key.Matches(k, keys.Continue) && w.batch != nil:
+			return w.finishBatch()
 		case key.Matches(k, keys.Continue):
 			return w.finish()
 		}
@@ -251,8 +295,15 @@ func (w *writeScreen) onKey(k tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case key.Matches(k, wkRetry):
 			w.err, w.plan, w.receipt, w.samples = nil, nil, nil, nil
+			w.batch, w.receipts, w.targets, w.marked = nil, nil, nil, nil
 			w.state = wsImage
 			return Retry()
+		case key.Matches(k, keys.Continue) && w.receipts != nil:
+			rec := media.BatchRecord{Targets: w.receipts}
+			err := w.err
+			return func() tea.Msg {
+				return DoneMsg{Outcome: runrec.OutcomeOf(err), Summary: "installer not written to every stick", Err: err, Details: rec}
+			}
 		case key.Matches(k, keys.Continue):
 			return Done(runrec.OutcomeOf(w.err), "installer not written", w.err)
 		}
@@ -362,12 +413,19 @@ func (w *writeScreen) onEvent(e step.Event) {
 	switch e := e.(type) {
 	case media.BuildProgress:
 		w.buildProg = &e
+	case media.TargetsProgress:
+		w.targets = &e
+	case media.StationProgress:
+		w.stationProg = &e
 	case media.Progress:
+		if e.Target != "" {
+			return // a bar of several: TargetsProgress or StationProgress has it
+		}
 		w.prog = e
 	case media.RateSample:
 		w.samples = append(w.samples, e)
 	case media.Stage:
-		w.stage = e.Message
+		w.stage = e.Text()
 	case step.Log:
 		w.logs = append(w.logs, safe.Text(e.Line)) // nix's output
 		if len(w.logs) > 200 {
@@ -392,14 +450,32 @@ func (w *writeScreen) onDone(d TaskDoneMsg) tea.Cmd {
 			w.err, w.state = d.Err, wsDisks
 			return w.listDisks()
 		}
-		w.plan = d.Result.(*media.Plan)
+		w.plan, w.batch = nil, nil
+		switch r := d.Result.(type) {
+		case *media.Plan:
+			w.plan = r
+		case *media.Batch:
+			w.batch = r
+		}
 		w.state = wsConfirm
-		if w.plan.NeedsTypedName {
+		if w.needsTypedName() {
 			w.nameInput.SetValue("")
-			w.nameInput.Placeholder = w.plan.Confirmation()
+			w.nameInput.Placeholder = w.confirmation()
 			return w.nameInput.Focus()
 		}
 	case wsWriting:
+		if rcs, ok := d.Result.([]*media.Receipt); ok {
+			w.receipts = rcs
+			if d.Err != nil {
+				w.err, w.state = d.Err, wsFailed
+				if rcs != nil && w.sess.Step() != nil {
+					_ = w.sess.Step().SetDetails(media.BatchRecord{Targets: rcs})
+				}
+				return nil
+			}
+			w.state = wsDone
+			return nil
+		}
 		if rc, ok := d.Result.(*media.Receipt); ok && rc != nil {
 			w.receipt = rc
 		}
@@ -411,8 +487,16 @@ func (w *writeScreen) onDone(d TaskDoneMsg) tea.Cmd {
 			return nil
 		}
 		w.state = wsDone
+	case wsStation:
+		w.stationRes, _ = d.Result.(*media.StationResult)
+		w.err, w.state = d.Err, wsStationDone
+		if w.stationRes != nil && w.sess.Step() != nil {
+			_ = w.sess.Step().SetDetails(w.stationRes)
+		}
 	case wsDone:
-		if d.Err != nil {
+		if hows, ok := d.Result.(map[string]string); ok {
+			w.batchPoweredOff(hows)
+		} else if d.Err != nil {
 			w.stage = d.Err.Error()
 		} else if how, ok := d.Result.(string); ok {
 			w.poweredOff = how
@@ -420,6 +504,15 @@ func (w *writeScreen) onDone(d TaskDoneMsg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// confirmation is what is typed to confirm: the disk's name, or every
+// marked disk's.
+func (w *writeScreen) confirmation() string {
+	if w.batch != nil {
+		return w.batch.Confirmation()
+	}
+	return w.plan.Confirmation()
 }
 
 // pickCursor keeps the selected disk across a refresh (hotplug) and

@@ -39,13 +39,28 @@ func (w *writeScreen) View() string {
 	case wsDisks, wsPreparing:
 		b.WriteString(w.diskList())
 	case wsConfirm:
-		b.WriteString(w.confirmView())
+		if w.batch != nil {
+			b.WriteString(w.confirmBatchView())
+		} else {
+			b.WriteString(w.confirmView())
+		}
 	case wsWriting, wsDone:
-		b.WriteString(w.progressView())
-	case wsFailed:
-		if w.receipt != nil {
+		if w.batch != nil {
+			b.WriteString(w.targetsView())
+		} else {
 			b.WriteString(w.progressView())
 		}
+	case wsFailed:
+		switch {
+		case w.batch != nil && w.receipts != nil:
+			b.WriteString(w.targetsView())
+		case w.receipt != nil:
+			b.WriteString(w.progressView())
+		}
+	case wsStationConfirm:
+		b.WriteString(w.stationConfirmView())
+	case wsStation, wsStationDone:
+		b.WriteString(w.stationView())
 	}
 	if w.err != nil {
 		b.WriteString("\n" + w.st.Bad.Render(wrapIndent("✗ "+w.err.Error(), w.w, "")) + "\n")
@@ -78,12 +93,15 @@ func (w *writeScreen) tail(lines []string, n int) string {
 func (w *writeScreen) diskList() string {
 	var b strings.Builder
 	b.WriteString(truncate("Image: "+w.image, w.w) + "\n")
-	b.WriteString("Pick the stick or card to erase (the list follows plugging and unplugging):\n\n")
+	b.WriteString(wrapIndent("Pick the stick or card to erase (the list follows plugging and unplugging); space marks several to write at once; t writes each one plugged in from now on (station):", w.w, "") + "\n\n")
 	if len(w.disks) == 0 {
 		b.WriteString(w.st.Subtle.Render("no disks found") + "\n")
 	}
 	wide := w.w >= 120
 	modelW := max(w.w-44, 8)
+	if len(w.marked) > 0 {
+		modelW = max(modelW-4, 8) // the marks' boxes
+	}
 	if wide {
 		modelW = 32
 	}
@@ -91,6 +109,13 @@ func (w *writeScreen) diskList() string {
 		mark := "  "
 		if i == w.cursor {
 			mark = w.st.Accent.Render("▸ ")
+		}
+		if len(w.marked) > 0 {
+			box := "[ ] "
+			if w.marked[d.Name] {
+				box = w.st.Accent.Render("[x] ")
+			}
+			mark += box
 		}
 		block := media.Blocking(w.reasons[i])
 		status := w.st.Good.Render("✓ writable")

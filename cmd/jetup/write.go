@@ -26,6 +26,11 @@ type writeFlags struct {
 	powerOff bool
 	// ignoreBoard writes an image the profile's board cannot boot.
 	ignoreBoard bool
+	// station writes every stick plugged in from now on (--station).
+	station bool
+	// disksRoot reads the disks from a tree (sys/, proc/, dev/) instead
+	// of the machine's: the tests' fake sysfs over loop devices.
+	disksRoot string
 }
 
 func (a *app) writeCommand() *cobra.Command {
@@ -46,6 +51,13 @@ stick that fails (an I/O error, pulled out) is closed off while the others go
 on. Every safety rule applies to each stick: one refused refuses them all
 before anything is written. --json prints one receipt per stick.
 
+--station writes every USB stick or SD card plugged in from now on, each as
+it arrives, until Ctrl-C: only removable sticks and cards of at most 64 GB
+that pass every rule; disks plugged in before it starts, and anything else,
+are listed and left alone. A verified card is powered off where the reader
+allows and shown as "pull me"; the end counts written and failed cards, each
+with its serial.
+
 Without --image the profile's installer is built with nix (--profile);
 offline (--offline, or a host with no route out) it comes from the newest whole
 field kit for the profile (jetup prepare), and with none the write is refused
@@ -59,16 +71,23 @@ warnings with the next step. A .wic (or .wic.img) uses NAME.wic.bmap.
 Without --yes you are shown what will be erased and asked to type the device's
 name.
 
-Exit status: 0 written and verified (every stick), 1 failed (any stick),
-2 refused before writing.`,
+Exit status: 0 written and verified (every stick; with --station, no card
+failed), 1 failed (any stick), 2 refused before writing.`,
 		Example: `  jetup write --list
   jetup write --image nixos-sd-image.img.zst --target /dev/sdb
   jetup write --image nixos-sd-image.img.zst --target sdb --target sdc --target sdd
+  jetup write --image nixos-sd-image.img.zst --station --unmount
   jetup --profile orin-nano-devkit write --target sdb --yes --unmount --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.list {
 				return a.writeList(cmd.Context(), f)
+			}
+			if f.station {
+				if len(f.targets) > 0 {
+					return step.Refuse("usage", "drop --target: the station takes each stick as it is plugged in", "--station and --target do not go together")
+				}
+				return a.writeStation(cmd.Context(), f)
 			}
 			if len(f.targets) > 1 {
 				return a.writeMany(cmd.Context(), f)
@@ -92,6 +111,9 @@ Exit status: 0 written and verified (every stick), 1 failed (any stick),
 	fl.BoolVar(&f.powerOff, "power-off", false, "power the stick off when done (asked without --yes)")
 	fl.BoolVar(&f.ignoreBoard, "ignore-board-check", false, "write an image the profile's board cannot boot (pure GPT on a Pi 3, no Pi firmware, another JetPack's ISO)")
 	fl.BoolVar(&f.list, "list", false, "list the disks: candidates, and why every other one is excluded")
+	fl.BoolVar(&f.station, "station", false, "write every USB stick or SD card plugged in from now on, each as it arrives, until Ctrl-C")
+	fl.StringVar(&f.disksRoot, "disks-root", "", "read the disks from this tree (sys/, proc/, dev/) instead of the machine's (tests)")
+	_ = fl.MarkHidden("disks-root")
 	return cmd
 }
 
@@ -121,6 +143,7 @@ func throttleProgress(s step.Sink, asJSON bool) step.Sink {
 		return s
 	}
 	last := map[string]int64{}
+	lastShape := ""
 	return step.SinkFunc(func(e step.Event) {
 		switch p := e.(type) {
 		case media.TargetsProgress:
@@ -130,6 +153,14 @@ func throttleProgress(s step.Sink, asJSON bool) step.Sink {
 				return
 			}
 			last["targets"] = sec
+		case media.StationProgress:
+			// A line when something changed, and once a second while a
+			// card is written.
+			shape := stationShape(p)
+			if shape == lastShape && (p.Rate == 0 || last["station"] == p.At.Unix()) {
+				return
+			}
+			lastShape, last["station"] = shape, p.At.Unix()
 		case media.Progress:
 			if p.Target != "" {
 				return // said by TargetsProgress

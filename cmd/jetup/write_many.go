@@ -13,12 +13,6 @@ import (
 	"github.com/jetup/jetup/step"
 )
 
-// batchRecord is the write step's details in run.json when several sticks
-// were written at once: one receipt per stick, in the order given.
-type batchRecord struct {
-	Targets []*media.Receipt `json:"targets"`
-}
-
 // writeMany writes one image to every --target at once.
 func (a *app) writeMany(ctx context.Context, f writeFlags) error {
 	prof, err := a.profile(false)
@@ -51,7 +45,7 @@ func (a *app) writeMany(ctx context.Context, f writeFlags) error {
 		rcs, err := batch.Execute(ctx, sink)
 		if rcs != nil {
 			a.powerOffMany(ctx, b, batch, rcs, f, sink)
-			_ = rs.SetDetails(batchRecord{Targets: rcs})
+			_ = rs.SetDetails(media.BatchRecord{Targets: rcs})
 			for _, rc := range rcs {
 				sink.Emit(rc)
 			}

@@ -92,7 +92,7 @@ func TestWriteSeveralSticks(t *testing.T) {
 		}
 	}
 	runs, _, _ := runrec.List(state)
-	var rec batchRecord
+	var rec media.BatchRecord
 	if err := json.Unmarshal(runs[len(runs)-1].Steps[0].Details, &rec); err != nil || len(rec.Targets) != 3 || rec.Targets[2].Device.Path != c {
 		t.Errorf("run.json: %v %+v", err, rec)
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jetup/jetup/image"
+	"github.com/jetup/jetup/kit"
+	"github.com/jetup/jetup/media"
+	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/step"
+)
+
+// writeStation is `jetup write --station`: every USB stick or SD card
+// plugged in from now on is written, each as it arrives, until Ctrl-C.
+func (a *app) writeStation(ctx context.Context, f writeFlags) error {
+	prof, err := a.profile(false)
+	if err != nil {
+		return err
+	}
+	b := a.hardware()
+	edge := b.Disks
+	if f.disksRoot != "" {
+		edge = media.System{Root: f.disksRoot}
+	}
+	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
+		sink, closeLog := a.writeSink(rs)
+		defer closeLog()
+		if f.req.Image == "" {
+			if prof == nil {
+				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
+			}
+			if err := a.needKit(ctx, prof, kit.Installer); err != nil {
+				return "", "", err
+			}
+			path, err := b.Installer.Build(ctx, prof.Installer, sink)
+			if err != nil {
+				return "", "", err
+			}
+			f.req.Image = path
+		}
+		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
+		env := media.Env{Edge: edge, Runner: b.UnprivilegedRunner()}
+		if _, err := image.CheckWrite(ctx, env, f.req, image.BoardCheck{Profile: prof, Ignore: f.ignoreBoard}, sink); err != nil {
+			return "", "", err
+		}
+		if err := a.confirmStation(&f); err != nil {
+			return "", "", err
+		}
+		st := media.Station{Env: env, Req: f.req, PowerOff: true}
+		res, err := st.Run(ctx, sink)
+		if res != nil {
+			_ = rs.SetDetails(res)
+			sink.Emit(res)
+		}
+		if err != nil {
+			return "", "", err
+		}
+		return runrec.Success, fmt.Sprintf("station: %d written, %d failed", res.Written, res.Failed), nil
+	})
+}
+
+// confirmStation says what the station will do and, without --yes, asks
+// for "erase" to be typed (and whether to unmount what a desktop mounts).
+func (a *app) confirmStation(f *writeFlags) error {
+	out := a.stderr
+	if !a.json {
+		out = a.stdout
+	}
+	fmt.Fprintf(out, "Station: every USB stick or SD card plugged in from now on is erased and written with %s,\n", f.req.Image)
+	fmt.Fprintln(out, "verified, powered off where the reader allows, and shown as \"pull me\". Disks plugged in now, and")
+	fmt.Fprintln(out, "any that is not a removable stick or card (or is over 64 GB), are left alone. Ctrl-C stops it.")
+	if f.yes {
+		return nil
+	}
+	in := bufio.NewReader(a.stdin)
+	if !f.req.Unmount {
+		fmt.Fprintf(a.stderr, "Unmount what the desktop mounts on each card as it arrives? [Y/n] ")
+		if ans := readLine(in); ans == "" || yes(ans) {
+			f.req.Unmount = true
+		}
+	}
+	fmt.Fprintf(a.stderr, "Type erase to start the station: ")
+	if got := readLine(in); got != "erase" {
+		return step.Refuse("not-confirmed", "run it again and type erase, or pass --yes", "not confirmed (typed %q); nothing was written", got)
+	}
+	return nil
+}
+
+// stationShape is the station's state without its rates: what changes
+// when a card arrives, moves on a phase or ends.
+func stationShape(p media.StationProgress) string {
+	var b strings.Builder
+	for _, s := range p.Slots {
+		fmt.Fprintf(&b, "%s=%s/%s;", s.Slot, s.Target, s.Phase)
+	}
+	fmt.Fprintf(&b, "%d/%d/%d", p.Written, p.Failed, len(p.LeftAlone))
+	return b.String()
+}
