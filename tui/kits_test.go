@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/jetup/jetup/assets"
 	"github.com/jetup/jetup/doctor"
@@ -73,6 +74,11 @@ installer:
 	if err := os.WriteFile(filepath.Join(users, "kit-tui.yaml"), []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The same board with a flash attribute the flake does not have.
+	bad := strings.NewReplacer("name: kit-tui", "name: kit-tui-bad", "attribute: flash-tui", "attribute: no-such-script").Replace(yaml)
+	if err := os.WriteFile(filepath.Join(users, "kit-tui-bad.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	set, errs := profiles.Load(assets.Profiles(), users)
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -123,6 +129,15 @@ func TestPickerPreparesAKitAndOfflineTheWizardTakesIt(t *testing.T) {
 	if fk.Status != doctor.OK || !strings.Contains(fk.Detail, "kit kit-tui: flash, installer") {
 		t.Errorf("field-kit offline with the kit: %+v", fk)
 	}
+	// A bench session: the next board takes the same kit, and each
+	// board's run record names it.
+	off.until("the kit in the first board's run record", func() bool { return off.m.sess.Facts["kit"] == "kit-tui" })
+	first := off.m.sess.Run.ID()
+	off.send(nextBoardMsg{})
+	off.waitView("offline · kit kit-tui · board 2 · run ")
+	if off.m.sess.Run.ID() == first || off.m.sess.Facts["kit"] != "kit-tui" {
+		t.Errorf("the second board's run %s facts %v", off.m.sess.Run.ID(), off.m.sess.Facts)
+	}
 	mu.Lock()
 	if strings.Join(used, ",") != "kit-tui" {
 		t.Errorf("the builds were told the profiles %v", used)
@@ -157,4 +172,33 @@ func fieldKitFinding(t *testing.T, d *driver) doctor.Finding {
 	}
 	t.Fatalf("no field-kit finding in %+v", rep.Findings)
 	return doctor.Finding{}
+}
+
+// A prepare that cannot be made says why and what to do, in the picker,
+// and leaves no kit.
+func TestPickerPrepareOfAFlakeThatDoesNotEvaluate(t *testing.T) {
+	set := kitProfiles(t)
+	state := t.TempDir()
+	if err := saveRemembered(state, remembered{LastProfile: "kit-tui-bad"}); err != nil {
+		t.Fatal(err)
+	}
+	hw := sim.Hardware()
+	hw.Nix = &nixrun.Nix{Env: kitNix}
+	d := drive(t, 120, 30, Options{Profiles: set, StateDir: state, Hardware: hw, Kits: &FieldKits{}})
+	d.waitView("Which board is on the bench?", "p prepare for offline use")
+	d.key('p')
+	d.waitView("Prepare kit-tui-bad for offline use", "Next: fix the flake", "Nothing prepared before is lost")
+	v := ansi.Strip(d.m.active().screen.View()) // the screen alone, without the frame's columns
+	if flat := strings.Join(strings.Fields(v), " "); !strings.Contains(flat, "flake#no-such-script) does not evaluate: ") {
+		t.Errorf("the refusal does not say what does not evaluate:\n%s", v)
+	}
+	if _, err := os.Stat(kit.Path(state, "kit-tui-bad")); !os.IsNotExist(err) {
+		t.Errorf("a kit directory after the refusal: %v", err)
+	}
+	runs, _, _ := runrec.List(state)
+	if len(runs) != 1 || runs[0].Outcome != runrec.Refused {
+		t.Errorf("the prepare's run record: %+v", runs)
+	}
+	d.key(tea.KeyEnter)
+	d.waitView("Which board is on the bench?")
 }
