@@ -47,6 +47,19 @@ type Board struct {
 	powered  bool
 	wg       sync.WaitGroup
 
+	// The console's first open: serialcon holds the node open before it
+	// sets the port up and flushes its input, so a board that started
+	// printing when the node was first held would lose its first lines on
+	// a busy machine. opening counts Opens through the board in progress;
+	// opened is closed when the first one returned; openWait is closed
+	// when the boot waits for one to finish (for the tests).
+	openPort   func(path string, cfg serialcon.Config) (serialcon.Device, error)
+	opening    int
+	wasOpened  bool
+	opened     chan struct{}
+	openWait   chan struct{}
+	openWaitMu sync.Once
+
 	// hold is the script line the board stops before (HoldAt); -1 for none.
 	hold    int
 	held    chan struct{} // closed once the board waits at hold
@@ -111,7 +124,8 @@ func NewBoard(o BoardOptions) (*Board, error) {
 		}
 	}
 	b := &Board{opt: o, closed: make(chan struct{}), power: make(chan struct{}), hold: -1,
-		held: make(chan struct{}), release: make(chan struct{})}
+		held: make(chan struct{}), release: make(chan struct{}),
+		openPort: serialcon.System{}.Open, opened: make(chan struct{}), openWait: make(chan struct{})}
 	if o.HoldAt != "" {
 		i, err := stageLine(o.Script, o.HoldAt)
 		if err != nil {
@@ -305,25 +319,49 @@ func (b *Board) List() ([]serialcon.PortInfo, error) {
 	return []serialcon.PortInfo{p}, nil
 }
 
-// Open opens the port with the real serial code.
+// Open opens the port with the real serial code. The board powers on
+// once the first such open has returned, the input already flushed, not
+// when the node is first held open (waitOpen).
 func (b *Board) Open(path string, cfg serialcon.Config) (serialcon.Device, error) {
-	return serialcon.System{}.Open(path, cfg)
+	b.mu.Lock()
+	b.opening++
+	b.mu.Unlock()
+	dev, err := b.openPort(path, cfg)
+	b.mu.Lock()
+	b.opening--
+	if err == nil && !b.wasOpened {
+		b.wasOpened = true
+		close(b.opened)
+	}
+	b.mu.Unlock()
+	return dev, err
 }
 
-// waitOpen waits until a program has the port open (the master stops
-// reporting a hang-up): the technician connected the console.
+// waitOpen waits until a program has the port open: the technician
+// connected the console. Through Open, that is when Open returned; a
+// program that opens the node itself is seen by the master no longer
+// reporting a hang-up.
 func (b *Board) waitOpen() bool {
 	for {
 		b.mu.Lock()
 		open := b.plugged && slaveOpen(b.master)
+		opening, opened := b.opening > 0, b.wasOpened
 		b.mu.Unlock()
-		if open {
+		if opened || (open && !opening) {
 			return true
+		}
+		wake := b.opened
+		if !open {
+			wake = nil // nobody has the node yet: look again
+		} else {
+			b.openWaitMu.Do(func() { close(b.openWait) })
 		}
 		select {
 		case <-b.closed:
 			return false
-		case <-time.After(50 * time.Millisecond):
+		case <-wake:
+			return true
+		case <-time.After(50 * time.Millisecond): // polling the pty: it has no open event
 		}
 	}
 }
