@@ -186,7 +186,7 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 	if err != nil {
 		return err
 	}
-	b := a.hardware()
+	b := a.writeHardware(f)
 	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		sink, closeLog := a.writeSink(rs)
 		defer closeLog()
@@ -320,7 +320,7 @@ func (a *app) writeList(ctx context.Context, f writeFlags) error {
 			return err
 		}
 	}
-	ds, reasons, err := media.ListDisks(ctx, a.hardware().Disks, im, media.Constraints{AllowFixed: f.req.AllowFixed})
+	ds, reasons, err := media.ListDisks(ctx, a.writeHardware(f).Disks, im, media.Constraints{AllowFixed: f.req.AllowFixed})
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func (a *app) writeList(ctx context.Context, f writeFlags) error {
 	for i, d := range ds {
 		e := listEntry{Disk: d, Reasons: reasons[i]}
 		if len(media.Blocking(reasons[i])) == 0 {
-			e.Holds = media.ReadContents(ctx, a.hardware().Disks, d)
+			e.Holds = media.ReadContents(ctx, a.writeHardware(f).Disks, d)
 			cands = append(cands, e)
 		} else {
 			excl = append(excl, e)

@@ -19,7 +19,7 @@ func (a *app) writeMany(ctx context.Context, f writeFlags) error {
 	if err != nil {
 		return err
 	}
-	b := a.hardware()
+	b := a.writeHardware(f)
 	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		sink, closeLog := a.writeSink(rs)
 		defer closeLog()

@@ -132,3 +132,45 @@ func TestWriteSeveralSticks(t *testing.T) {
 		t.Errorf("twice: %+v", r)
 	}
 }
+
+// Sticks on USB ports (loop devices shown as USB sticks in a fake sysfs,
+// one of them a dying emulated stick): the end names each by device, USB
+// port and serial, so the technician knows which card to pull and which
+// to throw away, as the "sdd failed at 112 MiB" says it; no
+// --allow-fixed is needed for them.
+func TestWriteSeveralSticksNamesEachByPortAndSerial(t *testing.T) {
+	testkit.NeedCommands(t, "zstd")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "installer.img")
+	data := make([]byte, 8<<20)
+	rand.New(rand.NewSource(5)).Read(data)
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("zstd", "-q", img).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	bench := testkit.NewFakeDisks(t)
+	a, backA := loopOver(t, 16<<20, 0)
+	c, backC := loopOver(t, 16<<20, 0)
+	dying := testkit.NewSlowDisk(t, 16, 200, 400, "SLOWDISK_FAIL_AT_MB=4")
+	bench.Plug("sdb", 1, a, true, "GOOD0001")
+	bench.Plug("sdc", 2, c, true, "GOOD0002")
+	bench.Plug("sdd", 3, dying.Dev, true, "DEAD0003")
+	r := jetupIn(t, "", t.TempDir(), "write", "--image", img+".zst", "--disks-root", bench.Root,
+		"--target", "sdb", "--target", "sdc", "--target", "sdd", "--yes")
+	for _, want := range []string{"2 of 3 verified, 1 failed", "good: sdb (usb 2-1, serial GOOD0001) verified", "good: sdc (usb 2-2, serial GOOD0002) verified",
+		"BAD:  sdd (usb 2-3, serial DEAD0003) failed at 4 MiB: input/output error: throw it away"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("lacks %q: %+v", want, r)
+		}
+	}
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	for _, back := range []string{backA, backC} {
+		if got, _ := os.ReadFile(back); !bytes.Equal(got[:len(data)], data) {
+			t.Errorf("%s does not hold the image", back)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/image"
 	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/media"
@@ -20,11 +21,8 @@ func (a *app) writeStation(ctx context.Context, f writeFlags) error {
 	if err != nil {
 		return err
 	}
-	b := a.hardware()
+	b := a.writeHardware(f)
 	edge := b.Disks
-	if f.disksRoot != "" {
-		edge = media.System{Root: f.disksRoot}
-	}
 	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		sink, closeLog := a.writeSink(rs)
 		defer closeLog()
@@ -60,6 +58,16 @@ func (a *app) writeStation(ctx context.Context, f writeFlags) error {
 		}
 		return runrec.Success, fmt.Sprintf("station: %d written, %d failed", res.Written, res.Failed), nil
 	})
+}
+
+// writeHardware is the bench, with its disks read from --disks-root when
+// given (the tests' fake sysfs over loop devices).
+func (a *app) writeHardware(f writeFlags) hardware.Edges {
+	b := a.hardware()
+	if f.disksRoot != "" {
+		b.Disks = media.System{Root: f.disksRoot}
+	}
+	return b
 }
 
 // confirmStation says what the station will do and, without --yes, asks
