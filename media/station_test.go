@@ -161,3 +161,22 @@ func TestStationWritesEachCardAsItArrives(t *testing.T) {
 		}
 	}
 }
+
+// The text face's line: each slot with its card and how far it has come,
+// a verified card's "pull me", a failed one's verdict, an empty slot,
+// then the counts.
+func TestStationProgressText(t *testing.T) {
+	p := StationProgress{Written: 1, Failed: 1, Slots: []SlotState{
+		{Slot: "usb 2-1", Target: "sdb", Phase: PhaseWrite, Done: 47, Total: 100, Rate: 30 << 20},
+		{Slot: "usb 2-2", Target: "sdc", Phase: SlotPullMe, Verdict: "verified"},
+		{Slot: "usb 2-3", Target: "sdd", Phase: SlotFailed, Verdict: "failed at 112 MiB: input/output error: throw it away"},
+		{Slot: "mmc0", Target: "mmcblk0", Phase: SlotEmpty},
+	}}
+	want := "usb 2-1: sdb write  47% 30.0 MiB/s · usb 2-2: sdc verified, pull me · usb 2-3: sdd failed at 112 MiB: input/output error: throw it away · mmc0: empty · 1 written, 1 failed"
+	if got := p.Text(); got != want {
+		t.Errorf("text\n%s\nwant\n%s", got, want)
+	}
+	if got := (StationProgress{}).Text(); got != "waiting for a stick or card · 0 written, 0 failed" {
+		t.Errorf("idle text %q", got)
+	}
+}
