@@ -18,6 +18,8 @@ import (
 )
 
 func (a *app) fleetCommand() *cobra.Command {
+	var screen fleetFlags
+	var start bool
 	cmd := &cobra.Command{
 		Use:   "fleet FILE | fleet push FILE | fleet check FILE | fleet export --format F FILE",
 		Short: "Bring up a fleet in phases from an inventory; hand it on to colmena or deploy-rs",
@@ -41,13 +43,15 @@ or installer; default switch), role (server, agent or free text), labels,
 k3s_token_file. deploymentOrder is accepted for phases. Every problem is
 reported at its file:line before anything starts.
 
-jetup fleet FILE opens the fleet screen; jetup fleet push FILE pushes headless;
+jetup fleet FILE opens the fleet screen (a row per node: phase, step, bytes,
+verdict; enter opens a node's run; p pushes with the flags of fleet push);
+jetup fleet push FILE pushes headless;
 jetup fleet check FILE only validates; jetup fleet export hands the inventory on.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return step.Refuse("usage", "run jetup fleet push "+args[0]+" (the fleet screen comes with the TUI)", "the fleet screen is not built yet")
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.fleetScreen(cmd, args[0], screen, start) },
 	}
+	screen.add(cmd)
+	cmd.Flags().BoolVar(&start, "start", false, "push at once instead of waiting for p")
 	cmd.AddCommand(a.fleetPushCommand(), a.fleetCheckCommand(), a.fleetExportCommand())
 	return cmd
 }
