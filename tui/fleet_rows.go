@@ -211,9 +211,7 @@ func (m *FleetModel) result(res fleet.Result) {
 
 // appendLines adds text's lines (made safe) to lines, keeping the last n.
 func appendLines(lines []string, text string, n int) []string {
-	for _, l := range strings.Split(safe.Text(text), "\n") {
-		lines = append(lines, l)
-	}
+	lines = append(lines, strings.Split(safe.Text(text), "\n")...)
 	if len(lines) > n {
 		lines = append(lines[:0:0], lines[len(lines)-n:]...)
 	}
