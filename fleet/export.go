@@ -60,6 +60,9 @@ type Exported struct {
 	// contact is left to the other tool's ssh, which refuses them
 	// (StrictHostKeyChecking yes) until a push with jetup pins them.
 	Unpinned []string
+	// Updates are the nodes left out because they take an update (a .swu
+	// or a sysupdate directory), which colmena and deploy-rs cannot apply.
+	Updates []string
 }
 
 // Export renders inv in o.Format.
@@ -67,11 +70,12 @@ func Export(inv *Inventory, o ExportOptions) (*Exported, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	inv, updates := inv.systemNodes()
 	kh, unpinned, err := exportKnownHosts(inv, o.Pins)
 	if err != nil {
 		return nil, err
 	}
-	e := &Exported{KnownHosts: kh, Unpinned: unpinned}
+	e := &Exported{KnownHosts: kh, Unpinned: unpinned, Updates: updates}
 	switch o.Format {
 	case FormatColmena:
 		e.Nix = colmenaHive(inv, o)

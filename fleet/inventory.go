@@ -42,11 +42,16 @@ type Node struct {
 	// closure (a store path, or a link to one beside the inventory) or a
 	// flake installable whose relative flake is made absolute.
 	System string `json:"system"`
-	// Closure or Flake is set, never both.
-	Closure string      `json:"closure,omitempty"`
-	Flake   string      `json:"flake,omitempty"`
-	Mode    deploy.Mode `json:"mode"`
-	Role    string      `json:"role,omitempty"`
+	// Closure or Flake is set, never both; neither for an update node.
+	Closure string `json:"closure,omitempty"`
+	Flake   string `json:"flake,omitempty"`
+	// Update, instead of a system, is an update the node takes the way
+	// `jetup update` applies it (update.go): a sysupdate directory or a
+	// .swu bundle, its absolute path; UpdateKind says which.
+	Update     string      `json:"update,omitempty"`
+	UpdateKind string      `json:"update_kind,omitempty"`
+	Mode       deploy.Mode `json:"mode"`
+	Role       string      `json:"role,omitempty"`
 	// Labels become colmena tags (key=value) on export.
 	Labels map[string]string `json:"labels,omitempty"`
 	// K3sTokenFile is where the node's k3s reads its join token
@@ -68,6 +73,9 @@ func (n *Node) Target() remote.Target {
 // SystemKey is the same for nodes that push the same system: it is built
 // once.
 func (n *Node) SystemKey() string {
+	if n.Update != "" {
+		return "update:" + n.Update
+	}
 	if n.Flake != "" {
 		return "flake:" + n.Flake
 	}

@@ -23,7 +23,7 @@ import (
 // a line here, a field on Node, and its case in reader.node with its
 // checks; Node's JSON then carries it into fleet.json.
 var nodeKeys = []string{"host", "targetHost", "port", "targetPort", "user", "targetUser", "identity", "host_key",
-	"profile", "system", "mode", "role", "labels", "k3s_token_file"}
+	"profile", "system", "update", "mode", "role", "labels", "k3s_token_file"}
 
 // aliases map the other tools' names to jetup's.
 var aliases = map[string]string{"targetHost": "host", "targetPort": "port", "targetUser": "user"}
@@ -91,6 +91,8 @@ func (r *reader) node(name string, k, v *yaml.Node) *Node {
 			n.Profile = r.text(p, val)
 		case "system":
 			n.System = r.text(p, val)
+		case "update":
+			n.Update = r.text(p, val)
 		case "mode":
 			mode = r.text(p, val)
 		case "role":
@@ -219,6 +221,10 @@ func (r *reader) checkNode(n *Node, path string, k *yaml.Node, set map[string]st
 			r.fail(field("k3s_token_file"), k, "k3s_token_file is for k3s nodes: give node %q role: agent (or role: server, for a server joining the first)", n.Name)
 		}
 	}
+	if set["update"] != "" {
+		r.update(n, field("update"), k, set, mode)
+		return
+	}
 	r.system(n, field("system"), k, set["system"] != "")
 }
 
@@ -229,7 +235,7 @@ func (r *reader) system(n *Node, path string, k *yaml.Node, given bool) {
 	s := n.System
 	switch {
 	case s == "" && !given:
-		r.fail(path, k, "node %q has no system: give a built closure (/nix/store/...-nixos-system-...) or FLAKE#NAME", n.Name)
+		r.fail(path, k, "node %q has no system: give a built closure (/nix/store/...-nixos-system-...) or FLAKE#NAME (or update: a .swu or a sysupdate directory)", n.Name)
 	case s == "":
 	case strings.Contains(s, "#"):
 		ref, name, _ := strings.Cut(s, "#")

@@ -40,7 +40,9 @@ host_key (a fingerprint that vouches for the node's key on first contact),
 profile (none for a plain host), system (a built closure or FLAKE#NAME, a
 relative flake or path being relative to the inventory), mode (switch, boot
 or installer; default switch), role (server, agent or free text), labels,
-k3s_token_file. deploymentOrder is accepted for phases. Every problem is
+k3s_token_file; or, instead of system, update (a sysupdate directory or a .swu,
+checked here; fleet push does not apply it yet: jetup update does).
+deploymentOrder is accepted for phases. Every problem is
 reported at its file:line before anything starts.
 
 jetup fleet FILE opens the fleet screen (a row per node: phase, step, bytes,
@@ -93,6 +95,9 @@ func (a *app) fleetOptions(inv *fleet.Inventory, f fleetFlags) (fleet.Options, e
 		if n = strings.TrimSpace(n); n != "" {
 			only = append(only, n)
 		}
+	}
+	if err := inv.Pushable(only); err != nil {
+		return fleet.Options{}, err
 	}
 	return fleet.Options{Inventory: inv, Parallel: f.parallel, KeepGoing: f.keepGoing, Only: only, NoVerify: f.noVerify, Wait: f.wait,
 		Retries: f.retries, StateDir: state, KnownHosts: a.knownHostsFile(), Profiles: set, Version: jetupVersion(),
@@ -270,6 +275,9 @@ func printPlan(a *app, inv *fleet.Inventory) {
 			if n.Flake != "" {
 				what = n.Flake
 			}
+			if n.Update != "" {
+				what = "update (" + n.UpdateKind + ") " + n.Update
+			}
 			extra := ""
 			if n.Role != "" {
 				extra += " role " + n.Role
@@ -376,6 +384,9 @@ func (a *app) fleetExport(cmd *cobra.Command, file string, f exportFlags) error 
 			return step.Errorf("export", "pass -o with a writable path", "cannot write %s: %v", f.out, err)
 		}
 		written = append([]string{f.out}, written...)
+	}
+	for _, name := range e.Updates {
+		fmt.Fprintf(a.stderr, "jetup: %s takes an update (update:), which %s cannot apply: left out; jetup update applies it\n", name, f.format)
 	}
 	for _, name := range e.Unpinned {
 		n := inv.Node(name)

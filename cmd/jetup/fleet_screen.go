@@ -31,7 +31,13 @@ func (a *app) fleetScreen(cmd *cobra.Command, file string, f fleetFlags, start b
 		return err
 	}
 	m := tui.NewFleet(tui.FleetOptions{Push: o, Edge: a.fleetEdge(), Start: start,
-		Reload: func(context.Context) (*fleet.Inventory, error) { return a.loadInventory(cmd, file) }})
+		Reload: func(context.Context) (*fleet.Inventory, error) {
+			inv, err := a.loadInventory(cmd, file)
+			if err == nil {
+				err = inv.Pushable(o.Only)
+			}
+			return inv, err
+		}})
 	_, err = tea.NewProgram(m, tea.WithContext(cmd.Context())).Run()
 	// However the program ended, stop a run still going: every node's
 	// ssh and nix end before jetup does.
