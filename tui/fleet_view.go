@@ -20,8 +20,11 @@ import (
 func (m *FleetModel) View() tea.View {
 	var b strings.Builder
 	title := "jetup fleet"
-	if inv := m.o.Push.Inventory; inv != nil {
-		title += " · " + safe.Text(filepath.Base(inv.File))
+	switch {
+	case m.o.Push.Inventory != nil:
+		title += " · " + safe.Text(filepath.Base(m.o.Push.Inventory.File))
+	case m.run.plan != nil:
+		title += " · " + safe.Text(filepath.Base(m.run.plan.Inventory))
 	}
 	right := ""
 	if p := m.run.plan; p != nil {
@@ -74,7 +77,7 @@ func (m *FleetModel) table(h int) string {
 	case run.plan != nil:
 		top = append(top, fit(safe.Text(run.plan.Text()), w))
 	case run.starting:
-		top = append(top, m.spin.View()+" starting the fleet run…")
+		top = append(top, m.spinner()+" starting the fleet run…")
 	default:
 		top = append(top, fit(m.intro(), w))
 	}
@@ -87,7 +90,7 @@ func (m *FleetModel) table(h int) string {
 		top = append(top, fmt.Sprintf("%d system(s) ready", n))
 	}
 	for _, bld := range run.builds {
-		top = append(top, m.spin.View()+" "+fit(safe.Text(bld.Text()), w-2))
+		top = append(top, m.spinner()+" "+fit(safe.Text(bld.Text()), w-2))
 	}
 	if run.phase > 0 && m.task != nil {
 		line := fmt.Sprintf("phase %d of %d", run.phase, len(run.plan.Phases))
@@ -97,7 +100,7 @@ func (m *FleetModel) table(h int) string {
 		top = append(top, st.Bold.Render(line))
 	}
 	if wt := run.waiting; wt != nil {
-		top = append(top, m.spin.View()+" "+fit(safe.Text(wt.Text()), w-2))
+		top = append(top, m.spinner()+" "+fit(safe.Text(wt.Text()), w-2))
 	}
 	for _, l := range run.lines {
 		top = append(top, st.Warn.Render(fit(l, w)))
@@ -146,7 +149,7 @@ func (m *FleetModel) intro() string {
 const (
 	colPhase = 3
 	colStep  = 10
-	colBytes = 21
+	colBytes = 16
 )
 
 // rowLines is the table's header and rows, at most room lines, the
@@ -197,7 +200,7 @@ func (m *FleetModel) rowVerdict(r *fleetRow, w int) string {
 	var s string
 	switch r.state {
 	case fleet.Running:
-		return m.spin.View() + " " + fit(firstLine(r.detail), w-2)
+		return m.spinner() + " " + fit(firstLine(r.detail), w-2)
 	case fleet.Done:
 		s = "done"
 		if r.checksOK+r.checksBad > 0 {
@@ -286,3 +289,6 @@ func (m *FleetModel) verdict(res fleet.Result) string {
 	}
 	return m.st.Bad.Render("✗ ") + wrapIndent(text, m.w-2, "") + m.st.Subtle.Render(fmt.Sprintf(" (exit %d)", res.ExitCode))
 }
+
+// spinner is the spinner's frame without its padding.
+func (m *FleetModel) spinner() string { return strings.TrimSpace(m.spin.View()) }
