@@ -54,8 +54,12 @@
 // lines too (nixinventory.go). Node names go through `safe.Name` (they name
 // run records), hosts and users through remote's `CheckHost`/`CheckUser`;
 // relative flakes and paths are relative to the inventory. A new node field
-// (issue 19's `update:`) is one entry in `nodeKeys`, a field on `Node` and
-// its check. export.go hands the fleet on: a colmena hive
+// is one entry in `nodeKeys`, a field on `Node` and its check. update.go is
+// issue 19's `update:` (instead of `system:`): a sysupdate directory (it
+// must hold SHA256SUMS) or a .swu (it must begin with cpio's new-ASCII
+// magic, 070701 or 070702), kind in `Node.UpdateKind`; `Pushable` refuses a
+// selection holding one until the push path applies it (image.Update per
+// node), and export leaves such nodes out (`Exported.Updates`). export.go hands the fleet on: a colmena hive
 // (deployment.targetHost/Port/User, tags from labels and role; a flake node
 // imports its configuration's modules, a built closure carries an assertion
 // that stops colmena on it) or deploy-rs nodes (`activate.nixos`, or
