@@ -72,8 +72,8 @@ func (m *FleetModel) rowsFromInventory(inv *fleet.Inventory) {
 			if sys == "" {
 				sys = n.Closure
 			}
-			rows = append(rows, &fleetRow{name: n.Name, target: n.Target().String(), role: n.Role, profile: n.Profile, system: sys,
-				phase: n.Phase, selected: sel == nil || sel[n.Name]})
+			rows = append(rows, &fleetRow{name: safe.Text(n.Name), target: safe.Text(n.Target().String()), role: safe.Text(n.Role),
+				profile: safe.Text(n.Profile), system: safe.Text(sys), phase: n.Phase, selected: sel == nil || sel[n.Name]})
 		}
 	}
 	m.setRows(rows)

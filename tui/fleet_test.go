@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -225,5 +226,33 @@ func TestFleetQuitWhileRunningAsksFirst(t *testing.T) {
 	}
 	if _, cmd := m.Update(msg); cmd == nil || cmd() != tea.Quit() {
 		t.Error("the program was not told to quit once the run stopped")
+	}
+}
+
+// A fleet of 500 nodes, 50 of them failed: one node event taken and the
+// frame drawn, as the screen does for every event of a run.
+func BenchmarkFleetEventAndViewOf500Nodes(b *testing.B) {
+	m := NewFleet(FleetOptions{Push: fleet.Options{StateDir: b.TempDir()}})
+	m.Update(tea.WindowSizeMsg{Width: 160, Height: 50})
+	m.task = &Task{}
+	plan := fleet.Plan{Event: "plan", Inventory: "fleet.yaml", Run: "r", Parallel: 4, Phases: [][]string{nil, nil}}
+	for i := range 500 {
+		name := fmt.Sprintf("node-%03d", i)
+		plan.Phases[i%2] = append(plan.Phases[i%2], name)
+		plan.Nodes = append(plan.Nodes, fleet.PlannedNode{Name: name, Target: "root@10.0.1.1", Phase: i%2 + 1, Selected: true})
+	}
+	m.feed(plan)
+	for i := range 50 {
+		s := status(fmt.Sprintf("node-%03d", i*10), 1, fleet.Failed, "preflight")
+		s.Cause, s.Next = "wrong-arch", "build the system for aarch64-linux"
+		m.feed(s)
+	}
+	ev := status("node-001", 1, fleet.Running, "copy")
+	ev.BytesTotal = 100 << 20
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		ev.BytesDone = int64(i)
+		m.feed(ev)
+		_ = m.View()
 	}
 }
