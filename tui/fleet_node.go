@@ -20,13 +20,15 @@ import (
 // step and logs) with the end of each log; before the node has a run
 // record, the lines its run has emitted so far.
 type nodeView struct {
-	row      *fleetRow
-	stateDir string
-	runID    string
-	rec      *runrec.Record
-	err      error
-	logs     []nodeLog
-	offset   int // the first body line shown
+	row       *fleetRow
+	stateDir  string
+	runID     string
+	rec       *runrec.Record
+	err       error
+	logs      []nodeLog
+	offset    int  // the first body line asked for
+	shownFrom int  // the first body line the last view showed
+	follow    bool // the end stays in view as the logs grow (as less +F)
 }
 
 // nodeLog is the end of one of the node's logs, made safe to print.
@@ -42,7 +44,7 @@ const logTail = 64 << 10
 const maxLogLines = 200
 
 func newNodeView(r *fleetRow, stateDir string) *nodeView {
-	v := &nodeView{row: r, stateDir: stateDir}
+	v := &nodeView{row: r, stateDir: stateDir, follow: true} // a log's last lines say the most
 	v.refresh()
 	return v
 }
@@ -119,6 +121,9 @@ func readTail(path string, maxBytes int64, n int) []string {
 
 // key scrolls the body.
 func (v *nodeView) key(k tea.KeyPressMsg, height int) {
+	if v.follow { // scrolling starts from the end shown
+		v.offset = v.shownFrom
+	}
 	switch k.String() {
 	case "up", "k":
 		v.offset--
@@ -131,8 +136,10 @@ func (v *nodeView) key(k tea.KeyPressMsg, height int) {
 	case "home", "g":
 		v.offset = 0
 	case "end", "G":
-		v.offset = 1 << 30
+		v.follow = true
+		return
 	}
+	v.follow = false
 	v.offset = max(v.offset, 0)
 }
 
@@ -218,7 +225,11 @@ func (v *nodeView) view(st *Styles, w, h int) string {
 	head := v.head(st, w)
 	body := v.body(st, w)
 	room := max(h-len(head)-1, 1)
+	if v.follow {
+		v.offset = len(body)
+	}
 	v.offset = min(v.offset, max(len(body)-room, 0))
+	v.shownFrom = v.offset
 	end := min(v.offset+room, len(body))
 	shown := body[v.offset:end]
 	more := ""

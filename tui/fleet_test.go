@@ -256,3 +256,39 @@ func BenchmarkFleetEventAndViewOf500Nodes(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// A node's view opens on the end of its log (where a failure says the
+// most); home goes to its run record's steps, end back to the end.
+func TestFleetNodeViewOpensOnTheLogsEndAndScrolls(t *testing.T) {
+	m := fleetOnEvents(t, 100, 20)
+	run, err := runrec.Create(m.o.Push.StateDir, runrec.Options{Kind: "fleet-node", Name: "ctrl-1", Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := run.Begin(step.Push)
+	log, _ := rs.OpenLog("log")
+	for i := range 300 {
+		fmt.Fprintf(log, "board line %d\n", i)
+	}
+	log.Close()
+	_ = rs.Finish(runrec.Failed, "", &step.Error{Cause: "activation-failed", What: "the activation failed", Next: "look at the journal"})
+	failed := status("ctrl-1", 1, fleet.Failed, "activate")
+	failed.Cause, failed.Next, failed.Run = "activation-failed", "look at the journal", run.ID()
+	m.feed(threeNodes, failed)
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	s := m.screen()
+	mustShow(t, s, "board line 299", "next: look at the journal")
+	if strings.Contains(s, "push (attempt 1)") || strings.Contains(s, "board line 100\n") {
+		t.Errorf("the view did not open on the log's end:\n%s", s)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyHome})
+	if s := m.screen(); !strings.Contains(s, "push (attempt 1): failed") || strings.Contains(s, "board line 299") {
+		t.Errorf("home:\n%s", s)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyPgDown})
+	if s := m.screen(); strings.Contains(s, "push (attempt 1): failed") {
+		t.Errorf("pgdown:\n%s", s)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
+	mustShow(t, m.screen(), "board line 299")
+}
