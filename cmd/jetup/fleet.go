@@ -21,7 +21,7 @@ func (a *app) fleetCommand() *cobra.Command {
 	var screen fleetFlags
 	var start bool
 	cmd := &cobra.Command{
-		Use:   "fleet FILE | fleet push FILE | fleet check FILE | fleet export --format F FILE",
+		Use:   "fleet FILE [--parallel N] [--keep-going] [--only NAME,...] [--no-verify] [--start]",
 		Short: "Bring up a fleet in phases from an inventory; hand it on to colmena or deploy-rs",
 		Long: `A fleet is an inventory of machines (fleet.yaml, JSON, or a Nix file evaluated
 with nix eval --json --file) and the phases they are pushed in:
