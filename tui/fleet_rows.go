@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"github.com/jetup/jetup/fleet"
 	"github.com/jetup/jetup/safe"
@@ -43,6 +44,10 @@ type fleetRow struct {
 	checksOK, checksBad   int
 	verified              string
 	lines                 []string
+	// started is when the node began (its first running status), took
+	// how long it took in all (the result's).
+	started time.Time
+	took    time.Duration
 }
 
 // reset forgets the last run's state of the row.
@@ -158,6 +163,9 @@ func (m *FleetModel) nodeStatus(e fleet.NodeStatus) {
 	if r == nil {
 		return
 	}
+	if e.State == fleet.Running && r.started.IsZero() {
+		r.started = e.At
+	}
 	r.state, r.step, r.detail = e.State, safe.Text(e.Step), safe.Text(e.Detail)
 	r.cause, r.next, r.run = safe.Text(e.Cause), safe.Text(e.Next), safe.Text(e.Run)
 	if e.BytesTotal > 0 || e.BytesDone > 0 {
@@ -203,6 +211,7 @@ func (m *FleetModel) result(res fleet.Result) {
 		r.state, r.step, r.detail = n.State, safe.Text(n.Step), safe.Text(n.Detail)
 		r.cause, r.next, r.run = safe.Text(n.Cause), safe.Text(n.Next), safe.Text(n.Run)
 		r.verified, r.sent = safe.Text(n.Verified), n.SentBytes
+		r.took = time.Duration(n.Seconds * float64(time.Second))
 	}
 	if m.detail != nil {
 		m.detail.refresh()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -84,10 +85,11 @@ func TestFleetRowsFollowTheRunAndFailuresStayWithTheirNextStep(t *testing.T) {
 
 	copying := status("ctrl-1", 1, fleet.Running, "copy")
 	copying.Detail, copying.BytesDone, copying.BytesTotal = "copy 12/40 paths", 12<<20, 40<<20
+	copying.At = time.Now().Add(-65 * time.Second) // it began a minute ago: its time counts from there
 	m.feed(fleet.SystemReady{Event: "system", System: ".#jetson", Path: "/nix/store/y-jetson", Nodes: []string{"jetson-1", "jetson-2"}, Built: true},
 		fleet.PhaseStart{Event: "phase", Phase: 1, Nodes: []string{"ctrl-1"}}, copying)
 	s = m.screen()
-	mustShow(t, s, "phase 1 of 2", "copy", "12.0/40.0 MiB", "copy 12/40 paths")
+	mustShow(t, s, "phase 1 of 2", "copy", "12.0/40.0 MiB", "1m0", "TIME", "copy 12/40 paths")
 	if strings.Contains(s, "build .#jetson") {
 		t.Errorf("a finished build is still shown as going:\n%s", s)
 	}
@@ -109,14 +111,14 @@ func TestFleetRowsFollowTheRunAndFailuresStayWithTheirNextStep(t *testing.T) {
 	// The run ends: the verdict joins the failure, which stays.
 	res := fleet.Result{Event: "result", Record: fleet.Record{Inventory: "/lab/fleet.yaml", Run: threeNodes.Run, ExitCode: 1, Outcome: "failed",
 		Nodes: []fleet.NodeResult{
-			{Name: "ctrl-1", Phase: 1, State: fleet.Done, SentBytes: 40 << 20, Verified: "2 ok"},
+			{Name: "ctrl-1", Phase: 1, State: fleet.Done, SentBytes: 40 << 20, Verified: "2 ok", Seconds: 72.4},
 			{Name: "jetson-1", Phase: 2, State: fleet.Failed, Step: "activate", Cause: "activation-failed", Detail: failed.Detail, Next: failed.Next},
 			{Name: "jetson-2", Phase: 2, State: fleet.Skipped, Detail: "already runs /nix/store/y-jetson"},
 		}}}
 	m.feed(res)
 	m.Update(TaskDoneMsg{Task: m.task, Result: &res})
 	s = m.screen()
-	mustShow(t, s, "✗ fleet /lab/fleet.yaml: 1 done, 1 skipped", "1 failed", "(exit 1)", "= already on its system",
+	mustShow(t, s, "✗ fleet /lab/fleet.yaml: 1 done, 1 skipped", "1 failed", "1m12s", "(exit 1)", "= already on its system",
 		"✗ jetson-1 failed at activate", "next: look at the unit's journal", "p push again")
 	if m.Running() || m.ExitCode() != 1 {
 		t.Errorf("running %v, exit code %d: the run ended with exit 1", m.Running(), m.ExitCode())

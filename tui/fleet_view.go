@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -150,6 +151,7 @@ const (
 	colPhase = 3
 	colStep  = 10
 	colBytes = 16
+	colTime  = 6
 )
 
 // rowLines is the table's header and rows, at most room lines, the
@@ -161,8 +163,10 @@ func (m *FleetModel) rowLines(room int) string {
 		nameW = max(nameW, lipgloss.Width(r.name))
 	}
 	nameW = min(nameW, 24)
-	verdictW := max(w-2-nameW-1-colPhase-1-colStep-1-colBytes-1, 10)
-	lines := []string{st.Subtle.Render(fmt.Sprintf("  %-*s %-*s %-*s %-*s %s", nameW, "NODE", colPhase, "PH", colStep, "STEP", colBytes, "BYTES", "VERDICT"))}
+	verdictW := max(w-2-nameW-1-colPhase-1-colStep-1-colBytes-1-colTime-1, 10)
+	lines := []string{st.Subtle.Render(fmt.Sprintf("  %-*s %-*s %-*s %-*s %-*s %s", nameW, "NODE", colPhase, "PH", colStep, "STEP",
+		colBytes, "BYTES", colTime, "TIME", "VERDICT"))}
+	now := time.Now()
 	rows := max(room-1, 1)
 	first := 0
 	if m.cursor >= rows {
@@ -175,8 +179,8 @@ func (m *FleetModel) rowLines(room int) string {
 		if i == m.cursor {
 			cur, name = st.Accent.Render("▸ "), st.Bold.Render(name)
 		}
-		lines = append(lines, fmt.Sprintf("%s%s %-*d %-*s %-*s %s", cur, name, colPhase, r.phase, colStep, truncate(r.step, colStep),
-			colBytes, rowBytes(r), m.rowVerdict(r, verdictW)))
+		lines = append(lines, fmt.Sprintf("%s%s %-*d %-*s %-*s %-*s %s", cur, name, colPhase, r.phase, colStep, truncate(r.step, colStep),
+			colBytes, rowBytes(r), colTime, rowTime(r, now), m.rowVerdict(r, verdictW)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -292,3 +296,19 @@ func (m *FleetModel) verdict(res fleet.Result) string {
 
 // spinner is the spinner's frame without its padding.
 func (m *FleetModel) spinner() string { return strings.TrimSpace(m.spin.View()) }
+
+// rowTime is how long the node has taken so far, or took in all.
+func rowTime(r *fleetRow, now time.Time) string {
+	d := r.took
+	if r.state == fleet.Running && !r.started.IsZero() {
+		d = now.Sub(r.started)
+	}
+	if d <= 0 {
+		return "–"
+	}
+	d = d.Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
