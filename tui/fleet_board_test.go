@@ -146,8 +146,9 @@ func TestBoardFleetScreenPushesRealBoards(t *testing.T) {
 		t.Errorf("exit code %d after b failed", p.m.ExitCode())
 	}
 	p.key(tea.KeyDown, tea.KeyEnter)
-	p.waitView("b · root@"+b.Addr+" · phase 2", "push (attempt 1): failed", "cause: activation-failed",
-		"unit jetup-test.service failed to start", "push.log (its end)")
+	p.waitView("b · root@"+b.Addr+" · phase 2", "next: ", "unit jetup-test.service failed to start") // the log's end first
+	p.key(tea.KeyHome)
+	p.waitView("push (attempt 1): failed", "cause: activation-failed", "push.log (its end)")
 	p.key(tea.KeyEscape)
 
 	// b fixed: a is already on its system, b is pushed.
