@@ -69,6 +69,15 @@ func Prepare(ctx context.Context, o Options, sink step.Sink) (*Prepared, error) 
 	if _, err := o.Nix.LookPath(); err != nil {
 		return nil, step.Refuse(string(CauseNoNix), "install Nix (`jetup doctor` says how)", "nix is not installed, so nothing can be prepared")
 	}
+	// A prepare builds what it pins: offline, the run's Nix would hand
+	// each build to the kits' look-up (Prebuilt), which refuses whatever
+	// no kit holds yet. Every other mode (Offline, User, Observe) stays.
+	nx := nixrun.Nix{}
+	if o.Nix != nil {
+		nx = *o.Nix
+	}
+	nx.Prebuilt = nil
+	o.Nix = &nx
 	p := &preparer{o: o, sink: sink, items: items, dir: Path(o.State, o.Name), raw: o.Log}
 	if p.raw == nil {
 		p.raw = io.Discard

@@ -313,3 +313,26 @@ func TestOfflineRefusalsAndBadInput(t *testing.T) {
 		t.Errorf("show a path: %+v", r)
 	}
 }
+
+// Offline, a kit of local flakes can still be prepared: the prepare builds
+// what it pins (the offline runs' kit look-up is not asked), with every
+// nix call offline.
+func TestOfflinePrepareOfALocalFlake(t *testing.T) {
+	fb := newFieldBench(t, "")
+	r := fb.run("--offline", "--profile", fieldProfile, "prepare")
+	if r.code != 0 || !strings.Contains(r.stdout, "kit field-nano for field-nano: flash, installer") {
+		t.Fatalf("offline prepare: %+v", r)
+	}
+	calls := strings.TrimSpace(lastRunNixCalls(t, fb.state))
+	if !strings.Contains(calls, " build ") {
+		t.Errorf("no build among the nix calls:\n%s", calls)
+	}
+	for _, l := range strings.Split(calls, "\n") {
+		if !strings.Contains(l, "--offline --option substituters  ") {
+			t.Errorf("a nix call without the offline flags: %s", l)
+		}
+	}
+	if s := fb.kits(); len(s) != 1 || s[0].State != "whole" {
+		t.Errorf("kits %+v", s)
+	}
+}
