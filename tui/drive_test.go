@@ -244,6 +244,25 @@ func (d *driver) untilf(what func() string, ok func() bool) {
 	}
 }
 
+// untilEach is until for a state that may last only between two messages
+// (the write's graph, between its last write sample and the first of the
+// read-back): ok is asked after every message, not once a frame, so a
+// busy machine that delivers a burst of messages at once cannot skip it.
+// For a cheap ok, or a short stream of messages.
+func (d *driver) untilEach(what string, ok func() bool) {
+	d.t.Helper()
+	timeout := time.NewTimer(waitBound)
+	defer timeout.Stop()
+	for !ok() {
+		select {
+		case msg := <-d.msgs:
+			d.send(msg)
+		case <-timeout.C:
+			d.t.Fatalf("waited %v for %s; the screen:\n%s", waitBound, what, d.view())
+		}
+	}
+}
+
 // waitView processes messages until the screen shows every one of want,
 // and returns the screen.
 func (d *driver) waitView(want ...string) string {

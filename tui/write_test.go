@@ -146,8 +146,11 @@ func writeTypedNameHotplugAndGraphAt200x60(t *testing.T) {
 	d.key(tea.KeyEnter)
 	// While writing: the device's and the image's rates, and what held the
 	// write back, as measured (which one depends on this machine's load).
+	// Asked after each message: the write's graph lasts from its sample to
+	// the read-back's first one, which a loaded machine may deliver with
+	// the next in one burst.
 	var text string
-	d.until("the rate graph of the write", func() bool {
+	d.untilEach("the rate graph of the write", func() bool {
 		text = d.view()
 		return strings.Contains(text, "device ") && strings.Contains(text, "image  ") && strings.Contains(text, "peak ") &&
 			(strings.Contains(text, "the device is the bottleneck") || strings.Contains(text, "decompression is the bottleneck") ||
