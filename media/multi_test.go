@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/step"
 )
 
@@ -250,5 +251,49 @@ func TestASlowStickDoesNotHoldBackAFastOne(t *testing.T) {
 				t.Errorf("with a 4-chunk buffer the fast stick ran ahead: verified at %.0f%% of the slow one's write", 100*share)
 			}
 		})
+	}
+}
+
+// A stick pulled out mid-write is told from a dying one: its writes fail
+// with EIO all the same, but it is gone from the list, so it is named as
+// pulled (plug it in and write it again), not to be thrown away; the
+// others go on. The pull is emulated on the fake bench: the stick leaves
+// /sys/block and /dev the moment it is opened (the sink is called on the
+// writer's goroutine, before the first write), and its emulated device
+// fails every write past 4 MiB.
+func TestAStickPulledMidWriteIsNamedAsPulled(t *testing.T) {
+	raw, zst := randomImage(t, 8<<20)
+	fd := testkit.NewFakeDisks(t)
+	a := loopDevice(t, t.TempDir(), 16<<20, 0x5a)
+	c := loopDevice(t, t.TempDir(), 16<<20, 0x5a)
+	pulled := testkit.NewSlowDisk(t, 16, 200, 400, "SLOWDISK_FAIL_AT_MB=4")
+	fd.Plug("sdb", 1, a, true, "GOOD0001")
+	fd.Plug("sdc", 2, pulled.Dev, true, "PULL0002")
+	fd.Plug("sdd", 3, c, true, "GOOD0003")
+	ctx := context.Background()
+	env := Env{Edge: System{Root: fd.Root}, Runner: proc.Host{}}
+	b, err := PrepareBatch(ctx, env, Request{Image: zst}, []string{"sdb", "sdc", "sdd"}, step.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := step.SinkFunc(func(e step.Event) {
+		if s, ok := e.(Stage); ok && s.Target == "sdc" && s.Stage == "open" {
+			fd.Unplug("sdc")
+		}
+	})
+	rcs, err := b.Execute(ctx, sink)
+	if causeOf(err) != CauseTargetsFailed || step.ExitCodeOf(err) != 1 {
+		t.Fatalf("err %v", err)
+	}
+	if rc := rcs[1]; rc.Cause != "target-gone" || rc.Verdict() != "failed at 4 MiB: it disappeared (pulled out?): plug it in and write it again" {
+		t.Errorf("pulled stick: cause %q, verdict %q", rc.Cause, rc.Verdict())
+	}
+	if !strings.Contains(strings.Join(Results(rcs), "\n"), "BAD:  sdc (usb 2-2, serial PULL0002) failed at 4 MiB: it disappeared (pulled out?)") {
+		t.Errorf("results:\n%s", strings.Join(Results(rcs), "\n"))
+	}
+	for i, dev := range []string{a, c} {
+		if rc := rcs[[]int{0, 2}[i]]; rc.Result != "verified" || !bytes.Equal(readDev(t, dev, len(raw)), raw) {
+			t.Errorf("%s: %+v", dev, rc)
+		}
 	}
 }

@@ -563,7 +563,11 @@ func (p *Plan) writeError(ctx context.Context, err error, rc *Receipt) error {
 		case errors.Is(err, syscall.ENOSPC):
 			return &step.Error{Cause: "target-full", Code: step.ExitFailed, Err: ea.err,
 				What: "the image does not fit: " + p.Disk.Path + " ended" + where + "; " + part, Next: "use a bigger stick or card"}
-		case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.ESHUTDOWN):
+		case errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ENXIO), errors.Is(err, syscall.ESHUTDOWN),
+			// A stick pulled out mid-write mostly fails with EIO, as a
+			// dying one does: gone from the list, it was pulled, and is
+			// not to be thrown away.
+			errors.Is(err, syscall.EIO) && p.gone(ctx):
 			return &step.Error{Cause: "target-gone", Code: step.ExitFailed, Err: ea.err,
 				What: p.Disk.Path + " disappeared" + where + " (unplugged?); " + part, Next: "plug it in again, firmly and directly, and write again"}
 		case errors.Is(err, syscall.EIO):
@@ -578,6 +582,21 @@ func (p *Plan) writeError(ctx context.Context, err error, rc *Receipt) error {
 			Next: "plug it in again and retry; if it fails again use another stick"}
 	}
 	return &step.Error{Cause: "write-failed", Code: step.ExitFailed, Err: err, What: "the write failed; " + part, Next: "write it again"}
+}
+
+// gone reports whether the disk is no longer there (the same name and
+// device number), as after it was pulled out.
+func (p *Plan) gone(ctx context.Context) bool {
+	ds, err := p.env.Edge.Disks(context.WithoutCancel(ctx))
+	if err != nil {
+		return false
+	}
+	for _, d := range ds {
+		if d.Name == p.Disk.Name && d.MajMin == p.Disk.MajMin && d.Size > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Summary is the confirmation text: the disk, what it holds now (all of
