@@ -402,6 +402,18 @@ func TestResolverTakesTheNewestWholeKit(t *testing.T) {
 	if found, err := r.Need(ctx, Flash); err != nil || found.Kit != "newer" {
 		t.Errorf("another profile's kit: %+v %v", found, err)
 	}
+	// A kit prepared during the run (the wizard's picker) is found once
+	// the resolver is told (Use for the picked board, Reload).
+	r.Use(p)
+	f.write(t, fmt.Sprint(time.Now().UnixNano()), false)
+	newest, _, err := prepare(t, Options{State: state, Profile: p, Name: "newest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Reload()
+	if found, err := r.Need(ctx, Flash); err != nil || found.Kit != "newest" || found.Artifact.StorePath != newest.Artifacts[0].StorePath {
+		t.Errorf("after a prepare during the run: %+v %v", found, err)
+	}
 }
 
 // Bad input, refused before anything is built or any directory made:

@@ -80,10 +80,12 @@ type Resolver struct {
 	// refusals name it. Set it before the first Find, or with Use.
 	Profile *profiles.Profile
 
-	mu   sync.Mutex // guards Profile once the run's steps may ask
-	once sync.Once
-	all  []*Health
-	err  error
+	mu sync.Mutex // guards Profile once the run's steps may ask
+
+	listMu sync.Mutex // one inspection at a time
+	loaded bool
+	all    []*Health
+	err    error
 }
 
 // Found is an artifact taken from a kit.
@@ -93,8 +95,21 @@ type Found struct {
 }
 
 func (r *Resolver) kits(ctx context.Context) ([]*Health, error) {
-	r.once.Do(func() { r.all, r.err = List(ctx, r.Nix, r.State) })
+	r.listMu.Lock()
+	defer r.listMu.Unlock()
+	if !r.loaded || r.err != nil {
+		r.all, r.err = List(ctx, r.Nix, r.State)
+		r.loaded = true
+	}
 	return r.all, r.err
+}
+
+// Reload makes the next look-up inspect the kits again: a kit was
+// prepared (the wizard's picker) since they were read.
+func (r *Resolver) Reload() {
+	r.listMu.Lock()
+	r.loaded = false
+	r.listMu.Unlock()
 }
 
 // Use makes p the board's profile from now on: the wizard learns it

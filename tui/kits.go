@@ -19,6 +19,9 @@ type FieldKits struct {
 	// UseProfile is told the picked board, so that offline builds are
 	// taken from that profile's kits first and refused in its name.
 	UseProfile func(*profiles.Profile)
+	// Prepared is told when the picker has prepared a kit, so that the
+	// run's builds see it.
+	Prepared func()
 }
 
 func (m *Model) offline() bool { return m.opt.Kits != nil && m.opt.Kits.Offline }

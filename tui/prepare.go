@@ -119,6 +119,9 @@ func (v *prepareView) Update(msg tea.Msg) tea.Cmd {
 		v.err = msg.Err
 		if res, ok := msg.Result.(*kit.Prepared); ok && res != nil && msg.Err == nil {
 			v.result = res
+			if k := v.sess.Kits; k != nil && k.Prepared != nil {
+				k.Prepared()
+			}
 		} else if v.err == nil {
 			v.err = fmt.Errorf("the prepare ended without a kit")
 		}

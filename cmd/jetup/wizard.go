@@ -39,6 +39,10 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 			if a.off.on {
 				a.kitResolver().Use(p)
 			}
+		}, Prepared: func() {
+			if a.off.on {
+				a.kitResolver().Reload()
+			}
 		}}
 	}
 	m := tui.New(o)
