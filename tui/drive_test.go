@@ -35,6 +35,36 @@ type driver struct {
 	stop chan struct{}
 	// quit is set when the model asked Bubble Tea to quit.
 	quit bool
+	// hold, when set, keeps the messages it matches from the model until
+	// release: a message still on its way when the person presses a key.
+	holdMu sync.Mutex
+	hold   func(tea.Msg) bool
+	held   []tea.Msg
+}
+
+// holdBack keeps back the messages match matches, from now until release.
+func (d *driver) holdBack(match func(tea.Msg) bool) {
+	d.holdMu.Lock()
+	defer d.holdMu.Unlock()
+	d.hold = match
+}
+
+// heldCount is how many messages are held back.
+func (d *driver) heldCount() int {
+	d.holdMu.Lock()
+	defer d.holdMu.Unlock()
+	return len(d.held)
+}
+
+// release stops holding messages back and delivers the held ones.
+func (d *driver) release() {
+	d.holdMu.Lock()
+	held := d.held
+	d.hold, d.held = nil, nil
+	d.holdMu.Unlock()
+	for _, msg := range held {
+		d.send(msg)
+	}
 }
 
 // drive starts the wizard with o as Bubble Tea would (the window's size,
@@ -176,6 +206,13 @@ func (d *driver) exec(cmd tea.Cmd) {
 		}
 		return
 	}
+	d.holdMu.Lock()
+	if d.hold != nil && d.hold(msg) {
+		d.held = append(d.held, msg)
+		d.holdMu.Unlock()
+		return
+	}
+	d.holdMu.Unlock()
 	select {
 	case d.msgs <- msg:
 	case <-d.stop:

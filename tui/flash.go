@@ -45,6 +45,8 @@ type flashScreen struct {
 	result   *flash.Result
 	err      error
 	stopping bool
+	attempt  *runrec.Step // the run record's attempt this flash runs in
+	endMsg   *DoneMsg     // how a failed attempt ended, for a retry to repeat
 
 	spin spinner.Model
 	bar  progress.Model
@@ -126,7 +128,7 @@ func (f *flashScreen) start() tea.Cmd {
 		res, err := flash.Flash(ctx, o, sink)
 		return res, err
 	})
-	f.task = t
+	f.task, f.attempt, f.endMsg = t, f.sess.Step(), nil
 	return tea.Batch(cmd, tick())
 }
 
@@ -200,8 +202,9 @@ func (f *flashScreen) done() tea.Cmd {
 		t := f.task
 		return tea.Tick(2*time.Second, func(time.Time) tea.Msg { return flashOnwardMsg{task: t} })
 	}
-	err := f.err
-	return func() tea.Msg { return DoneMsg{Outcome: outcome, Summary: summary, Err: err, Details: details} }
+	d := DoneMsg{Outcome: outcome, Summary: summary, Err: f.err, Details: details, Attempt: f.attempt}
+	f.endMsg = &d
+	return func() tea.Msg { return d }
 }
 
 func (f *flashScreen) onward() tea.Cmd {
@@ -311,11 +314,18 @@ func (f *flashScreen) retry() tea.Cmd {
 	var notRoot *step.Error
 	sudoFailed := f.result == nil && errors.As(f.err, &notRoot) && notRoot.Cause == string(flash.CauseNotRoot)
 	f.phase = flashIdle
+	// The attempt's end goes again ahead of the retry: the first may still
+	// be on its way to the root, and a retry taken before it would record
+	// the failed attempt as left (the root drops whichever comes second).
+	var ended tea.Cmd
+	if d := f.endMsg; d != nil {
+		ended = func() tea.Msg { return *d }
+	}
 	if f.sess.Profile != nil && f.sess.Profile.HasStep(step.Detect) && !sudoFailed {
-		return GoTo(step.Detect, true)
+		return tea.Sequence(ended, GoTo(step.Detect, true))
 	}
 	// The root records a new attempt first, then the flash starts in it.
-	return tea.Sequence(Retry(), func() tea.Msg { return flashRestartMsg{} })
+	return tea.Sequence(ended, Retry(), func() tea.Msg { return flashRestartMsg{} })
 }
 
 // event folds one flash event into the screen.

@@ -122,6 +122,32 @@ func TestFlashScreenFailureCardAndRetryFromRecovery(t *testing.T) {
 	}
 }
 
+// A retry pressed while the failed attempt's end is still on its way to
+// the root: the attempt is recorded as failed (not "left for Recover"),
+// and the end arriving late does not end the Recover step's attempt.
+func TestFlashRetryBeforeTheRootHasTheFailure(t *testing.T) {
+	t.Parallel()
+	d := onFlash(t, 80, 24, flashBench(t, "rcm-rejected", 0))
+	first := true // only the first end is held; the retry's own goes through
+	d.holdBack(func(msg tea.Msg) bool {
+		_, ok := msg.(DoneMsg)
+		ok, first = ok && first, first && !ok
+		return ok
+	})
+	d.waitView("✗ Failed", "r retry from recovery")
+	d.until("the flash's end to be on its way to the root", func() bool { return d.heldCount() == 1 })
+	d.typ("r")
+	d.waitView("▸ Recover")
+	d.release()
+	flashes := d.steps(step.Flash)
+	if len(flashes) != 1 || flashes[0].Outcome != runrec.Failed || flashes[0].Cause != "rcm-rejected" {
+		t.Errorf("flash attempts %+v", flashes)
+	}
+	if detects := d.steps(step.Detect); len(detects) != 1 || detects[0].Outcome != runrec.Running {
+		t.Errorf("the Recover step's attempt after the late end: %+v", detects)
+	}
+}
+
 func TestFlashScreenCancelEndsEverything(t *testing.T) {
 	mark := testkit.Mark(t)
 	k, v, _ := strings.Cut(mark, "=")

@@ -128,6 +128,9 @@ func (m *Model) startRun(p *profiles.Profile) {
 // finishStep records the active step's outcome and moves on when it went well.
 func (m *Model) finishStep(d DoneMsg) tea.Cmd {
 	e := m.active()
+	if d.Attempt != nil && d.Attempt != e.open {
+		return nil // that attempt is already recorded
+	}
 	if e.open != nil {
 		if d.Details != nil {
 			_ = e.open.SetDetails(d.Details)

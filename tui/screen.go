@@ -51,6 +51,10 @@ type DoneMsg struct {
 	// Details is stored in run.json as the step's details (a verdict, a
 	// receipt); nil for none.
 	Details any
+	// Attempt, when set, is the attempt this ends: the message is dropped
+	// once that attempt is closed, so an end sent twice (again ahead of a
+	// retry) or arriving after the person moved on never ends another.
+	Attempt *runrec.Step
 }
 
 // Done returns a command that ends the active step.
