@@ -48,11 +48,11 @@ type Edges struct {
 	Verify verify.Edge
 	// Update is jetup update's edge: the same SSH, and gpgv/openssl.
 	Update image.Edge
-	// NextBoard is told that the bench's next board takes the last one's
-	// place: the simulated parts become a new board (a console that boots
-	// again, a new host key). nil on real hardware, where the person
-	// swaps the board.
-	NextBoard func()
+	// NextBoard gives the edges of the bench's next board: on the
+	// simulated bench a new board at the same address (a console that
+	// boots again, a host key of its own) while the board before keeps
+	// its edges. nil on real hardware, where the person swaps the board.
+	NextBoard func() Edges
 }
 
 // Real is this machine. Under sudo, what needs no root runs as the person

@@ -101,17 +101,18 @@ func (b *PushBoard) HostKey() ssh.PublicKey {
 	return b.key
 }
 
-// NextBoard makes this the bench's next board at the same address: a new
-// host key (made on its first boot, as a real installer makes one), an
-// empty store, generation 0. Its key is ed25519 from a seed numbered by
-// board, so a run of the demo is the same every time.
-func (b *PushBoard) NextBoard() ssh.PublicKey {
+// Next is the bench's next board, at the same address and with the same
+// system to receive: a host key of its own (made on its first boot, as a
+// real installer makes one), an empty store. Its key is ed25519 from a
+// seed numbered by board, so a run of the demo is the same every time.
+func (b *PushBoard) Next() *PushBoard {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.boards++
-	b.key = hostKeyFrom(fmt.Sprintf("jetup simulated jetson host key, board %d", b.boards+1))
-	b.store, b.generation, b.verify = map[string]bool{}, 0, nil
-	return b.key
+	n := &PushBoard{Host: b.Host, Hostname: b.Hostname, Arch: b.Arch, NixVersion: b.NixVersion, Rate: b.Rate,
+		FreeBytes: b.FreeBytes, Installed: b.Installed, pace: b.pace, store: map[string]bool{}, gates: map[string]*simGate{},
+		closure: b.closure, top: b.top, boards: b.boards + 1}
+	n.key = hostKeyFrom(fmt.Sprintf("jetup simulated jetson host key, board %d", n.boards+1))
+	return n
 }
 
 // simHostKey is the simulated Jetson's host key: the same on every run,

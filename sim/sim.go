@@ -23,12 +23,27 @@ func Hardware() hardware.Edges {
 	disks.WriteRate *= Speed()
 	disks.ReadRate *= Speed()
 	serial := &SerialBench{HostKeys: []ssh.PublicKey{target.HostKey()}}
-	return hardware.Edges{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
-		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)},
-		Serial: serial, Push: EdgeFor(target),
-		Verify:    verify.Edge{SSH: EdgeFor(target).SSH},
-		Update:    image.Edge{SSH: EdgeFor(target).SSH, Runner: proc.Host{}},
-		NextBoard: func() { serial.NextBoard([]ssh.PublicKey{target.NextBoard()}) }}
+	e := hardware.Edges{Sim: true, Runner: proc.Host{}, Nix: &nixrun.Nix{Runner: proc.Host{}}, Host: Host(), USB: DemoUSB(), Flash: NewFlashEdge(),
+		Disks: disks, Installer: &Installer{Pace: scaled(400 * time.Millisecond)}, Serial: serial}
+	return WithBoard(e, serial, target)
+}
+
+// WithBoard is the bench e with target as the board its console, push,
+// verify and update reach; its NextBoard swaps in the next board at the
+// same address (PushBoard.Next), whose console boots from the start. The
+// board before keeps its own edges: its push may still be in flight.
+func WithBoard(e hardware.Edges, serial *SerialBench, target *PushBoard) hardware.Edges {
+	e.Push = EdgeFor(target)
+	e.Verify = verify.Edge{SSH: EdgeFor(target).SSH}
+	e.Update = image.Edge{SSH: EdgeFor(target).SSH, Runner: proc.Host{}}
+	e.NextBoard = func() hardware.Edges {
+		next := target.Next()
+		if serial != nil {
+			serial.NextBoard([]ssh.PublicKey{next.HostKey()})
+		}
+		return WithBoard(e, serial, next)
+	}
+	return e
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

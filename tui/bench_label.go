@@ -28,25 +28,33 @@ type labelScreen struct {
 	err    string
 	usedBy string // the run that carries the label typed, "" when none
 	asked  string // the label the person was warned about (enter again keeps it)
+	board  int    // its place in today's bench
 }
 
-var labelKey = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "label the board (empty: the board tells it)"))
+var (
+	labelKey    = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "label the board (empty: the board tells it)"))
+	endBenchKey = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "no more boards: end the bench"))
+)
+
+// endBenchMsg: no next board; the wizard ends once the boards in flight
+// have landed.
+type endBenchMsg struct{}
 
 // labelChosenMsg ends the label question; label "" leaves it to the board.
 type labelChosenMsg struct{ label string }
 
-func newLabelScreen(s *Session, st *Styles, c *benchCarry) Screen {
+func newLabelScreen(s *Session, st *Styles, c *benchCarry, board int) Screen {
 	in := textinput.New()
 	in.Prompt = ""
 	in.Placeholder = "the board's sticker, or empty: the board tells it"
 	in.CharLimit = safe.MaxName
-	return &labelScreen{sess: s, st: st, in: in, carry: c}
+	return &labelScreen{sess: s, st: st, in: in, carry: c, board: board}
 }
 
 func (l *labelScreen) Init() tea.Cmd       { return l.in.Focus() }
 func (l *labelScreen) SetSize(w, _ int)    { l.w = w; l.in.SetWidth(max(w-10, 10)) }
 func (l *labelScreen) CapturesKeys() bool  { return true }
-func (l *labelScreen) Keys() []key.Binding { return []key.Binding{labelKey} }
+func (l *labelScreen) Keys() []key.Binding { return []key.Binding{labelKey, endBenchKey} }
 
 func (l *labelScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 	k, ok := msg.(tea.KeyPressMsg)
@@ -54,6 +62,9 @@ func (l *labelScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		var cmd tea.Cmd
 		l.in, cmd = l.in.Update(msg)
 		return l, cmd
+	}
+	if key.Matches(k, endBenchKey) {
+		return l, func() tea.Msg { return endBenchMsg{} }
 	}
 	if k.String() != "enter" {
 		var cmd tea.Cmd
@@ -88,8 +99,8 @@ func (l *labelScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 func (l *labelScreen) View() string {
 	var b strings.Builder
 	title := "Next board"
-	if l.sess.Board > 0 {
-		title = fmt.Sprintf("Board %d of today's bench", l.sess.Board)
+	if l.board > 0 {
+		title = fmt.Sprintf("Board %d of today's bench", l.board)
 	}
 	b.WriteString(l.st.Title.Render(title) + "\n")
 	if l.carry != nil {

@@ -27,13 +27,13 @@ type boardRow struct {
 
 var dismissKey = key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "dismiss failed board"))
 
-// rememberFailure keeps a row for a board that ended failed.
-func (m *Model) rememberFailure(s *Session, outcome runrec.Outcome) {
+// rememberFailureOf keeps a row for board n that ended failed.
+func (m *Model) rememberFailureOf(s *Session, n int, outcome runrec.Outcome) {
 	if s.Run == nil || outcome != runrec.Failed {
 		return
 	}
 	rec := s.Run.Snapshot()
-	row := boardRow{board: m.boards + 1, label: s.label, run: rec.ID}
+	row := boardRow{board: n, label: s.label, run: rec.ID}
 	for i := len(rec.Steps) - 1; i >= 0; i-- {
 		st := rec.Steps[i]
 		if st.Outcome == runrec.Success || st.Outcome == runrec.Skipped || st.Outcome == runrec.Running {
@@ -61,7 +61,7 @@ func (m *Model) dismiss() {
 // rows draws the failed boards, one line each (two with the next step
 // when there is room), for the top of the content area.
 func (m *Model) rows(w int) []string {
-	var out []string
+	out := m.flightRows(w)
 	for _, r := range m.failures {
 		name := fmt.Sprintf("board %d", r.board)
 		if r.label != "" {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
 	"github.com/jetup/jetup/step"
 )
 
@@ -50,7 +52,7 @@ func TestBenchBoardsAtOneAddressEachPinTheirOwnKey(t *testing.T) {
 	t.Parallel()
 	o, board := fastBench()
 	o.StateDir = t.TempDir()
-	o.Hardware.NextBoard = func() { board.NextBoard() }
+	o.Hardware = sim.WithBoard(o.Hardware, nil, board)
 	d := onPush(t, 100, 30, o)
 	first := board.Fingerprint()
 	d.m.sess.Facts[step.FactHostKey] = first // what its console printed
@@ -61,7 +63,12 @@ func TestBenchBoardsAtOneAddressEachPinTheirOwnKey(t *testing.T) {
 	d.send(nextBoardMsg{})
 	d.waitView("▸ Label", "push ./result as")
 	d.key(tea.KeyEnter)
-	second := board.Fingerprint()
+	d.waitView("▸ Recover")
+	k2, err := d.m.sess.Hardware.Push.SSH.HostKey(context.Background(), "192.168.55.1:22", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := remote.Fingerprint(k2)
 	if second == first {
 		t.Fatal("the simulated next board kept the first one's key: the test would prove nothing")
 	}
@@ -98,6 +105,7 @@ func TestBenchBoardsAtOneAddressEachPinTheirOwnKey(t *testing.T) {
 	d.send(nextBoardMsg{})
 	d.waitView("▸ Label")
 	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover")
 	d.m.sess.SetFact(step.FactIP, "192.168.55.1")
 	d.run(d.m.goTo(step.Push, false))
 	d.waitView("First contact", "y trust this key")

@@ -47,40 +47,71 @@ type nextBoardMsg struct{}
 // (recorded as skipped, naming the run that checked it), and every answer
 // that was not about the board carried (bench_carry.go). The one question
 // asked is the board's label.
-func (m *Model) nextBoard() tea.Cmd {
+func (m *Model) nextBoard() tea.Cmd { return m.startNext(true) }
+
+// startNext starts the next board. With closing, the active board has
+// ended (its Summary): its run record is closed and its session ended.
+// Without, it goes on in flight (bench_flight.go) with its session.
+func (m *Model) startNext(closing bool) tea.Cmd {
 	old, p := m.sess, m.sess.Profile
 	prev, outcome := "", m.overall(true)
 	var carry *benchCarry
 	if old.Run != nil {
 		prev = old.Run.ID()
 		carry = carryFrom(m.boards+1, p, old.Run.Snapshot(), old.answers, old.Facts)
-		_ = old.Run.Close(outcome)
 	}
-	m.rememberFailure(old, outcome)
-	// The last board's watches (its console) stop now, so the next board
-	// can have the port; waiting for them to return is done off the UI.
-	old.cancel()
-	m.done = append(m.done, old)
-	if next := m.opt.Hardware.NextBoard; next != nil {
-		next()
+	var stop tea.Cmd
+	if closing {
+		if old.Run != nil {
+			_ = old.Run.Close(outcome)
+		}
+		m.rememberFailureOf(old, m.boards+1, outcome)
+		// The last board's watches (its console) stop now, so the next
+		// board can have the port; waiting for them to return is done
+		// off the UI.
+		old.cancel()
+		m.done = append(m.done, old)
+		stop = func() tea.Msg { old.stop(); return nil }
 	}
-	m.sess = newSession(m.opt.Hardware, m.opt.StateDir, m.opt.Version)
-	m.sess.Profiles, m.sess.Kits, m.sess.carry = m.opt.Profiles, m.opt.Kits, carry
-	m.boards++
-	m.startRun(p)
+	hw := old.Hardware
+	if hw.NextBoard != nil {
+		hw = hw.NextBoard()
+	}
+	m.sess = newSession(hw, m.opt.StateDir, m.opt.Version)
+	m.sess.Profiles, m.sess.Kits, m.sess.Profile, m.sess.carry = m.opt.Profiles, m.opt.Kits, p, carry
 	if carry != nil {
-		for k, v := range carry.facts {
+		// What the person chose for the board before stands for this one
+		// until they choose otherwise.
+		m.sess.answers = carry.answers
+	}
+	m.boards++
+	m.prevRun = prev
+	// The run record is made once the board is labelled: a bench ended
+	// at the label question leaves no empty board behind.
+	m.buildEntries(p)
+	doctor := m.index(step.Doctor)
+	m.entries[doctor].state = skipped
+	sess, n := m.sess, 0
+	if m.bench != nil {
+		n = len(m.bench.Session().Boards) + 1
+	}
+	label := &entry{title: "Label", label: true, make: func() Screen { return newLabelScreen(sess, m.st, carry, n) }}
+	m.entries = append(m.entries[:doctor+1], append([]*entry{label}, m.entries[doctor+1:]...)...)
+	return tea.Batch(stop, m.activate(doctor+1))
+}
+
+// beginLabelled makes the run record of a bench board once it is
+// labelled: the host check recorded as carried over, the carried facts.
+func (m *Model) beginLabelled() {
+	m.createRun(m.sess.Profile)
+	if c := m.sess.carry; c != nil {
+		for k, v := range c.facts {
 			m.sess.SetFact(k, v)
 		}
 	}
-	doctor := m.index(step.Doctor)
 	if m.sess.Run != nil {
-		_ = m.sess.Run.Begin(step.Doctor).Finish(runrec.Skipped, "host checked for the previous board (run "+prev+")", nil)
+		_ = m.sess.Run.Begin(step.Doctor).Finish(runrec.Skipped, "host checked for the previous board (run "+m.prevRun+")", nil)
 	}
-	m.entries[doctor].state = skipped
-	label := &entry{title: "Label", label: true, make: func() Screen { return newLabelScreen(m.sess, m.st, carry) }}
-	m.entries = append(m.entries[:doctor+1], append([]*entry{label}, m.entries[doctor+1:]...)...)
-	return tea.Batch(func() tea.Msg { old.stop(); return nil }, m.activate(doctor+1))
 }
 
 // labelChosen names the board (label "" leaves it to the board: its USB
@@ -91,7 +122,10 @@ func (m *Model) labelChosen(label string) tea.Cmd {
 	if !e.label {
 		return nil
 	}
-	if label != "" {
+	m.sess.label = label
+	if m.sess.Run == nil {
+		m.beginLabelled()
+	} else if label != "" {
 		m.setLabel(label)
 	}
 	e.state = done
@@ -102,6 +136,12 @@ func (m *Model) labelChosen(label string) tea.Cmd {
 func (m *Model) startRun(p *profiles.Profile) {
 	m.sess.Profile = p
 	_ = saveRemembered(m.opt.StateDir, remembered{LastProfile: p.Name})
+	m.createRun(p)
+	m.buildEntries(p)
+}
+
+// createRun makes the board's run record and its place in the bench.
+func (m *Model) createRun(p *profiles.Profile) {
 	run, err := runrec.Create(m.opt.StateDir, runrec.Options{
 		Kind: "wizard", Profile: p.Name, Version: m.opt.Version, Host: m.opt.Host, Command: os.Args, Sim: m.opt.Sim,
 	})
@@ -109,8 +149,15 @@ func (m *Model) startRun(p *profiles.Profile) {
 		m.err = err.Error()
 	}
 	m.sess.Run = run
-	m.joinBench(run, "")
+	m.joinBench(run, m.sess.label)
 	m.recordKit()
+}
+
+// buildEntries makes the step list for profile p, each screen made for
+// this board's session (a board in flight keeps its own).
+func (m *Model) buildEntries(p *profiles.Profile) {
+	sess, board := m.sess, m.boards
+	sess.addrBusy = m.addressBusy
 	m.entries[pickerEntry].state = done
 	m.entries = m.entries[:pickerEntry+1]
 	ids := append([]step.ID{step.Doctor}, p.Steps...)
@@ -118,11 +165,11 @@ func (m *Model) startRun(p *profiles.Profile) {
 		factory, ok := m.screens[id]
 		mk := func() Screen { return newNotBuilt(id, m.st) }
 		if ok && factory != nil {
-			mk = func() Screen { return factory(m.sess, m.st) }
+			mk = func() Screen { return factory(sess, m.st) }
 		}
 		m.entries = append(m.entries, &entry{id: id, title: titleOf(id), make: mk})
 	}
-	m.entries = append(m.entries, &entry{title: "Summary", make: func() Screen { return newSummary(m.sess, m.st, m.boards) }})
+	m.entries = append(m.entries, &entry{title: "Summary", make: func() Screen { return newSummary(sess, m.st, board) }})
 }
 
 // finishStep records the active step's outcome and moves on when it went well.
@@ -148,6 +195,9 @@ func (m *Model) finishStep(d DoneMsg) tea.Cmd {
 			m.sess.freshBoard()
 		}
 		m.labelFromBoard()
+		if e.id == step.Console && m.canFly() {
+			return m.fly()
+		}
 	case runrec.Skipped:
 		e.state = skipped
 	default:

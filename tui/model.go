@@ -30,6 +30,9 @@ type Options struct {
 	// Kits is the field kits' side (issue 20): the picker's "prepare for
 	// offline use", the header's "offline · kit KIT". nil hides it.
 	Kits *FieldKits
+	// NoOverlap keeps a bench to one board at a time: the next board
+	// starts only after the last one's summary (bench_flight.go).
+	NoOverlap bool
 }
 
 type entryState int
@@ -75,6 +78,9 @@ type Model struct {
 	kit, kitFor string // offline: the newest whole kit for profile kitFor
 	bench       *runrec.Bench
 	done        []*Session // the sessions of the boards before, ended with the wizard
+	flights     []*flight  // boards whose push and checks go on while the next is set up
+	prevRun     string     // the run of the board before this one
+	finishing   bool       // the bench ends once the boards in flight land
 	failures    []boardRow // boards before this one that failed, until dismissed
 
 	// screens are the registered screens (screen.go), copied so that a
@@ -131,8 +137,11 @@ type quitDoneMsg struct{}
 // closes the run record and leaves.
 func (m *Model) quit(outcome runrec.Outcome) tea.Cmd {
 	m.quitting = true
-	sess := m.sess
+	sess, flights := m.sess, m.flights
 	return func() tea.Msg {
+		for _, f := range flights {
+			f.sess.end(runrec.Cancelled)
+		}
 		sess.end(outcome)
 		return quitDoneMsg{}
 	}
@@ -141,6 +150,9 @@ func (m *Model) quit(outcome runrec.Outcome) tea.Cmd {
 // Close stops whatever still runs and closes the run record. The program
 // calls it after Bubble Tea returns, however the program ended.
 func (m *Model) Close() {
+	for _, f := range m.flights {
+		f.sess.end(runrec.Cancelled)
+	}
 	for _, s := range m.done {
 		s.stop()
 	}
@@ -195,6 +207,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.nextBoard()
 	case labelChosenMsg:
 		return m, m.labelChosen(msg.label)
+	case flightMsg:
+		return m, m.flightDone(msg)
+	case endBenchMsg:
+		return m, m.endBench()
 	case finishMsg:
 		return m, m.quit(m.overall(true))
 	case tea.KeyPressMsg:
@@ -203,12 +219,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, cmd
 		}
 	}
+	var flights tea.Cmd
+	if _, ok := msg.(tea.KeyPressMsg); !ok && len(m.flights) > 0 {
+		flights = m.feedFlights(msg)
+	}
 	if m.quitting || m.active().screen == nil {
-		return m, nil
+		return m, flights
 	}
 	s, cmd := m.active().screen.Update(msg)
 	m.active().screen = s
-	return m, cmd
+	return m, tea.Batch(cmd, flights)
 }
 
 // handleKey applies the keys that mean the same on every screen.
@@ -231,7 +251,7 @@ func (m *Model) handleKey(k tea.KeyPressMsg) (tea.Cmd, bool) {
 	}
 	switch {
 	case key.Matches(k, keys.ForceQuit), !capturing && key.Matches(k, keys.Quit):
-		if m.sess.Busy() {
+		if m.sess.Busy() || m.flightsBusy() {
 			m.confirmQuit = true
 			return nil, true
 		}
@@ -285,6 +305,9 @@ func (m *Model) View() tea.View {
 		title += " · " + m.sess.Profile.Title
 	}
 	right := ""
+	if m.boards > 0 {
+		right = fmt.Sprintf("board %d", m.boards+1)
+	}
 	if m.sess.Run != nil {
 		right = "run " + m.sess.Run.ID()
 		if m.boards > 0 {
@@ -354,6 +377,9 @@ func (m *Model) footer() string {
 	}
 	if m.quitting {
 		return m.st.Warn.Render("Stopping running work and closing the run record…")
+	}
+	if m.finishing {
+		return m.st.Warn.Render(fit(fmt.Sprintf("No more boards: the bench ends once %d board(s) in flight land; ctrl+c stops them", len(m.flights)), m.w))
 	}
 	if m.notice != "" {
 		return m.st.Warn.Render(fit("! "+m.notice, m.w))

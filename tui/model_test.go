@@ -291,10 +291,10 @@ func TestNextBoardStartsANewRun(t *testing.T) {
 		t.Fatalf("first board already numbered 2:\n%s", text)
 	}
 	tm.Type("n")
-	scr.WaitFor(t, wait, "board 2 · run ", "▸ Label", "– Check host", "Same choices as board 1", "skipping")
+	scr.WaitFor(t, wait, "board 2", "▸ Label", "– Check host", "Same choices as board 1", "skipping")
 	tm.Type("B-02")
 	press(tm, tea.KeyEnter)
-	scr.WaitFor(t, wait, "▸ Summary", "Summary of board 2")
+	scr.WaitFor(t, wait, "▸ Summary", "Summary of board 2", "board 2 · run ")
 
 	runs, _, err := runrec.List(dir)
 	if err != nil || len(runs) != 2 {

@@ -26,14 +26,16 @@ type pushScreen struct {
 	spin spinner.Model
 	w, h int
 
-	task    *Task
-	run     *pushRun // the attempt on screen; nil while on the form
-	answers chan bool
-	retry   bool // the next start is a new attempt in the run record
-	opts    deploy.Options
-	offline *offlineRun // an offline bundle being written (push_offline.go)
-	auto    bool        // the bench's next board: start with the carried form
-	carried bool        // this attempt was started so: a success goes on by itself
+	task     *Task
+	run      *pushRun // the attempt on screen; nil while on the form
+	answers  chan bool
+	retry    bool // the next start is a new attempt in the run record
+	opts     deploy.Options
+	offline  *offlineRun    // an offline bundle being written (push_offline.go)
+	auto     bool           // the bench's next board: start with the carried form
+	waiting  string         // the board in flight at the same address this push waits for
+	waitOpts deploy.Options // what starts when it has landed
+	carried  bool           // this attempt was started so: a success goes on by itself
 }
 
 var (
@@ -117,6 +119,13 @@ func (p *pushScreen) Keys() []key.Binding {
 
 // start runs deploy.Push with the form's options.
 func (p *pushScreen) start(o deploy.Options) tea.Cmd {
+	if busy := p.sess.busyAt(o.Target.Host); busy != "" {
+		// Two boards of a bench at one address: the host reaches one of
+		// them. This one goes when the other has landed.
+		p.waiting, p.waitOpts = busy, o
+		return nil
+	}
+	p.waiting = ""
 	var cmds []tea.Cmd
 	if p.retry {
 		cmds = append(cmds, Retry())
@@ -182,6 +191,10 @@ func (p *pushScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		return p, cmd
 	case tea.KeyPressMsg:
 		return p, p.key(msg)
+	case addrFreeMsg:
+		if p.waiting != "" {
+			return p, p.start(p.waitOpts)
+		}
 	}
 	return p, nil
 }

@@ -97,6 +97,11 @@ func (p *pushScreen) View() string {
 	if p.offline != nil {
 		return p.offlineView()
 	}
+	if p.waiting != "" {
+		return p.st.Title.Render("Push the system to the board") + "\n\n" +
+			wrapIndent(fmt.Sprintf("%s waiting: %s of the bench is still being pushed and checked at %s, and the host reaches one board at an address. This push starts when it has landed.",
+				p.spin.View(), p.waiting, p.waitOpts.Target.Host), p.w, "  ") + "\n"
+	}
 	if p.run == nil {
 		v := p.st.Title.Render("Push the system to the board") + "\n\n" + p.form.view(p.st, p.w) +
 			"\n" + p.st.Subtle.Render(wrapIndent("jetup pins the board's host key in its own known_hosts, checks the board before sending anything, then sends only what it lacks.", p.w, "")) + "\n"
@@ -234,3 +239,24 @@ func (p *pushScreen) outcome(w int) []string {
 	}
 	return out
 }
+
+// Progress is the push in one short line, for its row while the board is
+// in flight.
+func (p *pushScreen) Progress() string {
+	r := p.run
+	switch {
+	case p.waiting != "":
+		return "waiting for " + p.waiting
+	case r == nil:
+		return ""
+	case r.done && r.err != nil:
+		return "✗ " + r.err.Error()
+	case r.done:
+		return "✓ pushed"
+	case r.copy != nil && r.copy.BytesTotal > 0:
+		return fmt.Sprintf("copy %d%% of %s", r.copy.BytesDone*100/r.copy.BytesTotal, mib(r.copy.BytesTotal))
+	}
+	return r.phase
+}
+
+func mib(n int64) string { return fmt.Sprintf("%d MiB", n>>20) }

@@ -51,6 +51,9 @@ type Session struct {
 	carry   *benchCarry
 	answers answers
 	label   string
+	// addrBusy names the board of the bench in flight at addr ("" when
+	// none, or nil outside a bench): a push there waits for it.
+	addrBusy func(s *Session, addr string) string
 }
 
 func newSession(b hardware.Edges, stateDir, version string) *Session {
@@ -185,6 +188,14 @@ func (s *Session) stop() { s.ended.Do(s.stopTasks) }
 func (s *Session) stopTasks() {
 	s.cancel()
 	s.tasks.Wait()
+}
+
+// busyAt names the board of the bench in flight at addr, "" when none.
+func (s *Session) busyAt(addr string) string {
+	if s.addrBusy == nil {
+		return ""
+	}
+	return s.addrBusy(s, addr)
 }
 
 // knownHosts is the file of the host keys pinned for this board. Pins

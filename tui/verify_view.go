@@ -214,3 +214,18 @@ func verifyVerdicts(st *Styles, details []byte, w int) []string {
 }
 
 var jsonUnmarshal = json.Unmarshal
+
+// Progress is the checks in one short line, for the row of a board in
+// flight.
+func (v *verifyScreen) Progress() string {
+	r := v.run
+	switch {
+	case r == nil:
+		return ""
+	case r.done && r.err != nil:
+		return "✗ " + r.err.Error()
+	case r.done && r.result != nil:
+		return r.result.Text()
+	}
+	return fmt.Sprintf("%d of %d checks", len(r.checks), len(r.plan))
+}

@@ -17,8 +17,17 @@ import (
 // label (everything else as for the first: the board in recovery mode
 // taken, the flash, the same installer stick, k on the console, the push
 // of the same system, the checks), at the same address with a host key of
-// its own. Then `jetup runs --bench --csv` lists both.
+// its own. Then `jetup runs --bench --csv` lists both. With overlap (the
+// default) the second board's push and checks go on in flight while the
+// wizard asks for the third board's label, and esc there ends the bench
+// once it has landed; with --no-overlap the second board ends at its
+// summary.
 func TestBenchOfTwoBoardsInTmux(t *testing.T) {
+	t.Run("overlap", func(t *testing.T) { benchOfTwo(t, true) })
+	t.Run("no-overlap", func(t *testing.T) { benchOfTwo(t, false) })
+}
+
+func benchOfTwo(t *testing.T, overlap bool) {
 	testkit.NeedCommands(t, "ssh-keygen")
 	home := t.TempDir()
 	key := filepath.Join(home, ".ssh", "id_ed25519")
@@ -29,8 +38,11 @@ func TestBenchOfTwoBoardsInTmux(t *testing.T) {
 		t.Fatalf("ssh-keygen: %v %s", err, out)
 	}
 	state := t.TempDir()
-	tm := newTmux(t, 100, 30, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="},
-		"--sim", "--sim-speed", "20", "--state-dir", state, "--profile", "orin-nano-super-devkit")
+	args := []string{"--sim", "--sim-speed", "20", "--state-dir", state, "--profile", "orin-nano-super-devkit"}
+	if !overlap {
+		args = append(args, "--no-overlap")
+	}
+	tm := newTmux(t, 100, 30, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="}, args...)
 	tm.waitFor("▸ Check host", "12 checks:")
 	tm.keys("Enter")
 	tm.waitFor("▸ Recover", "enter: use this board")
@@ -60,11 +72,17 @@ func TestBenchOfTwoBoardsInTmux(t *testing.T) {
 	tm.waitFor("▸ Label", "Board 2 of today's bench", "Same choices as board 1")
 	tm.keys("-l", "ORIN-0002")
 	tm.keys("Enter")
-	text := tm.waitFor("▸ Summary", "Summary of board 2", "all 8 checks passed", "n next board")
-	if !strings.Contains(text, "installer stick written for board 1") {
-		t.Errorf("second board's summary does not say the stick was used again:\n%s", text)
+	if overlap {
+		// In flight: its row above the third board's label question.
+		tm.waitFor("board 2 ORIN-0002 in flight", "▸ Label", "Board 3 of today's bench")
+		tm.keys("Escape")
+	} else {
+		text := tm.waitFor("▸ Summary", "Summary of board 2", "all 8 checks passed", "n next board")
+		if !strings.Contains(text, "installer stick written for board 1") {
+			t.Errorf("second board's summary does not say the stick was used again:\n%s", text)
+		}
+		tm.keys("Enter")
 	}
-	tm.keys("Enter")
 	tm.waitFor("JETUP-EXIT=0")
 
 	runs, _, err := runrec.List(state)

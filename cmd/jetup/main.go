@@ -85,6 +85,7 @@ type app struct {
 	simFlash    string
 	simVerify   string
 	simSpeed    float64
+	noOverlap   bool
 	offline     bool
 	off         offlineState
 	usb         detect.Lister // flash --sysfs: the bus to look for the board on
@@ -145,6 +146,8 @@ Run it with no arguments for the wizard; every step is also a subcommand.`,
 		Args: cobra.NoArgs,
 		RunE: a.runWizard,
 	}
+	root.Flags().BoolVar(&a.noOverlap, "no-overlap", false,
+		"a bench one board at a time: the next board starts after the last one's summary, not while it is pushed and checked")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.profileName, "profile", "", "board profile (see `jetup profiles`)")
 	pf.BoolVar(&a.sim, "sim", false, "use the simulated bench instead of real hardware")

@@ -30,7 +30,7 @@ func (a *app) runWizard(cmd *cobra.Command, _ []string) error {
 	}
 	o := tui.Options{
 		Profiles: set, Profile: a.profileName, StateDir: state, Version: jetupVersion(),
-		Host: hostInfo(), Hardware: a.hardware(), Sim: a.sim,
+		Host: hostInfo(), Hardware: a.hardware(), Sim: a.sim, NoOverlap: a.noOverlap,
 	}
 	if !a.sim {
 		// The field kits (issue 20): offline, the run's builds come from
