@@ -92,6 +92,9 @@ type Options struct {
 	OutLink   string    // GC root for a built script
 	// ConsoleGrace: see DefaultConsoleGrace.
 	ConsoleGrace time.Duration
+	// Lock is the host's flash lock (LockFile): held for the flash, a
+	// second flash is refused (lock.go). "" takes none.
+	Lock string
 }
 
 // Result of a flash: the verdict and how it came about. Its JSON is the
@@ -152,6 +155,11 @@ func preRunVerdict(ctx context.Context, err error) Verdict {
 }
 
 func doFlash(ctx context.Context, o Options, sink step.Sink, res Result) (Result, error) {
+	release, err := hold(o.Lock, holder(o))
+	if err != nil {
+		return res, err
+	}
+	defer release()
 	board, err := findBoard(ctx, &o, sink)
 	if err != nil {
 		return res, err

@@ -141,6 +141,7 @@ func (f *flashScreen) options() (flash.Options, error) {
 	}
 	b := f.sess.Hardware
 	o := flash.Options{Profile: f.sess.Profile, USBInstance: f.sess.Facts[step.FactUSBInstance], Edge: b.Flash,
+		Lock:   flash.LockFile(f.sess.StateDir),
 		Runner: b.Runner, Nix: b.Nix, Helper: helper}
 	if b.USB != nil {
 		// The Recover step has seen the board: check it is still there.

@@ -96,6 +96,7 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 				}
 				return a.runFlash(cmd.Context(), rs, p, flash.Options{
 					Script: o.script, Flake: o.flake, USBInstance: o.usbInstance, Timeout: o.timeout,
+					Lock: flash.LockFile(a.stateDir),
 				}, o.verbose)
 			})
 		},
