@@ -28,45 +28,14 @@ func TestBenchOfTwoBoardsInTmux(t *testing.T) {
 }
 
 func benchOfTwo(t *testing.T, overlap bool) {
-	testkit.NeedCommands(t, "ssh-keygen")
-	home := t.TempDir()
-	key := filepath.Join(home, ".ssh", "id_ed25519")
-	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
+	home := sshHomeFor(t)
 	state := t.TempDir()
 	args := []string{"--sim", "--sim-speed", "20", "--state-dir", state, "--profile", "orin-nano-super-devkit"}
 	if !overlap {
 		args = append(args, "--no-overlap")
 	}
 	tm := newTmux(t, 100, 30, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="}, args...)
-	tm.waitFor("▸ Check host", "12 checks:")
-	tm.keys("Enter")
-	tm.waitFor("▸ Recover", "enter: use this board")
-	tm.keys("Enter")
-	tm.waitFor("✓ Flash", "▸ Write", "Which image goes on the stick?")
-	tm.keys("Enter")
-	tm.waitFor("Pick the stick")
-	tm.keys("Enter")
-	tm.waitFor("Press y")
-	tm.keys("y")
-	tm.waitFor("written and verified")
-	tm.keys("Enter")
-	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
-	tm.keys("k")
-	tm.waitFor("(ED25519)")
-	tm.keys("Enter")
-	tm.waitFor("▸ Push", "Push the system to the board")
-	tm.keys("Enter")
-	tm.waitFor("matches the board's console", "✓ pushed")
-	tm.keys("Enter")
-	tm.waitFor("▸ Verify", "✓ the board works")
-	tm.keys("Enter")
-	tm.waitFor("▸ Summary", "all 8 checks passed", "n next board")
-	tm.keys("n")
+	firstBoard(tm)
 
 	// The second board: one question.
 	tm.waitFor("▸ Label", "Board 2 of today's bench", "Same choices as board 1")
@@ -124,4 +93,50 @@ func benchOfTwo(t *testing.T, overlap bool) {
 	if total := rows[3]; total[col["label"]] != "total" || total[col["result"]] != "2 done, 0 failed" {
 		t.Errorf("total row %v", total)
 	}
+}
+
+// firstBoard answers the first board of a bench in full, from the host
+// check to its summary, and presses n.
+func firstBoard(tm *tmuxTerm) {
+	tm.t.Helper()
+	tm.waitFor("▸ Check host", "12 checks:")
+	tm.keys("Enter")
+	tm.waitFor("▸ Recover", "enter: use this board")
+	tm.keys("Enter")
+	tm.waitFor("✓ Flash", "▸ Write", "Which image goes on the stick?")
+	tm.keys("Enter")
+	tm.waitFor("Pick the stick")
+	tm.keys("Enter")
+	tm.waitFor("Press y")
+	tm.keys("y")
+	tm.waitFor("written and verified")
+	tm.keys("Enter")
+	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
+	tm.keys("k")
+	tm.waitFor("(ED25519)")
+	tm.keys("Enter")
+	tm.waitFor("▸ Push", "Push the system to the board")
+	tm.keys("Enter")
+	tm.waitFor("matches the board's console", "✓ pushed")
+	tm.keys("Enter")
+	tm.waitFor("▸ Verify", "✓ the board works")
+	tm.keys("Enter")
+	tm.waitFor("▸ Summary", "all 8 checks passed", "n next board")
+	tm.keys("n")
+
+}
+
+// sshHomeFor makes a home with an SSH key for the Watch step's k.
+func sshHomeFor(t testing.TB) string {
+	t.Helper()
+	testkit.NeedCommands(t, "ssh-keygen")
+	home := t.TempDir()
+	key := filepath.Join(home, ".ssh", "id_ed25519")
+	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	return home
 }

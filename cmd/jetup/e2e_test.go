@@ -14,11 +14,11 @@ import (
 // tmuxTerm runs the real jetup binary in a real terminal (tmux) and drives
 // it the way a person does: keys in, screen out.
 type tmuxTerm struct {
-	t      *testing.T
+	t      testing.TB
 	socket string
 }
 
-func newTmux(t *testing.T, w, h int, env []string, args ...string) *tmuxTerm {
+func newTmux(t testing.TB, w, h int, env []string, args ...string) *tmuxTerm {
 	t.Helper()
 	return newTmuxCmd(t, w, h, env, append([]string{binary}, args...))
 }
@@ -26,7 +26,7 @@ func newTmux(t *testing.T, w, h int, env []string, args ...string) *tmuxTerm {
 // newTmuxCmd is newTmux for a whole command line: jetup behind a wrapper
 // (a network namespace, a private store). Env values and arguments are
 // quoted for the shell.
-func newTmuxCmd(t *testing.T, w, h int, env []string, cmdline []string) *tmuxTerm {
+func newTmuxCmd(t testing.TB, w, h int, env []string, cmdline []string) *tmuxTerm {
 	t.Helper()
 	testkit.NeedCommands(t, "tmux")
 	tm := &tmuxTerm{t: t, socket: fmt.Sprintf("jetup-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
