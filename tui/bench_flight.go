@@ -49,8 +49,24 @@ type flightMsg struct {
 // overlap not turned off, and the push the next entry.
 func (m *Model) canFly() bool {
 	c := m.sess.carry
-	return !m.opt.NoOverlap && c != nil && c.answers.push != nil && m.sess.Facts[step.FactHostKey] != "" && m.cur+1 < len(m.entries) &&
-		m.entries[m.cur+1].id == step.Push && !m.entries[m.cur+1].carried
+	if m.opt.NoOverlap || c == nil || c.answers.push == nil || m.sess.Facts[step.FactHostKey] == "" || pushHost(m.sess) == "" ||
+		m.cur+1 >= len(m.entries) || m.entries[m.cur+1].id != step.Push {
+		return false
+	}
+	if _, skipped := c.skip[step.Push]; skipped {
+		return false
+	}
+	// Nothing after it may wait for the person: the checks pass on by
+	// themselves only when they did for the board before.
+	for _, e := range m.entries[m.cur+2:] {
+		_, skipped := c.skip[e.id]
+		switch {
+		case e.id == "", skipped, e.id == step.Verify && c.answers.verified:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // fly sends the active board's remaining steps in flight and starts the
@@ -78,6 +94,18 @@ func pushHost(s *Session) string {
 
 // flightActivate opens entry i of a board in flight.
 func (m *Model) flightActivate(f *flight, i int) tea.Cmd {
+	for i < len(f.entries)-1 {
+		e := f.entries[i]
+		why, ok := f.sess.carry.auto(e)
+		if !ok {
+			break
+		}
+		e.carried, e.state = true, skipped
+		if f.sess.Run != nil {
+			_ = f.sess.Run.Begin(e.id).Finish(runrec.Skipped, why, nil)
+		}
+		i++
+	}
 	f.cur = i
 	e := f.entries[i]
 	if e.id == "" { // its summary: the board is done

@@ -70,7 +70,7 @@ func (m *Model) rows(w int) []string {
 		line := fmt.Sprintf("✗ %s failed at %s: %s", name, titleOf(r.step), r.what)
 		out = append(out, m.st.Bad.Render(fit(line, w)))
 		if r.next != "" {
-			out = append(out, m.st.Subtle.Render(fit("  → "+r.next+" (run "+r.run+"; D dismisses)", w)))
+			out = append(out, m.st.Subtle.Render(fit("  → "+r.next+" (run "+r.run+")", w)))
 		}
 	}
 	return out

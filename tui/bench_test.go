@@ -150,3 +150,44 @@ func TestBenchLabelUsedTodayWarnsAndAsks(t *testing.T) {
 		t.Errorf("bench boards %+v", b.Boards)
 	}
 }
+
+// A board whose console has shown it up goes on in flight: its row above
+// the next board's label question, its push on its own. When it fails
+// (here its console printed another key than the one at the address) its
+// row stays with the step it failed at and what to do, until D.
+func TestBoardInFlightFailsAndStaysUntilDismissed(t *testing.T) {
+	t.Parallel()
+	o, board := fastBench()
+	o.StateDir = t.TempDir()
+	o.Hardware = sim.WithBoard(o.Hardware, nil, board)
+	d := onPush(t, 100, 30, o)
+	d.m.sess.Facts[step.FactHostKey] = board.Fingerprint()
+	d.key(tea.KeyEnter)
+	d.waitView("✓ pushed")
+	d.m.sess.answers.verified = true // as if its checks had passed and the person went on
+
+	d.send(nextBoardMsg{})
+	d.waitView("▸ Label")
+	d.typ("B2")
+	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover")
+	d.m.sess.SetFact(step.FactIP, "192.168.55.1")
+	d.m.sess.SetFact(step.FactHostKey, "SHA256:"+strings.Repeat("A", 43)) // not the key at the address
+	d.run(d.m.goTo(step.Console, false))
+	d.send(DoneMsg{Outcome: runrec.Success, Summary: "reached shell"})
+	d.waitView("board 2 B2 in flight", "▸ Label", "Board 3 of today's bench")
+	text := d.waitView("✗ board 2 B2 failed at Push", "host-key-mismatch", "→ check the address")
+	if strings.Contains(text, "in flight") {
+		t.Errorf("a landed board still in flight:\n%s", text)
+	}
+	runs, _, _ := runrec.List(o.StateDir)
+	if len(runs) != 2 || runs[1].Outcome != runrec.Failed || runs[1].Ended == nil {
+		t.Fatalf("board 2's run: %+v", runs)
+	}
+	// Typing the label does not dismiss it; D outside the text field does.
+	d.typ("B3")
+	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover", "✗ board 2 B2 failed at Push", "D dismiss failed board")
+	d.typ("D")
+	d.until("the failed board's row to be dismissed", func() bool { return !strings.Contains(d.view(), "board 2 B2 failed") })
+}
