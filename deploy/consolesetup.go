@@ -14,6 +14,10 @@ import (
 // both through the serial console, for the wizard's Watch step and for
 // `jetup console --setup-ssh`: one function, so both type the same thing.
 
+// SerialMarker starts the line on which the board prints its serial
+// number (serialcon's serial-number fact).
+const SerialMarker = "jetup-serial-number:"
+
 // HostKeyFile is the board's ed25519 host key, the one OpenSSH offers first.
 const HostKeyFile = "/etc/ssh/ssh_host_ed25519_key.pub"
 
@@ -57,6 +61,10 @@ func consoleSetupLines(user string, key *LoginKey) ([]string, error) {
 			fmt.Sprintf(`[ -n "$ok" ] && { $s grep -qsF "$(printf '%%s' "$k" | cut -d' ' -f2)" "$d/authorized_keys" || printf '%%s\n' "$k" | $s tee -a "$d/authorized_keys" >/dev/null; } || echo 'jetup: the key was not installed for %s'`, user),
 		)
 	}
+	// The module's serial number (the device tree's, on a Jetson and a
+	// Pi), for a bench board's label; a board without one prints nothing
+	// after the marker.
+	lines = append(lines, `printf '`+SerialMarker+` %s\n' "$(tr -d '\0' < /proc/device-tree/serial-number 2>/dev/null)"`)
 	lines = append(lines,
 		`for f in /etc/ssh/ssh_host_*_key.pub; do [ "$f" = `+HostKeyFile+` ] || ssh-keygen -lf "$f"; done; ssh-keygen -lf `+HostKeyFile+`; unset k d s f ok`)
 	return lines, nil

@@ -49,6 +49,9 @@ const (
 	// FactModel is the board the firmware or the kernel names ("Machine
 	// model: NVIDIA Jetson AGX Orin Developer Kit", U-Boot's "RPI 3 Model B").
 	FactModel = "model"
+	// FactSerialNumber is the module's serial number, as the Watch step's
+	// k has the board print it ("jetup-serial-number: 1424021012345").
+	FactSerialNumber = "serial-number"
 )
 
 // Trap is one of the profile's known traps of this board, said where it

@@ -19,7 +19,7 @@ func FuzzWatcher(f *testing.F) {
 	f.Add(transcript(f, "serial-03-agx-orin-uefi-to-nixos-login.txt"))
 	f.Add(qemuCapture(f))
 	f.Add([]byte("nixos login: \x1b[1;32m[root@nixos:~]#\x1b[0m inet 10.0.0.7/8\r\n\xe2\x94"))
-	known := map[string]bool{FactFirmwareVersion: true, FactNixOSVersion: true, FactHostname: true, FactIP: true, FactError: true, FactHostKey: true}
+	known := map[string]bool{FactFirmwareVersion: true, FactNixOSVersion: true, FactHostname: true, FactIP: true, FactError: true, FactHostKey: true, FactSerialNumber: true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		whole := runWatch(data, len(data)+1)
 		for _, st := range whole.Stages {

@@ -114,6 +114,9 @@ var (
 	reUEFIPrompt  = regexp.MustCompile(`^(Shell|FS[0-9]+:[^>]*)> ?`)
 	reIPv4        = regexp.MustCompile(`\b(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\b`)
 	reHostKey     = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]{43}`)
+	// The line k has the board print (deploy.SerialMarker); the echo of
+	// the typed command does not start the line.
+	reSerialNumber = regexp.MustCompile(`^jetup-serial-number: ([A-Za-z0-9][A-Za-z0-9._-]{0,63})\s*$`)
 	// MB1/MB2's log lines: "[0000.061] I> ..." (MB2 on Orin prints no
 	// time stamp: "I> Task: ...").
 	reTegraLog   = regexp.MustCompile(`\[\d{4}\.\d{3}\] [IWEC]> `)
@@ -351,6 +354,11 @@ func (w *Watcher) facts1(line string, at time.Time) {
 				w.addresses(line, at)
 				break
 			}
+		}
+	}
+	if strings.HasPrefix(line, "jetup-serial-number: ") {
+		if m := reSerialNumber.FindStringSubmatch(line); m != nil {
+			w.fact(FactSerialNumber, m[1], at)
 		}
 	}
 	if strings.Contains(line, "SHA256:") {

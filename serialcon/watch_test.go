@@ -270,3 +270,18 @@ func TestScanMatchesAStageOnlyThePromptShows(t *testing.T) {
 		}
 	}
 }
+
+// The serial number k has the board print is a fact; the echo of the
+// command typed, and a board without one (nothing after the marker), are
+// not.
+func TestSerialNumberFromTheLineKPrints(t *testing.T) {
+	typed := `[root@nixos:~]# printf 'jetup-serial-number: %s\n' "$(tr -d '\0' < /proc/device-tree/serial-number 2>/dev/null)"`
+	s := watchAll([]byte(typed + "\r\njetup-serial-number: 1424021012345\r\n[root@nixos:~]# "))
+	if got := s.Last(FactSerialNumber); got != "1424021012345" || countFacts(s, FactSerialNumber) != 1 {
+		t.Errorf("serial number %q (%d facts)", got, countFacts(s, FactSerialNumber))
+	}
+	s = watchAll([]byte(typed + "\r\njetup-serial-number: \r\n[root@nixos:~]# "))
+	if n := countFacts(s, FactSerialNumber); n != 0 {
+		t.Errorf("%d serial numbers from a board without one: %q", n, s.Last(FactSerialNumber))
+	}
+}

@@ -84,6 +84,9 @@ type BoardOptions struct {
 	// whose fingerprints its shell prints for ssh-keygen -lf; the simulated
 	// push target's key (PushBoard.HostKey) when nil.
 	HostKeys []ssh.PublicKey
+	// SerialNumber is the module's serial number in its device tree
+	// (SimSerialNumber(1) when empty).
+	SerialNumber string
 	// HoldAt, a console stage id (serialcon.StageLogin, StageShell, ...),
 	// stops the board just before the line that would show that stage, as
 	// the console's own watcher recognises it, until Release: a test that
@@ -107,6 +110,9 @@ func NewBoard(o BoardOptions) (*Board, error) {
 	}
 	if o.Baud == 0 {
 		o.Baud = 115200
+	}
+	if o.SerialNumber == "" {
+		o.SerialNumber = SimSerialNumber(1)
 	}
 	if o.HostKeys == nil {
 		o.HostKeys = []ssh.PublicKey{simHostKey()}
@@ -563,6 +569,7 @@ type SerialBench struct {
 	HostKeys []ssh.PublicKey
 
 	board   *Board
+	boards  int // boards taken off the bench before this one
 	err     error
 	mu      sync.Mutex
 	profile *profiles.Profile
@@ -583,7 +590,7 @@ func (s *SerialBench) get() (*Board, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.board == nil && s.err == nil {
-		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys, Script: BootFor(s.profile)})
+		s.board, s.err = NewBoard(BoardOptions{Speed: Speed(), HostKeys: s.HostKeys, Script: BootFor(s.profile), SerialNumber: SimSerialNumber(s.boards + 1)})
 	}
 	return s.board, s.err
 }
@@ -595,6 +602,7 @@ func (s *SerialBench) NextBoard(hostKeys []ssh.PublicKey) {
 	s.mu.Lock()
 	old := s.board
 	s.board, s.err, s.HostKeys = nil, nil, hostKeys
+	s.boards++
 	s.mu.Unlock()
 	if old != nil {
 		old.Close()
@@ -633,3 +641,7 @@ func (b *Board) UnplugWhen(ready func(sent int) bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// SimSerialNumber is board n's module serial number on the simulated
+// bench: thirteen digits, as a Jetson module's device tree gives it.
+func SimSerialNumber(n int) string { return fmt.Sprintf("1424%09d", 21000+n) }

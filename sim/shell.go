@@ -22,9 +22,15 @@ var hostKeyFile = regexp.MustCompile(`ssh-keygen -lf (/etc/ssh/ssh_host_([a-z0-9
 // (deploy.ConsoleSetup prints that one last).
 const hostKeyLoop = "for f in /etc/ssh/ssh_host_*_key.pub; do"
 
+// serialCommand reads the module's serial number (deploy.ConsoleSetup).
+const serialCommand = "/proc/device-tree/serial-number"
+
 // run answers one command line typed at the prompt.
 func (b *Board) run(line string) []byte {
 	var out strings.Builder
+	if strings.Contains(line, serialCommand) {
+		out.WriteString("jetup-serial-number: " + b.opt.SerialNumber + "\r\n")
+	}
 	if strings.Contains(line, hostKeyLoop) {
 		for _, k := range b.opt.HostKeys {
 			if keyFileType(k) != "ed25519" {

@@ -311,6 +311,7 @@ var factKeys = map[string]string{
 	serialcon.FactHostKey:         step.FactHostKey,
 	serialcon.FactFirmwareVersion: step.FactFirmwareVersion,
 	serialcon.FactNixOSVersion:    step.FactNixOSVersion,
+	serialcon.FactSerialNumber:    step.FactSerialNumber,
 }
 
 // value is the last value of fact id, "" before the board printed it.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
+	"github.com/jetup/jetup/sim"
 )
 
 // A bench of two Orin Nanos in a real terminal against the simulated
@@ -17,7 +18,8 @@ import (
 // label (everything else as for the first: the board in recovery mode
 // taken, the flash, the same installer stick, k on the console, the push
 // of the same system, the checks), at the same address with a host key of
-// its own. Then `jetup runs --bench --csv` lists both. With overlap (the
+// its own. The first board, left unlabelled, is labelled by the serial
+// number its console printed. Then `jetup runs --bench --csv` lists both. With overlap (the
 // default) the second board's push and checks go on in flight while the
 // wizard asks for the third board's label, and esc there ends the bench
 // once it has landed; with --no-overlap the second board ends at its
@@ -83,7 +85,7 @@ func benchOfTwo(t *testing.T, overlap bool) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	for i, want := range []struct{ board, label, run string }{{"1", "", runs[0].ID}, {"2", "ORIN-0002", runs[1].ID}} {
+	for i, want := range []struct{ board, label, run string }{{"1", sim.SimSerialNumber(1), runs[0].ID}, {"2", "ORIN-0002", runs[1].ID}} {
 		row := rows[i+1]
 		if row[col["board"]] != want.board || row[col["label"]] != want.label || row[col["run"]] != want.run ||
 			row[col["result"]] != "done" || row[col["verify"]] != "success" || row[col["profile"]] != "orin-nano-super-devkit" {
