@@ -194,7 +194,7 @@ func TestConsoleSetupSSHTypesTheKeyAndTakesTheHostKey(t *testing.T) {
 	typed, _ := deploy.ConsoleSetup("root", &k)
 	// The board echoed each line the wizard's k types, after its prompt.
 	lines := strings.Split(strings.TrimSuffix(strings.TrimPrefix(string(typed), "\x15"), "\r"), "\r")
-	if len(lines) != 4 || !strings.Contains(lines[0], "k='"+pub+"'") {
+	if len(lines) != 5 || !strings.Contains(lines[0], "k='"+pub+"'") {
 		t.Fatalf("setup lines %q", lines)
 	}
 	for _, l := range lines {
