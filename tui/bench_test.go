@@ -191,3 +191,51 @@ func TestBoardInFlightFailsAndStaysUntilDismissed(t *testing.T) {
 	d.typ("D")
 	d.until("the failed board's row to be dismissed", func() bool { return !strings.Contains(d.view(), "board 2 B2 failed") })
 }
+
+// A push waits while another board of the bench is in flight at the same
+// address (the host reaches one board there), and starts once it landed.
+func TestPushWaitsForTheBoardInFlightAtItsAddress(t *testing.T) {
+	t.Parallel()
+	o, board := fastBench()
+	o.StateDir = t.TempDir()
+	d := onPush(t, 100, 30, o)
+	other := newSession(o.Hardware, o.StateDir, "test")
+	f := &flight{sess: other, board: 7, addr: "192.168.55.1", entries: []*entry{{id: step.Push, title: "Push"}}}
+	d.m.flights = append(d.m.flights, f)
+	d.m.sess.Facts[step.FactHostKey] = board.Fingerprint()
+	d.key(tea.KeyEnter)
+	d.waitView("waiting: board 7 of the bench is still being pushed")
+	if n := len(d.steps(step.Push)); n != 1 || d.steps(step.Push)[0].Outcome != runrec.Running {
+		t.Fatalf("push attempts while waiting: %+v", d.steps(step.Push))
+	}
+	d.m.flights = nil
+	d.send(addrFreeMsg{})
+	d.waitView("✓ pushed")
+}
+
+// A board left unlabelled takes what it says about itself: here its
+// recovery device's USB serial. The same serial on a later board of the
+// day is said (the same board again?) and still taken.
+func TestUnlabelledBoardTakesItsSerial(t *testing.T) {
+	t.Parallel()
+	o, _ := fastBench()
+	o.StateDir = t.TempDir()
+	d := onPush(t, 100, 30, o)
+	d.m.sess.SetFact(step.FactUSBSerial, "TOPO 1234") // a space is no label character
+	d.send(DoneMsg{Outcome: runrec.Success, Summary: "a step that ends well"})
+	d.waitView("▸ Verify")
+	if b := d.m.bench.Session(); b.Boards[0].Label != "TOPO1234" {
+		t.Fatalf("first board's label %q", b.Boards[0].Label)
+	}
+	d.send(nextBoardMsg{})
+	d.waitView("▸ Label")
+	d.key(tea.KeyEnter)
+	d.waitView("▸ Recover")
+	d.m.sess.SetFact(step.FactUSBSerial, "TOPO1234")
+	d.run(d.m.goTo(step.Push, false))
+	d.send(DoneMsg{Outcome: runrec.Success, Summary: "a step that ends well"})
+	d.waitView("serial TOPO1234 is already the label of run")
+	if b := d.m.bench.Session(); b.Boards[1].Label != "TOPO1234" {
+		t.Errorf("second board's label %q", b.Boards[1].Label)
+	}
+}
