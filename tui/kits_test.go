@@ -134,6 +134,8 @@ func TestPickerPreparesAKitAndOfflineTheWizardTakesIt(t *testing.T) {
 	off.until("the kit in the first board's run record", func() bool { return off.m.sess.Facts["kit"] == "kit-tui" })
 	first := off.m.sess.Run.ID()
 	off.send(nextBoardMsg{})
+	off.waitView("▸ Label")
+	off.key(tea.KeyEnter) // its label: left to the board
 	off.waitView("offline · kit kit-tui · board 2 · run ")
 	if off.m.sess.Run.ID() == first || off.m.sess.Facts["kit"] != "kit-tui" {
 		t.Errorf("the second board's run %s facts %v", off.m.sess.Run.ID(), off.m.sess.Facts)
