@@ -69,9 +69,24 @@ type Options struct {
 	// activation has ended. A fleet hands a k3s agent its join token here
 	// and holds the server's limit of concurrent joins.
 	BeforeActivate func(ctx context.Context) (after func(), err error)
+	// Cache, when set, has the board substitute the system's missing
+	// paths from a binary cache (nix copy --from, run on the board)
+	// instead of this machine sending them: a fleet puts each path in
+	// the cache once, whatever the number of boards.
+	Cache *Cache
 	// Log receives every raw line (ssh and nix stderr, remote output).
 	Log io.Writer
 	// ProgressEvery is the minimum time between copy progress events
 	// (250 ms when 0).
 	ProgressEvery time.Duration
+}
+
+// Cache is a binary cache a board substitutes from.
+type Cache struct {
+	// URL is the cache as the board reaches it (http://, https://, s3://,
+	// file:// on the board...).
+	URL string
+	// Keys are the cache's public keys (NAME:BASE64), trusted for this
+	// copy only: a path without a signature by one of them is refused.
+	Keys []string
 }

@@ -30,9 +30,13 @@ type Result struct {
 	Sent        int    `json:"sent"`
 	Present     int    `json:"present"`
 	SentBytes   int64  `json:"sent_bytes"`
-	Generation  int    `json:"generation,omitempty"`
-	Attempts    int    `json:"attempts"`
-	Rebooting   bool   `json:"rebooting"`
+	// Fetched paths came from the binary cache (Options.Cache), not from
+	// this machine.
+	Fetched      int   `json:"fetched,omitempty"`
+	FetchedBytes int64 `json:"fetched_bytes,omitempty"`
+	Generation   int   `json:"generation,omitempty"`
+	Attempts     int   `json:"attempts"`
+	Rebooting    bool  `json:"rebooting"`
 	// RebootNeeded names what of the new system runs only after a reboot
 	// (kernel, initrd, kernel-modules, firmware differ from the booted
 	// system's): the confirm-or-rollback covers the live switch only.
@@ -56,6 +60,10 @@ func (r Result) Text() string {
 	}
 	s := fmt.Sprintf("pushed %s to %s: %d paths (%s) sent, %d already there, in %.1fs",
 		shortPath(r.System), r.Target, r.Sent, MiB(r.SentBytes), r.Present, r.Seconds)
+	if r.Fetched > 0 {
+		s = fmt.Sprintf("pushed %s to %s: %d paths (%s) fetched by the board from the binary cache, %d already there, in %.1fs",
+			shortPath(r.System), r.Target, r.Fetched, MiB(r.FetchedBytes), r.Present, r.Seconds)
+	}
 	switch {
 	case r.Mode == Installer:
 		s += "; installed with nixos-install"
@@ -172,7 +180,11 @@ func (p *pusher) run(ctx context.Context) error {
 		p.phase(PhaseActivate, "%s already runs %s: nothing sent, not activated again", p.o.Target.Host, shortPath(p.res.System))
 		return nil
 	}
-	if err := p.copy(ctx, pc, missing); err != nil {
+	copyOrFetch := p.copy
+	if p.o.Cache != nil {
+		copyOrFetch = p.fetch
+	}
+	if err := copyOrFetch(ctx, pc, missing); err != nil {
 		return err
 	}
 	if p.o.BeforeActivate != nil {

@@ -20,7 +20,11 @@ import (
 //     delta. It ends with "jetup:probe_end=1".
 //  3. It waits on stdin while jetup judges. "copy" opens the gate of the
 //     nix copy jetup started while the probe ran (see gateProgram),
-//     "nocopy" ends that copy on the board's side before it sends; "go"
+//     "nocopy" ends that copy on the board's side before it sends;
+//     "fetch" and two lines (a binary cache's URL, its public keys) has
+//     the board substitute the system from that cache itself (`nix copy
+//     --from URL --option trusted-public-keys KEYS`), signatures checked,
+//     ending with "jetup:fetch_rc=N" (Options.Cache); "go"
 //     activates, "go reboot" activates then reboots; anything else or end
 //     of input (a refusal, a cancel, a lost link) ends it with nothing
 //     changed.
@@ -99,6 +103,13 @@ while read -r cmd then; do
   case "$cmd" in
     copy) printf 'SUDO="%s"\nSTORE="%s"\n' "$SUDO" "${root:+local?root=$root}" > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
     nocopy) echo 'exit 0' > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
+    fetch)
+      read -r url && read -r keys || break
+      $SUDO nix --extra-experimental-features nix-command copy --from "$url" --option trusted-public-keys "$keys" --option substituters '' \
+        ${root:+--to "local?root=$root"} "$sys" > "$gate/fetch.log" 2>&1
+      rc=$?
+      [ "$rc" = 0 ] || grep -v -e '^warning: ' -e '^copying ' "$gate/fetch.log" | tail -n 8 | while IFS= read -r l; do say fetch_err "$l"; done
+      say fetch_rc "$rc" ;;
     go) go=yes; break ;;
     *) break ;;
   esac

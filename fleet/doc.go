@@ -36,6 +36,17 @@
 //     with a Jetson profile have allocatable nvidia.com/gpu > 0, or --wait
 //     has passed: Record.Cluster (event "cluster"); not OK is exit 1.
 //
+// Through a binary cache (--cache URL): after the build, this machine runs
+// one `nix copy --to` of every distinct system (to --cache-to when it
+// writes the cache elsewhere than the nodes read it), event "cache"; then
+// each node's push has the node run `nix copy --from URL --option
+// trusted-public-keys KEYS --option substituters ""` itself (deploy's
+// "fetch"), the keys being --cache-key and the public half of --cache-to's
+// secret-key= (derived here: a Nix secret key is NAME:BASE64 of an
+// ed25519 seed and public half). nix's words name the cause per node:
+// cache-unreachable, cache-missing-path, cache-untrusted, cache-failed.
+// A failed upload fails every waiting node (cause cache-upload).
+//
 // fleet is an orchestrator: the one domain package allowed to import step
 // packages (deploy, verify), because running them in order on many boards
 // is its whole job. The steps never import it.

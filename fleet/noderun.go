@@ -178,6 +178,9 @@ func (nr *nodeRun) deployPush(ctx context.Context, run *runrec.Run) (*deploy.Res
 	o := deploy.Options{Target: n.Target(), Closure: f.systems[n.SystemKey()], Mode: n.Mode,
 		Trust: remote.Trust{KnownHosts: f.o.KnownHosts, AcceptHostKey: n.HostKey}, Retries: f.o.Retries, Log: log,
 		SkipIfCurrent: nr.maySkip(), BeforeActivate: nr.beforeActivate}
+	if f.o.Cache != "" {
+		o.Cache = &deploy.Cache{URL: f.o.Cache, Keys: f.cacheKeys}
+	}
 	res, err := deploy.Push(ctx, f.edge.Push, o, log.Tee(nr.sink()))
 	if err != nil {
 		_ = rs.Finish(runrec.OutcomeOf(err), "", err)

@@ -38,6 +38,14 @@ type Options struct {
 	// Wait bounds each wait for k3s: a server answering, nodes Ready
 	// (3m when 0).
 	Wait time.Duration
+	// Cache is a binary cache the nodes fetch their systems from (nix copy
+	// --from, on each node) after this machine copied them there once;
+	// CacheTo is where this machine copies to when that is not Cache (a
+	// static directory behind a web server: file:///srv/cache?secret-key=
+	// ...). CacheKeys are the cache's public keys the nodes trust for
+	// that copy (besides the public half of CacheTo's secret-key).
+	Cache, CacheTo string
+	CacheKeys      []string
 	// MaxJoins is how many k3s agents activate (and join) at once
 	// (MaxJoins when 0).
 	MaxJoins int
@@ -88,6 +96,8 @@ type fleetRun struct {
 	stop    string // why the later phases do not run ("" while they do)
 	server  *Node  // the first k3s server that answered (guarded by mu)
 	token   k3sToken
+	// cacheKeys are the binary cache's public keys the nodes trust.
+	cacheKeys []string
 }
 
 // Push brings the fleet up: builds each distinct system once, pushes
@@ -133,11 +143,31 @@ func start(edge Edge, o Options, sink step.Sink) (*fleetRun, error) {
 	if o.StateDir == "" || o.KnownHosts == "" {
 		return nil, step.Refuse("usage", "pass --state-dir", "no state directory for the run records and pinned keys")
 	}
+	var keys []string
+	if o.Cache != "" || o.CacheTo != "" {
+		if o.Cache == "" {
+			return nil, step.Refuse("usage", "pass --cache URL, the cache as the nodes reach it", "--cache-to without --cache")
+		}
+		if err := checkCacheURL("--cache", o.Cache); err != nil {
+			return nil, err
+		}
+		if err := checkCacheURL("--cache-to", o.CacheTo); err != nil {
+			return nil, err
+		}
+		to := o.CacheTo
+		if to == "" {
+			to = o.Cache
+		}
+		var err error
+		if keys, err = cacheKeys(o.CacheKeys, to); err != nil {
+			return nil, err
+		}
+	}
 	sel, err := inv.Select(o.Only)
 	if err != nil {
 		return nil, step.Refuse("usage", "--only takes node names from the inventory, comma-separated", "--only: %v", err)
 	}
-	r := &fleetRun{edge: edge, o: o, inv: inv, sel: sel, nodes: map[string]*nodeRun{}, systems: map[string]string{},
+	r := &fleetRun{edge: edge, o: o, inv: inv, sel: sel, cacheKeys: keys, nodes: map[string]*nodeRun{}, systems: map[string]string{},
 		joins: make(chan struct{}, o.MaxJoins), prev: lastRecord(o.StateDir, inv.File)}
 	run, err := runrec.Create(o.StateDir, runrec.Options{Kind: "fleet", Name: runName(inv.File), Version: o.Version,
 		Command: o.Command, Host: o.Host, Sim: o.Sim})
@@ -149,11 +179,11 @@ func start(edge Edge, o Options, sink step.Sink) (*fleetRun, error) {
 	r.slog = r.rs.LazyLog("build.log")
 	r.sink = r.log.Tee(sink)
 	r.rec = Record{Inventory: inv.File, Run: run.ID(), Started: time.Now().UTC(), Outcome: "running", Phases: inv.Phases,
-		Options: RecordOptions{Parallel: o.Parallel, KeepGoing: o.KeepGoing, Only: o.Only, NoVerify: o.NoVerify}}
+		Options: RecordOptions{Parallel: o.Parallel, KeepGoing: o.KeepGoing, Only: o.Only, NoVerify: o.NoVerify, Cache: shownURL(o.Cache)}}
 	if r.prev != nil {
 		r.rec.Previous = r.prev.Run
 	}
-	plan := Plan{Event: "plan", At: time.Now(), Inventory: inv.File, Run: run.ID(), Phases: inv.Phases, Parallel: o.Parallel}
+	plan := Plan{Event: "plan", At: time.Now(), Inventory: inv.File, Run: run.ID(), Phases: inv.Phases, Parallel: o.Parallel, Cache: shownURL(o.Cache)}
 	for _, n := range inv.Nodes {
 		nr := &nodeRun{f: r, n: n, res: NodeResult{Name: n.Name, Phase: n.Phase, Target: n.Target().String(), Role: n.Role, State: Pending,
 			Previous: r.prev.pushedIn(n.Name)}}
@@ -206,6 +236,10 @@ func (n *Node) systemText() string {
 func (r *fleetRun) runPhases(ctx context.Context) {
 	if !r.build(ctx) && !r.o.KeepGoing {
 		r.stopAll("a system did not build")
+		return
+	}
+	if !r.uploadCache(ctx) {
+		r.stopAll("the systems are not in the binary cache")
 		return
 	}
 	for i, phase := range r.inv.Phases {

@@ -65,6 +65,9 @@ type fleetFlags struct {
 	noVerify  bool
 	wait      time.Duration
 	retries   int
+	cache     string
+	cacheTo   string
+	cacheKeys []string
 }
 
 func (f *fleetFlags) add(cmd *cobra.Command) {
@@ -75,6 +78,9 @@ func (f *fleetFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.noVerify, "no-verify", false, "do not verify the nodes after their push")
 	fl.DurationVar(&f.wait, "wait", 3*time.Minute, "how long a k3s server may take to answer, and the nodes to become Ready")
 	fl.IntVar(&f.retries, "retries", 2, "times a node's copy cut off by a dropped link is resumed")
+	fl.StringVar(&f.cache, "cache", "", "binary cache the nodes fetch from (nix copy --from URL on each node), after this machine copied each path there once")
+	fl.StringVar(&f.cacheTo, "cache-to", "", "where this machine copies the systems when it is not --cache (file:///srv/cache?secret-key=FILE behind a web server)")
+	fl.StringArrayVar(&f.cacheKeys, "cache-key", nil, "the cache's public key (NAME:BASE64) the nodes trust; the public half of --cache-to's secret-key is added")
 }
 
 // options are the fleet run's options for inv.
@@ -100,7 +106,7 @@ func (a *app) fleetOptions(inv *fleet.Inventory, f fleetFlags) (fleet.Options, e
 		return fleet.Options{}, err
 	}
 	return fleet.Options{Inventory: inv, Parallel: f.parallel, KeepGoing: f.keepGoing, Only: only, NoVerify: f.noVerify, Wait: f.wait,
-		Retries: f.retries, StateDir: state, KnownHosts: a.knownHostsFile(), Profiles: set, Version: jetupVersion(),
+		Retries: f.retries, Cache: f.cache, CacheTo: f.cacheTo, CacheKeys: f.cacheKeys, StateDir: state, KnownHosts: a.knownHostsFile(), Profiles: set, Version: jetupVersion(),
 		Command: os.Args, Host: hostInfo(), Sim: a.sim}, nil
 }
 
@@ -112,7 +118,7 @@ func (a *app) fleetEdge() fleet.Edge {
 func (a *app) fleetPushCommand() *cobra.Command {
 	var f fleetFlags
 	cmd := &cobra.Command{
-		Use:   "push FILE [--parallel N] [--keep-going] [--only NAME,...] [--no-verify] [--json]",
+		Use:   "push FILE [--parallel N] [--keep-going] [--only NAME,...] [--cache URL [--cache-to URL] [--cache-key KEY]] [--no-verify] [--json]",
 		Short: "Push a fleet phase by phase: build each system once, push, activate, verify",
 		Long: `Bring the inventory's nodes up in its phases. Each distinct system is built once
 (nix build, progress shown); then phase by phase, at most --parallel nodes at a

@@ -1,0 +1,93 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jetup/jetup/step"
+)
+
+// Cause ids of a fetch from a binary cache, told apart by nix's own words.
+const (
+	CauseCacheUnreachable Cause = "cache-unreachable"  // the board cannot reach the cache
+	CauseCacheMissing     Cause = "cache-missing-path" // the cache lacks a path of the system
+	CauseCacheUntrusted   Cause = "cache-untrusted"    // a path's signature is not by a trusted key
+	CauseCacheFailed      Cause = "cache-failed"       // anything else nix copy --from said
+)
+
+// fetch has the board substitute the missing paths from the binary cache
+// (Options.Cache) instead of sending them: the pending ssh copy is ended
+// before it sends, and the board shell runs `nix copy --from`.
+func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath) error {
+	c := p.o.Cache
+	pc.stop()
+	var bytes int64
+	for _, m := range missing {
+		bytes += m.NarSize
+	}
+	p.res.Fetched, p.res.FetchedBytes = len(missing), bytes
+	if len(missing) == 0 {
+		p.phase(PhaseCopy, "nothing to fetch: the board has every path")
+		return nil
+	}
+	p.phase(PhaseCopy, "the board fetches %d paths (%s) from the binary cache %s", len(missing), MiB(bytes), c.URL)
+	start := time.Now()
+	if err := p.conn.Send("fetch\n" + c.URL + "\n" + strings.Join(c.Keys, " ") + "\n"); err != nil {
+		return p.remoteErr(ctx, err, "nix copy --from the cache")
+	}
+	rc, said := "", []string(nil)
+	for rc == "" && p.out.Scan() {
+		l := p.out.Text()
+		fmt.Fprintln(p.log, "board: "+l)
+		kv, ok := strings.CutPrefix(l, "jetup:")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "fetch_err":
+			said = append(said, v)
+		case "fetch_rc":
+			rc = v
+		}
+	}
+	if rc == "" {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &step.Error{Cause: string(CauseConnectionLost), What: "the connection dropped while the board fetched from the binary cache",
+			Next: "check the link to the board, then push again: the paths it fetched stay"}
+	}
+	p.res.CopySeconds = time.Since(start).Seconds()
+	if rc != "0" {
+		return cacheError(c.URL, rc, said)
+	}
+	return nil
+}
+
+// cacheError names what went wrong with the cache from nix's words.
+func cacheError(url, rc string, said []string) error {
+	text := strings.Join(said, "\n")
+	low := strings.ToLower(text)
+	e := &step.Error{Cause: string(CauseCacheFailed), What: fmt.Sprintf("nix copy --from %s failed on the board (status %s):\n%s", url, rc, text),
+		Next: "read the push log of the node's run record; the paths already fetched stay on the board"}
+	switch {
+	case strings.Contains(low, "lacks a signature") || strings.Contains(low, "lacks a valid signature") || strings.Contains(low, "no signature") || strings.Contains(low, "not signed"):
+		e.Cause = string(CauseCacheUntrusted)
+		e.What = fmt.Sprintf("the board refused a path from %s: it lacks a signature by the cache key given (--cache-key):\n%s", url, text)
+		e.Next = "give the cache's own public key with --cache-key (nix key convert-secret-to-public < the cache's secret key), or sign the paths in the cache"
+	case strings.Contains(low, "unable to download") || strings.Contains(low, "couldn't connect") || strings.Contains(low, "could not resolve") ||
+		strings.Contains(low, "connection refused") || strings.Contains(low, "timeout") || strings.Contains(low, "does not exist") && strings.Contains(low, "nix-cache-info"):
+		e.Cause = string(CauseCacheUnreachable)
+		e.What = fmt.Sprintf("the board cannot reach the binary cache %s:\n%s", url, text)
+		e.Next = "check that the cache runs and that the board reaches " + url + " (its address as the board sees it), then push again"
+	case strings.Contains(low, "is not valid") || strings.Contains(low, "don't know how to build") || strings.Contains(low, "does not exist in binary cache") ||
+		strings.Contains(low, "is not available") || strings.Contains(low, "no substituter"):
+		e.Cause = string(CauseCacheMissing)
+		e.What = fmt.Sprintf("the binary cache %s lacks a path of the system:\n%s", url, text)
+		e.Next = "copy the system to the cache again (nix copy --to), then push again"
+	}
+	return e
+}

@@ -1,0 +1,175 @@
+package fleet
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/step"
+)
+
+// Through a binary cache (--cache URL): this machine copies each distinct
+// system's closure once to the cache (`nix copy --to`, to --cache-to when
+// this machine writes it elsewhere than the nodes read it: a static
+// directory behind a web server), and each node fetches what it lacks
+// from the cache itself (deploy.Options.Cache), the cache's public keys
+// trusted for that copy only. So this machine's uplink carries each path
+// once, whatever the number of nodes.
+
+// CacheUpload is this machine's copy of the systems to the binary cache.
+type CacheUpload struct {
+	Event   string    `json:"event"` // "cache"
+	At      time.Time `json:"at"`
+	URL     string    `json:"url"` // where it copied to, without its query
+	Systems []string  `json:"systems"`
+	Paths   int       `json:"paths"`
+	// Bytes are the NAR bytes of the closures offered (nix copy sends only
+	// what the cache lacks).
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// Text renders "cache file:///srv/cache: 512 paths (1.2 GiB) copied in 3.1s".
+func (c CacheUpload) Text() string {
+	if c.Error != "" {
+		return fmt.Sprintf("cache %s: the systems could not be copied: %s", c.URL, c.Error)
+	}
+	return fmt.Sprintf("cache %s: %d systems' closures (%d paths, %s) copied in %.1fs", c.URL, len(c.Systems), c.Paths, deploy.MiB(c.Bytes), c.Seconds)
+}
+
+// shownURL is a store URL without its query (a secret key's path, tokens).
+func shownURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// checkCacheURL accepts a binary cache's store URL.
+func checkCacheURL(flag, u string) error {
+	if u == "" {
+		return nil
+	}
+	for _, c := range u {
+		if c <= ' ' || c == 0x7f {
+			return step.Refuse("usage", "give the cache's URL without spaces", "%s %q holds a space or a control character", flag, u)
+		}
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" {
+		return step.Refuse("usage", "give a binary cache URL: http(s)://, s3://, ssh://, file://", "%s %q is not a URL", flag, u)
+	}
+	switch p.Scheme {
+	case "http", "https", "s3", "ssh", "ssh-ng", "file", "gs":
+		return nil
+	}
+	return step.Refuse("usage", "give a binary cache URL: http(s)://, s3://, ssh://, file://", "%s: unknown scheme %q", flag, p.Scheme)
+}
+
+// cacheKeys are the public keys the nodes trust for the cache: those
+// given, and the public half of the secret-key= the upload URL signs
+// with (read here, never logged).
+func cacheKeys(given []string, uploadURL string) ([]string, error) {
+	var keys []string
+	for _, k := range given {
+		name, b64, ok := strings.Cut(k, ":")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || name == "" || err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, step.Refuse("usage", "give the cache's public key as trusted-public-keys has it: NAME:BASE64 (nix key convert-secret-to-public)",
+				"--cache-key %q is not a Nix public key", k)
+		}
+		keys = append(keys, k)
+	}
+	if p, err := url.Parse(uploadURL); err == nil {
+		if file := p.Query().Get("secret-key"); file != "" {
+			pub, err := publicOfSecretKey(file)
+			if err != nil {
+				return nil, step.Refuse("usage", "check the secret-key= file of the cache URL (nix key generate-secret makes one)", "%v", err)
+			}
+			keys = append(keys, pub)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, step.Refuse("usage", "pass --cache-key NAME:BASE64, the cache's public key (the nodes trust it for this copy only)",
+			"no public key for the binary cache: the nodes would refuse its paths")
+	}
+	return keys, nil
+}
+
+// publicOfSecretKey is the public key of a Nix signing key file
+// (NAME:BASE64 of an ed25519 private key, seed then public half), as
+// `nix key convert-secret-to-public` prints it.
+func publicOfSecretKey(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("the cache's secret key: %v", err)
+	}
+	name, b64, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+	raw, derr := base64.StdEncoding.DecodeString(b64)
+	if !ok || name == "" || derr != nil || len(raw) != ed25519.PrivateKeySize {
+		return "", fmt.Errorf("%s is not a Nix secret key (NAME:BASE64)", file)
+	}
+	return name + ":" + base64.StdEncoding.EncodeToString(ed25519.PrivateKey(raw).Public().(ed25519.PublicKey)), nil
+}
+
+// uploadCache copies the built systems to the cache, once; when it fails,
+// every node waiting for a push fails with it.
+func (r *fleetRun) uploadCache(ctx context.Context) bool {
+	if r.o.Cache == "" {
+		return true
+	}
+	to := r.o.CacheTo
+	if to == "" {
+		to = r.o.Cache
+	}
+	var systems []string
+	for _, p := range r.systems {
+		systems = append(systems, p)
+	}
+	if len(systems) == 0 {
+		return true
+	}
+	ev := CacheUpload{Event: "cache", URL: shownURL(to), Systems: systems}
+	seen := map[string]bool{}
+	for _, s := range systems {
+		if b, err := r.edge.Push.Nix.PathInfo(ctx, s); err == nil {
+			if c, err := deploy.ParsePathInfo(s, b); err == nil {
+				for _, p := range c.Paths {
+					if !seen[p.Path] {
+						seen[p.Path] = true
+						ev.Paths++
+						ev.Bytes += p.NarSize
+					}
+				}
+			}
+		}
+	}
+	start := time.Now()
+	fmt.Fprintf(r.slog, "== nix copy --to %s %s\n", shownURL(to), strings.Join(systems, " "))
+	err := r.edge.Push.Nix.Copy(ctx, deploy.CopyRequest{To: to, Paths: systems}, r.slog)
+	ev.At, ev.Seconds = time.Now(), time.Since(start).Seconds()
+	if err != nil {
+		ev.Error = firstLines(err.Error(), 4)
+		r.sink.Emit(ev)
+		e := &step.Error{Cause: "cache-upload", Err: err, What: "the systems could not be copied to the binary cache " + shownURL(to) + ": " + firstLines(err.Error(), 4),
+			Next: "check that the cache runs and this machine may write to it (fleet's build.log has nix's words), or push without --cache"}
+		for _, nr := range r.nodes {
+			if nr.state() == Pending {
+				nr.fail("cache", e)
+			}
+		}
+		return false
+	}
+	r.mu.Lock()
+	r.rec.CacheBytes = ev.Bytes
+	r.mu.Unlock()
+	r.sink.Emit(ev)
+	return true
+}

@@ -1,0 +1,173 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jetup/jetup/internal/testboard"
+	"github.com/jetup/jetup/step"
+)
+
+// routeToHost gives the board a default route through this machine, so
+// it reaches this machine's addresses on the other boards' links too (one
+// cache URL for all).
+func routeToHost(t *testing.T, b *testboard.Board) {
+	t.Helper()
+	if out, err := exec.Command("ip", "-n", b.Name, "route", "add", "default", "via", b.HostAddr).CombinedOutput(); err != nil {
+		t.Fatalf("ip route: %v: %s", err, out)
+	}
+}
+
+// serveDir is a real HTTP server in this machine's namespace serving dir
+// (a file:// binary cache), on every address; it returns its port.
+func serveDir(t *testing.T, dir string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// nixKey makes a signing key with the real nix and returns its file and
+// the public key nix derives from it.
+func nixKey(t *testing.T, dir, name string) (secretFile, public string) {
+	t.Helper()
+	sk, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "key", "generate-secret", "--key-name", name).Output()
+	if err != nil {
+		t.Fatalf("nix key generate-secret: %v", err)
+	}
+	secretFile = filepath.Join(dir, name+".sk")
+	if err := os.WriteFile(secretFile, sk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nix", "--extra-experimental-features", "nix-command", "key", "convert-secret-to-public")
+	cmd.Stdin = strings.NewReader(string(sk))
+	pub, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix key convert-secret-to-public: %v", err)
+	}
+	return secretFile, strings.TrimSpace(string(pub))
+}
+
+// Two boards fetch their system from a real HTTP binary cache this
+// machine filled once (nix copy --to file://DIR?secret-key=..., served by
+// a web server): nothing of the closure goes over ssh. Then the bad
+// caches, each named per node with its cause and nothing activated: one
+// that is down, one that lacks the paths, one signed by another key.
+func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
+	testboard.Need(t)
+	nixEnv(t)
+	a, b := newBoard(t, nil, nil), newBoard(t, nil, nil)
+	routeToHost(t, a)
+	routeToHost(t, b)
+	dir := t.TempDir()
+	flakeSystems(t, dir, map[string]testboard.System{
+		"good": {Name: "fleet-cache-good", Small: 5, BigMiB: []int{1}},
+		"next": {Name: "fleet-cache-next", Small: 3, BigMiB: []int{1}},
+	})
+	keys := t.TempDir()
+	sk, pub := nixKey(t, keys, "jetup-test-cache-1")
+	_, otherPub := nixKey(t, keys, "jetup-test-cache-2")
+	if got, err := publicOfSecretKey(sk); err != nil || got != pub {
+		t.Fatalf("the public key of the cache's secret key: %q, %v; nix says %q", got, err, pub)
+	}
+	cacheDir, emptyDir := t.TempDir(), t.TempDir()
+	served := "http://" + a.HostAddr + ":" + serveDir(t, cacheDir)
+	emptyServed := "http://" + a.HostAddr + ":" + serveDir(t, emptyDir)
+	os.WriteFile(filepath.Join(emptyDir, "nix-cache-info"), []byte("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n"), 0o644)
+	state := t.TempDir()
+	inventory := func(system string) *Inventory {
+		return loadInv(t, filepath.Join(dir, "fleet.yaml"), "nodes:\n"+nodeLine("a", a, system, "")+nodeLine("b", b, system, "")+"phases:\n  - [a, b]\n")
+	}
+	upload := "file://" + cacheDir + "?secret-key=" + sk
+
+	o := fleetOptions(t, state, inventory(".#good"))
+	o.Cache, o.CacheTo = served, upload
+	res, ev := push(t, o)
+	nodes := byName(res)
+	if res.ExitCode != 0 || nodes["a"].State != Done || nodes["b"].State != Done {
+		t.Fatalf("through the cache: exit %d %+v\n%s", res.ExitCode, res.Nodes, ev.text())
+	}
+	for _, name := range []string{"a", "b"} {
+		if n := nodes[name]; n.SentBytes != 0 || !strings.Contains(n.Detail, "fetched by the board from the binary cache") {
+			t.Errorf("%s: the closure went over ssh, or was not fetched: %+v", name, n)
+		}
+	}
+	if !a.Valid("", nodes["a"].System) || !b.Valid("", nodes["b"].System) || res.CacheBytes < 1<<20 {
+		t.Errorf("the system is not on the boards, or the cache got nothing: cache bytes %d", res.CacheBytes)
+	}
+	if m, _ := filepath.Glob(filepath.Join(cacheDir, "*.narinfo")); len(m) < 7 {
+		t.Errorf("the cache holds %d narinfos", len(m))
+	}
+
+	bad := []struct {
+		name, cache, cause string
+		keys               []string
+	}{
+		{"down", "http://" + a.HostAddr + ":1", "cache-unreachable", nil},
+		{"lacking", emptyServed, "cache-missing-path", nil},
+		{"wrong key", served, "cache-untrusted", []string{otherPub}},
+	}
+	for _, c := range bad {
+		o := fleetOptions(t, state, inventory(".#next"))
+		o.Cache, o.CacheTo = c.cache, upload
+		if c.keys != nil {
+			o.CacheTo, o.CacheKeys = "file://"+cacheDir, c.keys // no secret key: the cache is signed by the first key only
+		}
+		res, ev := push(t, o)
+		nodes := byName(res)
+		for _, name := range []string{"a", "b"} {
+			if n := nodes[name]; n.State != Failed || n.Cause != c.cause || !strings.Contains(n.Detail, shownURL(c.cache)) {
+				t.Errorf("%s: node %s: %+v\n%s", c.name, name, n, ev.text())
+			}
+		}
+		if res.ExitCode != 1 || strings.Count(a.Read("var/jetup-activations.log"), "switch") != 1 {
+			t.Errorf("%s: exit %d, a activated %q", c.name, res.ExitCode, a.Read("var/jetup-activations.log"))
+		}
+	}
+}
+
+// A cache the nodes could not trust, or a URL that is not one, is refused
+// before anything is built or sent (exit 2).
+func TestCacheOptionsAreRefusedBeforeAnything(t *testing.T) {
+	file := write(t, "fleet.yaml", "nodes:\n  c: {host: 10.0.0.10, system: "+ctrlSystem+"}\nphases:\n  - [c]\n")
+	inv, err := Load(context.Background(), file, LoadOptions{Profiles: testProfiles(t), Resolve: resolveIn(ctrlSystem)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	badKey := filepath.Join(dir, "bad.sk")
+	os.WriteFile(badKey, []byte("name:bm90IGEga2V5"), 0o600)
+	for _, c := range []struct {
+		cache, to string
+		keys      []string
+		want      string
+	}{
+		{"http://cache:5000", "", nil, "no public key for the binary cache"},
+		{"http://cache:5000", "", []string{"cache-1:bm90IGEga2V5"}, "is not a Nix public key"},
+		{"http://cache:5000", "file:///srv/c?secret-key=" + badKey, nil, "is not a Nix secret key"},
+		{"", "file:///srv/c", nil, "--cache-to without --cache"},
+		{"ftp://cache/x", "", nil, `unknown scheme "ftp"`},
+		{"http://cache 5000", "", nil, "holds a space"},
+	} {
+		o := fleetOptions(t, t.TempDir(), inv)
+		o.Cache, o.CacheTo, o.CacheKeys = c.cache, c.to, c.keys
+		_, err := Push(context.Background(), Edge{}, o, &events{})
+		var se *step.Error
+		if !errors.As(err, &se) || se.ExitCode() != step.ExitRefused || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want a refusal saying %q", c, err, c.want)
+		}
+	}
+}
