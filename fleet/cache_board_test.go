@@ -42,7 +42,7 @@ func serveDir(t *testing.T, dir string) string {
 
 // nixKey makes a signing key with the real nix and returns its file and
 // the public key nix derives from it.
-func nixKey(t *testing.T, dir, name string) (secretFile, public string) {
+func nixKey(t testing.TB, dir, name string) (secretFile, public string) {
 	t.Helper()
 	sk, err := exec.Command("nix", "--extra-experimental-features", "nix-command", "key", "generate-secret", "--key-name", name).Output()
 	if err != nil {

@@ -34,7 +34,7 @@ func resolveIn(paths ...string) func(string) (string, error) {
 	}
 }
 
-func testProfiles(t *testing.T) *profiles.Set {
+func testProfiles(t testing.TB) *profiles.Set {
 	t.Helper()
 	set, errs := profiles.Load(assets.Profiles(), "")
 	if len(errs) > 0 {

@@ -3,6 +3,7 @@ package testboard
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -44,7 +45,14 @@ type Link struct {
 	mu    sync.Mutex
 	conns []net.Conn
 	cut   bool
+
+	toTarget atomic.Int64 // bytes carried towards the target
 }
+
+// BytesToTarget is how many bytes the link carried towards the target
+// (the client's side sent), over all its connections: what a benchmark
+// counts as sent.
+func (l *Link) BytesToTarget() int64 { return l.toTarget.Load() }
 
 // NewLink starts a relay to target; it stops (and releases a hold) when
 // the test ends.
@@ -115,8 +123,8 @@ func (l *Link) relayConn(client net.Conn, target string) {
 		return
 	}
 	done := make(chan struct{}, 2)
-	go func() { l.copy(upstream, client, l.opt.HoldAfter); done <- struct{}{} }()
-	go func() { l.copy(client, upstream, 0); done <- struct{}{} }()
+	go func() { l.copy(upstream, client, l.opt.HoldAfter, &l.toTarget); done <- struct{}{} }()
+	go func() { l.copy(client, upstream, 0, nil); done <- struct{}{} }()
 	<-done
 	<-done
 	client.Close()
@@ -131,7 +139,7 @@ type chunk struct {
 // copy copies src to dst, each chunk written Delay after it was read, in
 // order; with holdAfter > 0 it stops after that many bytes if no other
 // connection held first.
-func (l *Link) copy(dst, src net.Conn, holdAfter int64) {
+func (l *Link) copy(dst, src net.Conn, holdAfter int64, count *atomic.Int64) {
 	q := make(chan chunk, 4096)
 	go func() {
 		defer close(q)
@@ -162,6 +170,9 @@ func (l *Link) copy(dst, src net.Conn, holdAfter int64) {
 			break
 		}
 		sent += int64(len(data))
+		if count != nil {
+			count.Add(int64(len(c.data)))
+		}
 	}
 	for range q { // drain what a closed dst will never take
 	}

@@ -1,0 +1,162 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/internal/testboard"
+	"github.com/jetup/jetup/remote"
+)
+
+// benchOneWay is the delay added in each direction of each board's ssh
+// link: 50 ms more round-trip time (testboard.Link: this kernel has no
+// netem).
+const benchOneWay = 25 * time.Millisecond
+
+// countingServer serves dir over HTTP on every address and counts the
+// bytes of the bodies it sent.
+func countingServer(b *testing.B, dir string) (port string, sent *atomic.Int64) {
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sent = &atomic.Int64{}
+	fs := http.FileServer(http.Dir(dir))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.ServeHTTP(countingWriter{w, sent}, r)
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	return port, sent
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+// BenchmarkFleet3Boards500Paths: the same 500-path system to three
+// emptied boards, each behind its own 50 ms link, as one fleet phase:
+// one jetup push to one board, the fleet directly, and the fleet through
+// an HTTP binary cache (this machine's nix copy --to file://DIR, served
+// by a web server; the boards' link to it has no added delay), each
+// round alternating the three. Reports the means, the ratios to one push,
+// and the bytes this machine sent over ssh (the relays count them) and
+// the cache served.
+func BenchmarkFleet3Boards500Paths(b *testing.B) {
+	testboard.Need(b)
+	b.Setenv("NIX_CONFIG", strings.TrimPrefix(testboard.NixEnv[0], "NIX_CONFIG="))
+	var boards []*testboard.Board
+	var links []*testboard.Link
+	kh := filepath.Join(b.TempDir(), "known_hosts")
+	inv := "nodes:\n"
+	for i := range 3 {
+		bd := testboard.New(b, testboard.Options{System: initialSystem, Tools: map[string]string{"systemctl": fakeSystemctl}})
+		if out, err := bd.Command("ip", "route", "add", "default", "via", bd.HostAddr).CombinedOutput(); err != nil {
+			b.Fatalf("route: %v %s", err, out)
+		}
+		l := testboard.NewLink(b, net.JoinHostPort(bd.Addr, "22"), testboard.LinkOptions{Delay: benchOneWay})
+		if err := (remote.KnownHosts{File: kh}).Pin(l.Addr, bd.HostKey()); err != nil {
+			b.Fatal(err)
+		}
+		host, port, _ := net.SplitHostPort(l.Addr)
+		inv += fmt.Sprintf("  n%d: {host: %s, port: %s, identity: %s, system: %s}\n", i, host, port, bd.ClientKey, "SYSTEM")
+		boards, links = append(boards, bd), append(links, l)
+	}
+	inv += "phases:\n  - [n0, n1, n2]\n"
+	sys := testboard.Build(b, testboard.System{Name: "bench-fleet-500", Small: 499, Activate: testboard.CurrentSystem})
+	dir := b.TempDir()
+	file := filepath.Join(dir, "fleet.yaml")
+	writeFile(b, file, strings.ReplaceAll(inv, "SYSTEM", sys))
+	inventory, err := Load(context.Background(), file, LoadOptions{Profiles: testProfiles(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := b.TempDir()
+	sk, _ := nixKey(b, keys, "jetup-bench-cache-1")
+	ctx := context.Background()
+	sent := func() int64 {
+		var n int64
+		for _, l := range links {
+			n += l.BytesToTarget()
+		}
+		return n
+	}
+	wipe := func() {
+		b.StopTimer()
+		for _, bd := range boards {
+			bd.WipeStore()
+		}
+		b.StartTimer()
+	}
+	var one, direct, cached time.Duration
+	var oneBytes, directBytes, cachedSSH, cachedHTTP int64
+	b.ResetTimer()
+	for range b.N {
+		wipe()
+		before := sent()
+		h, p, _ := net.SplitHostPort(links[0].Addr)
+		port, _ := strconv.Atoi(p)
+		start := time.Now()
+		res, err := deploy.Push(ctx, realEdge.Push, deploy.Options{Target: remote.Target{Host: h, Port: port, Identity: boards[0].ClientKey},
+			Closure: sys, Trust: remote.Trust{KnownHosts: kh}}, &events{})
+		if err != nil || res.Sent != 500 {
+			b.Fatalf("one push: %v %+v", err, res)
+		}
+		one += time.Since(start)
+		oneBytes += sent() - before
+
+		wipe()
+		before = sent()
+		state := b.TempDir()
+		o := Options{Inventory: inventory, StateDir: state, KnownHosts: kh, NoVerify: true, Version: "bench"}
+		start = time.Now()
+		fres, err := Push(ctx, realEdge, o, &events{})
+		if err != nil || fres.ExitCode != 0 {
+			b.Fatalf("fleet: %v %+v", err, fres)
+		}
+		direct += time.Since(start)
+		directBytes += sent() - before
+
+		wipe()
+		cacheDir := b.TempDir()
+		hport, served := countingServer(b, cacheDir)
+		before = sent()
+		o.StateDir = b.TempDir()
+		o.Cache, o.CacheTo = "http://"+boards[0].HostAddr+":"+hport, "file://"+cacheDir+"?secret-key="+sk
+		start = time.Now()
+		fres, err = Push(ctx, realEdge, o, &events{})
+		if err != nil || fres.ExitCode != 0 {
+			b.Fatalf("fleet --cache: %v %+v", err, fres)
+		}
+		cached += time.Since(start)
+		cachedSSH += sent() - before
+		cachedHTTP += served.Load()
+	}
+	n := float64(b.N)
+	b.ReportMetric(one.Seconds()/n, "s/one-push")
+	b.ReportMetric(direct.Seconds()/n, "s/fleet")
+	b.ReportMetric(cached.Seconds()/n, "s/fleet-cache")
+	b.ReportMetric(direct.Seconds()/one.Seconds(), "fleet/one")
+	b.ReportMetric(cached.Seconds()/one.Seconds(), "fleet-cache/one")
+	b.ReportMetric(float64(oneBytes)/n/(1<<20), "MiB-ssh/one-push")
+	b.ReportMetric(float64(directBytes)/n/(1<<20), "MiB-ssh/fleet")
+	b.ReportMetric(float64(cachedSSH)/n/(1<<20), "MiB-ssh/fleet-cache")
+	b.ReportMetric(float64(cachedHTTP)/n/(1<<20), "MiB-http/fleet-cache")
+}
