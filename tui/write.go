@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -97,7 +98,20 @@ func newWriteScreen(s *Session, st *Styles) Screen {
 	return &writeScreen{sess: s, st: st, fileInput: fi, nameInput: ni, spin: spinner.New(spinner.WithSpinner(spinner.Dot))}
 }
 
-func (w *writeScreen) Init() tea.Cmd { return nil }
+// Init: on a bench's next board the installer chosen for the board before
+// is taken again without asking (the label screen listed it), while it is
+// still there. The disk is still picked and confirmed for every card.
+func (w *writeScreen) Init() tea.Cmd {
+	if w.sess.carry == nil {
+		return nil
+	}
+	img := w.sess.Facts[step.FactInstaller]
+	if fi, err := os.Stat(img); img == "" || err != nil || fi.IsDir() {
+		return nil
+	}
+	w.image = img
+	return w.toDisks()
+}
 
 func (w *writeScreen) SetSize(width, height int) {
 	w.w, w.h = width, height

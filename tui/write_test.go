@@ -213,3 +213,28 @@ func rawImage(t *testing.T, size int) string {
 	}
 	return p
 }
+
+// On a bench's next board the installer chosen for the board before is
+// taken again without asking; the disk is still picked for every card. The
+// first board, with the same installer fact, is asked.
+func TestWriteScreenNextBoardTakesTheCarriedInstaller(t *testing.T) {
+	t.Parallel()
+	img := rawImage(t, 12<<20)
+	for _, next := range []bool{false, true} {
+		o, _ := writeBench(1<<30, 30_752_636_928)
+		d := newDriver(t, o)
+		d.m.sess.Facts[step.FactInstaller] = img
+		if next {
+			d.m.sess.carry = &benchCarry{from: "board 1 (run test)", skip: map[step.ID]string{}}
+		}
+		d.openStep(200, 40, step.Write)
+		if !next {
+			d.waitView("Which image goes on the stick?", "The installer chosen before:")
+			continue
+		}
+		text := d.waitView("Image: ", filepath.Base(img), "sda")
+		if strings.Contains(text, "Which image goes on the stick?") || d.m.active().id != step.Write {
+			t.Errorf("the next board was asked for its image again:\n%s", text)
+		}
+	}
+}
