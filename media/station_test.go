@@ -94,6 +94,9 @@ func TestStationWritesEachCardAsItArrives(t *testing.T) {
 	}()
 	const bound = 2 * time.Minute
 	ev.Wait(t, bound, "the station to start waiting", func() bool { return ev.saw("waiting for USB sticks and SD cards") })
+	// The stick there before is listed in a progress event of its own,
+	// which may come after the waiting stage.
+	ev.Wait(t, bound, "the stick there before to be listed", func() bool { return ev.leftAlone("sdb") != nil })
 	if l := ev.leftAlone("sdb"); l == nil || l.Cause != "present-at-start" {
 		t.Fatalf("the stick there before the station: %+v", ev.now())
 	}
