@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -152,7 +153,10 @@ func (e *OpenError) Error() string {
 		if e.Holder != "" {
 			return fmt.Sprintf("%s is in use by %s", e.Path, e.Holder)
 		}
-		return fmt.Sprintf("%s is in use by another program", e.Path)
+		// No holder to name (it may have closed the port since, or run as
+		// another user): say what the system refused, which tells a lock
+		// held (tio, another jetup) from an exclusive open.
+		return fmt.Sprintf("%s is in use by another program (%v)", e.Path, e.Err)
 	case CausePortPermission:
 		return fmt.Sprintf("no permission to open %s", e.Path)
 	}
@@ -179,9 +183,9 @@ func (System) Open(path string, cfg Config) (Device, error) {
 	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, &OpenError{Path: path, Cause: CausePortBusy, Err: err, Holder: holderOf(real)}
+		return nil, &OpenError{Path: path, Cause: CausePortBusy, Err: fmt.Errorf("its lock is held: %w", err), Holder: holderOf(real)}
 	}
-	port, err := serial.Open(real, mode)
+	port, err := openPort(real, mode)
 	if err != nil {
 		lock.Close()
 		return nil, classifyOpen(path, real, err)
@@ -226,13 +230,14 @@ func classifyOpen(path, real string, err error) *OpenError {
 
 // holderOf names a process that has node open ("picocom (pid 4121)"), by
 // looking through /proc; "" when none can be seen (another user's process
-// without root).
+// without root). This process counts too (the caller has closed its own
+// attempt first): a port held by another console in this jetup is named
+// as this jetup rather than left unexplained.
 func holderOf(node string) string {
 	procs, _ := os.ReadDir("/proc")
-	self := os.Getpid()
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
-		if err != nil || pid == self {
+		if err != nil {
 			continue
 		}
 		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
@@ -249,13 +254,25 @@ func holderOf(node string) string {
 // sysDevice is an open go.bug.st/serial port. That library reports an
 // unplug and our own Close with the same PortClosed error, so closing marks
 // the device first and Read tells the two apart by that mark.
+//
+// The library's Close closes the descriptor before it wakes a Read waiting
+// in select, so that Read could go on with the number after another open in
+// this process has been given it, and read another port's bytes. inUse
+// keeps Close from closing while a Read or Write is in the library; a Read
+// returns within readTimeout, so Close waits at most that long.
 type sysDevice struct {
 	port   serial.Port
 	lock   *os.File
+	inUse  sync.RWMutex
 	closed atomic.Bool
 }
 
 func (d *sysDevice) Read(p []byte) (int, error) {
+	d.inUse.RLock()
+	defer d.inUse.RUnlock()
+	if d.closed.Load() {
+		return 0, ErrClosed
+	}
 	n, err := d.port.Read(p)
 	if err == nil {
 		return n, nil // n == 0: the read timed out
@@ -269,6 +286,8 @@ func (d *sysDevice) Read(p []byte) (int, error) {
 }
 
 func (d *sysDevice) Write(p []byte) (int, error) {
+	d.inUse.RLock()
+	defer d.inUse.RUnlock()
 	if d.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -283,6 +302,8 @@ func (d *sysDevice) Close() error {
 	if !d.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	d.inUse.Lock()
+	defer d.inUse.Unlock()
 	err := d.port.Close()
 	d.lock.Close()
 	return err

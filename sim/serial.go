@@ -248,8 +248,12 @@ func makeRaw(f *os.File) error {
 // pollable gives the pty master back in non-blocking mode (creack/pty
 // leaves it blocking), so reads and writes take deadlines and Close ends a
 // read in progress: otherwise an unplug would wait for the echo reader.
+// The copy is close-on-exec like the original: a plain dup would hand the
+// master to every program this process starts (an sshd, an ssh), which
+// would keep the pty alive after an unplug, so the open port would never
+// read as gone.
 func pollable(f *os.File) (*os.File, error) {
-	fd, err := unix.Dup(int(f.Fd()))
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	f.Close()
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package sim
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -73,5 +75,48 @@ func TestBoardBootsOnceTheConsolesOpenIsDone(t *testing.T) {
 	}
 	if !bytes.HasPrefix(got, []byte("first line\r\n")) {
 		t.Errorf("the console saw %q: the board's first line was lost to the open's flush", got)
+	}
+}
+
+// An unplug is an unplug even when a program this process started while
+// the board was plugged in is still running: the pty's master must not
+// have been handed to it, or the port would stay alive in that program
+// and never read as gone (found under `make test-stress`: a parallel
+// test's sshd kept a board's console open through its unplug).
+func TestUnplugIsSeenWhileAChildStartedBeforeItRuns(t *testing.T) {
+	b, err := NewBoard(BoardOptions{Dir: t.TempDir(), Speed: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	child := exec.Command("cat")
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = child.Wait() }()
+
+	dev, err := serialcon.System{}.Open(b.Path(), serialcon.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	b.Unplug()
+	deadline := time.Now().Add(60 * time.Second)
+	buf := make([]byte, 4096)
+	for {
+		_, err := dev.Read(buf)
+		if errors.Is(err, serialcon.ErrGone) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("read after the unplug: %v, want the device gone", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("waited 60s for the open port to read as gone after the unplug")
+		}
 	}
 }
