@@ -238,8 +238,14 @@ type Result struct {
 
 // Text renders "fleet FILE: 2 done, 1 skipped, 1 failed (b: cause), in 41.2s".
 func (r Result) Text() string {
+	return fmt.Sprintf("fleet %s: %s", r.Inventory, r.Tally())
+}
+
+// Tally is Text without the inventory's name, for a screen whose title
+// already names it.
+func (r Result) Tally() string {
 	c := r.Counts()
-	s := fmt.Sprintf("fleet %s: %d done, %d skipped (already on their system), %d failed, %d not run", r.Inventory,
+	s := fmt.Sprintf("%d done, %d skipped (already on their system), %d failed, %d not run",
 		c[Done], c[Skipped], c[Failed], c[NotRun])
 	var failed []string
 	for _, n := range r.Nodes {

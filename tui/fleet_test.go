@@ -118,7 +118,7 @@ func TestFleetRowsFollowTheRunAndFailuresStayWithTheirNextStep(t *testing.T) {
 	m.feed(res)
 	m.Update(TaskDoneMsg{Task: m.task, Result: &res})
 	s = m.screen()
-	mustShow(t, s, "✗ fleet /lab/fleet.yaml: 1 done, 1 skipped", "1 failed", "1m12s", "(exit 1)", "= already on its system",
+	mustShow(t, s, "✗ 1 done, 1 skipped", "1 failed", "1m12s", "(exit 1)", "= already on its system",
 		"✗ jetson-1 failed at activate", "next: look at the unit's journal", "p push again")
 	if m.Running() || m.ExitCode() != 1 {
 		t.Errorf("running %v, exit code %d: the run ended with exit 1", m.Running(), m.ExitCode())

@@ -285,9 +285,10 @@ func (m *FleetModel) failures(w int) []string {
 	return out
 }
 
-// verdict is the run's last line.
+// verdict is the run's last line. The title names the inventory, so the
+// verdict leaves its path out (a long path wrapped the counts apart).
 func (m *FleetModel) verdict(res fleet.Result) string {
-	text := safe.Text(res.Text())
+	text := safe.Text(res.Tally())
 	if res.ExitCode == 0 {
 		return m.st.Good.Render("✓ ") + wrapIndent(text, m.w-2, "")
 	}
