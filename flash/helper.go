@@ -151,11 +151,19 @@ func HelperMain(args []string) int {
 	// Whatever the script left behind (a daemon, a tio whose expect died)
 	// ends with it.
 	endDescendants(500 * time.Millisecond)
+	// What the script printed last is still in the pty: relay it all
+	// before closing (a process that escaped can hold the pty open).
+	waitDrained(outDone, ptmx, time.Second)
+	_ = ptmx.Close()
+	// The relay's last write to jetup. Close does not wake a read on the
+	// pty (creack/pty's file blocks), so with a stray holder the relay
+	// stays in its read: that bound only ends the wait for it, with
+	// nothing left unread.
 	select {
 	case <-outDone:
-	case <-time.After(time.Second):
+	case <-gone:
+	case <-time.After(5 * time.Second):
 	}
-	_ = ptmx.Close()
 	r.stop()
 	return code
 }

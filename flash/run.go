@@ -162,12 +162,9 @@ func Run(ctx context.Context, o RunOptions, sink step.Sink) (Verdict, error) {
 	waitExitNoReap(cmd.Process.Pid)
 	_ = signalGroup(cmd, syscall.SIGKILL) // anything of ours left in the helper's group
 	werr := cmd.Wait()
-	select {
-	case <-read:
-	case <-time.After(2 * time.Second): // a stray holder of the pipe
-		_ = pr.Close()
-		<-read
-	}
+	waitDrained(read, pr, time.Second) // a stray holder of the pipe ends it with nothing unread
+	_ = pr.Close()
+	<-read
 	_ = stdin.Close()
 
 	x := Exit{End: EndExited, Code: exitCode(cmd, werr), Timeout: o.Timeout}
