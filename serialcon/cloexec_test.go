@@ -3,6 +3,7 @@ package serialcon
 import (
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -34,5 +35,39 @@ func TestOpenPortIsNotInheritedByChildren(t *testing.T) {
 	}
 	if strings.Contains(string(out), name) {
 		t.Errorf("a child process has %s open:\n%s", name, out)
+	}
+}
+
+// A port this process has just closed opens again at once while other
+// goroutines start programs: a child holds copies of every descriptor,
+// the port's lock too, until its exec closes them, and that must not read
+// as another program holding the port. Before lockNode a few of the 500
+// reopens failed ("is in use by another program").
+func TestReopenWhileThisProcessStartsPrograms(t *testing.T) {
+	_, name := newPTY(t)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = exec.Command("true").Run()
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(stop)
+	for i := range 500 {
+		d, err := System{}.Open(name, Config{})
+		if err != nil {
+			t.Fatalf("reopen %d: %v", i, err)
+		}
+		d.Close()
 	}
 }

@@ -177,13 +177,12 @@ func (System) Open(path string, cfg Config) (Device, error) {
 	if err != nil {
 		return nil, &OpenError{Path: path, Cause: CausePortMissing, Err: err}
 	}
-	lock, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	lock, err := lockNode(real)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, &OpenError{Path: path, Cause: CausePortBusy, Err: fmt.Errorf("its lock is held: %w", err), Holder: holderOf(real)}
+	}
 	if err != nil {
 		return nil, classifyOpen(path, real, err)
-	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, &OpenError{Path: path, Cause: CausePortBusy, Err: fmt.Errorf("its lock is held: %w", err), Holder: holderOf(real)}
 	}
 	port, err := openPort(real, mode)
 	if err != nil {
@@ -200,6 +199,42 @@ func (System) Open(path string, cfg Config) (Device, error) {
 		return nil, &OpenError{Path: path, Cause: CausePortInvalid, Err: err}
 	}
 	return &sysDevice{port: port, lock: lock}, nil
+}
+
+// lockNode opens the node and takes its flock. While this process starts
+// a program, the child has a copy of every descriptor until its exec
+// closes them, the lock's too: a port this jetup closed an instant before
+// can still read as locked (a reopen beside two goroutines starting
+// programs failed about 1 in 100 times). Taking the lock with
+// syscall.ForkLock held for reading waits out a fork in progress; the
+// short retry covers the end of an exec, where this process already runs
+// on and the child has not yet closed them. A program that really has the
+// port (tio, another jetup) holds it far longer than lockRetry.
+func lockNode(node string) (*os.File, error) {
+	deadline := time.Now().Add(lockRetry)
+	for {
+		lock, err := lockOnce(node)
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			return lock, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const lockRetry = 300 * time.Millisecond
+
+func lockOnce(node string) (*os.File, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	lock, err := os.OpenFile(node, os.O_RDONLY|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return lock, nil
 }
 
 // readTimeout bounds a Read so the reader notices idle prompts and
