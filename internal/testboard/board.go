@@ -143,12 +143,50 @@ func lockSubnet(t testing.TB) (int, *os.File) {
 			t.Fatal(err)
 		}
 		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			sweepSubnet(n)
 			return n, f
 		}
 		f.Close()
 	}
 	t.Fatal("no free test subnet between 192.168.55.0 and 192.168.119.0")
 	return 0, nil
+}
+
+// sweepSubnet removes what a killed test left on subnet n: its lock was
+// let go with the process, but not the board's namespace, its sshd (in its
+// own process group) or the host's end of its link, whose 192.168.n.100
+// would then answer beside the new board's (a test binary ended by
+// -timeout, or a killed run, made every later push test on the machine
+// reach the old board's sshd). Whoever holds n's lock owns the subnet, so
+// anything else on it is left over.
+func sweepSubnet(n int) {
+	board := fmt.Sprintf("inet 192.168.%d.1/", n)
+	host := fmt.Sprintf("inet 192.168.%d.100/", n)
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if !strings.HasPrefix(name, "jetup-push-") {
+			continue
+		}
+		addrs, _ := exec.Command("ip", "-n", name, "-4", "addr").Output()
+		if !strings.Contains(string(addrs), board) {
+			continue
+		}
+		pids, _ := exec.Command("ip", "netns", "pids", name).Output()
+		for _, f := range strings.Fields(string(pids)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", name).Run()
+	}
+	links, _ := exec.Command("ip", "-4", "-o", "addr").Output()
+	for _, line := range strings.Split(string(links), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.Contains(line, host) && strings.HasPrefix(f[1], "jp") {
+			name, _, _ := strings.Cut(f[1], "@")
+			_ = exec.Command("ip", "link", "del", name).Run()
+		}
+	}
 }
 
 func (b *Board) ip(args ...string) {
