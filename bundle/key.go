@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/jetup/jetup/nixrun"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -43,7 +44,7 @@ func loadKey(ctx context.Context, nix *nixrun.Nix, file, dir string) (signingKey
 			}
 		}
 	}
-	raw, err := readBounded(file, 4096)
+	raw, err := safe.ReadFile(file, 4096)
 	if err != nil {
 		return signingKey{}, step.Refuse("bad-key", "pass --sign-key with a Nix secret key file (nix key generate-secret --key-name NAME > FILE)", "%v", err)
 	}
@@ -116,7 +117,7 @@ type nixSecret struct {
 
 // readSecret reads the key file the bundle is signed with.
 func (k signingKey) readSecret() (nixSecret, error) {
-	raw, err := readBounded(k.file, 4096)
+	raw, err := safe.ReadFile(k.file, 4096)
 	if err != nil {
 		return nixSecret{}, err
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/safe"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,22 +115,6 @@ func writeFile(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
-}
-
 // ErrUnknownBoard is returned when the mirror has no such board.
 var ErrUnknownBoard = errors.New("no manifest recorded for this board")
 
@@ -139,7 +123,7 @@ func (m Mirror) Load(fp string) (*Board, error) {
 	if !IsFingerprint(fp) {
 		return nil, fmt.Errorf("%.60q is not a host key fingerprint", fp)
 	}
-	b, err := readBounded(filepath.Join(m.dir(fp), "board.json"), 1<<20)
+	b, err := safe.ReadFile(filepath.Join(m.dir(fp), "board.json"), 1<<20)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrUnknownBoard
 	}
@@ -167,7 +151,7 @@ func (m Mirror) Manifest(fp string) ([]byte, *Manifest, error) {
 	if !IsFingerprint(fp) {
 		return nil, nil, fmt.Errorf("%.60q is not a host key fingerprint", fp)
 	}
-	b, err := readBounded(filepath.Join(m.dir(fp), "manifest.json"), MaxManifest)
+	b, err := safe.ReadFile(filepath.Join(m.dir(fp), "manifest.json"), MaxManifest)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, ErrUnknownBoard
 	}
@@ -241,7 +225,7 @@ func (m Mirror) List() ([]Board, error) {
 		if !e.IsDir() {
 			continue
 		}
-		b, err := readBounded(filepath.Join(m.Dir, e.Name(), "board.json"), 1<<20)
+		b, err := safe.ReadFile(filepath.Join(m.Dir, e.Name(), "board.json"), 1<<20)
 		if err != nil {
 			continue
 		}

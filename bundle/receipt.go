@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // ReceiptFormat is the "format" of a board's receipt.
@@ -173,7 +175,7 @@ func (m Mirror) Receive(raw []byte) (*Received, error) {
 	if r.Outcome != "switched" && r.Outcome != "booted" {
 		return rec, nil
 	}
-	sentRaw, err := readBounded(filepath.Join(m.dir(r.Board), "bundles", fmt.Sprintf("%d.json", r.Sequence)), MaxManifest*2)
+	sentRaw, err := safe.ReadFile(filepath.Join(m.dir(r.Board), "bundles", fmt.Sprintf("%d.json", r.Sequence)), MaxManifest*2)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w %d for %s (it was written by another jetup, or its record was removed): record the board's manifest again", ErrUnknownBundle, r.Sequence, r.Board)
 	}

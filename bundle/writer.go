@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -238,7 +239,7 @@ func (w *writer) validate() error {
 // loadBase reads the manifest the bundle is made against.
 func (w *writer) loadBase() error {
 	if w.o.Base != "" {
-		raw, err := readBounded(w.o.Base, MaxManifest)
+		raw, err := safe.ReadFile(w.o.Base, MaxManifest)
 		if err == nil {
 			w.base, err = ParseManifest(raw)
 		}

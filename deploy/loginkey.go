@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/jetup/jetup/remote"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -95,14 +95,16 @@ func FindLoginKey(ctx context.Context, l KeyLookup) (LoginKey, error) {
 // is refused without quoting it: a private key handed over by mistake must
 // not end up in a log.
 func readKeyFile(path string) (LoginKey, error) {
-	b, err := readAtMost(path, 16<<10+1) // longer is not a public key
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return LoginKey{}, err
-		}
+	b, err := safe.ReadFile(path, 16<<10) // longer is not a public key
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return LoginKey{}, err
+	case errors.Is(err, safe.ErrNotRegular):
+		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "point at the .pub file", "%v", err)
+	case err != nil && !errors.Is(err, safe.ErrTooLarge):
 		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "check the file's permissions", "cannot read %s: %v", path, err)
 	}
-	if len(b) > 16<<10 || strings.Contains(string(b), "PRIVATE KEY") {
+	if err != nil || strings.Contains(string(b), "PRIVATE KEY") {
 		return LoginKey{}, step.Refuse(string(CauseBadPublicKey), "point at the .pub file, not the private key", "%s is not a public key", path)
 	}
 	k, err := ParseLoginKey(strings.TrimRight(string(b), "\r\n"))
@@ -173,15 +175,4 @@ func ParseLoginKey(line string) (LoginKey, error) {
 	}
 	_ = comment
 	return LoginKey{Line: line, Type: pub.Type(), Fingerprint: remote.Fingerprint(pub)}, nil
-}
-
-// readAtMost reads up to max bytes of a file (a device or a huge file
-// named by mistake costs no more).
-func readAtMost(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
 }

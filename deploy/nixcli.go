@@ -9,6 +9,7 @@ import (
 
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/safe"
 )
 
 // NixCLI is this machine's Nix, through the one Nix runner (nixrun: the
@@ -53,16 +54,7 @@ const maxStoreFile = 1 << 20
 
 // ReadFile reads a small file of a store path (at most 1 MiB).
 func (NixCLI) ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxStoreFile+1))
-	if err == nil && len(b) > maxStoreFile {
-		err = fmt.Errorf("%s is larger than %d bytes", path, maxStoreFile)
-	}
-	return b, err
+	return safe.ReadFile(path, maxStoreFile)
 }
 
 // Build builds a flake installable (no GC root) and returns its output

@@ -6,11 +6,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -107,7 +107,7 @@ func cacheKeys(given []string, uploadURL string) ([]string, error) {
 // (NAME:BASE64 of an ed25519 private key, seed then public half), as
 // `nix key convert-secret-to-public` prints it.
 func publicOfSecretKey(file string) (string, error) {
-	b, err := os.ReadFile(file)
+	b, err := safe.ReadFile(file, 4096) // NAME:BASE64 of 64 bytes
 	if err != nil {
 		return "", fmt.Errorf("the cache's secret key: %v", err)
 	}

@@ -2,10 +2,7 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +13,7 @@ import (
 	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/profiles"
 	"github.com/jetup/jetup/remote"
+	"github.com/jetup/jetup/safe"
 )
 
 // Roles that mean something to jetup: a k3s server gates the next phase
@@ -202,7 +200,7 @@ func Load(ctx context.Context, file string, o LoadOptions) (*Inventory, error) {
 	if strings.HasSuffix(abs, ".nix") {
 		return loadNix(ctx, abs, o)
 	}
-	data, err := readBounded(abs)
+	data, err := safe.ReadFile(abs, maxInventory)
 	if err != nil {
 		return nil, Errors{{File: file, Msg: err.Error()}}
 	}
@@ -211,23 +209,6 @@ func Load(ctx context.Context, file string, o LoadOptions) (*Inventory, error) {
 		format = "json"
 	}
 	return Parse(abs, format, data, o)
-}
-
-// readBounded reads a regular file of at most maxInventory bytes.
-func readBounded(file string) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxInventory+1))
-	if err == nil && len(b) > maxInventory {
-		err = fmt.Errorf("larger than %d MiB: not an inventory", maxInventory>>20)
-	}
-	return b, err
 }
 
 // Parse validates an inventory's YAML or JSON text (file names it in

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // RecordFile is the fleet run's record, in the fleet run's directory
@@ -154,21 +155,14 @@ const maxRecord = 64 << 20
 
 // LoadRecord reads the fleet.json in a fleet run's directory.
 func LoadRecord(dir string) (*Record, error) {
-	f, err := os.Open(filepath.Join(dir, RecordFile))
+	file := filepath.Join(dir, RecordFile)
+	b, err := safe.ReadFile(file, maxRecord)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRecord+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxRecord {
-		return nil, fmt.Errorf("%s: larger than %d MiB, not a fleet record", f.Name(), maxRecord>>20)
 	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &r, nil
 }

@@ -1,9 +1,9 @@
 package image
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -220,30 +221,22 @@ func readSysupdateDir(dir string, rep *Report) (*Sysupdate, error) {
 
 // readSums reads a SHA256SUMS file ("HASH  NAME" or "HASH *NAME").
 func readSums(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	raw, err := safe.ReadFile(path, maxSumsFile)
+	if errors.Is(err, safe.ErrTooLarge) {
+		return nil, step.Refuse("sums-format", "SHA256SUMS lists a directory's files: it is never this big", "%v", err)
+	}
 	if err != nil {
 		return nil, step.Refuse("sums-missing", "a sysupdate directory carries a SHA256SUMS file (sha256sum * > SHA256SUMS)", "cannot read %s: %v", path, err)
 	}
-	defer f.Close()
 	out := map[string]string{}
-	rd := bufio.NewReader(io.LimitReader(f, maxSumsFile+1))
-	total := 0
-	for n := 1; ; n++ {
-		line, err := rd.ReadString('\n')
-		total += len(line)
-		if total > maxSumsFile {
-			return nil, step.Refuse("sums-format", "SHA256SUMS lists a directory's files: it is never this big", "%s is larger than %d bytes", path, maxSumsFile)
-		}
+	for i, line := range strings.Split(string(raw), "\n") {
 		if l := strings.TrimSpace(line); l != "" {
 			hash, name, ok := strings.Cut(l, " ")
 			name = strings.TrimPrefix(strings.TrimLeft(name, " "), "*")
 			if _, herr := hex.DecodeString(hash); !ok || len(hash) != 64 || herr != nil || name == "" || strings.Contains(name, "/") {
-				return nil, step.Refuse("sums-format", "SHA256SUMS lines are `HASH  NAME` as sha256sum writes them", "%s line %d is not a sha256sum line: %q", path, n, clean(trunc(l, 80)))
+				return nil, step.Refuse("sums-format", "SHA256SUMS lines are `HASH  NAME` as sha256sum writes them", "%s line %d is not a sha256sum line: %q", path, i+1, clean(trunc(l, 80)))
 			}
 			out[name] = strings.ToLower(hash)
-		}
-		if err != nil {
-			break
 		}
 	}
 	return out, nil

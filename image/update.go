@@ -15,6 +15,7 @@ import (
 
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -366,7 +367,7 @@ func checkSignature(ctx context.Context, r proc.Runner, rep *Report, o UpdateOpt
 		if err := errors.Join(os.WriteFile(desc, s.description, 0o600), os.WriteFile(sig, s.sig, 0o600)); err != nil {
 			return "", err
 		}
-		key, err := os.ReadFile(o.VerifyKey)
+		key, err := safe.ReadFile(o.VerifyKey, maxKeyFile)
 		if err != nil {
 			return "", step.Refuse("signature-key", "check the --verify-key path", "%v", err)
 		}
@@ -388,10 +389,14 @@ func checkSignature(ctx context.Context, r proc.Runner, rep *Report, o UpdateOpt
 	}
 }
 
+// maxKeyFile bounds a --verify-key file: a PEM key or certificate is a few
+// KiB, an exported GPG key with its signatures some hundred.
+const maxKeyFile = 1 << 20
+
 // gpgKeyring makes a keyring gpgv reads from an exported key (gpgv wants
 // the binary form: an armored key is dearmored first).
 func gpgKeyring(ctx context.Context, r proc.Runner, key string) (string, func(), error) {
-	b, err := os.ReadFile(key)
+	b, err := safe.ReadFile(key, maxKeyFile)
 	if err != nil {
 		return "", nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -164,17 +163,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if err := safe.CheckFile(file); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(file)
+	raw, err := safe.ReadFile(file, maxManifest)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxManifest {
-		return nil, fmt.Errorf("%s is larger than %d bytes", file, maxManifest)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

@@ -8,13 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -105,22 +105,6 @@ func FindBmap(im *Image, flag string) string {
 // more ranges than any image has.
 const maxBmap = 64 << 20
 
-var errTooLarge = errors.New("file too large")
-
-// readBounded reads a whole file of at most max bytes.
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err == nil && int64(len(b)) > max {
-		return nil, errTooLarge
-	}
-	return b, err
-}
-
 // LoadBmap reads and checks a .bmap: the file's own checksum, the sizes,
 // and that the ranges are in order inside the image.
 func LoadBmap(path string) (*Bmap, error) {
@@ -128,9 +112,9 @@ func LoadBmap(path string) (*Bmap, error) {
 		return step.Refuse("bmap-invalid", "make it again with `bmaptool create`, or leave it out with --no-bmap",
 			"%s: "+format, append([]any{filepath.Base(path)}, a...)...)
 	}
-	raw, err := readBounded(path, maxBmap)
-	if errors.Is(err, errTooLarge) {
-		return nil, bad("larger than %d MiB: not a bmap file", maxBmap>>20)
+	raw, err := safe.ReadFile(path, maxBmap)
+	if errors.Is(err, safe.ErrTooLarge) {
+		return nil, step.Refuse("bmap-invalid", "make it again with `bmaptool create`, or leave it out with --no-bmap", "%v: not a bmap file", err)
 	}
 	if err != nil {
 		return nil, step.Refuse("bmap-missing", "check the --bmap path, or leave it out", "cannot read the bmap: %v", err)

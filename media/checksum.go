@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jetup/jetup/proc"
+	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
 
@@ -85,15 +87,14 @@ var bsdSum = regexp.MustCompile(`^SHA256 ?\((.+)\) ?= ?([0-9a-fA-F]{64})$`)
 // ("HEX  name", "HEX *name", BSD "SHA256 (name) = HEX", or a bare "HEX"
 // when "" is among names).
 func readSumFile(path string, names map[string]string) (sumEntry, bool) {
-	f, err := os.Open(path)
+	// A sums file is a few lines: one bigger than maxSumFile (or not a
+	// file) is none. A line longer than any entry is cut and passed over
+	// (a bufio.Scanner stopped at it, losing the entries after it).
+	raw, err := safe.ReadFile(path, maxSumFile)
 	if err != nil {
 		return sumEntry{}, false
 	}
-	defer f.Close()
-	// A sums file is a few lines; read at most maxSumFile of it, a line
-	// longer than any entry cut and passed over (a bufio.Scanner stopped
-	// at it, losing the entries after it).
-	sc := proc.NewLineScanner(io.LimitReader(f, maxSumFile), maxSumLine)
+	sc := proc.NewLineScanner(bytes.NewReader(raw), maxSumLine)
 	for sc.Scan() {
 		if sc.Cut() {
 			continue

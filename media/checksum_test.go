@@ -43,7 +43,7 @@ func TestHugeBmapIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadBmap(p); causeOf(err) != "bmap-invalid" || !strings.Contains(err.Error(), "larger than 64 MiB") {
+	if _, err := LoadBmap(p); causeOf(err) != "bmap-invalid" || !strings.Contains(err.Error(), "is 67108865 bytes; jetup reads at most 67108864") {
 		t.Errorf("%v", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -315,14 +314,5 @@ func readProfile(file string) ([]byte, error) {
 	if err := safe.CheckFile(file); err != nil {
 		return nil, fmt.Errorf("not read: %v (chmod go-w)", err)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxProfile+1))
-	if err == nil && len(data) > maxProfile {
-		err = fmt.Errorf("larger than %d KiB: not a profile", maxProfile>>10)
-	}
-	return data, err
+	return safe.ReadFile(file, maxProfile)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -94,19 +93,11 @@ func (k KnownHosts) lock() (unlock func(), err error) {
 
 // read reads the whole file, or fails: an edit never starts from part of it.
 func (k KnownHosts) read() ([]byte, error) {
-	f, err := os.Open(k.File)
-	if err != nil {
-		return nil, err
+	b, err := safe.ReadFile(k.File, maxKnownHosts)
+	if errors.Is(err, safe.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: not edited", err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKnownHosts+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxKnownHosts {
-		return nil, fmt.Errorf("%s is larger than %d MiB: not edited", k.File, maxKnownHosts>>20)
-	}
-	return b, nil
+	return b, err
 }
 
 // throwawayKey is a key no board offers (an all-zero ed25519 key), for

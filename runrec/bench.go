@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,17 +115,9 @@ func sameDay(a, b time.Time) bool {
 // readBench reads and checks bench.json: bounded, every name in it a
 // name (its run ids name directories).
 func readBench(path string) (*BenchSession, error) {
-	f, err := os.Open(path)
+	raw, err := safe.ReadFile(path, maxBench)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxBench+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > maxBench {
-		return nil, fmt.Errorf("larger than %d MiB", maxBench>>20)
 	}
 	var s BenchSession
 	if err := json.Unmarshal(raw, &s); err != nil {

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // nameTime is the start time a run directory's name begins with.
@@ -32,17 +33,9 @@ const maxRecord = 16 << 20
 
 // Load reads the run.json in dir.
 func Load(dir string) (*Record, error) {
-	f, err := os.Open(filepath.Join(dir, FileName))
+	b, err := safe.ReadFile(filepath.Join(dir, FileName), maxRecord)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRecord+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxRecord {
-		return nil, fmt.Errorf("%s: larger than %d MiB, not a run record", filepath.Join(dir, FileName), maxRecord>>20)
 	}
 	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {

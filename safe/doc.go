@@ -16,5 +16,12 @@
 // 100 bytes. `Text` removes escape sequences (x/ansi's parser), every other
 // control but tab and newline, and bidi overrides from what is printed;
 // `Writer` applies it to the headless face's stdout and stderr (the live
-// console's stream alone goes raw). Imports nothing of ours.
+// console's stream alone goes raw). `ReadFile(path, max)`: every file
+// jetup reads whole (records, manifests, profiles, keys, sums, bmaps,
+// sysfs attributes) is opened O_NONBLOCK (a FIFO's open does not wait for
+// a writer), refused unless fstat says regular (a FIFO, /dev/zero, a
+// directory), and refused past max bytes with "X is N bytes; jetup reads
+// at most M from it" (ErrTooLarge, ErrNotRegular for callers that answer
+// with a cause id); procfs files that stat as 0 bytes are still read to
+// max+1. Imports nothing of ours.
 package safe

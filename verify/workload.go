@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 
+	"github.com/jetup/jetup/safe"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -25,17 +25,9 @@ var kubeNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 
 // readWorkload reads a Pod manifest (YAML or JSON, one document).
 func readWorkload(file string) (*workload, error) {
-	f, err := os.Open(file)
+	raw, err := safe.ReadFile(file, 1<<20)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) > 1<<20 {
-		return nil, errors.New("larger than 1 MiB: not a pod manifest")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	var doc map[string]any

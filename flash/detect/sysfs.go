@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/jetup/jetup/safe"
 	"golang.org/x/sys/unix"
 )
 
@@ -238,12 +238,7 @@ type attrs struct{ dir string }
 const maxAttr = 4096
 
 func (a attrs) read(name string) (string, error) {
-	f, err := os.Open(filepath.Join(a.dir, name))
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxAttr))
+	b, err := safe.ReadFile(filepath.Join(a.dir, name), maxAttr)
 	if err != nil {
 		return "", err
 	}
@@ -298,6 +293,10 @@ func readProblem(err error) string {
 		return "missing (device gone during the scan?)"
 	case errors.Is(err, fs.ErrPermission):
 		return "not readable"
+	case errors.Is(err, safe.ErrTooLarge): // the note names the attribute already
+		return fmt.Sprintf("larger than %d bytes: not a sysfs attribute", maxAttr)
+	case errors.Is(err, safe.ErrNotRegular):
+		return "not a file: not a sysfs attribute"
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

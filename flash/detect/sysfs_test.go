@@ -146,7 +146,7 @@ func TestSysfsSkipsGarbageWithANote(t *testing.T) {
 	}{
 		{"2-1", with("idVendor", "zz55\n"), `idVendor "zz55" is not a 4-digit hex id`},
 		{"2-1", with("idProduct", "<missing>"), "idProduct: missing"},
-		{"2-1", with("idProduct", strings.Repeat("7", 100000)), "is not a 4-digit hex id"},
+		{"2-1", with("idProduct", strings.Repeat("7", 100000)), "idProduct: larger than 4096 bytes"},
 		{"2-1", with("busnum", "-3\n"), `busnum "-3" is not a number`},
 		{"2-1", with("devnum", "\x00\x01\n"), "devnum"},
 		{"2-1", with("devpath", "1..2\n"), `devpath "1..2" is not a port path`},
