@@ -50,13 +50,34 @@ stop_stress
 # Every fuzz target, each for FUZZTIME (one -fuzz per go test run is all
 # Go allows).
 fstart=$(date +%s)
+out=$(mktemp)
+raced=""
 for f in $(git ls-files '*_test.go'); do
   for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f"); do
-    echo "test-stress: fuzzing $name ($(dirname "$f")) for $FUZZTIME"
-    $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "./$(dirname "$f")" || note "fuzz $name in ./$(dirname "$f")"
+    dir=$(dirname "$f")
+    echo "test-stress: fuzzing $name ($dir) for $FUZZTIME"
+    before=$(ls "$dir/testdata/fuzz/$name" 2>/dev/null)
+    $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "./$dir" > "$out" 2>&1
+    rc=$?
+    cat "$out"
+    if [ $rc -ne 0 ]; then
+      after=$(ls "$dir/testdata/fuzz/$name" 2>/dev/null)
+      # Go's fuzz coordinator can report the end of -fuzztime itself as a
+      # failure on a loaded machine (golang/go#75804, fixed in Go 1.27):
+      # "context deadline exceeded" with no failing input written. A real
+      # failure always writes its input to testdata/fuzz/NAME.
+      if [ "$before" = "$after" ] && tail -n 5 "$out" | grep -q '^    context deadline exceeded$'; then
+        echo "test-stress: $name: Go's fuzztime race (golang/go#75804), no failing input found; not a failure"
+        raced="$raced $name"
+      else
+        note "fuzz $name in ./$dir"
+      fi
+    fi
   done
 done
 echo "test-stress: fuzzing took $(( $(date +%s) - fstart ))s"
+rm -f "$out"
+[ -z "$raced" ] || echo "test-stress: ended by Go's fuzztime race, not by an input:$raced"
 
 if [ -n "$failed" ]; then
   echo "test-stress: FAILED:$failed" >&2
