@@ -84,12 +84,19 @@ func (p *pusher) activate(ctx context.Context) error {
 	err := p.conn.Send(gate)
 	if err == nil {
 		for p.out.Scan() {
-			l := p.out.Text()
-			fmt.Fprintln(p.log, "board: "+l)
+			// The log takes every line once: an event's text is teed
+			// into it (Options.Log), so the raw line goes there only
+			// when no event carries it whole.
+			raw := p.out.Text()
+			l := raw
 			if len(l) > lineShown {
 				l = strings.ToValidUTF8(l[:lineShown], "") + "…"
 			}
-			if a.line(l) {
+			emitted := a.line(l)
+			if !emitted || l != raw {
+				fmt.Fprintln(p.log, "board: "+raw)
+			}
+			if emitted {
 				p.sink.Emit(RemoteLine{Event: "remote", At: time.Now(), Phase: PhaseActivate, Line: l})
 			}
 		}

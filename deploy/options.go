@@ -74,7 +74,9 @@ type Options struct {
 	// instead of this machine sending them: a fleet puts each path in
 	// the cache once, whatever the number of boards.
 	Cache *Cache
-	// Log receives every raw line (ssh and nix stderr, remote output).
+	// Log receives every raw line (ssh and nix stderr, remote output)
+	// that no event carries: the caller tees the events' text into it
+	// too (runrec.Log.Tee), so each line is there once.
 	Log io.Writer
 	// ProgressEvery is the minimum time between copy progress events
 	// (250 ms when 0).

@@ -136,8 +136,8 @@ func isStepError(err error) bool {
 }
 
 func (p *pusher) phase(ph Phase, format string, args ...any) {
+	// Its text ("== what") reaches the log through the tee (Options.Log).
 	p.sink.Emit(PhaseEvent{Event: "phase", At: time.Now(), Phase: ph, What: fmt.Sprintf(format, args...)})
-	fmt.Fprintf(p.log, "== %s\n", fmt.Sprintf(format, args...))
 }
 
 func (p *pusher) run(ctx context.Context) error {
@@ -352,8 +352,7 @@ func (p *pusher) delta(f Facts) ([]StorePath, error) {
 	}
 	d := Delta{Event: "delta", At: time.Now(), Paths: len(p.closure.Paths), Missing: len(missing),
 		Present: len(p.closure.Paths) - len(missing), SendBytes: bytes, TotalBytes: p.closure.Bytes}
-	p.sink.Emit(d)
-	fmt.Fprintln(p.log, d.Text())
+	p.sink.Emit(d) // the tee writes its text into the log
 	p.res.Paths, p.res.Present = d.Paths, d.Present
 	return missing, nil
 }

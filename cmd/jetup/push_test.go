@@ -67,6 +67,24 @@ func TestPushRealBoardJSONAndExitCodes(t *testing.T) {
 	if raw, err := os.ReadFile(filepath.Join(state, "known_hosts")); err != nil || !strings.Contains(string(raw), b.Addr+" ssh-ed25519") {
 		t.Errorf("known_hosts under the state dir: %v %s", err, raw)
 	}
+	// The push log has each line once: the board's activation line (raw
+	// output and its event both reach it), the phase and the delta.
+	pushed, _, err := runrec.List(state)
+	if err != nil || len(pushed) != 1 || len(pushed[0].Steps) != 1 || len(pushed[0].Steps[0].Logs) != 1 {
+		t.Fatalf("the push's run record: %+v %v", pushed, err)
+	}
+	log, err := os.ReadFile(filepath.Join(state, "runs", pushed[0].ID, pushed[0].Steps[0].Logs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"board: activating the test system: switch", "== activating: system profile, then switch-to-configuration switch"} {
+		if n := strings.Count(string(log), line+"\n"); n != 1 {
+			t.Errorf("%q is %d times in the push log, want once:\n%s", line, n, log)
+		}
+	}
+	if n := strings.Count(string(log), " already on the board\n"); n != 1 {
+		t.Errorf("the delta is %d times in the push log, want once:\n%s", n, log)
+	}
 
 	r = jetup(t, testboard.NixEnv, args(arm)...)
 	if r.code != 2 || !strings.Contains(r.stdout, "FAIL  architecture") || !strings.Contains(r.stderr, "next: build the system for x86_64-linux") {
