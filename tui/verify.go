@@ -33,6 +33,8 @@ type verifyScreen struct {
 	opts    verify.Options
 	started bool // an attempt was begun (the next is a retry)
 	retried bool // the person asked again: the end waits for them
+	extras  verifyExtras
+	form    *verifyForm // the checks' options, while asked (o)
 }
 
 var (
@@ -72,6 +74,7 @@ func (v *verifyScreen) options() verify.Options {
 			o.ProfileCUDASample = vf.CUDASample
 		}
 	}
+	v.extras.apply(&o)
 	return o
 }
 
@@ -99,12 +102,14 @@ func (v *verifyScreen) pushed() bool {
 }
 
 func (v *verifyScreen) SetSize(w, h int)   { v.w, v.h = w, h }
-func (v *verifyScreen) CapturesKeys() bool { return false }
+func (v *verifyScreen) CapturesKeys() bool { return v.form != nil }
 
 func (v *verifyScreen) Keys() []key.Binding {
 	switch r := v.run; {
+	case v.form != nil:
+		return verifyFormKeys
 	case r == nil && v.target().Host != "":
-		return []key.Binding{verifyStartKey}
+		return []key.Binding{verifyStartKey, verifyOptionsKey}
 	case r == nil:
 		return nil
 	case r.asking:
@@ -114,9 +119,9 @@ func (v *verifyScreen) Keys() []key.Binding {
 	case r.cause() == "host-key-changed" && r.changed != "":
 		return []key.Binding{verifyForgetKey, verifyRetryKey}
 	case r.result != nil && r.err == nil && r.result.ExitCode() == 0:
-		return []key.Binding{verifyContinueKey, verifyRetryKey}
+		return []key.Binding{verifyContinueKey, verifyRetryKey, verifyOptionsKey}
 	}
-	return []key.Binding{verifyRetryKey}
+	return []key.Binding{verifyRetryKey, verifyOptionsKey}
 }
 
 // start runs verify.Run with o; an attempt after the first is recorded as
@@ -151,6 +156,9 @@ func (v *verifyScreen) start(o verify.Options) tea.Cmd {
 }
 
 func (v *verifyScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
+	if v.form != nil {
+		return v, v.formUpdate(msg)
+	}
 	switch msg := msg.(type) {
 	case TaskEventMsg:
 		if msg.Task != v.task {
@@ -223,6 +231,9 @@ func detailsOf(res *verify.Result) any {
 
 func (v *verifyScreen) key(k tea.KeyPressMsg) tea.Cmd {
 	r := v.run
+	if (r == nil || r.done) && key.Matches(k, verifyOptionsKey) && v.target().Host != "" {
+		return v.openForm()
+	}
 	if r == nil {
 		if key.Matches(k, verifyStartKey) && v.target().Host != "" {
 			return v.start(v.options())

@@ -86,7 +86,7 @@ func begin(t *testing.T, sc Screen) (Screen, tea.Cmd) {
 	if cmd := sc.Init(); cmd != nil {
 		t.Fatal("the checks started with no push in this run")
 	}
-	if k := sc.Keys(); len(k) != 1 || k[0].Help().Desc != "verify" {
+	if k := sc.Keys(); len(k) != 2 || k[0].Help().Desc != "verify" || k[1].Help().Desc != "checks' options" {
 		t.Fatalf("keys before a start: %v", k)
 	}
 	return sc.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
@@ -142,7 +142,7 @@ func TestVerifyScreenNamesAFailedUnitWithItsJournalAndRetries(t *testing.T) {
 			t.Errorf("view lacks %q:\n%s", want, view)
 		}
 	}
-	if k := sc.Keys(); len(k) != 1 || k[0].Help().Key != "r" {
+	if k := sc.Keys(); len(k) != 2 || k[0].Help().Key != "r" || k[1].Help().Key != "o" {
 		t.Errorf("keys %v", k)
 	}
 	// Fixed on the board: r runs every check again, as a new attempt.

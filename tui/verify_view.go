@@ -80,6 +80,9 @@ func verdictMark(st *Styles, status string) string {
 }
 
 func (v *verifyScreen) View() string {
+	if v.form != nil {
+		return v.formView()
+	}
 	st, w := v.st, max(v.w, 20)
 	r := v.run
 	if r == nil {

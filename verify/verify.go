@@ -121,10 +121,10 @@ func (v *verifier) validate() error {
 	if err := v.o.Target.Refusal(); err != nil {
 		return err
 	}
-	if v.o.ContainerImage != "" && !imageRe.MatchString(v.o.ContainerImage) {
+	if CheckImage(v.o.ContainerImage) != nil {
 		return step.Refuse("usage", "give an image reference like nvcr.io/nvidia/l4t-base:r36.2.0", "--container-image %q is not an image reference", v.o.ContainerImage)
 	}
-	if strings.ContainsAny(v.o.CUDASample+v.o.ProfileCUDASample, "\n\x00") {
+	if CheckCUDASample(v.o.CUDASample+v.o.ProfileCUDASample) != nil {
 		return step.Refuse("usage", "give one command or store path", "--cuda-sample holds a line break")
 	}
 	for _, g := range v.o.GPU {
