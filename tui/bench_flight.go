@@ -131,6 +131,9 @@ func (m *Model) flightDone(fm flightMsg) tea.Cmd {
 	e := f.entries[f.cur]
 	switch msg := fm.msg.(type) {
 	case DoneMsg:
+		if msg.Attempt != nil && msg.Attempt != e.open {
+			return nil // that attempt is already recorded
+		}
 		if e.open != nil {
 			if msg.Details != nil {
 				_ = e.open.SetDetails(msg.Details)

@@ -29,13 +29,14 @@ type consoleScreen struct {
 	sess *Session
 	st   *Styles
 
-	con    *serialcon.Console
-	task   *Task
-	logs   []io.Closer
-	pane   *scrollback // the board's output; nil before the first session
-	result *serialcon.Result
-	err    error
-	ending bool // enter was pressed: stop the session, then end the step
+	con     *serialcon.Console
+	task    *Task
+	attempt attempt // the run record's attempt the console is watched in
+	logs    []io.Closer
+	pane    *scrollback // the board's output; nil before the first session
+	result  *serialcon.Result
+	err     error
+	ending  bool // enter was pressed: stop the session, then end the step
 
 	shown     atomic.Int64 // bytes of board output drawn (read by the benchmark)
 	status    string       // connection state, in words
@@ -99,6 +100,7 @@ func (c *consoleScreen) start() tea.Cmd {
 	}
 	// Without its logs the console still runs; the screen says they are
 	// missing.
+	c.attempt.begin(c.sess)
 	raw, _ := c.sess.Step().OpenLog("raw")
 	text, _ := c.sess.Step().OpenLog("log")
 	o.RawLog, o.TextLog = raw, text
@@ -335,7 +337,7 @@ func (c *consoleScreen) done(d TaskDoneMsg) tea.Cmd {
 		c.status = "stopped"
 		c.ending = false
 		// The attempt is recorded as failed; r starts a new one.
-		return Done(runrec.Failed, "the console could not be watched: "+d.Err.Error(), d.Err)
+		return c.attempt.done(DoneMsg{Outcome: runrec.Failed, Summary: "the console could not be watched: " + d.Err.Error(), Err: d.Err})
 	}
 	if c.ending {
 		return c.finish()
@@ -348,11 +350,7 @@ func (c *consoleScreen) done(d TaskDoneMsg) tea.Cmd {
 func (c *consoleScreen) finish() tea.Cmd {
 	c.sess.answers.consoleK = c.ssh.state == sshSent
 	c.sess.answers.consoleAt = c.current
-	sum := c.summary()
-	details := c.result
-	return func() tea.Msg {
-		return DoneMsg{Outcome: runrec.Success, Summary: sum, Details: details}
-	}
+	return c.attempt.done(DoneMsg{Outcome: runrec.Success, Summary: c.summary(), Details: c.result})
 }
 
 func (c *consoleScreen) summary() string {
@@ -413,7 +411,7 @@ func (c *consoleScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		return c.finish()
 	case key.Matches(k, consoleRetryKey) && !c.running():
 		// The new attempt is recorded first, so its logs are its own.
-		return tea.Sequence(Retry(), func() tea.Msg { return consoleStartMsg{} })
+		return c.attempt.retry(consoleStartMsg{})
 	case key.Matches(k, consoleFocusKey) && c.running():
 		c.focus = true
 		c.pane.Follow()

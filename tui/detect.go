@@ -252,9 +252,7 @@ func (r *recoverScreen) finish(b detect.Device) tea.Cmd {
 	r.sess.SetFact(step.FactUSBSerial, b.Serial)
 	r.sess.answers.recovered = true
 	sum := fmt.Sprintf("%s in recovery mode at %s", b.Module, b.USBInstance)
-	return func() tea.Msg {
-		return DoneMsg{Outcome: runrec.Success, Summary: sum, Details: map[string]any{"device": b}}
-	}
+	return r.sess.doneNow(DoneMsg{Outcome: runrec.Success, Summary: sum, Details: map[string]any{"device": b}})
 }
 
 func (r *recoverScreen) View() string {

@@ -19,7 +19,11 @@
 // fit words to the content area. Screens run domain steps as `Task`s
 // (session.go): events arrive as `TaskEventMsg`, the end as `TaskDoneMsg`;
 // quitting cancels every task and waits for it, so child processes end and
-// devices are released. Keys are the same on every screen (enter, esc, q,
+// devices are released. Every `DoneMsg` names the attempt it ends
+// (screen.go's `attempt`: the one the screen's work began in, or
+// `Session.doneNow` for an end the person asks for); the root and a board
+// in flight drop one whose attempt is closed, and a retry records its new
+// attempt before its work starts (the work's log is that attempt's). Keys are the same on every screen (enter, esc, q,
 // ?). Imports the domain packages, `hardware`, `profiles`, `runrec`, `step`.
 // The Watch screen is console.go (state, keys, events), console_view.go
 // (track, facts, mode line), console_keys.go (what a key sends to the board)

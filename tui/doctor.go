@@ -123,14 +123,12 @@ func (d *doctorScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		case key.Matches(msg, keys.Continue) && !d.running():
 			sum, ready := d.summary()
 			if d.err != nil {
-				return d, Done(runrec.Failed, "host check failed", d.err)
+				return d, d.sess.doneNow(DoneMsg{Outcome: runrec.Failed, Summary: "host check failed", Err: d.err})
 			}
 			if !ready {
 				sum += " (flashing is blocked on this host)"
 			}
-			return d, func() tea.Msg {
-				return DoneMsg{Outcome: runrec.Success, Summary: sum, Details: d.report}
-			}
+			return d, d.sess.doneNow(DoneMsg{Outcome: runrec.Success, Summary: sum, Details: d.report})
 		}
 	}
 	return d, nil

@@ -209,7 +209,7 @@ func (f *flashScreen) done() tea.Cmd {
 }
 
 func (f *flashScreen) onward() tea.Cmd {
-	d := DoneMsg{Outcome: runrec.Success, Summary: fmt.Sprintf("flashed in %s", f.elapsed()), Details: f.result}
+	d := DoneMsg{Outcome: runrec.Success, Summary: fmt.Sprintf("flashed in %s", f.elapsed()), Details: f.result, Attempt: f.attempt}
 	f.task = nil // a second enter or the timer must not send it again
 	return func() tea.Msg { return d }
 }

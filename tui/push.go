@@ -36,7 +36,12 @@ type pushScreen struct {
 	waiting  string         // the board in flight at the same address this push waits for
 	waitOpts deploy.Options // what starts when it has landed
 	carried  bool           // this attempt was started so: a success goes on by itself
+	attempt  attempt        // the run record's attempt the push runs in
+	starting bool           // a retry's new attempt is being recorded: keys wait
 }
+
+// pushStartMsg starts a push again once its new attempt is recorded.
+type pushStartMsg struct{ o deploy.Options }
 
 var (
 	pushKey        = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "push"))
@@ -117,8 +122,20 @@ func (p *pushScreen) Keys() []key.Binding {
 	return []key.Binding{pushRetryKey, pushEditKey}
 }
 
-// start runs deploy.Push with the form's options.
+// start runs deploy.Push with the form's options; a push after the first
+// runs in a new attempt, recorded before it starts (its log is its own).
 func (p *pushScreen) start(o deploy.Options) tea.Cmd {
+	if p.retry {
+		p.starting = true
+		return p.attempt.retry(pushStartMsg{o})
+	}
+	p.retry = true
+	return p.begin(o)
+}
+
+// begin starts the push in the attempt open now.
+func (p *pushScreen) begin(o deploy.Options) tea.Cmd {
+	p.starting = false
 	if busy := p.sess.busyAt(o.Target.Host); busy != "" {
 		// Two boards of a bench at one address: the host reaches one of
 		// them. This one goes when the other has landed.
@@ -126,11 +143,8 @@ func (p *pushScreen) start(o deploy.Options) tea.Cmd {
 		return nil
 	}
 	p.waiting = ""
+	p.attempt.begin(p.sess)
 	var cmds []tea.Cmd
-	if p.retry {
-		cmds = append(cmds, Retry())
-	}
-	p.retry = true
 	o.KnownHosts = p.sess.knownHosts()
 	o.ConsoleHostKey = p.sess.Facts[step.FactHostKey]
 	p.sess.answers.push = carriedPush(o)
@@ -193,8 +207,10 @@ func (p *pushScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		return p, p.key(msg)
 	case addrFreeMsg:
 		if p.waiting != "" {
-			return p, p.start(p.waitOpts)
+			return p, p.begin(p.waitOpts)
 		}
+	case pushStartMsg:
+		return p, p.begin(msg.o)
 	}
 	return p, nil
 }
@@ -211,7 +227,7 @@ func (p *pushScreen) finished(msg TaskDoneMsg) tea.Cmd {
 		}
 		if p.carried {
 			// As the person did for the board before: on to Verify.
-			return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+			return p.attempt.done(DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res})
 		}
 		return nil
 	}
@@ -219,12 +235,15 @@ func (p *pushScreen) finished(msg TaskDoneMsg) tea.Cmd {
 	if p.run.err == nil {
 		p.run.err = errors.New("the push ended without a result")
 	}
-	return Done(runrec.OutcomeOf(p.run.err), "push failed", p.run.err)
+	return p.attempt.done(DoneMsg{Outcome: runrec.OutcomeOf(p.run.err), Summary: "push failed", Err: p.run.err})
 }
 
 func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
 	if p.offline != nil {
 		return p.offlineKey(k)
+	}
+	if p.starting {
+		return nil
 	}
 	if p.offerOffline() && key.Matches(k, pushOfflineKey) {
 		return p.startOffline()
@@ -244,8 +263,7 @@ func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		p.task.Cancel()
 	case r.running():
 	case r.err == nil && key.Matches(k, pushPushedKeys):
-		res := r.result
-		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+		return p.attempt.done(DoneMsg{Outcome: runrec.Success, Summary: r.result.Text(), Details: r.result})
 	case key.Matches(k, pushRetryKey):
 		p.carried = false
 		return p.start(p.opts)

@@ -109,10 +109,7 @@ func (p *pushScreen) offlineKey(k tea.KeyPressMsg) tea.Cmd {
 	case !r.done && key.Matches(k, pushCancelKey):
 		r.task.Cancel()
 	case r.done && r.result != nil && key.Matches(k, offlineDoneKey):
-		res := r.result
-		return func() tea.Msg {
-			return DoneMsg{Outcome: runrec.Success, Summary: "offline bundle " + res.File, Details: res}
-		}
+		return p.sess.doneNow(DoneMsg{Outcome: runrec.Success, Summary: "offline bundle " + r.result.File, Details: r.result})
 	case r.done && key.Matches(k, pushEditKey):
 		p.offline = nil
 		return p.form.focusOn(fHost)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/crypto/ssh"
@@ -107,8 +108,63 @@ func TestPushScreenRefusedKeyThenPushAgain(t *testing.T) {
 	d.typ("y")
 	d.waitView("✓ pushed")
 	rec := d.m.sess.Run.Snapshot()
-	if last := rec.Steps[len(rec.Steps)-1]; last.Attempt != 2 || last.Outcome != runrec.Running {
-		t.Errorf("second attempt %+v", last)
+	if last := rec.Steps[len(rec.Steps)-1]; last.Attempt != 2 || last.Outcome != runrec.Running || len(last.Logs) != 1 {
+		t.Errorf("second attempt %+v (it runs in its own attempt, with its own log)", last)
+	}
+}
+
+// A retry pressed while the refused attempt's end is still on its way to
+// the root: the first attempt is recorded as refused, the push runs in the
+// second, and that end arriving again (late, stale) does not end it.
+func TestPushRetryBeforeTheRootHasTheRefusal(t *testing.T) {
+	t.Parallel()
+	o, _ := fastBench()
+	o.StateDir = t.TempDir()
+	d := onPush(t, 80, 24, o)
+	var stale DoneMsg
+	held := make(chan struct{})
+	first := true // only the first end is held; a second goes through
+	d.holdBack(func(msg tea.Msg) bool {
+		dm, ok := msg.(DoneMsg)
+		if ok && first {
+			stale, first = dm, false
+			close(held)
+			return true
+		}
+		return false
+	})
+	d.key(tea.KeyEnter)
+	d.waitView("First contact")
+	d.typ("n")
+	d.waitView("✗ you did not trust the host key", "r push again")
+	select { // no message follows it: an event, not the model's, says it is held
+	case <-held:
+	case <-time.After(waitBound):
+		t.Fatal("waited for the refusal's end to be on its way to the root")
+	}
+	d.typ("r")
+	d.waitView("First contact")
+	d.release()
+	pushes := d.steps(step.Push)
+	if len(pushes) != 2 || pushes[0].Outcome != runrec.Refused || pushes[0].Cause != "host-key-rejected" ||
+		pushes[1].Outcome != runrec.Running || len(pushes[1].Logs) != 1 {
+		t.Fatalf("push attempts after the late end %+v", pushes)
+	}
+	if stale.Attempt == nil {
+		t.Fatal("the push's end does not say which attempt it ends")
+	}
+	// The first attempt's end once more, as the root could get it: the
+	// root drops it, the second attempt goes on.
+	d.send(stale)
+	if pushes := d.steps(step.Push); len(pushes) != 2 || pushes[1].Outcome != runrec.Running {
+		t.Fatalf("a stale end ended the running attempt: %+v", pushes)
+	}
+	d.typ("y")
+	d.waitView("✓ pushed")
+	d.key(tea.KeyEnter)
+	d.waitAttempt(step.Push, "a success", outcome(runrec.Success))
+	if pushes := d.steps(step.Push); len(pushes) != 2 || pushes[0].Outcome != runrec.Refused {
+		t.Errorf("push attempts %+v", pushes)
 	}
 }
 

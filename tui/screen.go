@@ -62,6 +62,46 @@ func Done(outcome runrec.Outcome, summary string, err error) tea.Cmd {
 	return func() tea.Msg { return DoneMsg{Outcome: outcome, Summary: summary, Err: err} }
 }
 
+// attempt ties a screen's ends to the run record's attempt they end. A
+// task's end reaches the root later than the person's keys: a retry
+// pressed before it, or a step left, must not have it end another
+// attempt (the root drops a DoneMsg whose attempt is closed).
+type attempt struct {
+	step *runrec.Step // the attempt the screen's work runs in
+	end  *DoneMsg     // how it ended, for a retry to send again first
+}
+
+// begin notes the attempt open now as the one the work runs in: call it
+// when the work starts, after a retry's new attempt is open.
+func (a *attempt) begin(s *Session) { a.step, a.end = s.Step(), nil }
+
+// done is the command that sends d as the end of the work's attempt.
+func (a *attempt) done(d DoneMsg) tea.Cmd {
+	d.Attempt = a.step
+	a.end = &d
+	return func() tea.Msg { return d }
+}
+
+// retry starts the work again in a new attempt: the last end is sent
+// again first (it may still be on its way to the root, and a retry taken
+// before it would be recorded in the failed attempt; the root drops
+// whichever comes second), then the new attempt is recorded, then start
+// is delivered to the screen, which calls begin.
+func (a *attempt) retry(start tea.Msg) tea.Cmd {
+	var ended tea.Cmd
+	if d := a.end; d != nil {
+		ended = func() tea.Msg { return *d }
+	}
+	return tea.Sequence(ended, Retry(), func() tea.Msg { return start })
+}
+
+// doneNow ends the attempt open now: for an end the person asks for
+// (enter), which the root takes unless the step was left meanwhile.
+func (s *Session) doneNow(d DoneMsg) tea.Cmd {
+	d.Attempt = s.Step()
+	return func() tea.Msg { return d }
+}
+
 // ScreenFactory makes the screen for a step of the chosen profile.
 type ScreenFactory func(s *Session, st *Styles) Screen
 

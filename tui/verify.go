@@ -27,15 +27,21 @@ type verifyScreen struct {
 	spin spinner.Model
 	w, h int
 
-	task    *Task
-	run     *verifyRun // the attempt on screen
-	answers chan bool
-	opts    verify.Options
-	started bool // an attempt was begun (the next is a retry)
-	retried bool // the person asked again: the end waits for them
-	extras  verifyExtras
-	form    *verifyForm // the checks' options, while asked (o)
+	task     *Task
+	run      *verifyRun // the attempt on screen
+	answers  chan bool
+	opts     verify.Options
+	started  bool // an attempt was begun (the next is a retry)
+	retried  bool // the person asked again: the end waits for them
+	extras   verifyExtras
+	form     *verifyForm // the checks' options, while asked (o)
+	attempt  attempt     // the run record's attempt the checks run in
+	starting bool        // a retry's new attempt is being recorded: keys wait
 }
+
+// verifyStartMsg starts the checks again once their new attempt is
+// recorded.
+type verifyStartMsg struct{ o verify.Options }
 
 var (
 	verifyRetryKey    = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "verify again"))
@@ -125,13 +131,20 @@ func (v *verifyScreen) Keys() []key.Binding {
 }
 
 // start runs verify.Run with o; an attempt after the first is recorded as
-// a retry.
+// a retry, before it starts (its log is its own).
 func (v *verifyScreen) start(o verify.Options) tea.Cmd {
-	var cmds []tea.Cmd
 	if v.started {
-		cmds = append(cmds, Retry())
+		v.starting = true
+		return v.attempt.retry(verifyStartMsg{o})
 	}
 	v.started = true
+	return v.begin(o)
+}
+
+// begin starts the checks in the attempt open now.
+func (v *verifyScreen) begin(o verify.Options) tea.Cmd {
+	v.starting = false
+	v.attempt.begin(v.sess)
 	v.answers = make(chan bool, 1)
 	answers := v.answers
 	o.Trust.Prompt = func(ctx context.Context, _ remote.HostKey) (bool, error) {
@@ -152,7 +165,7 @@ func (v *verifyScreen) start(o verify.Options) tea.Cmd {
 		return verify.Run(ctx, edge, o, log.Tee(sink))
 	})
 	v.task = t
-	return tea.Batch(append(cmds, cmd, v.spin.Tick)...)
+	return tea.Batch(cmd, v.spin.Tick)
 }
 
 func (v *verifyScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
@@ -180,6 +193,8 @@ func (v *verifyScreen) Update(msg tea.Msg) (Screen, tea.Cmd) {
 		return v, cmd
 	case tea.KeyPressMsg:
 		return v, v.key(msg)
+	case verifyStartMsg:
+		return v, v.begin(msg.o)
 	}
 	return v, nil
 }
@@ -204,7 +219,7 @@ func (v *verifyScreen) finished(msg TaskDoneMsg) tea.Cmd {
 			// As the person did for the board before: on to the summary.
 			res := r.result
 			v.sess.answers.verified = true
-			return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+			return v.attempt.done(DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res})
 		}
 		return nil
 	}
@@ -215,10 +230,7 @@ func (v *verifyScreen) finished(msg TaskDoneMsg) tea.Cmd {
 			outcome = runrec.Refused
 		}
 	}
-	res := r.result
-	return func() tea.Msg {
-		return DoneMsg{Outcome: outcome, Summary: summary, Err: r.err, Details: detailsOf(res)}
-	}
+	return v.attempt.done(DoneMsg{Outcome: outcome, Summary: summary, Err: r.err, Details: detailsOf(r.result)})
 }
 
 // detailsOf keeps a nil result out of run.json.
@@ -231,6 +243,9 @@ func detailsOf(res *verify.Result) any {
 
 func (v *verifyScreen) key(k tea.KeyPressMsg) tea.Cmd {
 	r := v.run
+	if v.starting {
+		return nil
+	}
 	if (r == nil || r.done) && key.Matches(k, verifyOptionsKey) && v.target().Host != "" {
 		return v.openForm()
 	}
@@ -259,8 +274,7 @@ func (v *verifyScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		return v.start(o)
 	case r.err == nil && r.result != nil && r.result.ExitCode() == 0 && key.Matches(k, verifyContinueKey):
 		v.sess.answers.verified = true
-		res := r.result
-		return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: res.Text(), Details: res} }
+		return v.attempt.done(DoneMsg{Outcome: runrec.Success, Summary: r.result.Text(), Details: r.result})
 	}
 	return nil
 }

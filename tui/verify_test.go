@@ -48,31 +48,49 @@ func verifySession(t *testing.T, failure string, vouched bool) (*Session, *sim.P
 func pump(t *testing.T, sc Screen, cmd tea.Cmd, stop func(tea.Msg) bool) (Screen, tea.Msg) {
 	t.Helper()
 	msgs := make(chan tea.Msg, 64)
+	var stopped tea.Msg
 	run := func(c tea.Cmd) {
 		if c != nil {
 			go func() { msgs <- c() }()
 		}
 	}
 	run(cmd)
+	// handle takes one message; true when it is the one stop waits for.
+	var handle func(msg tea.Msg) bool
+	handle = func(msg tea.Msg) bool {
+		switch msg := msg.(type) {
+		case tea.BatchMsg:
+			for _, c := range msg {
+				run(c)
+			}
+			return false
+		case spinner.TickMsg, nil:
+			return false
+		}
+		if cmds, ok := sequence(msg); ok { // in order, each taken before the next runs
+			for _, c := range cmds {
+				if c != nil && handle(c()) {
+					return true
+				}
+			}
+			return false
+		}
+		if stop(msg) {
+			stopped = msg
+			return true
+		}
+		var next tea.Cmd
+		sc, next = sc.Update(msg)
+		run(next)
+		return false
+	}
 	deadline := time.After(wait)
 	for {
 		select {
 		case msg := <-msgs:
-			switch msg := msg.(type) {
-			case tea.BatchMsg:
-				for _, c := range msg {
-					run(c)
-				}
-				continue
-			case spinner.TickMsg, nil:
-				continue
+			if handle(msg) {
+				return sc, stopped
 			}
-			if stop(msg) {
-				return sc, msg
-			}
-			var next tea.Cmd
-			sc, next = sc.Update(msg)
-			run(next)
 		case <-deadline:
 			t.Fatalf("the screen never got there; it shows:\n%s", ansi.Strip(sc.View()))
 		}
@@ -266,8 +284,8 @@ func TestVerifyStepRecordsAFailureAndASecondAttempt(t *testing.T) {
 	d.waitView("✓ pinned ssh-ed25519", "✓ Failed units   no failed units", "✓ the board works", "enter continue")
 	d.key(tea.KeyEnter)
 	second := d.waitAttempt(step.Verify, "successful", outcome(runrec.Success))
-	if second.Attempt != 2 || len(second.Details) == 0 {
-		t.Errorf("second attempt %+v", second)
+	if second.Attempt != 2 || len(second.Details) == 0 || len(second.Logs) != 1 {
+		t.Errorf("second attempt %+v (with its own log)", second)
 	}
 	d.waitView("Summary", "– Booted system", "✓ Verify")
 }

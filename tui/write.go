@@ -314,12 +314,9 @@ func (w *writeScreen) onKey(k tea.KeyPressMsg) tea.Cmd {
 			return Retry()
 		case key.Matches(k, keys.Continue) && w.receipts != nil:
 			rec := media.BatchRecord{Targets: w.receipts}
-			err := w.err
-			return func() tea.Msg {
-				return DoneMsg{Outcome: runrec.OutcomeOf(err), Summary: "installer not written to every stick", Err: err, Details: rec}
-			}
+			return w.sess.doneNow(DoneMsg{Outcome: runrec.OutcomeOf(w.err), Summary: "installer not written to every stick", Err: w.err, Details: rec})
 		case key.Matches(k, keys.Continue):
-			return Done(runrec.OutcomeOf(w.err), "installer not written", w.err)
+			return w.sess.doneNow(DoneMsg{Outcome: runrec.OutcomeOf(w.err), Summary: "installer not written", Err: w.err})
 		}
 	}
 	return nil
@@ -420,7 +417,7 @@ func (w *writeScreen) finish() tea.Cmd {
 	}
 	rc := w.receipt
 	sum := fmt.Sprintf("%s written to %s, verify %s", rc.Image.Name, rc.Device.Path, rc.Verify.Result)
-	return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: sum, Details: rc} }
+	return w.sess.doneNow(DoneMsg{Outcome: runrec.Success, Summary: sum, Details: rc})
 }
 
 func (w *writeScreen) onEvent(e step.Event) {

@@ -165,7 +165,7 @@ func (w *writeScreen) finishBatch() tea.Cmd {
 	}
 	sum := fmt.Sprintf("%s written to %d sticks (%s)", w.batch.Plans[0].Image.Name, len(w.receipts), strings.Join(names, ", "))
 	rec := media.BatchRecord{Targets: w.receipts}
-	return func() tea.Msg { return DoneMsg{Outcome: runrec.Success, Summary: sum, Details: rec} }
+	return w.sess.doneNow(DoneMsg{Outcome: runrec.Success, Summary: sum, Details: rec})
 }
 
 // startStation runs the station until x: the image checked against the
@@ -220,13 +220,12 @@ func (w *writeScreen) finishStation() tea.Cmd {
 	}
 	res := w.stationRes
 	if res == nil {
-		return Done(runrec.OutcomeOf(w.err), "station not started", w.err)
+		return w.sess.doneNow(DoneMsg{Outcome: runrec.OutcomeOf(w.err), Summary: "station not started", Err: w.err})
 	}
 	sum := fmt.Sprintf("station: %d written, %d failed", res.Written, res.Failed)
 	outcome := runrec.Success
 	if w.err != nil {
 		outcome = runrec.OutcomeOf(w.err)
 	}
-	err := w.err
-	return func() tea.Msg { return DoneMsg{Outcome: outcome, Summary: sum, Err: err, Details: res} }
+	return w.sess.doneNow(DoneMsg{Outcome: outcome, Summary: sum, Err: w.err, Details: res})
 }
