@@ -32,6 +32,10 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 		p.phase(PhaseCopy, "nothing to fetch: the board has every path")
 		return nil
 	}
+	if err := p.waitForCache(ctx); err != nil {
+		_ = p.conn.Send("done\n") // the board shell ends with nothing changed
+		return err
+	}
 	p.phase(PhaseCopy, "the board fetches %d paths (%s) from the binary cache %s", len(missing), MiB(bytes), c.URL)
 	start := time.Now()
 	if err := p.conn.Send("fetch\n" + c.URL + "\n" + strings.Join(c.Keys, " ") + "\n"); err != nil {
@@ -67,6 +71,28 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 	return nil
 }
 
+// waitForCache waits until the system is in the cache (Cache.Ready).
+func (p *pusher) waitForCache(ctx context.Context) error {
+	c := p.o.Cache
+	if c.Ready == nil {
+		return nil
+	}
+	select {
+	case <-c.Ready:
+	default:
+		p.phase(PhaseCopy, "waiting for the system to be in the binary cache %s", c.URL)
+		select {
+		case <-c.Ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if c.Uploaded != nil {
+		return c.Uploaded()
+	}
+	return nil
+}
+
 // cacheError names what went wrong with the cache from nix's words.
 func cacheError(url, rc string, said []string) error {
 	text := strings.Join(said, "\n")
@@ -78,6 +104,9 @@ func cacheError(url, rc string, said []string) error {
 		e.Cause = string(CauseCacheUntrusted)
 		e.What = fmt.Sprintf("the board refused a path from %s: it lacks a signature by the cache key given (--cache-key):\n%s", url, text)
 		e.Next = "give the cache's own public key with --cache-key (nix key convert-secret-to-public < the cache's secret key), or sign the paths in the cache"
+	case strings.Contains(low, "unknown compression method"):
+		e.What = fmt.Sprintf("the board's Nix cannot read the cache's compression (%s):\n%s", url, text)
+		e.Next = "update the board's Nix (2.4 or later reads zstd), or fill the cache with compression=xz in its URL (--cache-to or --cache)"
 	case strings.Contains(low, "unable to download") || strings.Contains(low, "couldn't connect") || strings.Contains(low, "could not resolve") ||
 		strings.Contains(low, "connection refused") || strings.Contains(low, "timeout") || strings.Contains(low, "does not exist") && strings.Contains(low, "nix-cache-info"):
 		e.Cause = string(CauseCacheUnreachable)

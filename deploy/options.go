@@ -91,4 +91,10 @@ type Cache struct {
 	// Keys are the cache's public keys (NAME:BASE64), trusted for this
 	// copy only: a path without a signature by one of them is refused.
 	Keys []string
+	// Ready, when set, is closed once the system is in the cache (a fleet
+	// copies it there while its boards are reached and checked): the
+	// board's fetch waits for it, then Uploaded says whether the copy
+	// failed (its error ends the push with nothing fetched or activated).
+	Ready    <-chan struct{}
+	Uploaded func() error
 }

@@ -24,6 +24,9 @@ import (
 //     "fetch" and two lines (a binary cache's URL, its public keys) has
 //     the board substitute the system from that cache itself (`nix copy
 //     --from URL --option trusted-public-keys KEYS`), signatures checked,
+//     no negative narinfo cache (a path found missing in an earlier try,
+//     copied to the cache since, is looked up again, not taken as missing
+//     for Nix's default hour),
 //     ending with "jetup:fetch_rc=N" (Options.Cache); "go"
 //     activates, "go reboot" activates then reboots; anything else or end
 //     of input (a refusal, a cancel, a lost link) ends it with nothing
@@ -105,7 +108,7 @@ while read -r cmd then; do
     nocopy) echo 'exit 0' > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
     fetch)
       read -r url && read -r keys || break
-      $SUDO nix --extra-experimental-features nix-command copy --from "$url" --option trusted-public-keys "$keys" --option substituters '' \
+      $SUDO nix --extra-experimental-features nix-command copy --from "$url" --option trusted-public-keys "$keys" --option substituters '' --option narinfo-cache-negative-ttl 0 \
         ${root:+--to "local?root=$root"} "$sys" > "$gate/fetch.log" 2>&1
       rc=$?
       [ "$rc" = 0 ] || grep -v -e '^warning: ' -e '^copying ' "$gate/fetch.log" | tail -n 8 | while IFS= read -r l; do say fetch_err "$l"; done

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,9 +32,12 @@ type CacheUpload struct {
 	Paths   int       `json:"paths"`
 	// Bytes are the NAR bytes of the closures offered (nix copy sends only
 	// what the cache lacks).
-	Bytes   int64   `json:"bytes"`
-	Seconds float64 `json:"seconds"`
-	Error   string  `json:"error,omitempty"`
+	Bytes int64 `json:"bytes"`
+	// Compression is the NARs' in the cache (compression= of the URL;
+	// zstd unless the user named another).
+	Compression string  `json:"compression,omitempty"`
+	Seconds     float64 `json:"seconds"`
+	Error       string  `json:"error,omitempty"`
 }
 
 // Text renders "cache file:///srv/cache: 512 paths (1.2 GiB) copied in 3.1s".
@@ -41,7 +45,11 @@ func (c CacheUpload) Text() string {
 	if c.Error != "" {
 		return fmt.Sprintf("cache %s: the systems could not be copied: %s", c.URL, c.Error)
 	}
-	return fmt.Sprintf("cache %s: %d systems' closures (%d paths, %s) copied in %.1fs", c.URL, len(c.Systems), c.Paths, deploy.MiB(c.Bytes), c.Seconds)
+	s := fmt.Sprintf("cache %s: %d systems' closures (%d paths, %s) copied in %.1fs", c.URL, len(c.Systems), c.Paths, deploy.MiB(c.Bytes), c.Seconds)
+	if c.Compression != "" {
+		s += ", " + c.Compression + "-compressed"
+	}
+	return s
 }
 
 // shownURL is a store URL without its query (a secret key's path, tokens).
@@ -119,24 +127,96 @@ func publicOfSecretKey(file string) (string, error) {
 	return name + ":" + base64.StdEncoding.EncodeToString(ed25519.PrivateKey(raw).Public().(ed25519.PublicKey)), nil
 }
 
-// uploadCache copies the built systems to the cache, once; when it fails,
-// every node waiting for a push fails with it.
-func (r *fleetRun) uploadCache(ctx context.Context) bool {
-	if r.o.Cache == "" {
-		return true
+// uploadURL is the store URL this machine copies to: the user's, with
+// compression=zstd added when it is a binary cache (file, http(s), s3)
+// naming no compression of its own. Nix's default there is xz, whose
+// compressor costs tens of milliseconds to set up for every path: on a
+// system of many small paths the upload took twice as long as with zstd
+// (docs/BENCHMARKS.md, Fleet). Nix reads zstd since 2.4; a board with an
+// older Nix needs compression=xz in the URL (cacheError says so).
+func uploadURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
 	}
+	switch p.Scheme {
+	case "file", "http", "https", "s3":
+	default:
+		return u
+	}
+	if p.Query().Has("compression") {
+		return u
+	}
+	if strings.Contains(u, "?") {
+		return u + "&compression=zstd"
+	}
+	return u + "?compression=zstd"
+}
+
+// upload is this machine's copy of the systems to the binary cache, which
+// runs while the nodes of the first phase are reached and checked: each
+// node waits for it only right before its fetch (deploy.Cache.Ready).
+type upload struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// startUpload starts the copy to the cache (nil without --cache).
+func (r *fleetRun) startUpload(ctx context.Context) *upload {
+	if r.o.Cache == "" {
+		return nil
+	}
+	u := &upload{done: make(chan struct{})}
+	go func() {
+		defer close(u.done)
+		u.err = r.uploadCache(ctx)
+	}()
+	return u
+}
+
+// failed is the upload's error once it has ended (nil while it runs).
+func (u *upload) failed() error {
+	if u == nil {
+		return nil
+	}
+	select {
+	case <-u.done:
+		return u.err
+	default:
+		return nil
+	}
+}
+
+// wait waits for the upload to end and returns its error (deploy calls
+// it once done is closed).
+func (u *upload) wait() error {
+	if u == nil {
+		return nil
+	}
+	<-u.done
+	return u.err
+}
+
+// uploadCache copies the built systems to the cache, once. Its error is
+// the one of every node that would fetch from it (cause cache-upload).
+func (r *fleetRun) uploadCache(ctx context.Context) error {
 	to := r.o.CacheTo
 	if to == "" {
 		to = r.o.Cache
 	}
+	to = uploadURL(to)
 	var systems []string
 	for _, p := range r.systems {
 		systems = append(systems, p)
 	}
 	if len(systems) == 0 {
-		return true
+		return nil
 	}
+	sort.Strings(systems)
 	ev := CacheUpload{Event: "cache", URL: shownURL(to), Systems: systems}
+	if p, err := url.Parse(to); err == nil {
+		ev.Compression = p.Query().Get("compression")
+	}
 	seen := map[string]bool{}
 	for _, s := range systems {
 		if b, err := r.edge.Push.Nix.PathInfo(ctx, s); err == nil {
@@ -158,18 +238,15 @@ func (r *fleetRun) uploadCache(ctx context.Context) bool {
 	if err != nil {
 		ev.Error = firstLines(err.Error(), 4)
 		r.sink.Emit(ev)
-		e := &step.Error{Cause: "cache-upload", Err: err, What: "the systems could not be copied to the binary cache " + shownURL(to) + ": " + firstLines(err.Error(), 4),
-			Next: "check that the cache runs and this machine may write to it (fleet's build.log has nix's words), or push without --cache"}
-		for _, nr := range r.nodes {
-			if nr.state() == Pending {
-				nr.fail("cache", e)
-			}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		return false
+		return &step.Error{Cause: "cache-upload", Err: err, What: "the systems could not be copied to the binary cache " + shownURL(to) + ": " + firstLines(err.Error(), 4),
+			Next: "check that the cache runs and this machine may write to it (fleet's build.log has nix's words), or push without --cache"}
 	}
 	r.mu.Lock()
 	r.rec.CacheBytes = ev.Bytes
 	r.mu.Unlock()
 	r.sink.Emit(ev)
-	return true
+	return nil
 }

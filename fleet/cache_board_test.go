@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jetup/jetup/deploy"
 	"github.com/jetup/jetup/internal/testboard"
 	"github.com/jetup/jetup/step"
 )
@@ -111,6 +112,36 @@ func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(cacheDir, "*.narinfo")); len(m) < 7 {
 		t.Errorf("the cache holds %d narinfos", len(m))
 	}
+	if m, _ := filepath.Glob(filepath.Join(cacheDir, "nar", "*.nar.zst")); len(m) < 7 {
+		t.Errorf("the cache holds %d zstd NARs: the upload URL named no compression, zstd is jetup's", len(m))
+	}
+	// The copy to the cache runs while the nodes connect; no node fetches
+	// before it ended.
+	uploaded := -1
+	for i, e := range ev.all {
+		if _, ok := e.(CacheUpload); ok && uploaded < 0 {
+			uploaded = i
+		}
+		if l, ok := e.(NodeLine); ok {
+			if ph, ok := l.Event.(deploy.PhaseEvent); ok && strings.Contains(ph.What, "fetches") && (uploaded < 0 || i < uploaded) {
+				t.Errorf("%s fetched before the cache had the system (event %d, upload at %d)", l.Node, i, uploaded)
+			}
+		}
+	}
+
+	// A copy to the cache that fails fails every node, with nothing
+	// fetched or activated.
+	o = fleetOptions(t, state, inventory(".#next"))
+	o.Cache, o.CacheTo, o.CacheKeys = served, "file:///proc/jetup-no-cache", []string{pub}
+	res, ev = push(t, o)
+	for _, name := range []string{"a", "b"} {
+		if n := byName(res)[name]; n.State != Failed || n.Cause != "cache-upload" || !strings.Contains(n.Detail, "/proc/jetup-no-cache") {
+			t.Errorf("upload failed: node %s: %+v\n%s", name, n, ev.text())
+		}
+	}
+	if res.ExitCode != 1 || strings.Count(a.Read("var/jetup-activations.log"), "switch") != 1 {
+		t.Errorf("upload failed: exit %d, a activated %q", res.ExitCode, a.Read("var/jetup-activations.log"))
+	}
 
 	bad := []struct {
 		name, cache, cause string
@@ -136,6 +167,16 @@ func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
 		if res.ExitCode != 1 || strings.Count(a.Read("var/jetup-activations.log"), "switch") != 1 {
 			t.Errorf("%s: exit %d, a activated %q", c.name, res.ExitCode, a.Read("var/jetup-activations.log"))
 		}
+	}
+
+	// The cache that lacked the system gets it: the boards, which found it
+	// missing there a moment ago, fetch it now (Nix's negative narinfo
+	// cache would have them call it missing for an hour).
+	o = fleetOptions(t, state, inventory(".#next"))
+	o.Cache, o.CacheTo = emptyServed, "file://"+emptyDir+"?secret-key="+sk
+	res, ev = push(t, o)
+	if nodes := byName(res); res.ExitCode != 0 || nodes["a"].State != Done || nodes["b"].State != Done {
+		t.Errorf("the cache that lacked the system has it now: exit %d %+v\n%s", res.ExitCode, res.Nodes, ev.text())
 	}
 }
 

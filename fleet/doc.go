@@ -38,14 +38,19 @@
 //
 // Through a binary cache (--cache URL): after the build, this machine runs
 // one `nix copy --to` of every distinct system (to --cache-to when it
-// writes the cache elsewhere than the nodes read it), event "cache"; then
+// writes the cache elsewhere than the nodes read it; compression=zstd
+// added to a file/http(s)/s3 URL naming none, as Nix's default xz is
+// slow to set up per path), event "cache". It runs while the first
+// phase's nodes connect and pass preflight; each node waits for it right
+// before its fetch (deploy.Cache.Ready). Then
 // each node's push has the node run `nix copy --from URL --option
 // trusted-public-keys KEYS --option substituters ""` itself (deploy's
 // "fetch"), the keys being --cache-key and the public half of --cache-to's
 // secret-key= (derived here: a Nix secret key is NAME:BASE64 of an
 // ed25519 seed and public half). nix's words name the cause per node:
 // cache-unreachable, cache-missing-path, cache-untrusted, cache-failed.
-// A failed upload fails every waiting node (cause cache-upload).
+// A failed upload fails every node waiting to fetch and every later one
+// (cause cache-upload), with nothing fetched or activated.
 //
 // fleet is an orchestrator: the one domain package allowed to import step
 // packages (deploy, verify), because running them in order on many boards

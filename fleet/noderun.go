@@ -179,7 +179,7 @@ func (nr *nodeRun) deployPush(ctx context.Context, run *runrec.Run) (*deploy.Res
 		Trust: remote.Trust{KnownHosts: f.o.KnownHosts, AcceptHostKey: n.HostKey}, Retries: f.o.Retries, Log: log,
 		SkipIfCurrent: nr.maySkip(), BeforeActivate: nr.beforeActivate}
 	if f.o.Cache != "" {
-		o.Cache = &deploy.Cache{URL: f.o.Cache, Keys: f.cacheKeys}
+		o.Cache = &deploy.Cache{URL: f.o.Cache, Keys: f.cacheKeys, Ready: f.upload.done, Uploaded: f.upload.wait}
 	}
 	res, err := deploy.Push(ctx, f.edge.Push, o, log.Tee(nr.sink()))
 	if err != nil {

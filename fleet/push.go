@@ -98,6 +98,7 @@ type fleetRun struct {
 	token   k3sToken
 	// cacheKeys are the binary cache's public keys the nodes trust.
 	cacheKeys []string
+	upload    *upload // this machine's copy to the cache (nil without one)
 }
 
 // Push brings the fleet up: builds each distinct system once, pushes
@@ -238,13 +239,18 @@ func (r *fleetRun) runPhases(ctx context.Context) {
 		r.stopAll("a system did not build")
 		return
 	}
-	if !r.uploadCache(ctx) {
-		r.stopAll("the systems are not in the binary cache")
-		return
-	}
+	// The copy to the cache runs while the first phase's nodes are reached
+	// and checked; each waits for it right before its fetch.
+	r.upload = r.startUpload(ctx)
+	defer r.upload.wait() // Push returns with no copy running
 	for i, phase := range r.inv.Phases {
 		if ctx.Err() != nil {
 			r.stopAll("stopped")
+			return
+		}
+		if err := r.upload.failed(); err != nil {
+			r.failPending(err)
+			r.stopAll("the systems are not in the binary cache")
 			return
 		}
 		if r.stop != "" {
@@ -312,6 +318,18 @@ func (r *fleetRun) notRun(phase []string, why string) {
 				res.State, res.Cause, res.Detail = NotRun, "not-run", "not pushed: "+why
 				res.Next = "fix what failed, then run the fleet again: it continues where this run stopped"
 			})
+		}
+	}
+}
+
+// failPending fails every node still waiting for its turn with err (a
+// copy to the cache that failed: none of them could fetch).
+func (r *fleetRun) failPending(err error) {
+	for _, ph := range r.inv.Phases {
+		for _, name := range ph {
+			if nr := r.nodes[name]; nr.state() == Pending {
+				nr.fail("cache", err)
+			}
 		}
 	}
 }

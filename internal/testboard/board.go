@@ -289,7 +289,10 @@ func (b *Board) writeEtcSSH() {
 }
 
 // startScript runs in the board's mount namespace before sshd: its own
-// /nix, /run and /tmp (what the board leaves in /tmp goes with it).
+// /nix, /run and /tmp (what the board leaves in /tmp goes with it), and
+// its own /root/.cache (Nix keeps its binary caches' narinfo database
+// there: boards fetching from one cache at once must not share it, as
+// real boards do not).
 func (b *Board) startScript() string {
 	nix := fmt.Sprintf("mount --bind %s/nix /nix", b.Dir)
 	if b.opt.NixMiB > 0 {
@@ -302,6 +305,8 @@ mkdir -p %[3]s /run/sshd /nix/var
 mount --bind %[1]s %[3]s
 mount -t tmpfs tmpfs /tmp
 mount --bind %[3]s/etc-ssh /etc/ssh
+mkdir -p /root/.cache
+mount -t tmpfs tmpfs /root/.cache
 `, b.Dir, nix, inside)
 	s += b.systemScript()
 	if b.opt.Installer {
