@@ -264,6 +264,21 @@ func TestOfflineRefusalsAndBadInput(t *testing.T) {
 			t.Errorf("a nix call other than the kits' look-up: %s", l)
 		}
 	}
+	// Several sticks at once and the station: the same refusal.
+	for _, args := range [][]string{{"--target", "/dev/null", "--target", "/dev/zero"}, {"--station"}} {
+		r = fb.run(append([]string{"--offline", "--profile", "orin-nano-devkit", "write", "--yes"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, "jetup: the installer for orin-nano-devkit is not in a kit\nnext: run `jetup prepare --profile orin-nano-devkit` while online") {
+			t.Errorf("write %v: %+v", args, r)
+		}
+	}
+	// The profile's traps for the write step are shown by every write.
+	fb.writeProfile("trapped", "flash-field", "traps:\n  - id: write-trap\n    steps: [write]\n    text: \"a trap where the stick is written\"\n    next: \"mind it\"\n")
+	for _, args := range [][]string{{"--target", "/dev/null"}, {"--target", "/dev/null", "--target", "/dev/zero"}, {"--station"}} {
+		r = fb.run(append([]string{"--profile", "trapped", "write", "--image", filepath.Join(fb.state, "no.img"), "--yes"}, args...)...)
+		if r.code != 2 || !strings.Contains(r.stdout+r.stderr, "a trap where the stick is written") {
+			t.Errorf("write %v does not show the write step's trap: %+v", args, r)
+		}
+	}
 	r = fb.run("--offline", "--profile", fieldProfile, "flash")
 	if r.code != 2 || !strings.Contains(r.stderr, "jetup: the flash script for field-nano is not in a kit") {
 		t.Errorf("flash: %+v", r)

@@ -181,12 +181,26 @@ func throttleProgress(s step.Sink, asJSON bool) step.Sink {
 	})
 }
 
-func (a *app) write(ctx context.Context, f writeFlags) error {
+// writeRun is what a write (one stick, several, the station) has once
+// its image is known.
+type writeRun struct {
+	rs    *runrec.Step
+	hw    hardware.Edges
+	env   media.Env
+	check image.BoardCheck // the profile's board, unless --ignore-board-check
+	sink  step.Sink        // the face and the step's log
+}
+
+// writeStep is the part every write shares: a write step in the run
+// record with its log, the profile's traps for it, and the image
+// (--image, else the profile's installer, which offline comes from a kit
+// or is refused before anything starts), then do with f.req.Image set.
+func (a *app) writeStep(ctx context.Context, f *writeFlags, do func(w writeRun) (runrec.Outcome, string, error)) error {
 	prof, err := a.profile(false)
 	if err != nil {
 		return err
 	}
-	b := a.writeHardware(f)
+	b := a.writeHardware(*f)
 	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
 		sink, closeLog := a.writeSink(rs)
 		defer closeLog()
@@ -197,8 +211,6 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 			if prof == nil {
 				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
 			}
-			// Offline, the installer comes from a kit, or the write is
-			// refused before anything starts.
 			if err := a.needKit(ctx, prof, kit.Installer); err != nil {
 				return "", "", err
 			}
@@ -209,21 +221,27 @@ func (a *app) write(ctx context.Context, f writeFlags) error {
 			f.req.Image = path
 		}
 		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
-		env := media.Env{Edge: b.Disks, Runner: b.UnprivilegedRunner()}
-		plan, err := image.PrepareWrite(ctx, env, f.req, image.BoardCheck{Profile: prof, Ignore: f.ignoreBoard}, sink)
+		return do(writeRun{rs: rs, hw: b, env: media.Env{Edge: b.Disks, Runner: b.UnprivilegedRunner()},
+			check: image.BoardCheck{Profile: prof, Ignore: f.ignoreBoard}, sink: sink})
+	})
+}
+
+func (a *app) write(ctx context.Context, f writeFlags) error {
+	return a.writeStep(ctx, &f, func(w writeRun) (runrec.Outcome, string, error) {
+		plan, err := image.PrepareWrite(ctx, w.env, f.req, w.check, w.sink)
 		if err != nil {
 			return "", "", err
 		}
 		if err := a.confirmWrite(plan, f); err != nil {
 			return "", "", err
 		}
-		rc, err := plan.Execute(ctx, sink)
+		rc, err := plan.Execute(ctx, w.sink)
 		if rc != nil {
 			if err == nil {
-				a.offerPowerOff(ctx, b, plan, rc, f, sink)
+				a.offerPowerOff(ctx, w.hw, plan, rc, f, w.sink)
 			}
-			_ = rs.SetDetails(rc)
-			sink.Emit(rc)
+			_ = w.rs.SetDetails(rc)
+			w.sink.Emit(rc)
 		}
 		if err != nil {
 			return "", "", err

@@ -15,39 +15,20 @@ import (
 
 // writeMany writes one image to every --target at once.
 func (a *app) writeMany(ctx context.Context, f writeFlags) error {
-	prof, err := a.profile(false)
-	if err != nil {
-		return err
-	}
-	b := a.writeHardware(f)
-	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-		sink, closeLog := a.writeSink(rs)
-		defer closeLog()
-		if f.req.Image == "" {
-			if prof == nil {
-				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
-			}
-			path, err := b.Installer.Build(ctx, prof.Installer, sink)
-			if err != nil {
-				return "", "", err
-			}
-			f.req.Image = path
-		}
-		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
-		env := media.Env{Edge: b.Disks, Runner: b.UnprivilegedRunner()}
-		batch, err := image.PrepareBatch(ctx, env, f.req, f.targets, image.BoardCheck{Profile: prof, Ignore: f.ignoreBoard}, sink)
+	return a.writeStep(ctx, &f, func(w writeRun) (runrec.Outcome, string, error) {
+		batch, err := image.PrepareBatch(ctx, w.env, f.req, f.targets, w.check, w.sink)
 		if err != nil {
 			return "", "", err
 		}
 		if err := a.confirmBatch(batch, f); err != nil {
 			return "", "", err
 		}
-		rcs, err := batch.Execute(ctx, sink)
+		rcs, err := batch.Execute(ctx, w.sink)
 		if rcs != nil {
-			a.powerOffMany(ctx, b, batch, rcs, f, sink)
-			_ = rs.SetDetails(media.BatchRecord{Targets: rcs})
+			a.powerOffMany(ctx, w.hw, batch, rcs, f, w.sink)
+			_ = w.rs.SetDetails(media.BatchRecord{Targets: rcs})
 			for _, rc := range rcs {
-				sink.Emit(rc)
+				w.sink.Emit(rc)
 			}
 			if !a.json {
 				for _, l := range media.Results(rcs) {

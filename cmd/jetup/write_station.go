@@ -8,7 +8,6 @@ import (
 
 	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/image"
-	"github.com/jetup/jetup/kit"
 	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
@@ -17,41 +16,18 @@ import (
 // writeStation is `jetup write --station`: every USB stick or SD card
 // plugged in from now on is written, each as it arrives, until Ctrl-C.
 func (a *app) writeStation(ctx context.Context, f writeFlags) error {
-	prof, err := a.profile(false)
-	if err != nil {
-		return err
-	}
-	b := a.writeHardware(f)
-	edge := b.Disks
-	return a.recordStep(step.Write, a.profileName, func(rs *runrec.Step) (runrec.Outcome, string, error) {
-		sink, closeLog := a.writeSink(rs)
-		defer closeLog()
-		if f.req.Image == "" {
-			if prof == nil {
-				return "", "", step.Refuse("no-image", "pass --image FILE, or --profile NAME to build the profile's installer", "no image to write")
-			}
-			if err := a.needKit(ctx, prof, kit.Installer); err != nil {
-				return "", "", err
-			}
-			path, err := b.Installer.Build(ctx, prof.Installer, sink)
-			if err != nil {
-				return "", "", err
-			}
-			f.req.Image = path
-		}
-		_ = rs.Run().SetFact(step.FactInstaller, f.req.Image)
-		env := media.Env{Edge: edge, Runner: b.UnprivilegedRunner()}
-		if _, err := image.CheckWrite(ctx, env, f.req, image.BoardCheck{Profile: prof, Ignore: f.ignoreBoard}, sink); err != nil {
+	return a.writeStep(ctx, &f, func(w writeRun) (runrec.Outcome, string, error) {
+		if _, err := image.CheckWrite(ctx, w.env, f.req, w.check, w.sink); err != nil {
 			return "", "", err
 		}
 		if err := a.confirmStation(&f); err != nil {
 			return "", "", err
 		}
-		st := media.Station{Env: env, Req: f.req, PowerOff: true}
-		res, err := st.Run(ctx, sink)
+		st := media.Station{Env: w.env, Req: f.req, PowerOff: true}
+		res, err := st.Run(ctx, w.sink)
 		if res != nil {
-			_ = rs.SetDetails(res)
-			sink.Emit(res)
+			_ = w.rs.SetDetails(res)
+			w.sink.Emit(res)
 		}
 		if err != nil {
 			return "", "", err
