@@ -29,7 +29,10 @@
 //     activated. The token goes on the agent's stdin, never on a command
 //     line, and is written as PATH.jetup-new (umask 077, chmod 600) renamed
 //     over PATH. It is held in memory only: no event, log or record has it.
-//   - At most MaxJoins (10) agents activate, and so join, at once.
+//   - At most MaxJoins (10) agents activate, and so join, at once. Event
+//     "join" says when an agent waits for a slot, holds one ("joining",
+//     emitted once held) and gives it back ("released", emitted before it
+//     is free): no more than MaxJoins are ever between the two.
 //   - After the last phase, `k3s kubectl get nodes -o json` on the server,
 //     until every k3s node that ended well is listed (matched by its
 //     InternalIP = host, else hostname, else name) and Ready, and those

@@ -212,6 +212,36 @@ func eventName(e step.Event) string {
 	return fmt.Sprintf("%T", e)
 }
 
+// Join is a k3s agent's turn among the server's concurrent joins: at
+// most Limit (Options.MaxJoins) agents activate, and so join, at once.
+type Join struct {
+	Event string    `json:"event"` // "join"
+	At    time.Time `json:"at"`
+	Node  string    `json:"node"`
+	State JoinState `json:"state"`
+	Limit int       `json:"limit"`
+}
+
+// JoinState is where an agent is in its join.
+type JoinState string
+
+const (
+	JoinWaiting  JoinState = "waiting"  // every slot is taken: it waits for one
+	Joining      JoinState = "joining"  // it holds a slot: its token, then its activation
+	JoinReleased JoinState = "released" // its activation ended (or did not start): the slot is free
+)
+
+// Text is "a3: waiting for a k3s join slot (at most 10 agents join at once)".
+func (j Join) Text() string {
+	switch j.State {
+	case JoinWaiting:
+		return fmt.Sprintf("%s: waiting for a k3s join slot (at most %d agents join at once)", j.Node, j.Limit)
+	case Joining:
+		return fmt.Sprintf("%s: joins the k3s cluster (activating)", j.Node)
+	}
+	return fmt.Sprintf("%s: k3s join slot given back", j.Node)
+}
+
 // Waiting says the fleet waits for a node (a k3s server to answer).
 type Waiting struct {
 	Event   string    `json:"event"` // "waiting"

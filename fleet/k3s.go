@@ -415,12 +415,10 @@ func (nr *nodeRun) handToken(ctx context.Context) error {
 func (nr *nodeRun) beforeActivate(ctx context.Context) (func(), error) {
 	release := func() {}
 	if nr.n.Role == RoleAgent {
-		select {
-		case nr.f.joins <- struct{}{}:
-			release = func() { <-nr.f.joins }
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := nr.takeJoinSlot(ctx); err != nil {
+			return nil, err
 		}
+		release = nr.giveJoinSlot
 	}
 	if nr.n.K3sTokenFile != "" {
 		if err := nr.handToken(ctx); err != nil {
@@ -430,6 +428,38 @@ func (nr *nodeRun) beforeActivate(ctx context.Context) (func(), error) {
 	}
 	nr.set(func(r *NodeResult) { r.Step = "activate" })
 	return release, nil
+}
+
+// takeJoinSlot waits for one of the server's join slots, saying so when
+// all are taken. Join "joining" is emitted once the slot is held, so no
+// more than MaxJoins agents are ever between "joining" and "released" in
+// the event stream.
+func (nr *nodeRun) takeJoinSlot(ctx context.Context) error {
+	f := nr.f
+	limit := cap(f.joins)
+	select {
+	case f.joins <- struct{}{}:
+	default:
+		f.sink.Emit(Join{Event: "join", At: time.Now(), Node: nr.n.Name, State: JoinWaiting, Limit: limit})
+		nr.set(func(r *NodeResult) {
+			r.Detail = fmt.Sprintf("waiting for a k3s join slot: at most %d agents join at once", limit)
+		})
+		select {
+		case f.joins <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.sink.Emit(Join{Event: "join", At: time.Now(), Node: nr.n.Name, State: Joining, Limit: limit})
+	return nil
+}
+
+// giveJoinSlot ends the agent's join (its activation ended, or it was
+// not activated): "released" is emitted before the slot is free.
+func (nr *nodeRun) giveJoinSlot() {
+	f := nr.f
+	f.sink.Emit(Join{Event: "join", At: time.Now(), Node: nr.n.Name, State: JoinReleased, Limit: cap(f.joins)})
+	<-f.joins
 }
 
 func clip(s string, n int) string {
