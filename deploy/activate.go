@@ -31,8 +31,7 @@ const (
 
 // line takes one output line; it returns false for jetup's own lines.
 func (a *activation) line(l string) bool {
-	if kv, ok := strings.CutPrefix(l, "jetup:"); ok {
-		k, v, _ := strings.Cut(kv, "=")
+	if k, v, ok := remote.Answer(l); ok {
 		switch k {
 		case "rc":
 			a.rc = v

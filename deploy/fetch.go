@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
 
@@ -45,11 +46,10 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 	for rc == "" && p.out.Scan() {
 		l := p.out.Text()
 		fmt.Fprintln(p.log, "board: "+l)
-		kv, ok := strings.CutPrefix(l, "jetup:")
+		k, v, ok := remote.Answer(l)
 		if !ok {
 			continue
 		}
-		k, v, _ := strings.Cut(kv, "=")
 		switch k {
 		case "fetch_err":
 			said = append(said, v)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/jetup/jetup/remote"
 )
 
 // Facts is what the probe learnt about the board.
@@ -61,14 +63,13 @@ func ParseProbe(sc Lines, other func(string)) (Facts, error) {
 	f := Facts{DeltaRC: -1}
 	seen := map[string]bool{}
 	for sc.Scan() {
-		kv, ok := strings.CutPrefix(sc.Text(), "jetup:")
+		k, v, ok := remote.Answer(sc.Text())
 		if !ok {
 			if other != nil {
 				other(sc.Text())
 			}
 			continue
 		}
-		k, v, _ := strings.Cut(kv, "=")
 		seen[k] = true
 		if k == "probe_end" {
 			break

@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -115,8 +114,7 @@ func (r *fleetRun) openShell(ctx context.Context, n *Node, script string) (*shel
 // a login banner); ok is false when the shell ended.
 func (s *shell) next() (key, val string, ok bool) {
 	for s.out.Scan() {
-		if kv, found := strings.CutPrefix(s.out.Text(), "jetup:"); found {
-			key, val, _ = strings.Cut(kv, "=")
+		if key, val, ok = remote.Answer(s.out.Text()); ok {
 			return key, val, true
 		}
 	}

@@ -482,13 +482,11 @@ func (bs *boardShell) next(ctx context.Context) (string, error) {
 	}
 }
 
+// kv reads a board-shell answer with its value cleaned for display; ok
+// only when the line has a value ("jetup:key=value").
 func kv(line string) (string, string, bool) {
-	rest, ok := strings.CutPrefix(line, "jetup:")
-	if !ok {
-		return "", "", false
-	}
-	k, v, ok := strings.Cut(rest, "=")
-	return k, clean(v), ok
+	k, v, ok := remote.Answer(line)
+	return k, clean(v), ok && strings.Contains(line, "=")
 }
 
 func (bs *boardShell) probe(ctx context.Context) (probe, error) {
