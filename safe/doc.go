@@ -23,5 +23,6 @@
 // directory), and refused past max bytes with "X is N bytes; jetup reads
 // at most M from it" (ErrTooLarge, ErrNotRegular for callers that answer
 // with a cause id); procfs files that stat as 0 bytes are still read to
-// max+1. Imports nothing of ours.
+// max+1. `Open` is that open alone, for a reader of part of a file (a
+// log's tail). Imports nothing of ours.
 package safe

@@ -34,21 +34,11 @@ func (e *fileError) Unwrap() error { return e.kind }
 // to limit+1 bytes all the same. A missing file is the *fs.PathError of
 // the open (errors.Is(err, fs.ErrNotExist)).
 func ReadFile(path string, limit int64) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO for reading otherwise blocks until a
-	// writer comes. It changes nothing for a regular file's reads.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	f, fi, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, &fileError{kind: ErrNotRegular,
-			msg: fmt.Sprintf("%s is %s, not a regular file: jetup reads only regular files here", path, fileKind(fi.Mode()))}
-	}
 	if fi.Size() > limit {
 		return nil, tooLarge(path, fmt.Sprint(fi.Size()), limit)
 	}
@@ -69,6 +59,34 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 			b = append(b, 0)[:len(b)] // grow: the next read has room
 		}
 	}
+}
+
+// Open opens a regular file for reading, for a reader that reads part of
+// it (a log's tail): a FIFO, a device, a socket or a directory is refused
+// as ReadFile refuses it, without waiting for a FIFO's writer.
+func Open(path string) (*os.File, error) {
+	f, _, err := open(path)
+	return f, err
+}
+
+func open(path string) (*os.File, os.FileInfo, error) {
+	// O_NONBLOCK: opening a FIFO for reading otherwise blocks until a
+	// writer comes. It changes nothing for a regular file's reads.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &fileError{kind: ErrNotRegular,
+			msg: fmt.Sprintf("%s is %s, not a regular file: jetup reads only regular files here", path, fileKind(fi.Mode()))}
+	}
+	return f, fi, nil
 }
 
 func tooLarge(path, size string, limit int64) error {

@@ -59,15 +59,24 @@ func TestReadFileRefusesWhatIsNotAFile(t *testing.T) {
 		{"/dev/zero", "a character device"}, // endless: a read fills memory
 		{t.TempDir(), "a directory"},
 	} {
-		done := make(chan error, 1)
+		done := make(chan error, 2)
 		go func() { _, err := ReadFile(c.path, 1<<30); done <- err }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), c.path+" is "+c.kind) {
-				t.Errorf("%s: %v; want ErrNotRegular naming it %s", c.path, err, c.kind)
+		go func() {
+			f, err := Open(c.path)
+			if err == nil {
+				f.Close()
 			}
-		case <-time.After(60 * time.Second):
-			t.Fatalf("waiting for ReadFile(%s) to return: it hangs", c.path)
+			done <- err
+		}()
+		for range 2 {
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), c.path+" is "+c.kind) {
+					t.Errorf("%s: %v; want ErrNotRegular naming it %s", c.path, err, c.kind)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("waiting for ReadFile and Open of %s to return: one hangs", c.path)
+			}
 		}
 	}
 }

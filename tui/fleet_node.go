@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -81,7 +80,7 @@ func (v *nodeView) dir() string { return filepath.Join(v.stateDir, "runs", v.run
 // readTail is the last lines of a file (at most n, from its last max
 // bytes), each made safe to print.
 func readTail(path string, maxBytes int64, n int) []string {
-	f, err := os.Open(path)
+	f, err := safe.Open(path) // a FIFO named as a log must not hang the screen
 	if err != nil {
 		return []string{"(cannot read: " + safe.Text(err.Error()) + ")"}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/jetup/jetup/safe"
 )
 
 // remembered is what the wizard keeps between runs (<state-dir>/tui.json).
@@ -15,7 +17,8 @@ func stateFile(dir string) string { return filepath.Join(dir, "tui.json") }
 
 func loadRemembered(dir string) remembered {
 	var r remembered
-	if b, err := os.ReadFile(stateFile(dir)); err == nil {
+	// A few bytes; a FIFO or a huge file put there is no preselection.
+	if b, err := safe.ReadFile(stateFile(dir), 64<<10); err == nil {
 		_ = json.Unmarshal(b, &r) // a damaged file only loses the preselection
 	}
 	return r
