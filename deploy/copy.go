@@ -28,7 +28,7 @@ type pendingCopy struct {
 	done   chan error
 
 	mu   sync.Mutex
-	tr   *copyTracker // nil until the gate opens
+	tr   *CopyTracker // nil until the gate opens
 	last time.Time    // last progress event
 }
 
@@ -108,7 +108,7 @@ func (pc *pendingCopy) stop() {
 // open tells the board shell to open the gate, then waits for the copy,
 // emitting progress: on every path finished and once a second while a
 // large path is on its way.
-func (pc *pendingCopy) open(tr *copyTracker) error {
+func (pc *pendingCopy) open(tr *CopyTracker) error {
 	pc.mu.Lock()
 	pc.tr = tr
 	tr.sample(time.Now())
@@ -151,7 +151,7 @@ func (p *pusher) copy(ctx context.Context, pc *pendingCopy, missing []StorePath)
 	}
 	p.phase(PhaseCopy, "sending %d paths (%s)", len(missing), MiB(bytes))
 	start := time.Now()
-	tr := newCopyTracker(missing)
+	tr := NewCopyTracker(missing)
 	for {
 		err := pc.open(tr)
 		if err == nil {
@@ -205,7 +205,7 @@ func (p *pusher) lost(err error) bool {
 // reconnect opens a new connection after a drop, asks the board again what
 // it lacks, so the progress counts what already arrived, and starts a new
 // copy behind the new connection's gate.
-func (p *pusher) reconnect(ctx context.Context, tr *copyTracker) (*pendingCopy, error) {
+func (p *pusher) reconnect(ctx context.Context, tr *CopyTracker) (*pendingCopy, error) {
 	if p.conn != nil {
 		p.conn.Close()
 		p.conn = nil

@@ -32,7 +32,7 @@
 // and nix's) and overlaps nix's start-up with the probe. Reaching the board,
 // and whose host key to trust, is `remote`'s (below). nix's log is read by
 // the Nix runner's reader (`nixrun.Log`); the build's progress is its
-// tracker's, the copy's is `copyTracker`'s: paths finished weighted by NAR
+// tracker's, the copy's is `CopyTracker`'s: paths finished weighted by NAR
 // size, bytes within a path when Nix >= 2.15 reports them, rate and ETA over
 // the last five seconds. The login itself (loginkey.go, consolesetup.go):
 // `FindLoginKey` finds the public key the push logs in with (the identity's

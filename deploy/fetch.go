@@ -43,19 +43,28 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 		return p.remoteErr(ctx, err, "nix copy --from the cache")
 	}
 	rc, said := "", []string(nil)
+	tr := NewCopyTracker(missing)
+	var last time.Time
 	for rc == "" && p.out.Scan() {
 		l := p.out.Text()
-		fmt.Fprintln(p.log, "board: "+l)
 		k, v, ok := remote.Answer(l)
 		if !ok {
+			fmt.Fprintln(p.log, "board: "+l)
 			continue
 		}
 		switch k {
+		case "fetching": // the path nix starts: those before it are in
+			if now := time.Now(); tr.fetching(v, now) && now.Sub(last) >= p.o.ProgressEvery {
+				last = now
+				p.sink.Emit(tr.Snapshot(now))
+			}
+			continue // one a path: the log has nix's own line for it
 		case "fetch_err":
 			said = append(said, v)
 		case "fetch_rc":
 			rc = v
 		}
+		fmt.Fprintln(p.log, "board: "+l)
 	}
 	if rc == "" {
 		if ctx.Err() != nil {
@@ -68,7 +77,26 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 	if rc != "0" {
 		return cacheError(c.URL, rc, said)
 	}
+	final := tr.Snapshot(time.Now())
+	final.PathsDone, final.BytesDone, final.Current, final.ETASeconds = final.PathsTotal, final.BytesTotal, "", 0
+	p.sink.Emit(final)
 	return nil
+}
+
+// fetching takes the path nix on the board starts to fetch: the one
+// before it has arrived (Nix adds them to the store one at a time). It
+// reports whether the progress changed.
+func (t *CopyTracker) fetching(path string, now time.Time) bool {
+	if _, ours := t.sizes[path]; !ours {
+		return false
+	}
+	if t.current != "" {
+		t.finish(t.current)
+	}
+	t.current = path
+	t.open = map[uint64]string{0: path}
+	t.sample(now)
+	return true
 }
 
 // waitForCache waits until the system is in the cache (Cache.Ready).

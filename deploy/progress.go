@@ -6,12 +6,14 @@ import (
 	"github.com/jetup/jetup/nixrun"
 )
 
-// copyTracker turns `nix copy` internal-json lines into progress. Nix 2.8
+// CopyTracker turns `nix copy` internal-json lines into progress. Nix 2.8
 // reports only the start and stop of each path (its byte progress code is
 // compiled out), so the base is the paths finished, each weighted by the
 // NAR size the delta found. Nix >= 2.15 also reports bytes sent within a
 // path (resProgress on actCopyPath); those count while the path is open.
-type copyTracker struct {
+// Not safe for concurrent use. A fleet's copy to its binary cache uses it
+// too.
+type CopyTracker struct {
 	sizes      map[string]int64 // the paths to send and their NAR sizes
 	pathsTotal int
 	bytesTotal int64
@@ -33,8 +35,9 @@ type sample struct {
 
 const rateWindow = 5 * time.Second
 
-func newCopyTracker(missing []StorePath) *copyTracker {
-	t := &copyTracker{sizes: map[string]int64{}, open: map[uint64]string{}, inflight: map[uint64]int64{},
+// NewCopyTracker tracks a copy of the missing paths.
+func NewCopyTracker(missing []StorePath) *CopyTracker {
+	t := &CopyTracker{sizes: map[string]int64{}, open: map[uint64]string{}, inflight: map[uint64]int64{},
 		finished: map[string]bool{}, attempt: 1}
 	for _, p := range missing {
 		t.sizes[p.Path] = p.NarSize
@@ -46,20 +49,20 @@ func newCopyTracker(missing []StorePath) *copyTracker {
 
 // resume starts a new attempt after a lost connection: open paths are
 // forgotten (they will be sent again), finished ones stay finished.
-func (t *copyTracker) resume() {
+func (t *CopyTracker) resume() {
 	t.open, t.inflight = map[uint64]string{}, map[uint64]int64{}
 	t.samples = nil
 	t.attempt++
 }
 
 // markPresent counts paths a later delta found already on the board.
-func (t *copyTracker) markPresent(paths []string) {
+func (t *CopyTracker) markPresent(paths []string) {
 	for _, p := range paths {
 		t.finish(p)
 	}
 }
 
-func (t *copyTracker) finish(p string) {
+func (t *CopyTracker) finish(p string) {
 	size, ours := t.sizes[p]
 	if !ours || t.finished[p] {
 		return
@@ -69,7 +72,7 @@ func (t *copyTracker) finish(p string) {
 }
 
 // Feed takes one line and reports whether the progress changed.
-func (t *copyTracker) Feed(l nixrun.Line, now time.Time) bool {
+func (t *CopyTracker) Feed(l nixrun.Line, now time.Time) bool {
 	if !l.JSON {
 		return false
 	}
@@ -110,7 +113,7 @@ func (t *copyTracker) Feed(l nixrun.Line, now time.Time) bool {
 	return false
 }
 
-func (t *copyTracker) bytesDone() int64 {
+func (t *CopyTracker) bytesDone() int64 {
 	n := t.doneBytes
 	for _, b := range t.inflight {
 		n += b
@@ -118,7 +121,7 @@ func (t *copyTracker) bytesDone() int64 {
 	return n
 }
 
-func (t *copyTracker) sample(now time.Time) {
+func (t *CopyTracker) sample(now time.Time) {
 	t.samples = append(t.samples, sample{now, t.bytesDone()})
 	cut := 0
 	for cut < len(t.samples)-2 && now.Sub(t.samples[cut+1].at) > rateWindow {
@@ -129,7 +132,7 @@ func (t *copyTracker) sample(now time.Time) {
 
 // rate is bytes per second over the window, 0 until two samples span
 // some time.
-func (t *copyTracker) rate(now time.Time) float64 {
+func (t *CopyTracker) rate(now time.Time) float64 {
 	if len(t.samples) < 2 {
 		return 0
 	}
@@ -142,7 +145,7 @@ func (t *copyTracker) rate(now time.Time) float64 {
 }
 
 // Snapshot is the progress event for now.
-func (t *copyTracker) Snapshot(now time.Time) CopyProgress {
+func (t *CopyTracker) Snapshot(now time.Time) CopyProgress {
 	p := CopyProgress{Event: "copy", At: now, PathsDone: len(t.finished), PathsTotal: t.pathsTotal,
 		BytesDone: t.bytesDone(), BytesTotal: t.bytesTotal, ETASeconds: -1, Attempt: t.attempt}
 	if len(t.open) > 0 {

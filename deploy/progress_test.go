@@ -40,7 +40,7 @@ func TestCopyTrackerReadsNixLogsTolerantly(t *testing.T) {
 		{"/nix/store/7yjzrrg6hyi46zdmv0qg9lwhxyira8kd-b", 1000},
 		{"/nix/store/s8xg9z6m8gbsl4p7h5nnw1ff3sff2g7b-top", 900},
 	}
-	tr := newCopyTracker(missing)
+	tr := NewCopyTracker(missing)
 	now := time.Unix(1000, 0)
 	var snaps []CopyProgress
 	// Through the Nix runner's reader, as the copy reads nix's stderr,
@@ -80,7 +80,7 @@ func TestCopyTrackerReadsNixLogsTolerantly(t *testing.T) {
 }
 
 func TestRateAndETAFollowTheLastSeconds(t *testing.T) {
-	tr := newCopyTracker([]StorePath{{"/a", 10 << 20}, {"/b", 10 << 20}, {"/c", 80 << 20}})
+	tr := NewCopyTracker([]StorePath{{"/a", 10 << 20}, {"/b", 10 << 20}, {"/c", 80 << 20}})
 	t0 := time.Unix(0, 0)
 	tr.sample(t0)
 	feed := func(at time.Duration, line string) { tr.Feed(parse(line), t0.Add(at)) }
@@ -105,7 +105,7 @@ func TestRateAndETAFollowTheLastSeconds(t *testing.T) {
 }
 
 func TestResumeKeepsWhatArrived(t *testing.T) {
-	tr := newCopyTracker([]StorePath{{"/a", 10}, {"/b", 20}, {"/c", 30}})
+	tr := NewCopyTracker([]StorePath{{"/a", 10}, {"/b", 20}, {"/c", 30}})
 	tr.Feed(parse(`@nix {"action":"start","id":1,"type":100,"fields":["/a"]}`), time.Now())
 	tr.Feed(parse(`@nix {"action":"stop","id":1}`), time.Now())
 	tr.Feed(parse(`@nix {"action":"start","id":2,"type":100,"fields":["/b"]}`), time.Now())

@@ -26,7 +26,8 @@ import (
 //     --from URL --option trusted-public-keys KEYS`), signatures checked,
 //     no negative narinfo cache (a path found missing in an earlier try,
 //     copied to the cache since, is looked up again, not taken as missing
-//     for Nix's default hour),
+//     for Nix's default hour), a "jetup:fetching=PATH" line as nix
+//     starts each path (its "copying path 'PATH' from 'URL'" line),
 //     ending with "jetup:fetch_rc=N" (Options.Cache); "go"
 //     activates, "go reboot" activates then reboots; anything else or end
 //     of input (a refusal, a cancel, a lost link) ends it with nothing
@@ -108,9 +109,14 @@ while read -r cmd then; do
     nocopy) echo 'exit 0' > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
     fetch)
       read -r url && read -r keys || break
-      $SUDO nix --extra-experimental-features nix-command copy --from "$url" --option trusted-public-keys "$keys" --option substituters '' --option narinfo-cache-negative-ttl 0 \
-        ${root:+--to "local?root=$root"} "$sys" > "$gate/fetch.log" 2>&1
-      rc=$?
+      : > "$gate/fetch.log"
+      { $SUDO nix --extra-experimental-features nix-command copy --from "$url" --option trusted-public-keys "$keys" --option substituters '' --option narinfo-cache-negative-ttl 0 \
+          ${root:+--to "local?root=$root"} "$sys" 2>&1; echo "$?" > "$gate/fetch.rc"; } |
+        while IFS= read -r l; do
+          printf '%s\n' "$l" >> "$gate/fetch.log"
+          case "$l" in "copying path '/"*) p=${l#"copying path '"}; say fetching "${p%%"'"*}" ;; esac
+        done
+      rc=$(cat "$gate/fetch.rc" 2>/dev/null || echo lost)
       [ "$rc" = 0 ] || grep -v -e '^warning: ' -e '^copying ' "$gate/fetch.log" | tail -n 8 | while IFS= read -r l; do say fetch_err "$l"; done
       say fetch_rc "$rc" ;;
     go) go=yes; break ;;

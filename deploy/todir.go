@@ -89,7 +89,7 @@ func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDir
 			Next: "use a larger stick if the copy runs out of space"})
 	}
 	p.phase(PhaseCopy, "writing %d paths (%s of NAR) to %s, zstd", len(missing), MiB(bytes), dir)
-	tr := newCopyTracker(missing)
+	tr := NewCopyTracker(missing)
 	err = p.edge.Nix.Copy(ctx, CopyRequest{To: "file://" + dir + "?compression=zstd", Paths: []string{system}},
 		p.progressWriter(tr))
 	if err != nil {
@@ -109,7 +109,7 @@ func ToDir(ctx context.Context, nix Nix, o ToDirOptions, sink step.Sink) (*ToDir
 }
 
 // progressWriter feeds nix's log into tr and emits throttled progress.
-func (p *pusher) progressWriter(tr *copyTracker) io.Writer {
+func (p *pusher) progressWriter(tr *CopyTracker) io.Writer {
 	last := time.Time{}
 	tr.sample(time.Now())
 	return nixrun.NewLog(nixrun.Watch{Raw: p.log, Line: func(l nixrun.Line) {

@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jetup/jetup/deploy"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
@@ -127,6 +129,44 @@ func publicOfSecretKey(file string) (string, error) {
 	return name + ":" + base64.StdEncoding.EncodeToString(ed25519.PrivateKey(raw).Public().(ed25519.PublicKey)), nil
 }
 
+// CacheProgress is this machine's copy to the binary cache as it goes
+// (at most twice a second, and at its end). Paths already in the cache
+// are not copied again: a copy that ends short of 100% found them there.
+type CacheProgress struct {
+	Event    string              `json:"event"` // "cache-progress"
+	At       time.Time           `json:"at"`
+	URL      string              `json:"url"`
+	Progress deploy.CopyProgress `json:"progress"`
+}
+
+// Text renders "cache file:///srv/cache: copy 41% 120/310 paths, ...".
+func (c CacheProgress) Text() string { return "cache " + c.URL + ": " + c.Progress.Text() }
+
+// uploadLog reads the upload's nix log: kept in the build log, each line
+// fed to a copy tracker of the closure's paths, whose progress is
+// emitted.
+func (r *fleetRun) uploadLog(url string, paths []deploy.StorePath) *nixrun.Log {
+	var mu sync.Mutex
+	tr := deploy.NewCopyTracker(paths)
+	var last time.Time
+	emit := func(now time.Time, force bool) {
+		if !force && now.Sub(last) < 500*time.Millisecond {
+			return
+		}
+		last = now
+		r.sink.Emit(CacheProgress{Event: "cache-progress", At: now, URL: url, Progress: tr.Snapshot(now)})
+	}
+	return nixrun.NewLog(nixrun.Watch{Raw: r.slog, Line: func(l nixrun.Line) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if tr.Feed(l, now) {
+			snap := tr.Snapshot(now)
+			emit(now, snap.PathsDone == snap.PathsTotal)
+		}
+	}})
+}
+
 // uploadURL is the store URL this machine copies to: the user's, with
 // compression=zstd added when it is a binary cache (file, http(s), s3)
 // naming no compression of its own. Nix's default there is xz, whose
@@ -218,12 +258,14 @@ func (r *fleetRun) uploadCache(ctx context.Context) error {
 		ev.Compression = p.Query().Get("compression")
 	}
 	seen := map[string]bool{}
+	var paths []deploy.StorePath
 	for _, s := range systems {
 		if b, err := r.edge.Push.Nix.PathInfo(ctx, s); err == nil {
 			if c, err := deploy.ParsePathInfo(s, b); err == nil {
 				for _, p := range c.Paths {
 					if !seen[p.Path] {
 						seen[p.Path] = true
+						paths = append(paths, p)
 						ev.Paths++
 						ev.Bytes += p.NarSize
 					}
@@ -233,7 +275,9 @@ func (r *fleetRun) uploadCache(ctx context.Context) error {
 	}
 	start := time.Now()
 	fmt.Fprintf(r.slog, "== nix copy --to %s %s\n", shownURL(to), strings.Join(systems, " "))
-	err := r.edge.Push.Nix.Copy(ctx, deploy.CopyRequest{To: to, Paths: systems}, r.slog)
+	lg := r.uploadLog(ev.URL, paths)
+	err := r.edge.Push.Nix.Copy(ctx, deploy.CopyRequest{To: to, Paths: systems}, lg)
+	lg.Close()
 	ev.At, ev.Seconds = time.Now(), time.Since(start).Seconds()
 	if err != nil {
 		ev.Error = firstLines(err.Error(), 4)

@@ -115,6 +115,29 @@ func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(cacheDir, "nar", "*.nar.zst")); len(m) < 7 {
 		t.Errorf("the cache holds %d zstd NARs: the upload URL named no compression, zstd is jetup's", len(m))
 	}
+	// Each node's row counted the bytes the board fetched (the BYTES
+	// column), from the paths nix on the board said it started.
+	fetched := map[string]NodeStatus{}
+	for _, e := range ev.all {
+		if s, ok := e.(NodeStatus); ok && s.Step == "copy" && s.BytesTotal > 0 {
+			fetched[s.Node] = s
+		}
+	}
+	for _, name := range []string{"a", "b"} {
+		if s := fetched[name]; s.BytesTotal < 1<<20 || s.BytesDone != s.BytesTotal || !strings.Contains(s.Detail, "copy 100%") {
+			t.Errorf("%s: the fetch's progress: %+v", name, s)
+		}
+	}
+	var up []CacheProgress
+	for _, e := range ev.all {
+		if p, ok := e.(CacheProgress); ok {
+			up = append(up, p)
+		}
+	}
+	if len(up) == 0 || up[len(up)-1].Progress.PathsDone != up[len(up)-1].Progress.PathsTotal || up[len(up)-1].Progress.BytesTotal < 1<<20 {
+		t.Errorf("the copy to the cache said no progress, or not its end: %+v", up)
+	}
+
 	// The copy to the cache runs while the nodes connect; no node fetches
 	// before it ended.
 	uploaded := -1

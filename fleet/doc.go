@@ -45,7 +45,10 @@
 // added to a file/http(s)/s3 URL naming none, as Nix's default xz is
 // slow to set up per path), event "cache". It runs while the first
 // phase's nodes connect and pass preflight; each node waits for it right
-// before its fetch (deploy.Cache.Ready). Then
+// before its fetch (deploy.Cache.Ready). Its progress is event
+// "cache-progress" (nix's internal-json log through deploy's copy
+// tracker); a node's fetch reports deploy's "copy" progress from the
+// paths nix on the board says it starts, so its row has BYTES. Then
 // each node's push has the node run `nix copy --from URL --option
 // trusted-public-keys KEYS --option substituters ""` itself (deploy's
 // "fetch"), the keys being --cache-key and the public half of --cache-to's

@@ -140,6 +140,7 @@ func (nr *nodeRun) push(ctx context.Context) {
 	}
 	nr.set(func(r *NodeResult) {
 		r.Fingerprint, r.Hostname, r.SentBytes, r.Detail = res.Fingerprint, res.BoardName, res.SentBytes, detail
+		r.FetchedBytes = res.FetchedBytes
 	})
 	if f.o.NoVerify {
 		outcome = runrec.Success

@@ -77,12 +77,14 @@ type NodeResult struct {
 	// (preflight, a host key): what the exit code 2 needs to know.
 	Refused bool `json:"refused,omitempty"`
 	// Run is the node's own run record (push and verify, their logs).
-	Run         string  `json:"run,omitempty"`
-	Fingerprint string  `json:"fingerprint,omitempty"`
-	Hostname    string  `json:"hostname,omitempty"`
-	SentBytes   int64   `json:"sent_bytes"`
-	Verified    string  `json:"verified,omitempty"` // verify's verdict line
-	Seconds     float64 `json:"seconds"`
+	Run         string `json:"run,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`
+	SentBytes   int64  `json:"sent_bytes"`
+	// FetchedBytes the node fetched from the binary cache (--cache).
+	FetchedBytes int64   `json:"fetched_bytes,omitempty"`
+	Verified     string  `json:"verified,omitempty"` // verify's verdict line
+	Seconds      float64 `json:"seconds"`
 	// Previous is the fleet run a skipped node was pushed in before.
 	Previous string `json:"previous_run,omitempty"`
 }

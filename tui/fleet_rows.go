@@ -19,7 +19,9 @@ type fleetRunView struct {
 	systems            []fleet.SystemReady
 	phase              int
 	waiting            *fleet.Waiting
-	lines              []string // the fleet's own warnings and log lines, the last few
+	upload             *fleet.CacheProgress // this machine's copy to the binary cache, while it goes
+	cache              *fleet.CacheUpload   // that copy's end
+	lines              []string             // the fleet's own warnings and log lines, the last few
 	result             *fleet.Result
 	err                error // the run refused to start
 }
@@ -147,6 +149,12 @@ func (m *FleetModel) event(e step.Event) {
 		run.phase, run.waiting = e.Phase, nil
 	case fleet.Waiting:
 		run.waiting = &e
+	case fleet.CacheProgress:
+		if run.cache == nil {
+			run.upload = &e
+		}
+	case fleet.CacheUpload:
+		run.upload, run.cache = nil, &e
 	case fleet.NodeStatus:
 		m.nodeStatus(e)
 	case fleet.NodeLine:
@@ -211,6 +219,9 @@ func (m *FleetModel) result(res fleet.Result) {
 		r.state, r.step, r.detail = n.State, safe.Text(n.Step), safe.Text(n.Detail)
 		r.cause, r.next, r.run = safe.Text(n.Cause), safe.Text(n.Next), safe.Text(n.Run)
 		r.verified, r.sent = safe.Text(n.Verified), n.SentBytes
+		if n.FetchedBytes > 0 {
+			r.bytesDone, r.bytesTotal = n.FetchedBytes, n.FetchedBytes
+		}
 		r.took = time.Duration(n.Seconds * float64(time.Second))
 	}
 	if m.detail != nil {

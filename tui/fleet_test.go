@@ -294,3 +294,31 @@ func TestFleetNodeViewOpensOnTheLogsEndAndScrolls(t *testing.T) {
 	m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
 	mustShow(t, m.screen(), "board line 299")
 }
+
+// Through a binary cache: this machine's copy to the cache shows as it
+// goes, then its end; a node's BYTES are what it fetched from the cache,
+// as it goes and in the verdict.
+func TestFleetShowsTheCacheUploadAndTheBytesFetched(t *testing.T) {
+	m := fleetOnEvents(t, 120, 30)
+	plan := threeNodes
+	plan.Cache = "http://cache:5000"
+	m.feed(plan, fleet.CacheProgress{Event: "cache-progress", URL: "file:///srv/cache",
+		Progress: deploy.CopyProgress{PathsDone: 120, PathsTotal: 300, BytesDone: 41 << 20, BytesTotal: 100 << 20, ETASeconds: -1}})
+	mustShow(t, m.screen(), "cache file:///srv/cache: copy  41% 120/300 paths, 41.0/100.0 MiB")
+
+	fetching := status("ctrl-1", 1, fleet.Running, "copy")
+	fetching.BytesDone, fetching.BytesTotal = 3<<20, 12<<20
+	m.feed(fleet.CacheUpload{Event: "cache", URL: "file:///srv/cache", Systems: []string{"/nix/store/x-ctrl"}, Paths: 300, Bytes: 100 << 20, Seconds: 4.2, Compression: "zstd"},
+		fleet.PhaseStart{Event: "phase", Phase: 1, Nodes: []string{"ctrl-1"}}, fetching)
+	s := m.screen()
+	mustShow(t, s, "✓ cache file:///srv/cache: 1 systems' closures (300 paths, 100.0 MiB) copied in 4.2s, zstd-compressed", "3.0/12.0 MiB")
+	if strings.Contains(s, "copy  41%") {
+		t.Errorf("the copy to the cache is still shown as going:\n%s", s)
+	}
+
+	res := fleet.Result{Event: "result", Record: fleet.Record{Inventory: "/lab/fleet.yaml", Run: threeNodes.Run, Outcome: "success",
+		Nodes: []fleet.NodeResult{{Name: "ctrl-1", Phase: 1, State: fleet.Done, FetchedBytes: 12 << 20}}}}
+	m.feed(res)
+	m.Update(TaskDoneMsg{Task: m.task, Result: &res})
+	mustShow(t, m.screen(), "12.0 MiB")
+}

@@ -93,6 +93,14 @@ func (m *FleetModel) table(h int) string {
 	for _, bld := range run.builds {
 		top = append(top, m.spinner()+" "+fit(safe.Text(bld.Text()), w-2))
 	}
+	switch {
+	case run.upload != nil && m.task != nil:
+		top = append(top, m.spinner()+" "+fit(safe.Text(run.upload.Text()), w-2))
+	case run.cache != nil && run.cache.Error != "":
+		top = append(top, st.Bad.Render("✗ ")+fit(safe.Text(run.cache.Text()), w-2))
+	case run.cache != nil:
+		top = append(top, st.Good.Render("✓ ")+fit(safe.Text(run.cache.Text()), w-2))
+	}
 	if run.phase > 0 && m.task != nil {
 		line := fmt.Sprintf("phase %d of %d", run.phase, len(run.plan.Phases))
 		if run.stopping {

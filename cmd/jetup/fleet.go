@@ -198,6 +198,16 @@ func (a *app) fleetSink() step.Sink {
 			if skip {
 				return
 			}
+		case fleet.CacheProgress:
+			mu.Lock()
+			skip := time.Since(last[" cache"]) < 2*time.Second && e.Progress.PathsDone < e.Progress.PathsTotal
+			if !skip {
+				last[" cache"] = time.Now()
+			}
+			mu.Unlock()
+			if skip {
+				return
+			}
 		case fleet.NodeLine:
 			if !worthPrinting(e.Event) {
 				return
