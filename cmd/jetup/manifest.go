@@ -7,17 +7,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/bundle"
-	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 )
 
 type manifestFlags struct {
-	target        remote.Target
-	profilePath   string
-	from          string
-	acceptHostKey string
-	forget        bool
+	boardFlags
+	profilePath string
+	from        string
 }
 
 func (a *app) manifestCommand() *cobra.Command {
@@ -40,14 +37,9 @@ Exit status: 0 recorded, 1 failed, 2 refused (host key, bad manifest).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.manifest(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.target.Host, "host", "", "the board's address")
-	fl.IntVar(&f.target.Port, "port", 22, "the board's ssh port")
-	fl.StringVar(&f.target.User, "user", "root", "login user")
-	fl.StringVar(&f.target.Identity, "identity", "", "private key file (default: ssh's own keys and agent)")
+	f.register(cmd, "the board's address", "login user")
 	fl.StringVar(&f.profilePath, "profile-path", "", "the Nix profile to cover (default /nix/var/nix/profiles/system)")
 	fl.StringVar(&f.from, "from", "", "record this manifest file (printed by sh BUNDLE --manifest on the board)")
-	fl.StringVar(&f.acceptHostKey, "accept-host-key", "", "pin a new board's host key if its fingerprint is this SHA256:...")
-	fl.BoolVar(&f.forget, "forget-host-key", false, "drop the key pinned for this host first (the board was reflashed or swapped)")
 	return cmd
 }
 
@@ -71,7 +63,7 @@ func (a *app) manifest(cmd *cobra.Command, f manifestFlags) error {
 		defer logf.Close()
 		c, err := bundle.Collect(cmd.Context(), a.hardware().Push.SSH, mirror, bundle.CollectOptions{
 			Target: f.target, Profile: f.profilePath, From: "ssh", Log: logf,
-			Trust: remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
+			Trust: a.trust(f.boardFlags),
 		}, a.pushSink(logf))
 		if err != nil {
 			return "", "", err

@@ -17,18 +17,16 @@ import (
 )
 
 type pushFlags struct {
-	target        remote.Target
-	closure       string
-	flake         string
-	mode          string
-	acceptHostKey string
-	forget        bool
-	compress      bool
-	reboot        bool
-	retries       int
-	toDir         string
-	confirm       time.Duration
-	health        string
+	boardFlags
+	closure  string
+	flake    string
+	mode     string
+	compress bool
+	reboot   bool
+	retries  int
+	toDir    string
+	confirm  time.Duration
+	health   string
 }
 
 func (a *app) pushCommand() *cobra.Command {
@@ -75,15 +73,10 @@ Exit status: 0 done, 1 failed, 2 refused (preflight, host key, bad input).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.target.Host, "host", "", "the board's address (the console step prints it)")
-	fl.IntVar(&f.target.Port, "port", 22, "the board's ssh port")
-	fl.StringVar(&f.target.User, "user", "root", "login user: root, or nixos on the installer (with sudo)")
-	fl.StringVar(&f.target.Identity, "identity", "", "private key file (default: ssh's own keys and agent)")
+	f.register(cmd, "the board's address (the console step prints it)", "login user: root, or nixos on the installer (with sudo)")
 	fl.StringVar(&f.closure, "closure", "", "store path of a built system toplevel (or a link to it, like ./result)")
 	fl.StringVar(&f.flake, "flake", "", "REF#NAME: build nixosConfigurations.NAME's toplevel first")
 	fl.StringVar(&f.mode, "mode", "", "installer, switch or boot (default: installer on the live installer with /mnt mounted, else switch)")
-	fl.StringVar(&f.acceptHostKey, "accept-host-key", "", "pin a new board's host key if its fingerprint is this SHA256:...")
-	fl.BoolVar(&f.forget, "forget-host-key", false, "drop the key pinned for this host first (the board was reflashed or swapped)")
 	fl.BoolVar(&f.compress, "compress", false, "compress the link (slow links; costs CPU on the board)")
 	fl.BoolVar(&f.reboot, "reboot", false, "reboot the board after activating")
 	fl.IntVar(&f.retries, "retries", 2, "times a copy cut off by a dropped link is resumed on a new connection")
@@ -111,7 +104,7 @@ func (a *app) push(cmd *cobra.Command, f pushFlags) error {
 		}
 		defer logf.Close()
 		o := deploy.Options{Target: f.target, Closure: f.closure, Flake: f.flake, Mode: mode,
-			Trust:    remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
+			Trust:    a.trust(f.boardFlags),
 			Compress: f.compress, Reboot: f.reboot, Retries: f.retries, Log: logf, Health: f.health, ConfirmTimeout: f.confirm}
 		if f.confirm == 0 {
 			o.ConfirmTimeout = -1

@@ -15,14 +15,12 @@ import (
 )
 
 type updateFlags struct {
-	target        remote.Target
-	gpgKey        string
-	verifyKey     string
-	boardDir      string
-	acceptHostKey string
-	forget        bool
-	reboot        bool
-	noReboot      bool
+	boardFlags
+	gpgKey    string
+	verifyKey string
+	boardDir  string
+	reboot    bool
+	noReboot  bool
 }
 
 func (a *app) updateCommand() *cobra.Command {
@@ -55,15 +53,10 @@ exit code and last error explained), 2 refused before sending anything.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return a.update(cmd.Context(), f, args[0]) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.target.Host, "host", "", "the board's address")
-	fl.IntVar(&f.target.Port, "port", 22, "the board's ssh port")
-	fl.StringVar(&f.target.User, "user", "root", "login user (with sudo -n when not root)")
-	fl.StringVar(&f.target.Identity, "identity", "", "private key file (default: ssh's own keys and agent)")
+	f.register(cmd, "the board's address", "login user (with sudo -n when not root)")
 	fl.StringVar(&f.gpgKey, "gpg-key", "", "check SHA256SUMS.gpg of a sysupdate directory with this public key")
 	fl.StringVar(&f.verifyKey, "verify-key", "", "check a .swu's sw-description.sig: RSA public key (PEM) or CMS CA certificate")
 	fl.StringVar(&f.boardDir, "board-dir", "", "where the board's sysupdate takes its sources from (default: its transfer files' [Source] Path=)")
-	fl.StringVar(&f.acceptHostKey, "accept-host-key", "", "pin a new board's host key if its fingerprint is this SHA256:...")
-	fl.BoolVar(&f.forget, "forget-host-key", false, "drop the key pinned for this host first (the board was reflashed or swapped)")
 	fl.BoolVar(&f.reboot, "reboot", false, "reboot the board into the new version without asking")
 	fl.BoolVar(&f.noReboot, "no-reboot", false, "do not reboot and do not ask")
 	return cmd
@@ -91,7 +84,7 @@ func (a *app) update(ctx context.Context, f updateFlags, path string) error {
 		defer log.Close()
 		sink := log.Tee(step.NewPrinter(a.stdout, a.json))
 		o := image.UpdateOptions{Target: f.target, Path: path, GPGKey: f.gpgKey, VerifyKey: f.verifyKey, BoardDir: f.boardDir, Log: log,
-			Trust: remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget}}
+			Trust: a.trust(f.boardFlags)}
 		switch {
 		case f.reboot:
 			o.Reboot = func(context.Context, string) bool { return true }

@@ -7,23 +7,20 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetup/jetup/profiles"
-	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/runrec"
 	"github.com/jetup/jetup/step"
 	"github.com/jetup/jetup/verify"
 )
 
 type verifyFlags struct {
-	target        remote.Target
-	closure       string
-	only          string
-	wait          time.Duration
-	workload      string
-	cudaSample    string
-	image         string
-	k3sServer     string
-	acceptHostKey string
-	forget        bool
+	boardFlags
+	closure    string
+	only       string
+	wait       time.Duration
+	workload   string
+	cudaSample string
+	image      string
+	k3sServer  string
 }
 
 func (a *app) verifyCommand() *cobra.Command {
@@ -61,10 +58,7 @@ bad input such as a --workload that is not a Pod).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.verify(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.target.Host, "host", "", "the board's address (the console step prints it)")
-	fl.IntVar(&f.target.Port, "port", 22, "the board's ssh port")
-	fl.StringVar(&f.target.User, "user", "root", "login user (with sudo when not root)")
-	fl.StringVar(&f.target.Identity, "identity", "", "private key file (default: ssh's own keys and agent)")
+	f.register(cmd, "the board's address (the console step prints it)", "login user (with sudo when not root)")
 	fl.StringVar(&f.closure, "closure", "", "the system toplevel the board should run (default: the last push to it)")
 	fl.StringVar(&f.only, "only", "", "run only these checks (comma-separated ids)")
 	fl.DurationVar(&f.wait, "wait", 3*time.Minute, "how long the k3s node may take to become Ready (and the workload pod to finish)")
@@ -72,8 +66,6 @@ bad input such as a --workload that is not a Pod).`,
 	fl.StringVar(&f.cudaSample, "cuda-sample", "", "a command or store path on the board to run (a deviceQuery build)")
 	fl.StringVar(&f.image, "container-image", "", "run nvidia-smi in this image with --device nvidia.com/gpu=all")
 	fl.StringVar(&f.k3sServer, "k3s-server", "", "the k3s server to ask about an agent's node (host or host:port)")
-	fl.StringVar(&f.acceptHostKey, "accept-host-key", "", "pin a new board's host key if its fingerprint is this SHA256:...")
-	fl.BoolVar(&f.forget, "forget-host-key", false, "drop the key pinned for this host first (the board was reflashed or swapped)")
 	_ = cmd.RegisterFlagCompletionFunc("only", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return verify.IDs, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -141,7 +133,7 @@ func (a *app) verify(cmd *cobra.Command, f verifyFlags) error {
 		defer log.Close()
 		o := verify.Options{Target: f.target, Closure: closure, StateDir: a.stateDir, Only: only, Wait: f.wait,
 			Workload: f.workload, CUDASample: f.cudaSample, ContainerImage: f.image, K3sServer: f.k3sServer,
-			Trust: remote.Trust{KnownHosts: a.knownHostsFile(), AcceptHostKey: f.acceptHostKey, ForgetHostKey: f.forget},
+			Trust: a.trust(f.boardFlags),
 			Log:   log}
 		verifyProfile(&o, p, set)
 		res, err := verify.Run(cmd.Context(), b.Verify, o, a.verifySink(log))
