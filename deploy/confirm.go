@@ -1,13 +1,14 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/step"
 )
@@ -198,18 +199,29 @@ func (p *pusher) confirmOnce(ctx context.Context, dir, sudo string) (string, err
 		return "", err
 	}
 	defer conn.Close()
-	sc := bufio.NewScanner(conn.Output())
-	sc.Buffer(make([]byte, 4096), 64*1024)
-	for sc.Scan() {
-		fmt.Fprintln(p.log, "board: "+sc.Text())
-		if st, ok := strings.CutPrefix(sc.Text(), "jetup:confirm_state="); ok {
-			return st, nil
-		}
+	if st, ok := readConfirmState(conn.Output(), p.log); ok {
+		return st, nil
 	}
 	if err := conn.Wait(); err != nil {
 		return "", err
 	}
 	return "", errors.New("the confirmation session ended without a verdict")
+}
+
+// readConfirmState reads the confirmation session's output for its
+// verdict line, logging every line. A board's line of any length is read
+// past (cut in the log), never an end of the reading: a bufio.Scanner
+// stopped at its first line over 64 KiB and reported no verdict for a
+// board that had confirmed.
+func readConfirmState(out io.Reader, log io.Writer) (string, bool) {
+	sc := proc.NewLineScanner(out, lineShown)
+	for sc.Scan() {
+		fmt.Fprintln(log, "board: "+sc.Text())
+		if st, ok := strings.CutPrefix(sc.Text(), "jetup:confirm_state="); ok && !sc.Cut() {
+			return st, true
+		}
+	}
+	return "", false
 }
 
 func (p *pusher) confirmOpt() Confirm {
