@@ -461,7 +461,12 @@ func (b *Board) sshdPID() int {
 	if err != nil {
 		return b.sshd.Process.Pid
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	// sshd writes its pid file after it says it listens: read in between,
+	// the file is there but empty (nsenter --target 0 then fails).
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 0 {
+		return b.sshd.Process.Pid // sshd -D is the process started (exec all along)
+	}
 	return pid
 }
 
