@@ -87,3 +87,31 @@ func (tm *tmuxTerm) pickThroughHostCheck(profile string) {
 	tm.waitFor("▸ Check host", "12 checks:")
 	tm.keys("Enter")
 }
+
+// recoverThroughVerify answers a simulated Jetson's steps from Recover to
+// a passed Verify, taking every default: recover, flash, write the
+// installer, watch it boot and set up SSH from the console (k), push with
+// the key the console vouched for, verify; it leaves the Summary coming.
+func (tm *tmuxTerm) recoverThroughVerify() {
+	tm.t.Helper()
+	tm.waitFor("▸ Recover", "enter: use this board")
+	tm.keys("Enter")
+	tm.waitFor("✓ Flash", "▸ Write", "Which image goes on the stick?")
+	tm.keys("Enter")
+	tm.waitFor("Pick the stick")
+	tm.keys("Enter")
+	tm.waitFor("Press y")
+	tm.keys("y")
+	tm.waitFor("written and verified")
+	tm.keys("Enter")
+	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
+	tm.keys("k")
+	tm.waitFor("(ED25519)")
+	tm.keys("Enter")
+	tm.waitFor("▸ Push", "Push the system to the board")
+	tm.keys("Enter")
+	tm.waitFor("matches the board's console", "✓ pushed")
+	tm.keys("Enter")
+	tm.waitFor("▸ Verify", "✓ the board works")
+	tm.keys("Enter")
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -147,39 +146,12 @@ func TestQuitWhileFlashingLeavesNoProcess(t *testing.T) {
 // installer, watch it boot to the shell and set up SSH from the console (k),
 // push with the host key vouched by the console, summary. Then the record.
 func TestJetsonFlowEndToEndInTmux(t *testing.T) {
-	testkit.NeedCommands(t, "ssh-keygen")
-	home := t.TempDir()
-	key := filepath.Join(home, ".ssh", "id_ed25519")
-	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v %s", err, out)
-	}
+	home := sshHomeFor(t)
 	state := t.TempDir()
 	tm := newTmux(t, 80, 24, []string{"TERM=xterm-256color", "HOME=" + home, "SSH_AUTH_SOCK="},
 		"--sim", "--sim-speed", "20", "--state-dir", state)
 	tm.pickThroughHostCheck("orin-nano-super-devkit")
-	tm.waitFor("▸ Recover", "enter: use this board")
-	tm.keys("Enter")
-	tm.waitFor("✓ Flash", "▸ Write", "Which image goes on the stick?")
-	tm.keys("Enter")
-	tm.waitFor("Pick the stick")
-	tm.keys("Enter")
-	tm.waitFor("Press y")
-	tm.keys("y")
-	tm.waitFor("written and verified")
-	tm.keys("Enter")
-	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
-	tm.keys("k")
-	tm.waitFor("(ED25519)")
-	tm.keys("Enter")
-	tm.waitFor("▸ Push", "Push the system to the board")
-	tm.keys("Enter")
-	tm.waitFor("matches the board's console", "✓ pushed")
-	tm.keys("Enter")
-	tm.waitFor("▸ Verify", "✓ the board works")
-	tm.keys("Enter")
+	tm.recoverThroughVerify()
 	tm.waitFor("▸ Summary", "192.168.55.1", "all 8 checks passed", "In all")
 	tm.keys("Enter")
 	tm.waitFor("JETUP-EXIT=0")
