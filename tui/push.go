@@ -28,8 +28,7 @@ type pushScreen struct {
 
 	task     *Task
 	run      *pushRun // the attempt on screen; nil while on the form
-	answers  chan bool
-	retry    bool // the next start is a new attempt in the run record
+	retry    bool     // the next start is a new attempt in the run record
 	opts     deploy.Options
 	offline  *offlineRun    // an offline bundle being written (push_offline.go)
 	auto     bool           // the bench's next board: start with the carried form
@@ -152,18 +151,9 @@ func (p *pushScreen) begin(o deploy.Options) tea.Cmd {
 	p.sess.SetFact(step.FactSSHUser, o.Target.User)
 	p.sess.SetFact(step.FactSSHIdentity, o.Target.Identity)
 	o.Retries = 2
-	p.answers = make(chan bool, 1)
-	answers := p.answers
-	o.Prompt = func(ctx context.Context, _ remote.HostKey) (bool, error) {
-		select {
-		case ok := <-answers:
-			return ok, nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-	p.opts = o
 	p.run = newPushRun(o)
+	o.Prompt = p.run.prompt
+	p.opts = o
 	edge := p.sess.Hardware.Push
 	log, _ := p.sess.Step().OpenLog("log") // without it the push goes on: Tee says so
 	t, cmd := p.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
@@ -253,12 +243,7 @@ func (p *pushScreen) key(k tea.KeyPressMsg) tea.Cmd {
 	}
 	r := p.run
 	switch {
-	case r.asking && key.Matches(k, pushTrustKey):
-		r.asking = false
-		p.answers <- true
-	case r.asking && key.Matches(k, pushRefuseKey):
-		r.asking = false
-		p.answers <- false
+	case r.answer(k):
 	case r.running() && key.Matches(k, pushCancelKey):
 		p.task.Cancel()
 	case r.running():

@@ -15,13 +15,10 @@ import (
 
 // pushRun is one push attempt as the screen shows it, built from events.
 type pushRun struct {
-	target   string
-	system   string
-	vouched  bool // the console or a flag vouches for a new key: no question
-	phase    string
-	key      *remote.HostKey
-	asking   bool   // waiting for y/n on a new host key
-	changed  string // the new fingerprint, when the pinned one changed
+	target string
+	system string
+	phase  string
+	hostKeyQuestion
 	checks   []deploy.Check
 	delta    *deploy.Delta
 	build    *deploy.BuildProgress
@@ -38,7 +35,7 @@ func newPushRun(o deploy.Options) *pushRun {
 	if sys == "" {
 		sys = o.Flake
 	}
-	return &pushRun{target: o.Target.String(), system: sys, vouched: o.ConsoleHostKey != "" || o.AcceptHostKey != ""}
+	return &pushRun{target: o.Target.String(), system: sys, hostKeyQuestion: newHostKeyQuestion(o.ConsoleHostKey != "" || o.AcceptHostKey != "")}
 }
 
 func (r *pushRun) running() bool { return !r.done }
@@ -58,13 +55,7 @@ func (r *pushRun) event(e step.Event) {
 	case deploy.PhaseEvent:
 		r.phase = e.What
 	case remote.HostKey:
-		r.key = &e
-		switch e.Status {
-		case remote.KeyNew:
-			r.asking = !r.vouched
-		case remote.KeyChanged:
-			r.changed = e.Fingerprint
-		}
+		r.hostKey(e)
 	case deploy.Check:
 		r.checks = append(r.checks, e)
 	case deploy.Delta:
@@ -122,10 +113,7 @@ func (p *pushScreen) View() string {
 		add(fmt.Sprintf("Host key  %s", truncate(k.Fingerprint, w-10)))
 		add("          " + keyStatus(st, k))
 	}
-	if r.asking {
-		add("", st.Warn.Render("! First contact: is this the board's key?"))
-		add(wrapIndent("Compare it with the board's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub). y trusts and pins it, n stops.", w, "  "))
-	}
+	add(r.questionLines(st, w)...)
 	for _, c := range r.checks {
 		add(fmt.Sprintf("%s %-16s %s", checkMark(st, c.Status), truncate(c.Title, 16), truncate(c.Detail, w-19)))
 	}

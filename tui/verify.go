@@ -29,7 +29,6 @@ type verifyScreen struct {
 
 	task     *Task
 	run      *verifyRun // the attempt on screen
-	answers  chan bool
 	opts     verify.Options
 	started  bool // an attempt was begun (the next is a retry)
 	retried  bool // the person asked again: the end waits for them
@@ -145,18 +144,9 @@ func (v *verifyScreen) start(o verify.Options) tea.Cmd {
 func (v *verifyScreen) begin(o verify.Options) tea.Cmd {
 	v.starting = false
 	v.attempt.begin(v.sess)
-	v.answers = make(chan bool, 1)
-	answers := v.answers
-	o.Trust.Prompt = func(ctx context.Context, _ remote.HostKey) (bool, error) {
-		select {
-		case ok := <-answers:
-			return ok, nil
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-	v.opts = o
 	v.run = newVerifyRun(o)
+	o.Trust.Prompt = v.run.prompt
+	v.opts = o
 	edge := v.sess.Hardware.Verify
 	log, _ := v.sess.Step().OpenLog("log") // without it the checks go on: Tee says so
 	t, cmd := v.sess.Start(func(ctx context.Context, sink step.Sink) (any, error) {
@@ -256,12 +246,7 @@ func (v *verifyScreen) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	switch {
-	case r.asking && key.Matches(k, pushTrustKey):
-		r.asking = false
-		v.answers <- true
-	case r.asking && key.Matches(k, pushRefuseKey):
-		r.asking = false
-		v.answers <- false
+	case r.answer(k):
 	case !r.done && key.Matches(k, verifyCancelKey):
 		v.task.Cancel()
 	case !r.done:

@@ -16,11 +16,8 @@ import (
 
 // verifyRun is one verification as the screen shows it, built from events.
 type verifyRun struct {
-	target  string
-	vouched bool // the console vouches for a new key: no question
-	key     *remote.HostKey
-	asking  bool
-	changed string
+	target string
+	hostKeyQuestion
 	plan    []verify.Planned
 	checks  map[string]verify.Check
 	waiting map[string]verify.Waiting
@@ -30,7 +27,7 @@ type verifyRun struct {
 }
 
 func newVerifyRun(o verify.Options) *verifyRun {
-	return &verifyRun{target: o.Target.String(), vouched: o.Trust.ConsoleHostKey != "" || o.Trust.AcceptHostKey != "",
+	return &verifyRun{target: o.Target.String(), hostKeyQuestion: newHostKeyQuestion(o.Trust.ConsoleHostKey != "" || o.Trust.AcceptHostKey != ""),
 		checks: map[string]verify.Check{}, waiting: map[string]verify.Waiting{}}
 }
 
@@ -47,13 +44,7 @@ func (r *verifyRun) event(e step.Event) {
 	case verify.Plan:
 		r.plan = e.Checks
 	case remote.HostKey:
-		r.key = &e
-		switch e.Status {
-		case remote.KeyNew:
-			r.asking = !r.vouched
-		case remote.KeyChanged:
-			r.changed = e.Fingerprint
-		}
+		r.hostKey(e)
 	case verify.Check:
 		// A check's detail quotes the board (a unit's journal, a GPU's
 		// name): never its escape sequences on this terminal.
@@ -100,10 +91,7 @@ func (v *verifyScreen) View() string {
 	if k := r.key; k != nil {
 		add(truncate("Host key  "+k.Fingerprint, w), "          "+verifyKeyStatus(st, k))
 	}
-	if r.asking {
-		add("", st.Warn.Render("! First contact: is this the board's key?"))
-		add(wrapIndent("Compare it with the board's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub). y trusts and pins it, n stops.", w, "  "))
-	}
+	add(r.questionLines(st, w)...)
 	if len(r.plan) > 0 {
 		add("")
 	}
