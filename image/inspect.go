@@ -109,7 +109,7 @@ func (r *Report) findBoot(ra io.ReaderAt, d *disklabel.Disk) {
 			continue
 		}
 		if p.Size > maxFATPartition {
-			r.problem("partition "+itoa(p.Index), "a %s FAT partition is larger than jetup reads for its boot files", iec(p.Size))
+			r.problem("partition "+itoa(p.Index), "a %s FAT partition is larger than jetup reads for its boot files", media.HumanIEC(p.Size))
 			continue
 		}
 		if sp != nil {

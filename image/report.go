@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/jetup/jetup/disklabel"
+	"github.com/jetup/jetup/media"
 )
 
 // Kinds of file inspect tells apart.
@@ -115,7 +116,7 @@ func (r *Report) Lines() []string {
 	default:
 		what := r.Compression + " disk image"
 		if r.Size > 0 {
-			what += fmt.Sprintf(", %s", iec(r.Size))
+			what += fmt.Sprintf(", %s", media.HumanIEC(r.Size))
 		}
 		table := strings.ToUpper(r.Table)
 		if r.HybridMBR {
@@ -134,7 +135,7 @@ func (r *Report) Lines() []string {
 			if p.Label != "" {
 				label = fmt.Sprintf(" %q", p.Label)
 			}
-			out = append(out, fmt.Sprintf("  %d%s: %s, %s", p.Index, label, iec(p.Size), fs))
+			out = append(out, fmt.Sprintf("  %d%s: %s, %s", p.Index, label, media.HumanIEC(p.Size), fs))
 		}
 		if r.FS != "" {
 			out = append(out, fmt.Sprintf("  whole image: %s %q", r.FS, r.FSLabel))
@@ -225,18 +226,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// iec is "1.0 GiB".
-func iec(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/safe"
 	"github.com/jetup/jetup/step"
 )
@@ -122,7 +123,7 @@ func (s *Sysupdate) lines() []string {
 			if !f.OK {
 				state = "NOT COVERED or MISMATCH in SHA256SUMS"
 			}
-			out = append(out, fmt.Sprintf("  %s (%s): %s", f.Filename, iec(f.Size), state))
+			out = append(out, fmt.Sprintf("  %s (%s): %s", f.Filename, media.HumanIEC(f.Size), state))
 		}
 		return out
 	}

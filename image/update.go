@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jetup/jetup/media"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/safe"
@@ -141,9 +142,9 @@ func Update(ctx context.Context, e Edge, o UpdateOptions, sink step.Sink) (*Upda
 	if free, err := strconv.ParseInt(probe.one("free"), 10, 64); err == nil && free < total {
 		bs.quit()
 		return res, step.Refuse("board-full", "free space on the board, then run it again",
-			"%s needs %s on the board and %s has %s free; nothing was sent", o.Path, iec(total), probe.one("dir"), iec(free))
+			"%s needs %s on the board and %s has %s free; nothing was sent", o.Path, media.HumanIEC(total), probe.one("dir"), media.HumanIEC(free))
 	}
-	stage(sink, "send", "sending %d file(s), %s (%d already on the board)", len(send), iec(total), len(res.Skipped))
+	stage(sink, "send", "sending %d file(s), %s (%d already on the board)", len(send), media.HumanIEC(total), len(res.Skipped))
 	var done int64
 	for _, f := range send {
 		if err := bs.send(ctx, f, func(n int64) {
