@@ -40,7 +40,7 @@ const boardPrompt = "[tech@board:~]$ "
 func startBoardShell(t *testing.T, root, etcSSH, sudoers string, asNobody bool) *boardShell {
 	t.Helper()
 	script := `set -e; mount --bind "$1" /root; mount --bind "$2" /etc/ssh; [ -z "$3" ] || mount --bind "$3" /etc/sudoers; shift 3; exec "$@"`
-	args := []string{"-m", "--propagation", "private", "--", "sh", "-c", script, "sh", root, etcSSH, sudoers}
+	args := []string{"-m", "--propagation", "slave", "--", "sh", "-c", script, "sh", root, etcSSH, sudoers}
 	if asNobody {
 		args = append(args, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 	}

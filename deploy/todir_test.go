@@ -49,7 +49,7 @@ func TestToDirWritesAZstdCacheThatImportsAndActivates(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(board, "nix"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+	cmd := exec.Command("unshare", "-m", "--propagation", "slave", "sh", "-c",
 		"mount --bind "+board+"/nix /nix && sh "+res.Script+" switch")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -257,7 +257,7 @@ func TestMountedTargetNeedsConsent(t *testing.T) {
 	img := makeSDImage(t, dir, 48)
 	dev := loopDevice(t, t.TempDir(), 64<<20, 0)
 	run(t, "mkfs.ext4", "-q", "-L", "OLDSTICK", dev)
-	mnt := t.TempDir()
+	mnt := sharedMountPoint(t)
 	run(t, "mount", dev, mnt)
 	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
 
@@ -402,4 +402,21 @@ func TestIdentityIsCheckedAgainBeforeOpening(t *testing.T) {
 	if causeOf(err) != "identity-changed" || step.ExitCodeOf(err) != 2 || !strings.Contains(err.Error(), "backing file") {
 		t.Fatalf("err %v", err)
 	}
+}
+
+// sharedMountPoint is a directory that is a shared mount of its own, so a
+// mount made on it and unmounted later is unmounted in every mount
+// namespace made in between too (the test boards' sshd and other tests
+// run in slave namespaces). Without it, a namespace another test made
+// while the stick was mounted kept its own copy of the mount, and the
+// device stayed busy after the write's consented unmount (make
+// test-stress: "device is in use ... nothing was written"), as a real
+// stick stays busy while a sandboxed program's namespace holds it.
+func sharedMountPoint(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	run(t, "mount", "--bind", dir, dir)
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	run(t, "mount", "--make-shared", dir)
+	return dir
 }

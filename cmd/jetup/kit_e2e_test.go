@@ -51,7 +51,7 @@ func newOfflineField(t testing.TB) *offlineField {
 	root := t.TempDir()
 	of.store = filepath.Join(root, "nix")
 	must(t, os.MkdirAll(of.store, 0o755))
-	private := []string{"unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind "$0" /nix && exec "$@"`, of.store}
+	private := []string{"unshare", "-m", "--propagation", "slave", "sh", "-c", `mount --bind "$0" /nix && exec "$@"`, of.store}
 	of.online = private
 
 	of.netns = fmt.Sprintf("jetup-kit-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)

@@ -373,13 +373,16 @@ ln -s /proc/self/fd /dev/fd; mkdir /dev/pts /dev/shm
 }
 
 // Start starts sshd in the namespaces and waits until it says it listens.
-// Its log (and the start script's output) goes to Dir/sshd.log.
+// Its log (and the start script's output) goes to Dir/sshd.log. The mount
+// namespace is a slave of the host's (as ip netns exec makes it), not
+// private: a private copy would keep every host mount of that moment,
+// such as another test's stick, mounted here after the host unmounts it.
 func (b *Board) Start() {
 	b.t.Helper()
 	os.Remove(filepath.Join(b.Dir, "sshd.pid"))
 	logFile, err := os.OpenFile(filepath.Join(b.Dir, "sshd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	must(b.t, err)
-	cmd := exec.Command("ip", "netns", "exec", b.Name, "unshare", "-m", "--propagation", "private", "sh", "-c", b.startScript())
+	cmd := exec.Command("ip", "netns", "exec", b.Name, "unshare", "-m", "--propagation", "slave", "sh", "-c", b.startScript())
 	pr, pw, err := os.Pipe()
 	must(b.t, err)
 	cmd.Stdout, cmd.Stderr = pw, pw
