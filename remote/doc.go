@@ -20,6 +20,8 @@
 // pinned only when the console, `--accept-host-key` or the person vouches; a
 // changed key is always refused, with both fingerprints; `HostKey` events),
 // `Redial` for a board already trusted, and the `Dialer`/`Conn` edge.
+// `Answer` reads the `jetup:key=value` lines a caller's board shell prints
+// for jetup (push's probe, fetch and activation, fleet's k3s shell, update).
 // `OpenSSH` is the real dialer: `golang.org/x/crypto/ssh` reads a new
 // board's key (no login) and `knownhosts` tells a new key from a changed
 // one; one ControlMaster connection per step, whose first session runs the
