@@ -1,8 +1,10 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -419,4 +421,42 @@ func sharedMountPoint(t *testing.T) string {
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 	run(t, "mount", "--make-shared", dir)
 	return dir
+}
+
+// A stick still busy after jetup unmounted it, because a program's own
+// mount namespace keeps a copy of the mount (a sandboxed app, a service
+// with private mounts), is refused with that program named, not only
+// "device is in use".
+func TestBusyAfterUnmountNamesTheNamespaceThatHoldsIt(t *testing.T) {
+	testkit.NeedCommands(t, "mkfs.ext4", "mount", "umount", "unshare", "sleep")
+	img := makeSDImage(t, t.TempDir(), 48)
+	dev := loopDevice(t, t.TempDir(), 64<<20, 0)
+	run(t, "mkfs.ext4", "-q", "-L", "HELD", dev)
+	mnt := t.TempDir()
+	run(t, "mount", dev, mnt)
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	// The sandbox: a private copy of every mount, the stick's among them.
+	held := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", `echo ready; exec sleep infinity`)
+	out, err := held.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = held.Process.Kill(); _ = held.Wait() })
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the sandbox did not start: %q %v", line, err)
+	}
+
+	ctx := context.Background()
+	p, err := Prepare(ctx, hostEnv(), Request{Image: img, Target: dev, AllowFixed: true, Unmount: true}, step.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Execute(ctx, step.Discard)
+	want := fmt.Sprintf("sleep (pid %d) has %s mounted at %s in another mount namespace", held.Process.Pid, dev, mnt)
+	if causeOf(err) != "busy" || !strings.Contains(err.Error(), want) || !strings.Contains(step.NextOf(err), "nsenter -t PID -m umount") {
+		t.Fatalf("err %v (next %q); want it to say %q", err, step.NextOf(err), want)
+	}
 }

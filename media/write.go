@@ -314,6 +314,10 @@ func (p *Plan) openNow(ctx context.Context, now *Disk, sink step.Sink) (Device, 
 	dev, err := p.env.Edge.Open(ctx, *now, OpenOptions{Write: true, Expect: &p.Identity, LockWait: 5 * time.Second})
 	if err != nil {
 		if errors.Is(err, ErrBusy) {
+			if held := p.holders(); len(held) > 0 {
+				return nil, step.Refuse("busy", "end or close what holds it (or unmount it there: `nsenter -t PID -m umount POINT`), then try again",
+					"%v: %s; nothing was written", err, strings.Join(held, "; "))
+			}
 			return nil, step.Refuse("busy", "close whatever uses the disk (a file manager, a mount, LVM), then try again", "%v; nothing was written", err)
 		}
 		if errors.Is(err, os.ErrPermission) {
@@ -323,6 +327,14 @@ func (p *Plan) openNow(ctx context.Context, now *Disk, sink step.Sink) (Device, 
 	}
 	sink.Emit(Stage{At: time.Now(), Stage: "open", Message: fmt.Sprintf("%s opened exclusively (O_EXCL, flock)%s", p.Disk.Path, map[bool]string{true: " with O_DIRECT", false: ""}[dev.Direct()])})
 	return dev, nil
+}
+
+// holders names what still holds the disk, where the edge can tell.
+func (p *Plan) holders() []string {
+	if h, ok := p.env.Edge.(interface{ Holders(string, int) []string }); ok {
+		return h.Holders(p.Disk.Path, 3)
+	}
+	return nil
 }
 
 // writeAll writes the image to every opened target at once: the image is
