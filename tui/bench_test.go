@@ -95,7 +95,13 @@ func TestBenchBoardsAtOneAddressEachPinTheirOwnKey(t *testing.T) {
 	if p1, p2 := pins(run1), pins(run2); len(p1) != 1 || p1[0] != first || len(p2) != 1 || p2[0] != second {
 		t.Errorf("pins: board 1 %v (want %s), board 2 %v (want %s)", p1, first, p2, second)
 	}
-	// Flashed again: the board's pin and its console's old word go.
+	// Flashed again: the board's pin and its console's old word go. The
+	// Verify step the push went on to reads and writes the pins too: its
+	// checks end first, as a flash always comes after them.
+	d.until("the second board's checks to end", func() bool {
+		v, ok := d.m.active().screen.(*verifyScreen)
+		return ok && v.run != nil && v.run.done
+	})
 	d.m.sess.freshBoard()
 	if p := pins(run2); len(p) != 0 || d.m.sess.Facts[step.FactHostKey] != "" {
 		t.Errorf("after a new flash: pins %v, host key fact %q", p, d.m.sess.Facts[step.FactHostKey])
