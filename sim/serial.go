@@ -34,6 +34,7 @@ type Board struct {
 
 	mu      sync.Mutex
 	master  *os.File
+	pts     string // the slave's name, kept after an unplug (MasterHolders)
 	plugged bool
 	sent    bytes.Buffer // what reached a plugged port
 	input   bytes.Buffer // what the console sent the board
@@ -226,7 +227,7 @@ func (b *Board) Replug() error {
 		master.Close()
 		return err
 	}
-	b.master, b.plugged = master, true
+	b.master, b.plugged, b.pts = master, true, name
 	return nil
 }
 
