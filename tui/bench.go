@@ -42,16 +42,20 @@ func (m *Model) joinBench(run *runrec.Run, label string) {
 // passCarried passes by, from entry i on, the steps this board does not
 // ask for because of the board before (bench_carry.go), each recorded as
 // skipped with the reason; it returns the entry to open.
-func (m *Model) passCarried(i int) int {
-	for i < len(m.entries)-1 {
-		e := m.entries[i]
-		why, ok := m.sess.carry.auto(e)
+func (m *Model) passCarried(i int) int { return passCarried(m.sess, m.entries, i) }
+
+// passCarried is the same for any board's session and steps: the one on
+// screen or one in flight (bench_flight.go).
+func passCarried(sess *Session, entries []*entry, i int) int {
+	for i < len(entries)-1 {
+		e := entries[i]
+		why, ok := sess.carry.auto(e)
 		if !ok {
 			break
 		}
 		e.carried, e.state = true, skipped
-		if m.sess.Run != nil {
-			_ = m.sess.Run.Begin(e.id).Finish(runrec.Skipped, why, nil)
+		if sess.Run != nil {
+			_ = sess.Run.Begin(e.id).Finish(runrec.Skipped, why, nil)
 		}
 		i++
 	}

@@ -94,18 +94,7 @@ func pushHost(s *Session) string {
 
 // flightActivate opens entry i of a board in flight.
 func (m *Model) flightActivate(f *flight, i int) tea.Cmd {
-	for i < len(f.entries)-1 {
-		e := f.entries[i]
-		why, ok := f.sess.carry.auto(e)
-		if !ok {
-			break
-		}
-		e.carried, e.state = true, skipped
-		if f.sess.Run != nil {
-			_ = f.sess.Run.Begin(e.id).Finish(runrec.Skipped, why, nil)
-		}
-		i++
-	}
+	i = passCarried(f.sess, f.entries, i)
 	f.cur = i
 	e := f.entries[i]
 	if e.id == "" { // its summary: the board is done
