@@ -106,7 +106,11 @@ func (tm *tmuxTerm) recoverThroughVerify() {
 	tm.keys("Enter")
 	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
 	tm.keys("k")
-	tm.waitFor("(ED25519)")
+	// Not the key's line on the console: the screen shows a line's
+	// text before the line has ended, and the console vouches for the
+	// key once it has (on a busy machine Enter got to Push first, and
+	// Push asked about a key it did not know yet).
+	tm.waitFor("host key printed")
 	tm.keys("Enter")
 	tm.waitFor("▸ Push", "Push the system to the board")
 	tm.keys("Enter")
