@@ -34,7 +34,7 @@ func Hardware() hardware.Edges {
 // board before keeps its own edges: its push may still be in flight.
 func WithBoard(e hardware.Edges, serial *SerialBench, target *PushBoard) hardware.Edges {
 	e.Push = EdgeFor(target)
-	e.Verify = verify.Edge{SSH: EdgeFor(target).SSH}
+	e.Verify = VerifyEdgeFor(target)
 	e.Update = image.Edge{SSH: EdgeFor(target).SSH, Runner: proc.Host{}}
 	e.NextBoard = func() hardware.Edges {
 		next := target.Next()
@@ -44,6 +44,12 @@ func WithBoard(e hardware.Edges, serial *SerialBench, target *PushBoard) hardwar
 		return WithBoard(e, serial, next)
 	}
 	return e
+}
+
+// VerifyEdgeFor is the verify step's edge against board: the same SSH,
+// and verify's 2 s look at a coming node at the board's pace.
+func VerifyEdgeFor(b *PushBoard) verify.Edge {
+	return verify.Edge{SSH: &simSSH{b}, PollEvery: time.Duration(float64(2*time.Second) * b.pace)}
 }
 
 // Host is a healthy x86_64 bench host for doctor: Nix with flakes, sudo,

@@ -18,6 +18,7 @@ import (
 	"github.com/jetup/jetup/fleet"
 	"github.com/jetup/jetup/internal/testboard"
 	"github.com/jetup/jetup/internal/testkit"
+	"github.com/jetup/jetup/nixrun"
 	"github.com/jetup/jetup/proc"
 	"github.com/jetup/jetup/remote"
 	"github.com/jetup/jetup/verify"
@@ -88,8 +89,12 @@ case "$1" in
 esac
 `
 
+// fleetRealEdge is this machine's nix and OpenSSH; nix runs with the test
+// boards' settings (testboard.NixEnv) given to it, not through the test
+// process's environment, so the tests that use it run in parallel.
 var fleetRealEdge = fleet.Edge{
-	Push:   deploy.Edge{Nix: deploy.NixCLI{Runner: proc.Host{}}, SSH: remote.OpenSSH{Runner: proc.Host{}}},
+	Push: deploy.Edge{Nix: deploy.NixCLI{Nix: &nixrun.Nix{Runner: proc.Host{}, Env: testboard.NixEnv}, Runner: proc.Host{}},
+		SSH: remote.OpenSSH{Runner: proc.Host{}}},
 	Verify: verify.Edge{SSH: remote.OpenSSH{Runner: proc.Host{}}},
 }
 
@@ -129,8 +134,8 @@ func boardNode(name string, b *testboard.Board) fleetNode {
 // opens its run record and log; once fixed, p pushes again and the done
 // node is skipped. The exit code follows each run.
 func TestBoardFleetScreenPushesRealBoards(t *testing.T) {
+	t.Parallel()
 	testboard.Need(t)
-	t.Setenv("NIX_CONFIG", testboard.NixEnv[0][len("NIX_CONFIG="):])
 	tools := map[string]string{"systemctl": fleetSystemctl}
 	a := testboard.New(t, testboard.Options{System: "/nix/store/0c6kzph8v1jmyd7d6jz0y9l4d0a9gk3x-nixos-system-initial-24.11", Tools: tools})
 	b := testboard.New(t, testboard.Options{System: "/nix/store/0c6kzph8v1jmyd7d6jz0y9l4d0a9gk3x-nixos-system-initial-24.11", Tools: tools})
@@ -170,7 +175,6 @@ func TestBoardFleetScreenPushesRealBoards(t *testing.T) {
 // and no process it started is left.
 func TestBoardFleetScreenQuitStopsEveryChild(t *testing.T) {
 	testboard.Need(t)
-	t.Setenv("NIX_CONFIG", testboard.NixEnv[0][len("NIX_CONFIG="):])
 	b := testboard.New(t, testboard.Options{System: "/nix/store/0c6kzph8v1jmyd7d6jz0y9l4d0a9gk3x-nixos-system-initial-24.11"})
 	system := testboard.Build(t, testboard.System{Name: "tui-fleet-held", Small: 2, BigMiB: []int{8}})
 	// The link holds the copy after 2 MiB until the test ends: the node

@@ -87,6 +87,7 @@ installer:
 }
 
 func TestPickerPreparesAKitAndOfflineTheWizardTakesIt(t *testing.T) {
+	t.Parallel()
 	set := kitProfiles(t)
 	state := t.TempDir()
 	if err := saveRemembered(state, remembered{LastProfile: "kit-tui"}); err != nil {

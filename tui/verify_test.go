@@ -26,7 +26,7 @@ func verifySession(t *testing.T, failure string, vouched bool) (*Session, *sim.P
 	board := sim.NewPushBoard(sim.PushOptions{Pace: 0.001})
 	board.Verifier().Failure = failure
 	b.Push = sim.EdgeFor(board)
-	b.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
+	b.Verify = sim.VerifyEdgeFor(board)
 	s := newSession(b, t.TempDir(), "test")
 	set, errs := profiles.Load(assets.Profiles(), "")
 	if len(errs) > 0 {
@@ -238,7 +238,7 @@ func TestSummaryShowsTheVerdicts(t *testing.T) {
 func TestWizardVerifiesAfterPushAndSummarisesTheVerdicts(t *testing.T) {
 	t.Parallel()
 	o, board := fastBench()
-	o.Hardware.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
+	o.Hardware.Verify = sim.VerifyEdgeFor(board)
 	o.StateDir = t.TempDir()
 	p := runProgram(t, 100, 40, o)
 	p.waitView("12 checks:")
@@ -268,7 +268,7 @@ func TestVerifyStepRecordsAFailureAndASecondAttempt(t *testing.T) {
 	board := sim.NewPushBoard(sim.PushOptions{Pace: 0.001})
 	board.Verifier().Failure = "failed-unit"
 	hw.Push = sim.EdgeFor(board)
-	hw.Verify = verify.Edge{SSH: sim.EdgeFor(board).SSH}
+	hw.Verify = sim.VerifyEdgeFor(board)
 	d := driveStep(t, 100, 40, Options{Hardware: hw, Profile: "orin-nano-devkit", Sim: true}, step.Verify)
 	d.waitView("Verify the board", "enter checks root@192.168.55.1")
 	d.key(tea.KeyEnter)

@@ -142,6 +142,7 @@ func pickImage(d *driver, img string) {
 // verified and holding the image, powered off together; the run record
 // keeps a receipt per stick.
 func TestWriteScreenSeveralSticksAtOnce(t *testing.T) {
+	t.Parallel()
 	img := rawImage(t, 12<<20)
 	o, fd := fakeBenchOptions(t)
 	a, backA := loopStick(t)
@@ -182,6 +183,7 @@ func TestWriteScreenSeveralSticksAtOnce(t *testing.T) {
 // a USB disk that is not removable is listed and left alone, x ends the
 // station with the count and the card's serial in the run record.
 func TestWriteScreenStation(t *testing.T) {
+	t.Parallel()
 	img := rawImage(t, 12<<20)
 	o, fd := fakeBenchOptions(t)
 	before, backBefore := loopStick(t)

@@ -11,6 +11,10 @@ import (
 // server), the same SSH as push's.
 type Edge struct {
 	SSH remote.Dialer
+	// PollEvery is the board's own pace between two looks while a node
+	// or pod comes up, when Options set none (2s when both are 0): the
+	// simulated bench's board comes up at its speed.
+	PollEvery time.Duration
 }
 
 // GPUSet is the GPU device nodes of one SoC family (from the profiles).

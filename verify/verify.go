@@ -69,6 +69,9 @@ func Run(ctx context.Context, edge Edge, o Options, sink step.Sink) (*Result, er
 		v.o.Wait = 3 * time.Minute
 	}
 	if v.o.PollEvery == 0 {
+		v.o.PollEvery = edge.PollEvery
+	}
+	if v.o.PollEvery == 0 {
 		v.o.PollEvery = 2 * time.Second
 	}
 	if err := v.validate(); err != nil {
