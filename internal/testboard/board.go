@@ -52,6 +52,9 @@ type Options struct {
 	// full, random, urandom and tty) holding these character devices too:
 	// a Jetson's GPU nodes, there without their driver.
 	DevNodes []string
+	// CPU, when set, is the board's own processor: its sshd and every
+	// session it runs get this many cores' worth of time (NewCPUBudget).
+	CPU float64
 	// Tmpfs are directories of this machine the board gets as its own
 	// empty tmpfs (/var/lib, for k3s's data); Dirs are made after.
 	Tmpfs, Dirs []string
@@ -81,6 +84,7 @@ type Board struct {
 	opt     Options
 	veth    string
 	sshd    *exec.Cmd
+	cpu     *CPUBudget // Options.CPU's, nil without
 	lock    *os.File
 	stopped bool
 }
@@ -123,6 +127,9 @@ func New(t testing.TB, o Options) *Board {
 	b.ip("-n", b.Name, "link", "set", b.veth+"b", "up")
 	b.ip("-n", b.Name, "link", "set", "lo", "up")
 	must(t, os.MkdirAll("/run/sshd", 0o755))
+	if o.CPU > 0 {
+		b.cpu = NewCPUBudget(t, b.Name, o.CPU)
+	}
 	b.Start()
 	return b
 }
@@ -420,6 +427,11 @@ func (b *Board) Start() {
 	}()
 	select {
 	case <-listening:
+		// sshd is the process started (ip, unshare and sh each exec the
+		// next): its sessions are forked after this, in the budget.
+		if b.cpu != nil {
+			must(b.t, b.cpu.Add(cmd.Process.Pid))
+		}
 	case <-ended:
 		b.t.Fatalf("sshd ended before it listened: %s", early.String())
 	case <-time.After(time.Minute):
