@@ -146,11 +146,13 @@ func benchFleet(b *testing.B, cpu float64) {
 		state := b.TempDir()
 		o := Options{Inventory: inventory, StateDir: state, KnownHosts: kh, NoVerify: true, Version: "bench"}
 		start = time.Now()
-		fres, err := Push(ctx, realEdge, o, &events{})
+		evs := &events{}
+		fres, err := Push(ctx, realEdge, o, evs)
 		if err != nil || fres.ExitCode != 0 {
 			b.Fatalf("fleet: %v %+v", err, fres)
 		}
 		direct += time.Since(start)
+		b.Logf("fleet, direct: %s", evs.timeline(start))
 		directBytes += sent() - before
 
 		wipe()
@@ -160,11 +162,13 @@ func benchFleet(b *testing.B, cpu float64) {
 		o.StateDir = b.TempDir()
 		o.Cache, o.CacheTo = "http://"+boards[0].HostAddr+":"+hport, "file://"+cacheDir+"?secret-key="+sk
 		start = time.Now()
-		fres, err = Push(ctx, realEdge, o, &events{})
+		evs = &events{}
+		fres, err = Push(ctx, realEdge, o, evs)
 		if err != nil || fres.ExitCode != 0 {
 			b.Fatalf("fleet --cache: %v %+v", err, fres)
 		}
 		cached += time.Since(start)
+		b.Logf("fleet --cache: %s", evs.timeline(start))
 		cachedSSH += sent() - before
 		cachedHTTP += served.Load()
 	}
@@ -178,4 +182,39 @@ func benchFleet(b *testing.B, cpu float64) {
 	b.ReportMetric(float64(directBytes)/n/(1<<20), "MiB-ssh/fleet")
 	b.ReportMetric(float64(cachedSSH)/n/(1<<20), "MiB-ssh/fleet-cache")
 	b.ReportMetric(float64(cachedHTTP)/n/(1<<20), "MiB-http/fleet-cache")
+}
+
+// timeline is when each node began each of its steps and ended, in
+// seconds from start: "n0 connect 0.01 preflight 0.80 ... done 5.10; n1 ...",
+// and the cache upload's end.
+func (e *events) timeline(start time.Time) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var order []string
+	steps := map[string][]string{}
+	seen := map[string]bool{}
+	var parts []string
+	for _, ev := range e.all {
+		switch x := ev.(type) {
+		case NodeStatus:
+			label := x.Step
+			if x.State != Running {
+				label = string(x.State)
+			}
+			if label == "" || seen[x.Node+"/"+label] {
+				continue
+			}
+			seen[x.Node+"/"+label] = true
+			if _, ok := steps[x.Node]; !ok {
+				order = append(order, x.Node)
+			}
+			steps[x.Node] = append(steps[x.Node], fmt.Sprintf("%s %.2f", label, x.At.Sub(start).Seconds()))
+		case CacheUpload:
+			parts = append(parts, fmt.Sprintf("cache upload done %.2f", x.At.Sub(start).Seconds()))
+		}
+	}
+	for _, n := range order {
+		parts = append(parts, n+" "+strings.Join(steps[n], " "))
+	}
+	return strings.Join(parts, "; ")
 }
