@@ -75,6 +75,10 @@ func (w *Watcher) advance(id, line string, at time.Time) {
 }
 
 func (w *Watcher) fact(id, value string, at time.Time) {
+	// Every fact is clipped here, not by each caller: a version number
+	// taken from a board's line can be as long as the line (a garbled
+	// "UEFI firmware (version ..." ran to 201 bytes in the fuzzer).
+	value = clip(value)
 	if value == "" {
 		return
 	}
@@ -343,7 +347,7 @@ func (w *Watcher) facts1(line string, at time.Time) {
 		if strings.Contains(line, m) {
 			if line != w.last {
 				w.last = line
-				w.fact(FactError, clip(line), at)
+				w.fact(FactError, line, at)
 			}
 			break
 		}
