@@ -125,7 +125,7 @@ func benchFleet(b *testing.B, cpu, hostCPU float64) {
 			b.Fatal(err)
 		}
 	}
-	var one, direct, cached time.Duration
+	var one, direct, cached, oneCached time.Duration
 	var oneBytes, directBytes, cachedSSH, cachedHTTP int64
 	b.ResetTimer()
 	for range b.N {
@@ -172,6 +172,23 @@ func benchFleet(b *testing.B, cpu, hostCPU float64) {
 		b.Logf("fleet --cache: %s", evs.timeline(start))
 		cachedSSH += sent() - before
 		cachedHTTP += served.Load()
+
+		// One node through a new cache: the same path (the copy to the
+		// cache, then the board's fetch), so the ratio to it is what
+		// two more boards cost.
+		wipe()
+		cacheDir = b.TempDir()
+		hport, _ = countingServer(b, cacheDir)
+		one1 := o
+		one1.StateDir, one1.Only = b.TempDir(), []string{"n0"}
+		one1.Cache, one1.CacheTo = "http://"+boards[0].HostAddr+":"+hport, "file://"+cacheDir+"?secret-key="+sk
+		start = time.Now()
+		evs = &events{}
+		if fres, err = Push(ctx, realEdge, one1, evs); err != nil || fres.ExitCode != 0 {
+			b.Fatalf("fleet --cache --only n0: %v %+v", err, fres)
+		}
+		oneCached += time.Since(start)
+		b.Logf("fleet --cache --only n0: %s", evs.timeline(start))
 	}
 	n := float64(b.N)
 	b.ReportMetric(one.Seconds()/n, "s/one-push")
@@ -179,6 +196,8 @@ func benchFleet(b *testing.B, cpu, hostCPU float64) {
 	b.ReportMetric(cached.Seconds()/n, "s/fleet-cache")
 	b.ReportMetric(direct.Seconds()/one.Seconds(), "fleet/one")
 	b.ReportMetric(cached.Seconds()/one.Seconds(), "fleet-cache/one")
+	b.ReportMetric(oneCached.Seconds()/n, "s/one-node-cache")
+	b.ReportMetric(cached.Seconds()/oneCached.Seconds(), "fleet-cache/one-node-cache")
 	b.ReportMetric(float64(oneBytes)/n/(1<<20), "MiB-ssh/one-push")
 	b.ReportMetric(float64(directBytes)/n/(1<<20), "MiB-ssh/fleet")
 	b.ReportMetric(float64(cachedSSH)/n/(1<<20), "MiB-ssh/fleet-cache")
