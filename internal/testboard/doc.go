@@ -26,5 +26,8 @@
 // laptop whose only network is the board's cable). The update tests use
 // `Tools` for the board's systemd-sysupdate and swupdate (scripts printing
 // the real tools' output shapes) and `Etc`, a private copy of /etc with
-// files added (/etc/hwrevision, sysupdate transfer files).
+// files added (/etc/hwrevision, sysupdate transfer files). `CPU` gives a
+// board a processor of its own (a cgroup's CFS quota over its sshd and so
+// every session), and `NewCPUBudget` any process: a benchmark of several
+// boards then compares like with like on a machine whose cores they share.
 package testboard
