@@ -123,7 +123,11 @@ func (c *cooker) control(b byte) {
 			c.col--
 		}
 	case '\t':
-		next := (c.col/8 + 1) * 8
+		// Not past the line's last column, as a terminal's cursor stops
+		// at its right edge: a tab there would start a new line at
+		// column 0, aim for the tab stop past the edge again, and never
+		// end (a board's 4096-column line and a tab hung the console).
+		next := min((c.col/8+1)*8, maxLine)
 		for c.col < next {
 			c.put(' ')
 		}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCookerAppliesCarriageReturnsAndCursorMoves(t *testing.T) {
@@ -66,6 +67,32 @@ func TestCookerBoundsALineWithoutNewline(t *testing.T) {
 	lines, partial := cookLines(in, 1000)
 	if len(lines) != 3 || len(partial) != 10 {
 		t.Errorf("%d lines, partial %d", len(lines), len(partial))
+	}
+}
+
+// A tab at the line's last column stays there: the next character starts
+// the next line. It used to aim for a tab stop past the bound for ever (a
+// fuzz input in make test-stress hung the console's reader).
+func TestCookerTabAtTheLinesBoundEnds(t *testing.T) {
+	for _, in := range []string{strings.Repeat("a", maxLine) + "\tb\n", strings.Repeat("a", maxLine-3) + "\t\tb\n"} {
+		type cooked struct {
+			lines   []string
+			partial string
+		}
+		done := make(chan cooked, 1)
+		go func() {
+			lines, partial := cookLines([]byte(in), len(in))
+			done <- cooked{lines, partial}
+		}()
+		select {
+		case got := <-done:
+			if len(got.lines) != 2 || len(got.lines[0]) != maxLine || strings.TrimLeft(got.lines[0], "a ") != "" ||
+				got.lines[1] != "b" || got.partial != "" {
+				t.Errorf("%d lines (first %d long), last %q, partial %q", len(got.lines), len(got.lines[0]), got.lines[len(got.lines)-1], got.partial)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the cooker did not return from a %d-byte line ending in a tab within 10s", len(in))
+		}
 	}
 }
 
