@@ -88,6 +88,20 @@ func (tm *tmuxTerm) pickThroughHostCheck(profile string) {
 	tm.keys("Enter")
 }
 
+// writeTheInstaller takes the Write step's defaults: the profile's
+// installer on the first stick, confirmed, written and verified.
+func (tm *tmuxTerm) writeTheInstaller() {
+	tm.t.Helper()
+	tm.waitFor("▸ Write", "Which image goes on the stick?")
+	tm.keys("Enter")
+	tm.waitFor("Pick the stick")
+	tm.keys("Enter")
+	tm.waitFor("Press y")
+	tm.keys("y")
+	tm.waitFor("written and verified")
+	tm.keys("Enter")
+}
+
 // recoverThroughVerify answers a simulated Jetson's steps from Recover to
 // a passed Verify, taking every default: recover, flash, write the
 // installer, watch it boot and set up SSH from the console (k), push with
@@ -96,14 +110,8 @@ func (tm *tmuxTerm) recoverThroughVerify() {
 	tm.t.Helper()
 	tm.waitFor("▸ Recover", "enter: use this board")
 	tm.keys("Enter")
-	tm.waitFor("✓ Flash", "▸ Write", "Which image goes on the stick?")
-	tm.keys("Enter")
-	tm.waitFor("Pick the stick")
-	tm.keys("Enter")
-	tm.waitFor("Press y")
-	tm.keys("y")
-	tm.waitFor("written and verified")
-	tm.keys("Enter")
+	tm.waitFor("✓ Flash")
+	tm.writeTheInstaller()
 	tm.waitFor("▸ Watch", "▸shell", "continue with 192.168.55.1")
 	tm.keys("k")
 	// Not the key's line on the console: the screen shows a line's

@@ -21,14 +21,7 @@ func TestWizardEndToEndInTmux(t *testing.T) {
 	tm.pickThroughHostCheck("rpi4")
 	// Each key once its screen is up: a key sent while the previous
 	// screen is still shown would land on the next one.
-	tm.waitFor("▸ Write", "Which image goes on the stick?")
-	tm.keys("Enter")
-	tm.waitFor("Pick the stick")
-	tm.keys("Enter")
-	tm.waitFor("Press y")
-	tm.keys("y")
-	tm.waitFor("written and verified")
-	tm.keys("Enter")
+	tm.writeTheInstaller()
 	tm.waitFor("▸ Watch", "enter continue")
 	tm.keys("Enter")
 	tm.waitFor("▸ Push", "Push the system to the board")
