@@ -91,8 +91,11 @@ func (pc *pendingCopy) emit(now time.Time, force bool) {
 // stop ends a copy that will not be needed: the board shell makes the
 // waiting daemon exit, so nix ends at once on its own (a signal would
 // leave its ssh client holding the connection); cancelled if the board
-// does not answer.
+// does not answer. A nil copy (none was started) has nothing to stop.
 func (pc *pendingCopy) stop() {
+	if pc == nil {
+		return
+	}
 	if pc.p.conn.Send("nocopy\n") == nil {
 		select {
 		case <-pc.done:

@@ -19,11 +19,10 @@ const (
 )
 
 // fetch has the board substitute the missing paths from the binary cache
-// (Options.Cache) instead of sending them: the pending ssh copy is ended
-// before it sends, and the board shell runs `nix copy --from`.
-func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath) error {
+// (Options.Cache) instead of sending them (no ssh copy was started): the
+// board shell runs `nix copy --from`.
+func (p *pusher) fetch(ctx context.Context, missing []StorePath) error {
 	c := p.o.Cache
-	pc.stop()
 	var bytes int64
 	for _, m := range missing {
 		bytes += m.NarSize
@@ -59,8 +58,10 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 				p.sink.Emit(tr.Snapshot(now))
 			}
 			continue // one a path: the log has nix's own line for it
-		case "fetch_err":
-			said = append(said, v)
+		case "fetch_err": // nix's lines: the last ones say why it failed
+			if said = append(said, v); len(said) > fetchErrLines {
+				said = said[1:]
+			}
 		case "fetch_rc":
 			rc = v
 		}
@@ -82,6 +83,9 @@ func (p *pusher) fetch(ctx context.Context, pc *pendingCopy, missing []StorePath
 	p.sink.Emit(final)
 	return nil
 }
+
+// fetchErrLines is how many of nix's last lines a failed fetch reports.
+const fetchErrLines = 8
 
 // fetching takes the path nix on the board starts to fetch: the one
 // before it has arrived (Nix adds them to the store one at a time). It

@@ -167,7 +167,13 @@ func (p *pusher) run(ctx context.Context) error {
 	if connErr != nil {
 		return connErr
 	}
-	pc := p.startCopy(ctx)
+	// A board that fetches from a binary cache gets nothing over ssh: no
+	// copy is started to wait at its gate (on a slow board its daemon's
+	// session and the gate's polling cost CPU that its preflight needs).
+	var pc *pendingCopy
+	if p.o.Cache == nil {
+		pc = p.startCopy(ctx)
+	}
 	missing, err := p.preflight(ctx)
 	if err != nil {
 		pc.stop()
@@ -180,11 +186,12 @@ func (p *pusher) run(ctx context.Context) error {
 		p.phase(PhaseActivate, "%s already runs %s: nothing sent, not activated again", p.o.Target.Host, shortPath(p.res.System))
 		return nil
 	}
-	copyOrFetch := p.copy
 	if p.o.Cache != nil {
-		copyOrFetch = p.fetch
+		err = p.fetch(ctx, missing)
+	} else {
+		err = p.copy(ctx, pc, missing)
 	}
-	if err := copyOrFetch(ctx, pc, missing); err != nil {
+	if err != nil {
 		return err
 	}
 	if p.o.BeforeActivate != nil {

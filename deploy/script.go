@@ -28,7 +28,9 @@ import (
 //     copied to the cache since, is looked up again, not taken as missing
 //     for Nix's default hour), a "jetup:fetching=PATH" line as nix
 //     starts each path (its "copying path 'PATH' from 'URL'" line),
-//     ending with "jetup:fetch_rc=N" (Options.Cache); "go"
+//     nix's other lines as "jetup:fetch_err=LINE", ending with
+//     "jetup:fetch_rc=N" (Options.Cache: no copy waits at the gate
+//     then, see Push); "go"
 //     activates, "go reboot" activates then reboots; anything else or end
 //     of input (a refusal, a cancel, a lost link) ends it with nothing
 //     changed.
@@ -42,6 +44,16 @@ import (
 // own output.
 
 const probePath = "/run/wrappers/bin:/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// fetchFilter is the awk program between the board's nix copy --from and
+// jetup: "copying path '/nix/store/...' from 'URL'..." becomes
+// "jetup:fetching=PATH", nix's count and warnings are dropped, and every
+// other line is "jetup:fetch_err=LINE". A line a time, flushed, so the
+// progress keeps pace with nix. No single quote in it: the shell quotes it
+// so (\047 is awk's).
+const fetchFilter = `/^copying path \047\// { p = substr($0, 15); sub(/\047.*/, "", p); print "jetup:fetching=" p; fflush(); next }
+/^copying / || /^warning: / { next }
+{ print "jetup:fetch_err=" $0; fflush() }`
 
 // BoardInput is what the board shell reads first: the length, then the
 // closure, a path a line.
@@ -109,15 +121,15 @@ while read -r cmd then; do
     nocopy) echo 'exit 0' > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
     fetch)
       read -r url && read -r keys || break
-      : > "$gate/fetch.log"
+      # One awk turns nix's lines into jetup's (a shell loop reads a pipe
+      # a byte at a time: on a slow board that took CPU the fetch needs).
+      # nix's other lines go to jetup too, which keeps the last ones for
+      # an error; prefixed, so nothing a cache makes nix print can pass
+      # for a jetup line.
       { $SUDO nix --extra-experimental-features nix-command copy --from "$url" --option trusted-public-keys "$keys" --option substituters '' --option narinfo-cache-negative-ttl 0 \
           ${root:+--to "local?root=$root"} "$sys" 2>&1; echo "$?" > "$gate/fetch.rc"; } |
-        while IFS= read -r l; do
-          printf '%s\n' "$l" >> "$gate/fetch.log"
-          case "$l" in "copying path '/"*) p=${l#"copying path '"}; say fetching "${p%%"'"*}" ;; esac
-        done
+        awk '` + fetchFilter + `'
       rc=$(cat "$gate/fetch.rc" 2>/dev/null || echo lost)
-      [ "$rc" = 0 ] || grep -v -e '^warning: ' -e '^copying ' "$gate/fetch.log" | tail -n 8 | while IFS= read -r l; do say fetch_err "$l"; done
       say fetch_rc "$rc" ;;
     go) go=yes; break ;;
     *) break ;;

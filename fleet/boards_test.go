@@ -144,10 +144,16 @@ func fleetOptions(t *testing.T, state string, inv *Inventory) Options {
 // waited for.
 func push(t *testing.T, o Options) (*Result, *events) {
 	t.Helper()
+	return pushOn(t, realEdge, o)
+}
+
+// pushOn is push through edge e.
+func pushOn(t *testing.T, e Edge, o Options) (*Result, *events) {
+	t.Helper()
 	ev := &events{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := Push(ctx, realEdge, o, ev)
+	res, err := Push(ctx, e, o, ev)
 	if err != nil {
 		t.Fatalf("fleet push refused: %v\n%s", err, ev.text())
 	}

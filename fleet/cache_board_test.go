@@ -3,12 +3,14 @@ package fleet
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jetup/jetup/deploy"
@@ -96,10 +98,19 @@ func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
 
 	o := fleetOptions(t, state, inventory(".#good"))
 	o.Cache, o.CacheTo = served, upload
-	res, ev := push(t, o)
+	copies := &copyRecorder{NixCLI: realEdge.Push.Nix.(deploy.NixCLI)}
+	edge := realEdge
+	edge.Push.Nix = copies
+	res, ev := pushOn(t, edge, o)
 	nodes := byName(res)
 	if res.ExitCode != 0 || nodes["a"].State != Done || nodes["b"].State != Done {
 		t.Fatalf("through the cache: exit %d %+v\n%s", res.ExitCode, res.Nodes, ev.text())
+	}
+	// One nix copy, to the cache: no node had a copy over ssh waiting
+	// at its gate (on a slow board, that session and the gate's polling
+	// took CPU its preflight needed).
+	if len(copies.tos) != 1 || copies.tos[0] != uploadURL(upload) {
+		t.Errorf("nix copy ran to %q; want the cache (%s) only", copies.tos, uploadURL(upload))
 	}
 	for _, name := range []string{"a", "b"} {
 		if n := nodes[name]; n.SentBytes != 0 || !strings.Contains(n.Detail, "fetched by the board from the binary cache") {
@@ -234,4 +245,18 @@ func TestCacheOptionsAreRefusedBeforeAnything(t *testing.T) {
 			t.Errorf("%+v: %v, want a refusal saying %q", c, err, c.want)
 		}
 	}
+}
+
+// copyRecorder is the real Nix, noting where each nix copy went.
+type copyRecorder struct {
+	deploy.NixCLI
+	mu  sync.Mutex
+	tos []string
+}
+
+func (c *copyRecorder) Copy(ctx context.Context, req deploy.CopyRequest, log io.Writer) error {
+	c.mu.Lock()
+	c.tos = append(c.tos, req.To)
+	c.mu.Unlock()
+	return c.NixCLI.Copy(ctx, req, log)
 }
