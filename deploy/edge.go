@@ -39,4 +39,6 @@ type CopyRequest struct {
 	// NoCheckSigs is set when the receiving side writes as root: the paths
 	// are ours and unsigned.
 	NoCheckSigs bool
+	// Background runs the copy at a lower CPU priority (nixrun.Call).
+	Background bool
 }

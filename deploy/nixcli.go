@@ -90,6 +90,6 @@ func (n NixCLI) Copy(ctx context.Context, req CopyRequest, log io.Writer) error 
 	if req.NoCheckSigs {
 		args = append(args, "--no-check-sigs")
 	}
-	_, err := n.nix().Run(ctx, nixrun.Call{Args: append(args, req.Paths...), Env: req.Env, Log: nixrun.Watch{Raw: log}})
+	_, err := n.nix().Run(ctx, nixrun.Call{Args: append(args, req.Paths...), Env: req.Env, Log: nixrun.Watch{Raw: log}, Background: req.Background})
 	return err
 }

@@ -276,7 +276,9 @@ func (r *fleetRun) uploadCache(ctx context.Context) error {
 	start := time.Now()
 	fmt.Fprintf(r.slog, "== nix copy --to %s %s\n", shownURL(to), strings.Join(systems, " "))
 	lg := r.uploadLog(ev.URL, paths)
-	err := r.edge.Push.Nix.Copy(ctx, deploy.CopyRequest{To: to, Paths: systems}, lg)
+	// In the background: the nodes wait for it only once they passed
+	// preflight, and meanwhile their ssh sessions need this machine's CPU.
+	err := r.edge.Push.Nix.Copy(ctx, deploy.CopyRequest{To: to, Paths: systems, Background: true}, lg)
 	lg.Close()
 	ev.At, ev.Seconds = time.Now(), time.Since(start).Seconds()
 	if err != nil {

@@ -106,11 +106,12 @@ func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
 	if res.ExitCode != 0 || nodes["a"].State != Done || nodes["b"].State != Done {
 		t.Fatalf("through the cache: exit %d %+v\n%s", res.ExitCode, res.Nodes, ev.text())
 	}
-	// One nix copy, to the cache: no node had a copy over ssh waiting
-	// at its gate (on a slow board, that session and the gate's polling
-	// took CPU its preflight needed).
-	if len(copies.tos) != 1 || copies.tos[0] != uploadURL(upload) {
-		t.Errorf("nix copy ran to %q; want the cache (%s) only", copies.tos, uploadURL(upload))
+	// One nix copy, to the cache, in the background (the nodes' ssh
+	// sessions first): no node had a copy over ssh waiting at its gate
+	// (on a slow board, that session and the gate's polling took CPU its
+	// preflight needed).
+	if len(copies.reqs) != 1 || copies.reqs[0].To != uploadURL(upload) || !copies.reqs[0].Background {
+		t.Errorf("nix copy ran as %+v; want one, to the cache (%s), in the background", copies.reqs, uploadURL(upload))
 	}
 	for _, name := range []string{"a", "b"} {
 		if n := nodes[name]; n.SentBytes != 0 || !strings.Contains(n.Detail, "fetched by the board from the binary cache") {
@@ -247,16 +248,16 @@ func TestCacheOptionsAreRefusedBeforeAnything(t *testing.T) {
 	}
 }
 
-// copyRecorder is the real Nix, noting where each nix copy went.
+// copyRecorder is the real Nix, noting each nix copy.
 type copyRecorder struct {
 	deploy.NixCLI
-	mu  sync.Mutex
-	tos []string
+	mu   sync.Mutex
+	reqs []deploy.CopyRequest
 }
 
 func (c *copyRecorder) Copy(ctx context.Context, req deploy.CopyRequest, log io.Writer) error {
 	c.mu.Lock()
-	c.tos = append(c.tos, req.To)
+	c.reqs = append(c.reqs, req)
 	c.mu.Unlock()
 	return c.NixCLI.Copy(ctx, req, log)
 }

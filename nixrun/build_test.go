@@ -369,3 +369,26 @@ func TestLocalCallsNeverAskACache(t *testing.T) {
 		t.Errorf("calls:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// A Background call runs nix 10 below the caller's priority (nice);
+// others at the caller's own.
+func TestBackgroundRunsNixAtALowerPriority(t *testing.T) {
+	testkit.NeedCommands(t, "nice")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "nix"), []byte("#!/bin/sh\nnice\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	niceness := func(background bool) int {
+		out, err := (&Nix{}).Run(context.Background(), Call{Args: []string{"copy"}, Background: background})
+		var n int
+		if _, serr := fmt.Sscan(string(out), &n); err != nil || serr != nil {
+			t.Fatalf("background %v: %q %v %v", background, out, err, serr)
+		}
+		return n
+	}
+	fg, bg := niceness(false), niceness(true)
+	if want := min(fg+backgroundNice, 19); bg != want {
+		t.Errorf("niceness %d in the background, %d in the foreground; want %d", bg, fg, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,11 @@ type User = proc.User
 // ErrNotInstalled is returned (wrapped) when there is no nix on PATH.
 var ErrNotInstalled = errors.New("nix is not installed")
 
+// backgroundNice is a Background call's niceness: below everything
+// else, yet not idle (nice 19 would starve it on a busy host, and nodes
+// wait for it in the end).
+const backgroundNice = 10
+
 // features: Debian's Nix 2.8 needs them named on every call.
 var features = []string{"--extra-experimental-features", "nix-command flakes"}
 
@@ -73,6 +79,12 @@ func (n *Nix) get() Nix {
 		c.Runner = proc.Host{}
 	}
 	return c
+}
+
+// found tells whether the Runner finds program name.
+func (n Nix) found(name string) bool {
+	_, err := n.Runner.LookPath(name)
+	return err == nil
 }
 
 // Args is the whole argument list of a nix call (after "nix"): the common
@@ -103,9 +115,15 @@ func (n *Nix) LookPath() (string, error) {
 
 // command is `nix ARGS...` as every call starts it: the common flags, the
 // environment, the user (the call's own, else the Nix's).
-func (n *Nix) command(ctx context.Context, local bool, args, env []string, as *User) *exec.Cmd {
+func (n *Nix) command(ctx context.Context, call Call) *exec.Cmd {
 	c := n.get()
-	cmd := c.Runner.Command(ctx, "nix", n.args(local, args)...)
+	name, args := "nix", n.args(call.Local, call.Args)
+	if call.Background && c.found("nice") && c.found("nix") {
+		// (Without nix, nix runs plainly: its error is then ErrNotInstalled.)
+		name, args = "nice", append([]string{"-n", strconv.Itoa(backgroundNice), "nix"}, args...)
+	}
+	cmd := c.Runner.Command(ctx, name, args...)
+	env, as := call.Env, call.User
 	if extra := append(append([]string{}, c.Env...), env...); len(extra) > 0 {
 		if cmd.Env == nil {
 			cmd.Env = os.Environ()
@@ -133,6 +151,10 @@ type Call struct {
 	// MaxStdout is how much of stdout is kept (1 MiB when 0); more is
 	// an error, never a truncated answer.
 	MaxStdout int
+	// Background runs nix at a lower CPU priority (nice -n 10): work
+	// that nothing waits on yet, such as a fleet's copy to its binary
+	// cache while the nodes connect, yields the CPU to what is waited on.
+	Background bool
 	// User runs this call as that user (nil: the Nix's User).
 	User *User
 	// Local asks only this machine's store, online or not: a question
@@ -152,7 +174,7 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	if c.MaxStdout <= 0 {
 		c.MaxStdout = 1 << 20
 	}
-	cmd := n.command(ctx, c.Local, c.Args, c.Env, c.User)
+	cmd := n.command(ctx, c)
 	stdout := &proc.CappedBuffer{Max: c.MaxStdout}
 	// Writers, not pipes: os/exec copies both to EOF in its own
 	// goroutines, and neither writer ever fails, so nix never blocks on
@@ -165,7 +187,7 @@ func (n *Nix) run(ctx context.Context, c Call, lg *Log) ([]byte, error) {
 	err := cmd.Run()
 	lg.Close()
 	if obs := n.get().Observe; obs != nil {
-		obs(Stat{Args: cmd.Args[1:], Took: time.Since(start), Err: err})
+		obs(Stat{Args: n.args(c.Local, c.Args), Took: time.Since(start), Err: err})
 	}
 	switch {
 	case ctx.Err() != nil:
