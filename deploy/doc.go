@@ -25,7 +25,10 @@
 // ssh-ng://` starts through the same connection as soon as it is up, but its
 // `remote-program` is a gate: on the board it waits until the board shell,
 // told "copy" once preflight passed, writes the sudo and store (/mnt on the
-// installer) it found; "nocopy" makes it give up. "go" then makes the board
+// installer) it found; "nocopy" makes it give up. (A push whose board
+// fetches from a binary cache, Options.Cache, starts no such copy: the
+// board shell, told "fetch", runs `nix copy --from` itself, its lines
+// through one awk, fetchFilter.) "go" then makes the board
 // shell activate at once (profile, then switch-to-configuration under
 // systemd-run; or nixos-install onto /mnt). With 50 ms of latency every ssh
 // session costs several round trips, so a push opens two (the board shell

@@ -43,7 +43,8 @@
 // one `nix copy --to` of every distinct system (to --cache-to when it
 // writes the cache elsewhere than the nodes read it; compression=zstd
 // added to a file/http(s)/s3 URL naming none, as Nix's default xz is
-// slow to set up per path), event "cache". It runs while the first
+// slow to set up per path), event "cache", at nice 10 (nixrun's
+// Background: the nodes' ssh sessions go first). It runs while the first
 // phase's nodes connect and pass preflight; each node waits for it right
 // before its fetch (deploy.Cache.Ready). Its progress is event
 // "cache-progress" (nix's internal-json log through deploy's copy
