@@ -132,6 +132,9 @@ func cacheError(url, rc string, said []string) error {
 	e := &step.Error{Cause: string(CauseCacheFailed), What: fmt.Sprintf("nix copy --from %s failed on the board (status %s):\n%s", url, rc, text),
 		Next: "read the push log of the node's run record; the paths already fetched stay on the board"}
 	switch {
+	case rc == "noawk":
+		e.What = fmt.Sprintf("the board could not fetch from %s: %s", url, text)
+		e.Next = "install awk on the board (gawk; every NixOS has it), or push without --cache"
 	case strings.Contains(low, "lacks a signature") || strings.Contains(low, "lacks a valid signature") || strings.Contains(low, "no signature") || strings.Contains(low, "not signed"):
 		e.Cause = string(CauseCacheUntrusted)
 		e.What = fmt.Sprintf("the board refused a path from %s: it lacks a signature by the cache key given (--cache-key):\n%s", url, text)

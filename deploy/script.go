@@ -121,6 +121,11 @@ while read -r cmd then; do
     nocopy) echo 'exit 0' > "$gate/go.new" && mv "$gate/go.new" "$gate/go" ;;
     fetch)
       read -r url && read -r keys || break
+      if ! command -v awk >/dev/null 2>&1; then
+        say fetch_err "the board has no awk, which jetup reads nix's lines through: install it (gawk), or push without the cache"
+        say fetch_rc noawk
+        continue
+      fi
       # One awk turns nix's lines into jetup's (a shell loop reads a pipe
       # a byte at a time: on a slow board that took CPU the fetch needs).
       # nix's other lines go to jetup too, which keeps the last ones for

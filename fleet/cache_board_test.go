@@ -215,6 +215,36 @@ func TestBoardFleetThroughAnHTTPBinaryCache(t *testing.T) {
 	}
 }
 
+// A board without awk (which its fetch reads nix's lines through) is
+// told so, before nix runs, and nothing is fetched or activated.
+func TestBoardWithoutAwkCannotFetch(t *testing.T) {
+	testboard.Need(t)
+	nixEnv(t)
+	awk, err := filepath.EvalSymlinks("/usr/bin/awk")
+	if err != nil {
+		t.Fatalf("this machine's awk: %v", err)
+	}
+	b := testboard.New(t, testboard.Options{System: initialSystem, Tools: map[string]string{"systemctl": fakeSystemctl}, Hide: []string{awk}})
+	if err := os.MkdirAll(filepath.Join(b.Dir, "state"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	routeToHost(t, b)
+	dir := t.TempDir()
+	flakeSystems(t, dir, map[string]testboard.System{"good": {Name: "fleet-noawk", Small: 2}})
+	sk, _ := nixKey(t, t.TempDir(), "jetup-test-cache-1")
+	cacheDir := t.TempDir()
+	o := fleetOptions(t, t.TempDir(), loadInv(t, filepath.Join(dir, "fleet.yaml"), "nodes:\n"+nodeLine("b", b, ".#good", "")+"phases:\n  - [b]\n"))
+	o.Cache, o.CacheTo = "http://"+b.HostAddr+":"+serveDir(t, cacheDir), "file://"+cacheDir+"?secret-key="+sk
+	res, ev := push(t, o)
+	n := byName(res)["b"]
+	if res.ExitCode != 1 || n.State != Failed || n.Cause != string(deploy.CauseCacheFailed) || !strings.Contains(n.Detail, "no awk") {
+		t.Errorf("exit %d, node %+v\n%s", res.ExitCode, n, ev.text())
+	}
+	if b.Valid("", n.System) || strings.Contains(b.Read("var/jetup-activations.log"), "switch") {
+		t.Errorf("the board got its system or activated without awk: %q", b.Read("var/jetup-activations.log"))
+	}
+}
+
 // A cache the nodes could not trust, or a URL that is not one, is refused
 // before anything is built or sent (exit 2).
 func TestCacheOptionsAreRefusedBeforeAnything(t *testing.T) {
