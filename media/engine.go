@@ -253,6 +253,19 @@ func (e *engine) fail(err error) {
 	}
 }
 
+// belowFailure reports whether a chunk at off lies below the target's
+// failed write. Such a chunk is still written: another writer took it
+// before the failing one and was only slower to reach the device, and
+// where the stick stopped taking data is its lowest failing write, not
+// whichever writer came back first (a dying stick was said to fail at 6
+// MiB or at 4 depending on the scheduler).
+func (e *engine) belowFailure(off int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var ea *errAt
+	return errors.As(e.werr, &ea) && off < ea.off
+}
+
 // close releases the target's context once it is done for good.
 func (e *engine) close() {
 	if e.cancel != nil {
@@ -414,7 +427,7 @@ func (e *engine) writer(release func(*chunk)) {
 		if !ok {
 			return
 		}
-		if e.ctx.Err() != nil || e.f.ctx.Err() != nil {
+		if e.f.ctx.Err() != nil || e.ctx.Err() != nil && !e.belowFailure(c.off) {
 			release(c)
 			continue
 		}
