@@ -92,9 +92,13 @@ type Options struct {
 	OutLink   string    // GC root for a built script
 	// ConsoleGrace: see DefaultConsoleGrace.
 	ConsoleGrace time.Duration
-	// Lock is the host's flash lock (LockFile): held for the flash, a
+	// Lock is the state dir's flash lock (LockFile): held for the flash, a
 	// second flash is refused (lock.go). "" takes none.
 	Lock string
+	// HostLock is the host's flash lock (HostLockName), held as well, so
+	// two users' flashes (a wizard's and sudo jetup flash) exclude each
+	// other too; the simulated bench takes none. "" takes none.
+	HostLock string
 }
 
 // Result of a flash: the verdict and how it came about. Its JSON is the
@@ -155,6 +159,11 @@ func preRunVerdict(ctx context.Context, err error) Verdict {
 }
 
 func doFlash(ctx context.Context, o Options, sink step.Sink, res Result) (Result, error) {
+	releaseHost, err := holdHost(o.HostLock, holder(o))
+	if err != nil {
+		return res, err
+	}
+	defer releaseHost()
 	release, err := hold(o.Lock, holder(o))
 	if err != nil {
 		return res, err

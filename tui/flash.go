@@ -143,6 +143,10 @@ func (f *flashScreen) options() (flash.Options, error) {
 	o := flash.Options{Profile: f.sess.Profile, USBInstance: f.sess.Facts[step.FactUSBInstance], Edge: b.Flash,
 		Lock:   flash.LockFile(f.sess.StateDir),
 		Runner: b.Runner, Nix: b.Nix, Helper: helper}
+	if !b.Sim {
+		// A real board: one flash on this host, whoever runs it.
+		o.HostLock = flash.HostLockName
+	}
 	if b.USB != nil {
 		// The Recover step has seen the board: check it is still there.
 		o.Finder = flash.USBFinder(b.USB, detect.Options{Profile: f.sess.Profile})

@@ -94,10 +94,15 @@ detected", the script's exit 2), or bad input; 3 cancelled or timed out.`,
 						return runrec.Refused, "", err
 					}
 				}
-				return a.runFlash(cmd.Context(), rs, p, flash.Options{
+				fo := flash.Options{
 					Script: o.script, Flake: o.flake, USBInstance: o.usbInstance, Timeout: o.timeout,
 					Lock: flash.LockFile(a.stateDir),
-				}, o.verbose)
+				}
+				if !a.sim {
+					// A real board: one flash on this host, whoever runs it.
+					fo.HostLock = flash.HostLockName
+				}
+				return a.runFlash(cmd.Context(), rs, p, fo, o.verbose)
 			})
 		},
 	}
