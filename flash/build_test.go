@@ -25,7 +25,7 @@ func testFlake(t *testing.T, script string, fail bool) string {
 	if os.Geteuid() == 0 {
 		// Single-user root store on a build machine: no nixbld group, no
 		// network for the cache.
-		t.Setenv("NIX_CONFIG", "build-users-group =\nsubstituters =\nsandbox = false")
+		t.Setenv("NIX_CONFIG", testkit.NixConfig)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "flash.sh"), []byte(script), 0o755); err != nil {

@@ -28,7 +28,7 @@ import (
 
 // nixConfig: single-user root store on the build machines, no nixbld
 // group, no sandbox, no binary cache.
-const nixConfig = "build-users-group =\nsandbox = false\nsubstituters ="
+const nixConfig = testkit.NixConfig
 
 type testFlake struct {
 	dir, ref string

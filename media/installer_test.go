@@ -34,7 +34,7 @@ func TestNixBuildsTheInstaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No build users, sandbox or substituters on the build machines.
-	t.Setenv("NIX_CONFIG", "build-users-group =\nsandbox = false\nsubstituters =")
+	t.Setenv("NIX_CONFIG", testkit.NixConfig)
 	var ev events
 	inst := profiles.Installer{Kind: "sd-image", Flake: "path:" + flake, Attribute: "installer", Output: "sd-image/*.img"}
 	path, err := NixBuilder{Runner: proc.Host{}}.Build(context.Background(), inst, &ev)

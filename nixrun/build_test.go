@@ -22,7 +22,7 @@ func realFlake(t *testing.T) string {
 	testkit.NeedCommands(t, "nix")
 	// Single-user root store on the build machines: no nixbld group, no
 	// sandbox, no network for the cache.
-	t.Setenv("NIX_CONFIG", "build-users-group =\nsandbox = false\nsubstituters =")
+	t.Setenv("NIX_CONFIG", testkit.NixConfig)
 	dir := t.TempDir()
 	nonce := fmt.Sprint(time.Now().UnixNano())
 	flake := `{

@@ -29,9 +29,8 @@ import (
 // input (builder = "/bin/sh", tools by full path), prepared from the
 // picker, then the wizard offline taking it.
 
-// kitNix is the build machines' single-user root store: no nixbld group,
-// no sandbox, no binary cache.
-var kitNix = []string{"NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters ="}
+// kitNix is the build machines' single-user root store (testkit.NixConfig).
+var kitNix = testkit.NixEnv
 
 func kitProfiles(t *testing.T) *profiles.Set {
 	t.Helper()

@@ -21,7 +21,7 @@ import (
 
 // kitNixConfig: the build machines' single-user root store, no nixbld
 // group, no sandbox, no binary cache.
-const kitNixConfig = "NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters ="
+const kitNixConfig = "NIX_CONFIG=" + testkit.NixConfig
 
 // fieldBench is a user profile (through the profile override mechanism:
 // $XDG_CONFIG_HOME/jetup/profiles/*.yaml with base:) whose flash script,

@@ -8,12 +8,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/jetup/jetup/internal/testkit"
 )
 
-// NixEnv is the environment for running Nix on these build machines: no
-// build users or sandbox (builders are /bin/sh scripts), no substituters
-// (no network; a lookup would only retry).
-var NixEnv = []string{"NIX_CONFIG=build-users-group =\nsandbox = false\nsubstituters =\n"}
+// NixEnv is the environment for running Nix on these build machines
+// (testkit.NixConfig: builders are /bin/sh scripts; no network, so a
+// substituter lookup would only retry).
+var NixEnv = testkit.NixEnv
 
 // System describes a toplevel-like derivation: what a NixOS system looks
 // like to jetup (a `system` file, `nixos-version`, and a
