@@ -145,6 +145,8 @@ func (p *pushScreen) View() string {
 	return strings.Join(append(top, bottom...), "\n") + "\n"
 }
 
+// keyStatus is a host key's line under its fingerprint, the same on the
+// Push and Verify screens.
 func keyStatus(st *Styles, k *remote.HostKey) string {
 	via := map[string]string{"console": "matches the board's console", "flag": "given with --accept-host-key", "person": "confirmed by you"}[k.Via]
 	switch k.Status {

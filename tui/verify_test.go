@@ -125,7 +125,7 @@ func TestVerifyScreenShowsEveryVerdictAndContinuesOnEnter(t *testing.T) {
 	view := ansi.Strip(sc.View())
 	// No push in this session and no record of one: nothing to compare
 	// the running system with.
-	for _, want := range []string{"Verify root@192.168.55.1", "✓ pinned now (console)", "– Booted system  runs nixos-system-nixos-24.11",
+	for _, want := range []string{"Verify root@192.168.55.1", "✓ pinned now: matches the board's console", "– Booted system  runs nixos-system-nixos-24.11",
 		"✓ Jetson GPU     Orin GPU (nvgpu)", "✓ k3s node       node nixos is Ready", "✓ CUDA sample    cuda-test passed: Device 0: \"Orin\"",
 		"✓ the board works: 7 ok, 0 warn, 0 failed, 1 not enabled"} {
 		if !strings.Contains(view, want) {

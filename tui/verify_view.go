@@ -89,7 +89,7 @@ func (v *verifyScreen) View() string {
 	add := func(s ...string) { lines = append(lines, s...) }
 	add(st.Title.Render("Verify") + " " + truncate(r.target, w-7))
 	if k := r.key; k != nil {
-		add(truncate("Host key  "+k.Fingerprint, w), "          "+verifyKeyStatus(st, k))
+		add(truncate("Host key  "+k.Fingerprint, w), "          "+keyStatus(st, k))
 	}
 	add(r.questionLines(st, w)...)
 	if len(r.plan) > 0 {
@@ -139,20 +139,6 @@ func subtleLines(st *Styles, text string) []string {
 }
 
 func secsText(s float64) string { return (time.Duration(s) * time.Second).String() }
-
-func verifyKeyStatus(st *Styles, k *remote.HostKey) string {
-	switch k.Status {
-	case remote.KeyPinned:
-		return st.Good.Render("✓") + " pinned " + k.Type
-	case remote.KeyAccepted:
-		return st.Good.Render("✓") + " pinned now (" + k.Via + ")"
-	case remote.KeyChanged:
-		return st.Bad.Render("✗") + " CHANGED: jetup pinned " + k.Pinned
-	case remote.KeyForgotten:
-		return "old key forgotten"
-	}
-	return st.Warn.Render("?") + " new " + k.Type + ", not pinned yet"
-}
 
 // outcome is the verdict at the bottom.
 func (v *verifyScreen) outcome(w int) []string {
