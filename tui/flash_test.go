@@ -10,6 +10,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/jetup/jetup/flash"
 	"github.com/jetup/jetup/hardware"
 	"github.com/jetup/jetup/internal/testkit"
 	"github.com/jetup/jetup/runrec"
@@ -168,5 +169,23 @@ func TestFlashScreenCancelEndsEverything(t *testing.T) {
 	for _, pid := range testkit.Marked(mark) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		t.Errorf("process %d outlived the cancelled flash", pid)
+	}
+}
+
+// A real board's flash holds the host's flash lock besides the state
+// dir's; the simulated bench's takes only its state dir's, so the tests
+// that flash it at once stay apart.
+func TestOnlyARealBoardsFlashHoldsTheHostsLock(t *testing.T) {
+	for _, simulated := range []bool{true, false} {
+		b := flashBench(t, "success", 0)
+		b.Sim = simulated
+		f := newFlashScreen(newSession(b, t.TempDir(), "test"), DefaultStyles()).(*flashScreen)
+		o, err := f.options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{true: "", false: flash.HostLockName}[simulated]; o.HostLock != want || o.Lock == "" {
+			t.Errorf("simulated %v: host lock %q, state dir's %q; want host lock %q and the state dir's", simulated, o.HostLock, o.Lock, want)
+		}
 	}
 }
